@@ -1,0 +1,83 @@
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+
+namespace cairn {
+
+// Big-endian fixed-width integers and Kafka's zig-zag varints, the two
+// integer encodings of the record-batch format (docs/record_batch.md).
+
+template <typename T>
+constexpr T byte_swap(T v) {
+  using U = std::make_unsigned_t<T>;
+  auto u = static_cast<U>(v);
+  if constexpr (sizeof(T) == 2) u = __builtin_bswap16(u);
+  if constexpr (sizeof(T) == 4) u = __builtin_bswap32(u);
+  if constexpr (sizeof(T) == 8) u = __builtin_bswap64(u);
+  return static_cast<T>(u);
+}
+
+template <typename T>
+T load_be(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  if constexpr (std::endian::native == std::endian::little && sizeof(T) > 1) v = byte_swap(v);
+  return v;
+}
+
+template <typename T>
+void store_be(std::byte* p, T v) {
+  if constexpr (std::endian::native == std::endian::little && sizeof(T) > 1) v = byte_swap(v);
+  std::memcpy(p, &v, sizeof(T));
+}
+
+// Appends a zig-zag varint (Kafka's varint/varlong) to `out`.
+void append_varint(std::string& out, int64_t value);
+
+// Appends a big-endian fixed-width integer to `out`.
+template <typename T>
+void append_be(std::string& out, T v) {
+  std::byte buf[sizeof(T)];
+  store_be(buf, v);
+  out.append(reinterpret_cast<const char*>(buf), sizeof(T));
+}
+
+// Reads from a byte span without ever reading past its end; every read
+// reports failure instead of trusting lengths found in the data.
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> data) : data_(data) {}
+
+  std::optional<int64_t> varint();
+  std::optional<int8_t> int8();
+  // A length-prefixed field: -1 is null (nullopt inside), otherwise bytes.
+  // Returns false on malformed input.
+  bool nullable_bytes(std::optional<std::string>& out);
+  bool bytes(std::string& out, size_t n);
+
+  size_t remaining() const { return data_.size() - pos_; }
+  size_t position() const { return pos_; }
+
+ private:
+  std::span<const std::byte> data_;
+  size_t pos_ = 0;
+};
+
+inline std::span<const std::byte> as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+inline std::span<std::byte> as_writable_bytes(std::string& s) {
+  return {reinterpret_cast<std::byte*>(s.data()), s.size()};
+}
+inline std::string_view as_chars(std::span<const std::byte> b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace cairn

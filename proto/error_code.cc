@@ -1,0 +1,40 @@
+#include "proto/error_code.h"
+
+namespace cairn {
+
+std::string_view error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::ok: return "ok";
+    case ErrorCode::unknown: return "unknown";
+    case ErrorCode::invalid_request: return "invalid_request";
+    case ErrorCode::corrupt_batch: return "corrupt_batch";
+    case ErrorCode::record_too_large: return "record_too_large";
+    case ErrorCode::offset_out_of_range: return "offset_out_of_range";
+    case ErrorCode::unknown_topic_or_partition: return "unknown_topic_or_partition";
+    case ErrorCode::not_leader: return "not_leader";
+    case ErrorCode::request_timed_out: return "request_timed_out";
+    case ErrorCode::io_error: return "io_error";
+    case ErrorCode::storage_corrupt: return "storage_corrupt";
+    case ErrorCode::topic_already_exists: return "topic_already_exists";
+    case ErrorCode::invalid_config: return "invalid_config";
+    case ErrorCode::shutting_down: return "shutting_down";
+    case ErrorCode::resource_exhausted: return "resource_exhausted";
+    case ErrorCode::invalid_topic: return "invalid_topic";
+  }
+  return "unrecognised_error_code";
+}
+
+bool is_retriable(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::not_leader:
+    case ErrorCode::request_timed_out:
+    case ErrorCode::shutting_down:
+    case ErrorCode::resource_exhausted:
+    case ErrorCode::unknown_topic_or_partition:  // metadata may be catching up
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace cairn

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace cairn {
+
+// Typed error codes shared by every module and carried on the wire. The
+// numeric values are part of the protocol: never renumber, only append.
+enum class ErrorCode : int32_t {
+  ok = 0,
+  unknown = 1,                     // a bug or an unexpected state; see the message
+  invalid_request = 2,             // the caller sent something malformed
+  corrupt_batch = 3,               // a record batch failed length, magic or CRC checks
+  record_too_large = 4,            // a batch exceeds max.message.bytes
+  offset_out_of_range = 5,         // below the log start or beyond the log end
+  unknown_topic_or_partition = 6,  // no such topic or partition here
+  not_leader = 7,                  // this broker does not lead the partition
+  request_timed_out = 8,           // a deadline passed before the work finished
+  io_error = 9,                    // the disk refused a read, write or sync
+  storage_corrupt = 10,            // stored data failed verification
+  topic_already_exists = 11,
+  invalid_config = 12,             // a config key is unknown or its value invalid
+  shutting_down = 13,              // the component is closing
+  resource_exhausted = 14,         // a bound (memory, in-flight bytes) was reached
+  invalid_topic = 15,              // a topic name breaks the naming rules
+};
+
+// The snake_case name of a code, as it appears in logs and in the protocol.
+std::string_view error_code_name(ErrorCode code);
+
+// Whether a client may retry the same request and expect it to succeed.
+bool is_retriable(ErrorCode code);
+
+}  // namespace cairn

@@ -1,0 +1,232 @@
+#include "proto/record_batch.h"
+
+#include <algorithm>
+
+#include "proto/byte_io.h"
+#include "proto/crc32c.h"
+#include "proto/record_batch_format.h"
+
+namespace cairn {
+
+namespace bf = batch_format;
+
+size_t BatchHeader::size_bytes() const {
+  return static_cast<size_t>(batch_length) + bf::kLengthFieldEnd;
+}
+
+Compression BatchHeader::compression() const {
+  return static_cast<Compression>(attributes & bf::kCompressionMask);
+}
+
+bool BatchHeader::is_control() const { return (attributes & bf::kControlBit) != 0; }
+
+Result<BatchHeader> parse_batch_header(std::span<const std::byte> b, size_t max_batch_bytes) {
+  if (b.size() < bf::kHeaderSize) {
+    return error(ErrorCode::corrupt_batch, "batch header truncated: {} of {} bytes", b.size(),
+                 bf::kHeaderSize);
+  }
+  BatchHeader h;
+  h.base_offset = Offset(load_be<int64_t>(&b[bf::kBaseOffsetPos]));
+  h.batch_length = load_be<int32_t>(&b[bf::kBatchLengthPos]);
+  h.leader_epoch = Term(load_be<int32_t>(&b[bf::kLeaderEpochPos]));
+  h.magic = load_be<int8_t>(&b[bf::kMagicPos]);
+  h.crc = load_be<uint32_t>(&b[bf::kCrcPos]);
+  h.attributes = load_be<int16_t>(&b[bf::kAttributesPos]);
+  h.last_offset_delta = load_be<int32_t>(&b[bf::kLastOffsetDeltaPos]);
+  h.base_timestamp_ms = load_be<int64_t>(&b[bf::kBaseTimestampPos]);
+  h.max_timestamp_ms = load_be<int64_t>(&b[bf::kMaxTimestampPos]);
+  h.producer_id = load_be<int64_t>(&b[bf::kProducerIdPos]);
+  h.producer_epoch = load_be<int16_t>(&b[bf::kProducerEpochPos]);
+  h.base_sequence = load_be<int32_t>(&b[bf::kBaseSequencePos]);
+  h.record_count = load_be<int32_t>(&b[bf::kRecordCountPos]);
+
+  if (h.batch_length < static_cast<int32_t>(bf::kHeaderSize - bf::kLengthFieldEnd)) {
+    return error(ErrorCode::corrupt_batch, "batch length {} is shorter than a header",
+                 h.batch_length);
+  }
+  if (h.size_bytes() > max_batch_bytes) {
+    return error(ErrorCode::record_too_large, "batch of {} bytes exceeds the limit of {} bytes",
+                 h.size_bytes(), max_batch_bytes);
+  }
+  if (h.magic != bf::kMagic) {
+    return error(ErrorCode::corrupt_batch, "unsupported magic {} (expected {})", h.magic,
+                 bf::kMagic);
+  }
+  return h;
+}
+
+Result<BatchHeader> validate_batch(std::span<const std::byte> batch, size_t max_batch_bytes) {
+  auto header = parse_batch_header(batch, max_batch_bytes);
+  if (!header.ok()) return header;
+  const BatchHeader& h = *header;
+  if (h.size_bytes() != batch.size()) {
+    return error(ErrorCode::corrupt_batch, "batch length says {} bytes but {} were given",
+                 h.size_bytes(), batch.size());
+  }
+  uint32_t actual = crc32c::value(batch.subspan(bf::kCrcStart));
+  if (actual != h.crc) {
+    return error(ErrorCode::corrupt_batch, "crc mismatch: stored {:#010x}, computed {:#010x}",
+                 h.crc, actual);
+  }
+  if (h.record_count <= 0 || h.last_offset_delta != h.record_count - 1) {
+    return error(ErrorCode::corrupt_batch,
+                 "record count {} does not match last offset delta {}", h.record_count,
+                 h.last_offset_delta);
+  }
+  if (h.compression() == Compression::none &&
+      batch.size() - bf::kHeaderSize < static_cast<size_t>(h.record_count) * bf::kMinRecordSize) {
+    return error(ErrorCode::corrupt_batch, "{} records cannot fit in {} bytes", h.record_count,
+                 batch.size() - bf::kHeaderSize);
+  }
+  if (h.max_timestamp_ms < h.base_timestamp_ms) {
+    return error(ErrorCode::corrupt_batch, "max timestamp {} is before base timestamp {}",
+                 h.max_timestamp_ms, h.base_timestamp_ms);
+  }
+  return header;
+}
+
+void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epoch) {
+  assert(batch.size() >= bf::kHeaderSize);
+  store_be<int64_t>(&batch[bf::kBaseOffsetPos], base_offset.value);
+  store_be<int32_t>(&batch[bf::kLeaderEpochPos], static_cast<int32_t>(leader_epoch.value));
+}
+
+namespace {
+
+bool decode_record(ByteReader& in, const BatchHeader& h, Record& r) {
+  auto length = in.varint();
+  if (!length || *length < 0 || static_cast<size_t>(*length) > in.remaining()) return false;
+  size_t end = in.position() + static_cast<size_t>(*length);
+  auto attributes = in.int8();
+  auto ts_delta = in.varint();
+  auto offset_delta = in.varint();
+  if (!attributes || !ts_delta || !offset_delta) return false;
+  if (*offset_delta < 0 || *offset_delta > h.last_offset_delta) return false;
+  r.timestamp_ms = h.base_timestamp_ms + *ts_delta;
+  r.offset = h.base_offset + *offset_delta;
+  if (!in.nullable_bytes(r.key) || !in.nullable_bytes(r.value)) return false;
+  auto header_count = in.varint();
+  if (!header_count || *header_count < 0 || static_cast<size_t>(*header_count) > in.remaining()) {
+    return false;
+  }
+  r.headers.resize(static_cast<size_t>(*header_count));
+  for (auto& header : r.headers) {
+    std::optional<std::string> key;
+    if (!in.nullable_bytes(key) || !key || !in.nullable_bytes(header.value)) return false;
+    header.key = std::move(*key);
+  }
+  return in.position() == end;
+}
+
+}  // namespace
+
+Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,
+                                         size_t max_uncompressed_bytes) {
+  auto header = validate_batch(batch, batch.size());
+  if (!header.ok()) return header.status();
+  const BatchHeader& h = *header;
+
+  auto body = batch.subspan(bf::kHeaderSize);
+  std::string inflated;
+  if (h.compression() != Compression::none) {
+    auto out = decompress(h.compression(), body, max_uncompressed_bytes);
+    if (!out.ok()) return out.status();
+    inflated = std::move(*out);
+    body = as_bytes(inflated);
+  }
+
+  std::vector<Record> records(static_cast<size_t>(h.record_count));
+  ByteReader in(body);
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!decode_record(in, h, records[i])) {
+      return error(ErrorCode::corrupt_batch, "record {} of batch at offset {} is malformed", i,
+                   h.base_offset);
+    }
+  }
+  if (in.remaining() != 0) {
+    return error(ErrorCode::corrupt_batch, "{} trailing bytes after the last record",
+                 in.remaining());
+  }
+  return records;
+}
+
+void RecordBatchBuilder::add(std::optional<std::string_view> key,
+                             std::optional<std::string_view> value,
+                             std::span<const RecordHeader> headers, int64_t timestamp_ms) {
+  if (record_count_ == 0) {
+    base_timestamp_ms_ = timestamp_ms;
+    max_timestamp_ms_ = timestamp_ms;
+  }
+  // Timestamps earlier than the first record's would make a negative delta,
+  // which the format allows; max timestamp tracks the newest.
+  max_timestamp_ms_ = std::max(max_timestamp_ms_, timestamp_ms);
+
+  std::string body;
+  body.push_back(0);  // record attributes: unused
+  append_varint(body, timestamp_ms - base_timestamp_ms_);
+  append_varint(body, record_count_);
+  auto put_nullable = [&body](std::optional<std::string_view> bytes) {
+    if (!bytes) {
+      append_varint(body, -1);
+      return;
+    }
+    append_varint(body, static_cast<int64_t>(bytes->size()));
+    body.append(*bytes);
+  };
+  put_nullable(key);
+  put_nullable(value);
+  append_varint(body, static_cast<int64_t>(headers.size()));
+  for (const auto& header : headers) {
+    put_nullable(header.key);
+    put_nullable(header.value ? std::optional<std::string_view>(*header.value) : std::nullopt);
+  }
+  append_varint(records_, static_cast<int64_t>(body.size()));
+  records_.append(body);
+  ++record_count_;
+}
+
+void RecordBatchBuilder::set_producer(int64_t producer_id, int16_t producer_epoch,
+                                      int32_t base_sequence) {
+  producer_id_ = producer_id;
+  producer_epoch_ = producer_epoch;
+  base_sequence_ = base_sequence;
+}
+
+size_t RecordBatchBuilder::size_bytes() const { return bf::kHeaderSize + records_.size(); }
+
+Result<std::string> RecordBatchBuilder::build() const {
+  assert(record_count_ > 0 && "a batch holds at least one record");
+  std::string body_storage;
+  std::string_view body = records_;
+  if (compression_ != Compression::none) {
+    auto compressed = compress(compression_, records_);
+    if (!compressed.ok()) return compressed.status();
+    body_storage = std::move(*compressed);
+    body = body_storage;
+  }
+  std::string out(bf::kHeaderSize, '\0');
+  out.append(body);
+  auto b = as_writable_bytes(out);
+  store_be<int64_t>(&b[bf::kBaseOffsetPos], 0);
+  store_be<int32_t>(&b[bf::kBatchLengthPos], static_cast<int32_t>(out.size() - bf::kLengthFieldEnd));
+  store_be<int32_t>(&b[bf::kLeaderEpochPos], 0);
+  store_be<int8_t>(&b[bf::kMagicPos], bf::kMagic);
+  store_be<int16_t>(&b[bf::kAttributesPos], static_cast<int16_t>(compression_));
+  store_be<int32_t>(&b[bf::kLastOffsetDeltaPos], record_count_ - 1);
+  store_be<int64_t>(&b[bf::kBaseTimestampPos], base_timestamp_ms_);
+  store_be<int64_t>(&b[bf::kMaxTimestampPos], max_timestamp_ms_);
+  store_be<int64_t>(&b[bf::kProducerIdPos], producer_id_);
+  store_be<int16_t>(&b[bf::kProducerEpochPos], producer_epoch_);
+  store_be<int32_t>(&b[bf::kBaseSequencePos], base_sequence_);
+  store_be<int32_t>(&b[bf::kRecordCountPos], record_count_);
+  store_be<uint32_t>(&b[bf::kCrcPos], crc32c::value(b.subspan(bf::kCrcStart)));
+  return out;
+}
+
+void RecordBatchBuilder::reset() {
+  records_.clear();
+  record_count_ = 0;
+  base_timestamp_ms_ = max_timestamp_ms_ = 0;
+}
+
+}  // namespace cairn

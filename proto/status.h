@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "proto/error_code.h"
+
+namespace cairn {
+
+// The outcome of an operation that can fail for operating reasons (bad input,
+// a full disk, a missing partition). Programmer errors are asserted instead.
+// Cheap when ok: no allocation.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status ok_status() { return {}; }
+
+  bool ok() const { return code_ == ErrorCode::ok; }
+  ErrorCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // "corrupt_batch: crc mismatch at ..." — for logs and user-facing errors.
+  std::string to_string() const;
+
+ private:
+  ErrorCode code_ = ErrorCode::ok;
+  std::string message_;
+};
+
+// Builds a failed Status with a formatted message.
+template <typename... Args>
+Status error(ErrorCode code, fmt::format_string<Args...> format, Args&&... args) {
+  return Status(code, fmt::format(format, std::forward<Args>(args)...));
+}
+
+// A value or the Status that explains its absence. Accessing the value of a
+// failed Result is a programmer error (asserted).
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
+  }
+
+  bool ok() const { return std::holds_alternative<T>(state_); }
+  Status status() const { return ok() ? Status() : std::get<Status>(state_); }
+
+  T& value() & { assert(ok()); return std::get<T>(state_); }
+  const T& value() const& { assert(ok()); return std::get<T>(state_); }
+  T&& value() && { assert(ok()); return std::get<T>(std::move(state_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> state_;
+};
+
+}  // namespace cairn
+
+// Propagates a failed Status out of the enclosing function.
+#define CAIRN_RETURN_IF_ERROR(expr)          \
+  do {                                       \
+    ::cairn::Status cairn_status_ = (expr);  \
+    if (!cairn_status_.ok()) return cairn_status_; \
+  } while (0)
