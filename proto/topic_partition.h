@@ -1,0 +1,34 @@
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "proto/status.h"
+
+namespace cairn {
+
+// A partition of a topic: the unit of ordering, storage and replication.
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+
+  auto operator<=>(const TopicPartition&) const = default;
+};
+
+// Topic names: 1..249 characters of [A-Za-z0-9._-], not starting with '.'
+// (the data folder keeps its own entries there). Names are folder names.
+constexpr size_t kMaxTopicNameLength = 249;
+Status validate_topic_name(std::string_view name);
+
+}  // namespace cairn
+
+template <>
+struct fmt::formatter<cairn::TopicPartition> : fmt::formatter<std::string_view> {
+  auto format(const cairn::TopicPartition& tp, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "{}/{}", tp.topic, tp.partition);
+  }
+};

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "proto/status.h"
+
+namespace cairn::storage {
+
+// A file the store appends to and reads from. Implementations never throw;
+// every failure is a Status. Thread-safety: append/truncate/sync are called
+// by one thread at a time (the partition's owner or its flusher), while read
+// and size may run concurrently with them from any thread.
+class File {
+ public:
+  virtual ~File() = default;
+  // Appends at the end. On failure some prefix of `data` may have been written.
+  virtual Status append(std::span<const std::byte> data) = 0;
+  // Reads up to dst.size() bytes at `offset`; short only at end of file.
+  virtual Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const = 0;
+  // Makes everything appended so far durable (fdatasync).
+  virtual Status sync() = 0;
+  virtual Status truncate(uint64_t size) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+// Files and folders, behind an interface so tests can inject faults and
+// simulate a crash that loses unsynced data (FaultInjectionEnv).
+class Env {
+ public:
+  virtual ~Env() = default;
+  // Opens a file for reading and appending, creating it when `create`.
+  virtual Result<std::unique_ptr<File>> open_file(const std::string& path, bool create) = 0;
+  virtual Status create_dirs(const std::string& path) = 0;
+  // Names (not paths) of the entries of a folder, unsorted.
+  virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  virtual bool is_dir(const std::string& path) = 0;
+  virtual Status remove_file(const std::string& path) = 0;
+  virtual Status remove_all(const std::string& path) = 0;
+  // Makes the creation and removal of entries in a folder durable.
+  virtual Status sync_dir(const std::string& path) = 0;
+
+  // The process-wide POSIX implementation.
+  static Env& posix();
+};
+
+}  // namespace cairn::storage

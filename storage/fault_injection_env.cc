@@ -1,0 +1,178 @@
+#include "storage/fault_injection_env.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cairn::storage {
+
+class MemFileHandle final : public File {
+ public:
+  MemFileHandle(FaultInjectionEnv& env, std::shared_ptr<FaultInjectionEnv::MemFile> file)
+      : env_(env), file_(std::move(file)) {}
+
+  Status append(std::span<const std::byte> data) override {
+    size_t n = data.size();
+    Status status = env_.before_append(n);
+    std::lock_guard lock(file_->mutex);
+    file_->data.append(reinterpret_cast<const char*>(data.data()), n);
+    return status;
+  }
+
+  Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const override {
+    std::lock_guard lock(file_->mutex);
+    if (offset >= file_->data.size()) return size_t{0};
+    size_t n = std::min<size_t>(dst.size(), file_->data.size() - offset);
+    std::memcpy(dst.data(), file_->data.data() + offset, n);
+    return n;
+  }
+
+  Status sync() override {
+    CAIRN_RETURN_IF_ERROR(env_.before_sync());
+    std::lock_guard lock(file_->mutex);
+    file_->durable = file_->data;
+    return {};
+  }
+
+  Status truncate(uint64_t size) override {
+    std::lock_guard lock(file_->mutex);
+    file_->data.resize(std::min<size_t>(size, file_->data.size()));
+    return {};
+  }
+
+  uint64_t size() const override {
+    std::lock_guard lock(file_->mutex);
+    return file_->data.size();
+  }
+
+ private:
+  FaultInjectionEnv& env_;
+  std::shared_ptr<FaultInjectionEnv::MemFile> file_;
+};
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> FaultInjectionEnv::open_file(const std::string& path, bool create) {
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    if (!create) return error(ErrorCode::io_error, "cannot open {}: no such file", path);
+    if (!dirs_.count(parent_of(path))) {
+      return error(ErrorCode::io_error, "cannot open {}: no such folder", path);
+    }
+    it = files_.emplace(path, std::make_shared<MemFile>()).first;
+  }
+  return std::unique_ptr<File>(new MemFileHandle(*this, it->second));
+}
+
+Status FaultInjectionEnv::create_dirs(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  for (std::string p = path; !p.empty(); p = parent_of(p)) dirs_[p] = true;
+  return {};
+}
+
+Result<std::vector<std::string>> FaultInjectionEnv::list_dir(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  if (!dirs_.count(path)) return error(ErrorCode::io_error, "cannot list {}: no such folder", path);
+  std::vector<std::string> names;
+  auto add_child = [&](const std::string& p) {
+    if (parent_of(p) == path) names.push_back(p.substr(path.size() + 1));
+  };
+  for (const auto& [p, file] : files_) add_child(p);
+  for (const auto& [p, unused] : dirs_) add_child(p);
+  return names;
+}
+
+bool FaultInjectionEnv::exists(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  return files_.count(path) || dirs_.count(path);
+}
+
+bool FaultInjectionEnv::is_dir(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  return dirs_.count(path) > 0;
+}
+
+Status FaultInjectionEnv::remove_file(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  files_.erase(path);
+  return {};
+}
+
+Status FaultInjectionEnv::remove_all(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto under = [&](const std::string& p) { return p == path || p.starts_with(path + "/"); };
+  std::erase_if(files_, [&](const auto& entry) { return under(entry.first); });
+  std::erase_if(dirs_, [&](const auto& entry) { return under(entry.first); });
+  return {};
+}
+
+Status FaultInjectionEnv::sync_dir(const std::string& path) { return before_sync(); }
+
+void FaultInjectionEnv::crash(std::mt19937_64* rng) {
+  std::lock_guard lock(mutex_);
+  for (auto& [path, file] : files_) {
+    std::lock_guard file_lock(file->mutex);
+    std::string survivor = file->durable;
+    // Unsynced appends may reach the disk in part: keep a random prefix of
+    // whatever extends the durable image.
+    if (rng && file->data.size() > survivor.size() && file->data.starts_with(survivor)) {
+      size_t extra = file->data.size() - survivor.size();
+      survivor = file->data.substr(0, survivor.size() + (*rng)() % (extra + 1));
+    }
+    file->data = survivor;
+    file->durable = survivor;
+  }
+}
+
+void FaultInjectionEnv::fail_next_syncs(int count) {
+  std::lock_guard lock(mutex_);
+  failing_syncs_ = count;
+}
+
+void FaultInjectionEnv::short_write_next_append() {
+  std::lock_guard lock(mutex_);
+  short_write_ = true;
+}
+
+void FaultInjectionEnv::set_disk_full(bool full) {
+  std::lock_guard lock(mutex_);
+  disk_full_ = full;
+}
+
+std::string* FaultInjectionEnv::contents(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(path);
+  return it == files_.end() ? nullptr : &it->second->data;
+}
+
+Status FaultInjectionEnv::before_append(size_t& bytes_to_write) {
+  std::lock_guard lock(mutex_);
+  if (disk_full_) {
+    bytes_to_write = 0;
+    return error(ErrorCode::io_error, "no space left on device (injected)");
+  }
+  if (short_write_) {
+    short_write_ = false;
+    bytes_to_write /= 2;
+    return error(ErrorCode::io_error, "short write (injected)");
+  }
+  return {};
+}
+
+Status FaultInjectionEnv::before_sync() {
+  std::lock_guard lock(mutex_);
+  if (failing_syncs_ > 0) {
+    --failing_syncs_;
+    return error(ErrorCode::io_error, "sync failed (injected)");
+  }
+  return {};
+}
+
+}  // namespace cairn::storage

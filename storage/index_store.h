@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proto/status.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace cairn::storage {
+
+// Where a batch starts: its base offset and its byte position in the segment
+// that holds it.
+struct OffsetEntry {
+  Offset offset;
+  uint64_t position = 0;
+};
+
+// The partition's running maximum timestamp reached `timestamp_ms` first in
+// the batch starting at `offset`.
+struct TimeEntry {
+  int64_t timestamp_ms = 0;
+  Offset offset;
+};
+
+// What a closed segment holds, so that opening a log need not rescan it.
+struct SegmentSummary {
+  uint64_t size_bytes = 0;
+  Offset next_offset;
+  int64_t max_timestamp_ms = 0;
+};
+
+// Durable partition metadata that the segments cannot tell.
+struct PartitionMeta {
+  Offset log_start;
+  Offset flushed;          // every offset below was fsynced
+  bool clean_shutdown = false;
+};
+
+// The broker's single RocksDB: per partition, the sparse offset index, the
+// time index, closed-segment summaries and metadata (key layout in
+// docs/storage.md). Everything but PartitionMeta::log_start can be rebuilt
+// from the segments, which stay the truth.
+//
+// Invariant relied on by recovery: writes are ordered (one WAL), so if a
+// segment's summary survived a crash, so did every index entry of that
+// segment, which was written before it.
+//
+// Thread-safe (RocksDB is). Writes are not synced unless the method says so.
+class IndexStore {
+ public:
+  // Opens or creates the database in `path`. A database that cannot be opened
+  // (damaged or deleted files) is wiped and created anew: it is rebuildable.
+  // `rebuilt` tells the caller so.
+  static Result<std::unique_ptr<IndexStore>> open(const std::string& path, bool* rebuilt = nullptr);
+  ~IndexStore();
+
+  Status put_entries(const TopicPartition& tp, const OffsetEntry* offset_entry,
+                     const TimeEntry* time_entry);
+  // The entry with the greatest offset <= `offset`.
+  std::optional<OffsetEntry> floor_offset_entry(const TopicPartition& tp, Offset offset) const;
+  // The entry with the greatest timestamp < `timestamp_ms`.
+  std::optional<TimeEntry> time_entry_before(const TopicPartition& tp, int64_t timestamp_ms) const;
+  // The entry with the greatest offset < `offset` (the running max there).
+  std::optional<TimeEntry> last_time_entry_below(const TopicPartition& tp, Offset offset) const;
+  // Drops offset and time entries at or above / below `offset`.
+  Status delete_entries_from(const TopicPartition& tp, Offset offset);
+  Status delete_entries_below(const TopicPartition& tp, Offset offset);
+
+  Status put_summary(const TopicPartition& tp, Offset segment_base, const SegmentSummary& s);
+  std::optional<SegmentSummary> summary(const TopicPartition& tp, Offset segment_base) const;
+  Status delete_summary(const TopicPartition& tp, Offset segment_base);
+
+  Status put_meta(const TopicPartition& tp, const PartitionMeta& meta, bool sync);
+  std::optional<PartitionMeta> meta(const TopicPartition& tp) const;
+
+  // Removes every key of the partition.
+  Status drop_partition(const TopicPartition& tp);
+
+  // Counts entries, for tests and the log tools.
+  size_t count_offset_entries(const TopicPartition& tp) const;
+
+ private:
+  explicit IndexStore(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace cairn::storage

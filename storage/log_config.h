@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "proto/status.h"
+
+namespace cairn::storage {
+
+// When appended data becomes durable.
+enum class FlushPolicy {
+  // fdatasync before an append counts as flushed; concurrent appends share
+  // one sync (group commit). Nothing acknowledged is lost on power failure.
+  on_append,
+  // fdatasync every `flush_ms` or `flush_bytes`, whichever comes first. A
+  // power failure may lose up to that much acknowledged data.
+  interval,
+};
+
+// Per-topic log settings. Each field names its config key, default and unit;
+// every one can change at runtime (PartitionLog::set_config) and takes
+// effect on the next append or retention pass.
+struct LogConfig {
+  // segment.bytes: the active segment rolls before it would exceed this. Default 1 GiB.
+  int64_t segment_bytes = 1LL << 30;
+  // segment.ms: the active segment rolls once it is this old. Default 7 days.
+  int64_t segment_ms = 7LL * 24 * 3600 * 1000;
+  // retention.ms: closed segments whose newest record is older are deleted.
+  // -1 keeps them forever. Default 7 days.
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // retention.bytes: oldest closed segments are deleted while the partition
+  // stays above this size without them. -1 means no limit. Default -1.
+  int64_t retention_bytes = -1;
+  // max.message.bytes: the largest batch accepted, header included. Default 1 MiB.
+  int64_t max_message_bytes = 1 << 20;
+  // flush.policy: "on_append" (default) or "interval".
+  FlushPolicy flush_policy = FlushPolicy::on_append;
+  // flush.ms: with the interval policy, the longest data stays unsynced. Default 1000 ms.
+  int64_t flush_ms = 1000;
+  // flush.bytes: with the interval policy, the most bytes left unsynced. Default 16 MiB.
+  int64_t flush_bytes = 16 << 20;
+
+  // Returns a copy with `overrides` applied ("retention.ms" -> "60000", ...).
+  // Unknown keys and invalid values are an invalid_config error that names them.
+  Result<LogConfig> with(const std::map<std::string, std::string>& overrides) const;
+  // Every key with its current value, for describe.
+  std::map<std::string, std::string> to_map() const;
+
+  bool operator==(const LogConfig&) const = default;
+};
+
+}  // namespace cairn::storage

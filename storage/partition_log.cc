@@ -1,0 +1,480 @@
+#include "storage/partition_log.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "proto/byte_io.h"
+#include "storage/batch_scanner.h"
+
+namespace cairn::storage {
+
+// Read-ahead bounds for fetches: small reads stay small, big ones go in one call.
+constexpr size_t kMinReadAheadBytes = 4096;
+constexpr size_t kMaxReadAheadBytes = 1 << 20;
+
+PartitionLog::PartitionLog(Env& env, Clock& clock, IndexStore& index, TopicPartition tp,
+                           std::string dir, LogConfig config)
+    : env_(env), clock_(clock), index_(index), tp_(std::move(tp)), dir_(std::move(dir)),
+      config_(config) {}
+
+PartitionLog::~PartitionLog() = default;
+
+Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term) {
+  bool want_flush = false;
+  auto appended = append_batch(batch, term, &want_flush);
+  if (want_flush && flush_hook_) flush_hook_();
+  return appended;
+}
+
+Result<AppendResult> PartitionLog::append_batch(std::span<std::byte> batch, Term term,
+                                                 bool* want_flush) {
+  size_t max_bytes = static_cast<size_t>(config().max_message_bytes);
+  // Validation (CRC over the whole batch) runs before taking the lock.
+  auto header = validate_batch(batch, max_bytes);
+  if (!header.ok()) return header.status();
+
+  std::lock_guard lock(mutex_);
+  if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+  int64_t now_ms = clock_.now_ms();
+  CAIRN_RETURN_IF_ERROR(maybe_roll_locked(batch.size(), now_ms));
+
+  Segment& active = *segments_.rbegin()->second;
+  stamp_batch(batch, log_end_, term);
+  header->base_offset = log_end_;
+  header->leader_epoch = term;
+  uint64_t position = active.size_bytes;
+  Status written = active.file->append(batch);
+  if (!written.ok()) {
+    // Cut any partial write so the segment still ends on a batch boundary.
+    Status cut = active.file->truncate(position);
+    if (!cut.ok()) {
+      closed_ = true;
+      spdlog::error("partition {}: cannot undo a failed append ({}); closing it", tp_,
+                    cut.to_string());
+    }
+    return written;
+  }
+  if (active.empty()) active.created_ms = now_ms;
+  active.size_bytes += batch.size();
+  active.next_offset = header->next_offset();
+  log_end_ = header->next_offset();
+  if (unflushed_bytes_ == 0) first_unflushed_ms_ = now_ms;
+  unflushed_bytes_ += batch.size();
+  CAIRN_RETURN_IF_ERROR(index_batch_locked(active, *header, position));
+  *want_flush = config_.flush_policy == FlushPolicy::on_append ||
+                unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
+  return AppendResult{header->base_offset, header->last_offset(), now_ms};
+}
+
+Status PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& header,
+                                        uint64_t position) {
+  OffsetEntry offset_entry{header.base_offset, position};
+  TimeEntry time_entry{header.max_timestamp_ms, header.base_offset};
+  bool want_offset_entry = segment.bytes_since_index_entry >= kIndexIntervalBytes;
+  bool want_time_entry = header.max_timestamp_ms > running_max_ts_;
+  if (want_offset_entry) segment.bytes_since_index_entry = 0;
+  segment.bytes_since_index_entry += header.size_bytes();
+  if (want_time_entry) running_max_ts_ = header.max_timestamp_ms;
+  segment.max_timestamp_ms = running_max_ts_;
+  if (!want_offset_entry && !want_time_entry) return {};
+  return index_.put_entries(tp_, want_offset_entry ? &offset_entry : nullptr,
+                            want_time_entry ? &time_entry : nullptr);
+}
+
+Status PartitionLog::maybe_roll_locked(size_t incoming_bytes, int64_t now_ms) {
+  const Segment& active = *segments_.rbegin()->second;
+  if (active.empty()) return {};
+  bool full = active.size_bytes + incoming_bytes > static_cast<uint64_t>(config_.segment_bytes);
+  bool old = now_ms - active.created_ms >= config_.segment_ms;
+  return (full || old) ? roll_locked() : Status();
+}
+
+Status PartitionLog::roll() {
+  std::lock_guard lock(mutex_);
+  return roll_locked();
+}
+
+Status PartitionLog::roll_locked() {
+  SegmentPtr active = segments_.rbegin()->second;
+  if (active->empty()) return {};
+  CAIRN_RETURN_IF_ERROR(index_.put_summary(
+      tp_, active->base_offset,
+      SegmentSummary{active->size_bytes, active->next_offset, active->max_timestamp_ms}));
+  unsynced_.push_back(active);
+  auto created = create_segment(log_end_);
+  return created.status();
+}
+
+Result<PartitionLog::SegmentPtr> PartitionLog::create_segment(Offset base) {
+  std::string path = dir_ + "/" + segment_file_name(base);
+  auto file = env_.open_file(path, /*create=*/true);
+  if (!file.ok()) return file.status();
+  auto segment = std::make_shared<Segment>(base, path, std::shared_ptr<File>(std::move(*file)));
+  segment->created_ms = clock_.now_ms();
+  segment->max_timestamp_ms = running_max_ts_;
+  segments_[base] = segment;
+  dir_dirty_ = true;
+  return segment;
+}
+
+PartitionLog::SegmentPtr PartitionLog::segment_for_locked(Offset offset) const {
+  auto it = segments_.upper_bound(offset);
+  if (it != segments_.begin()) --it;
+  // Skip a segment that ends at or before `offset` (a gap left by a lost file).
+  while (std::next(it) != segments_.end() && it->second->next_offset <= offset) ++it;
+  return it->second;
+}
+
+Result<uint64_t> PartitionLog::position_of(const Segment& segment, uint64_t segment_size,
+                                           Offset offset) const {
+  uint64_t start = 0;
+  auto entry = index_.floor_offset_entry(tp_, offset);
+  if (entry && entry->offset >= segment.base_offset && entry->position < segment_size) {
+    start = entry->position;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    BatchScanner scanner(*segment.file, start, segment_size);
+    bool first = true;
+    while (true) {
+      auto batch = scanner.next(/*verify=*/false);
+      if (!batch.ok() || !batch->has_value()) break;
+      const BatchHeader& h = (*batch)->header;
+      if (first && start != 0 && h.base_offset != entry->offset) break;  // stale entry
+      first = false;
+      if (h.next_offset() > offset) return (*batch)->position;
+    }
+    if (start == 0) break;
+    spdlog::warn("partition {}: index entry for offset {} is stale; scanning {} from its start",
+                 tp_, entry->offset, segment.path);
+    start = 0;
+  }
+  return error(ErrorCode::storage_corrupt, "offset {} not found in segment {}", offset,
+               segment.path);
+}
+
+Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset max_offset) const {
+  SegmentPtr segment;
+  uint64_t segment_size = 0;
+  Offset upper;
+  {
+    std::lock_guard lock(mutex_);
+    if (offset < log_start_ || offset > log_end_) {
+      return error(ErrorCode::offset_out_of_range,
+                   "offset {} is outside the log of {} [{}, {})", offset, tp_, log_start_,
+                   log_end_);
+    }
+    upper = std::min(max_offset, log_end_);
+    if (offset >= upper) return ReadResult{"", offset};
+    segment = segment_for_locked(offset);
+    segment_size = segment->size_bytes;
+  }
+  auto position = position_of(*segment, segment_size, offset);
+  if (!position.ok()) return position.status();
+
+  ReadResult result{"", offset};
+  BatchScanner scanner(*segment->file, *position, segment_size);
+  while (true) {
+    auto batch = scanner.next(/*verify=*/true);
+    if (!batch.ok()) {
+      return error(ErrorCode::storage_corrupt, "{}: {}", segment->path, batch.status().message());
+    }
+    if (!batch->has_value()) break;
+    const BatchHeader& h = (*batch)->header;
+    if (h.base_offset >= upper) break;
+    auto bytes = scanner.last_batch_bytes();
+    if (!result.bytes.empty() && result.bytes.size() + bytes.size() > max_bytes) break;
+    result.bytes.append(as_chars(bytes));
+    result.next_offset = h.next_offset();
+  }
+  return result;
+}
+
+Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms) const {
+  std::vector<std::pair<SegmentPtr, uint64_t>> segments;
+  Offset start;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [base, segment] : segments_) segments.emplace_back(segment, segment->size_bytes);
+    start = log_start_;
+  }
+  // Every batch before the newest entry below the target is older than it.
+  if (auto entry = index_.time_entry_before(tp_, timestamp_ms)) {
+    start = std::max(start, entry->offset);
+  }
+  for (const auto& [segment, size] : segments) {
+    if (segment->next_offset <= start || segment->max_timestamp_ms < timestamp_ms) continue;
+    Offset from = std::max(start, segment->base_offset);
+    auto position = position_of(*segment, size, from);
+    if (!position.ok()) return position.status();
+    BatchScanner scanner(*segment->file, *position, size);
+    while (true) {
+      auto batch = scanner.next(/*verify=*/true);
+      if (!batch.ok()) return error(ErrorCode::storage_corrupt, "{}: {}", segment->path,
+                                    batch.status().message());
+      if (!batch->has_value()) break;
+      if ((*batch)->header.max_timestamp_ms < timestamp_ms) continue;
+      auto records = decode_batch(scanner.last_batch_bytes());
+      if (!records.ok()) return records.status();
+      for (const Record& r : *records) {
+        if (r.offset >= from && r.timestamp_ms >= timestamp_ms) return std::optional<Offset>(r.offset);
+      }
+    }
+  }
+  return std::optional<Offset>();
+}
+
+Status PartitionLog::truncate_suffix(Offset offset) {
+  std::lock_guard sync_lock(sync_mutex_);
+  std::vector<SegmentPtr> removed;
+  std::multimap<Offset, FlushCallback> orphaned;
+  {
+    std::lock_guard lock(mutex_);
+    if (offset < log_start_ || offset > log_end_) {
+      return error(ErrorCode::offset_out_of_range, "cannot truncate {} at {}: log is [{}, {})",
+                   tp_, offset, log_start_, log_end_);
+    }
+    if (offset == log_end_) return {};
+    SegmentPtr keep = segment_for_locked(offset);
+    uint64_t cut = 0;
+    if (keep->base_offset != offset) {
+      auto position = position_of(*keep, keep->size_bytes, offset);
+      if (!position.ok()) return position.status();
+      BatchScanner scanner(*keep->file, *position, keep->size_bytes);
+      auto batch = scanner.next(/*verify=*/false);
+      if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset != offset) {
+        return error(ErrorCode::invalid_request, "offset {} is not a batch boundary of {}",
+                     offset, tp_);
+      }
+      cut = *position;
+    }
+    for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
+      removed.push_back(it->second);
+      it = segments_.erase(it);
+    }
+    std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
+    CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
+    CAIRN_RETURN_IF_ERROR(keep->file->sync());
+    keep->size_bytes = cut;
+    keep->next_offset = offset;
+    keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
+    CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
+    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
+    auto running = index_.last_time_entry_below(tp_, offset);
+    running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
+    keep->max_timestamp_ms = running_max_ts_;
+    log_end_ = offset;
+    flushed_ = std::min(flushed_, offset);
+    unflushed_bytes_ = 0;
+    ++truncations_;
+    orphaned.insert(flush_waiters_.upper_bound(offset), flush_waiters_.end());
+    flush_waiters_.erase(flush_waiters_.upper_bound(offset), flush_waiters_.end());
+    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+  }
+  Status gone = error(ErrorCode::offset_out_of_range, "offsets from {} of {} were truncated",
+                      offset, tp_);
+  for (auto& [unused, callback] : orphaned) callback(gone);
+  return delete_segment_files(removed);
+}
+
+Status PartitionLog::advance_start(Offset offset) {
+  std::vector<SegmentPtr> removed;
+  Offset first_kept;
+  {
+    std::lock_guard lock(mutex_);
+    if (offset > log_end_) {
+      return error(ErrorCode::offset_out_of_range, "cannot start {} at {}: log ends at {}", tp_,
+                   offset, log_end_);
+    }
+    if (offset <= log_start_) return {};
+    log_start_ = offset;
+    while (segments_.size() > 1 && segments_.begin()->second->next_offset <= offset) {
+      removed.push_back(segments_.begin()->second);
+      segments_.erase(segments_.begin());
+    }
+    first_kept = segments_.begin()->first;
+    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+  }
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
+  return delete_segment_files(removed);
+}
+
+Result<size_t> PartitionLog::apply_retention() {
+  std::vector<SegmentPtr> removed;
+  Offset first_kept;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return size_t{0};
+    int64_t now_ms = clock_.now_ms();
+    uint64_t total = 0;
+    for (const auto& [base, segment] : segments_) total += segment->size_bytes;
+    // Only a prefix of closed segments goes; the active segment always stays.
+    while (segments_.size() > 1) {
+      const Segment& oldest = *segments_.begin()->second;
+      bool expired = config_.retention_ms >= 0 &&
+                     oldest.max_timestamp_ms < now_ms - config_.retention_ms;
+      bool oversized = config_.retention_bytes >= 0 &&
+                       total - oldest.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
+      bool below_start = oldest.next_offset <= log_start_;
+      if (!expired && !oversized && !below_start) break;
+      total -= oldest.size_bytes;
+      removed.push_back(segments_.begin()->second);
+      segments_.erase(segments_.begin());
+    }
+    if (removed.empty()) return size_t{0};
+    first_kept = segments_.begin()->first;
+    log_start_ = std::max(log_start_, first_kept);
+    std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset < first_kept; });
+    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+  }
+  spdlog::info("partition {}: retention deleted {} segment(s); log now starts at {}", tp_,
+               removed.size(), first_kept);
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
+  CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
+  return removed.size();
+}
+
+Status PartitionLog::delete_segment_files(const std::vector<SegmentPtr>& segments) {
+  for (const auto& segment : segments) {
+    CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, segment->base_offset));
+    CAIRN_RETURN_IF_ERROR(env_.remove_file(segment->path));
+  }
+  return segments.empty() ? Status() : env_.sync_dir(dir_);
+}
+
+Status PartitionLog::flush_now() {
+  std::lock_guard sync_lock(sync_mutex_);
+  Offset target;
+  uint64_t truncations = 0;
+  uint64_t bytes = 0;
+  bool sync_dir = false;
+  std::vector<SegmentPtr> to_sync;
+  {
+    std::lock_guard lock(mutex_);
+    if (failed_) return failed_status_;
+    target = log_end_;
+    truncations = truncations_;
+    bytes = unflushed_bytes_;
+    sync_dir = dir_dirty_;
+    to_sync = unsynced_;
+    to_sync.push_back(segments_.rbegin()->second);
+    if (target == flushed_ && !sync_dir && unsynced_.empty()) return {};
+    dir_dirty_ = false;
+  }
+  Status status = sync_dir ? env_.sync_dir(dir_) : Status();
+  for (const auto& segment : to_sync) {
+    if (status.ok()) status = segment->file->sync();
+  }
+  std::vector<FlushCallback> done;
+  {
+    std::lock_guard lock(mutex_);
+    if (!status.ok()) {
+      // After a failed fsync the kernel may have dropped the dirty pages, and
+      // a retried fsync can falsely succeed: refuse to go on. Reopening the
+      // partition recovers the durable prefix.
+      failed_ = true;
+      failed_status_ = error(ErrorCode::io_error, "partition {} stopped after a failed sync: {}",
+                             tp_, status.message());
+      closed_ = true;
+      spdlog::error("{}", failed_status_.message());
+      for (auto& [unused, callback] : flush_waiters_) done.push_back(std::move(callback));
+      flush_waiters_.clear();
+    } else if (truncations == truncations_) {
+      flushed_ = std::max(flushed_, target);
+      unflushed_bytes_ -= std::min(unflushed_bytes_, bytes);
+      first_unflushed_ms_ = clock_.now_ms();
+      std::erase_if(unsynced_, [&](const SegmentPtr& s) {
+        return std::find(to_sync.begin(), to_sync.end(), s) != to_sync.end();
+      });
+      auto end = flush_waiters_.upper_bound(flushed_);
+      for (auto it = flush_waiters_.begin(); it != end; ++it) done.push_back(std::move(it->second));
+      flush_waiters_.erase(flush_waiters_.begin(), end);
+      Status meta = write_meta(/*clean=*/false, /*sync=*/false);
+      if (!meta.ok()) spdlog::warn("partition {}: {}", tp_, meta.to_string());
+    }
+  }
+  Status outcome = status.ok() ? Status() : failed_status_;
+  for (auto& callback : done) callback(outcome);
+  return outcome;
+}
+
+void PartitionLog::when_flushed(Offset offset_end, FlushCallback done) {
+  {
+    std::unique_lock lock(mutex_);
+    if (failed_) {
+      Status status = failed_status_;
+      lock.unlock();
+      done(status);
+      return;
+    }
+    if (offset_end > flushed_) {
+      flush_waiters_.emplace(offset_end, std::move(done));
+      return;
+    }
+  }
+  done(Status());
+}
+
+bool PartitionLog::flush_due() const {
+  std::lock_guard lock(mutex_);
+  if (failed_ || (log_end_ == flushed_ && unsynced_.empty())) return false;
+  if (config_.flush_policy == FlushPolicy::on_append) return true;
+  return unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes) ||
+         clock_.now_ms() - first_unflushed_ms_ >= config_.flush_ms;
+}
+
+Status PartitionLog::close() {
+  Status flushed = flush_now();
+  std::lock_guard lock(mutex_);
+  if (closed_) return flushed;
+  closed_ = true;
+  CAIRN_RETURN_IF_ERROR(flushed);
+  const Segment& active = *segments_.rbegin()->second;
+  CAIRN_RETURN_IF_ERROR(index_.put_summary(
+      tp_, active.base_offset,
+      SegmentSummary{active.size_bytes, active.next_offset, active.max_timestamp_ms}));
+  return write_meta(/*clean=*/true, /*sync=*/true);
+}
+
+Status PartitionLog::write_meta(bool clean, bool sync) {
+  return index_.put_meta(tp_, PartitionMeta{log_start_, flushed_, clean}, sync);
+}
+
+Offset PartitionLog::log_start() const {
+  std::lock_guard lock(mutex_);
+  return log_start_;
+}
+
+Offset PartitionLog::log_end() const {
+  std::lock_guard lock(mutex_);
+  return log_end_;
+}
+
+Offset PartitionLog::flushed() const {
+  std::lock_guard lock(mutex_);
+  return flushed_;
+}
+
+uint64_t PartitionLog::size_bytes() const {
+  std::lock_guard lock(mutex_);
+  uint64_t total = 0;
+  for (const auto& [base, segment] : segments_) total += segment->size_bytes;
+  return total;
+}
+
+size_t PartitionLog::segment_count() const {
+  std::lock_guard lock(mutex_);
+  return segments_.size();
+}
+
+LogConfig PartitionLog::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+void PartitionLog::set_config(LogConfig config) {
+  std::lock_guard lock(mutex_);
+  config_ = config;
+}
+
+}  // namespace cairn::storage

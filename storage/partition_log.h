@@ -1,0 +1,174 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "proto/record_batch.h"
+#include "proto/status.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
+#include "storage/clock.h"
+#include "storage/env.h"
+#include "storage/index_store.h"
+#include "storage/log_config.h"
+#include "storage/segment.h"
+
+namespace cairn::storage {
+
+struct AppendResult {
+  Offset base_offset;
+  Offset last_offset;
+  int64_t append_time_ms = 0;
+};
+
+// Whole batches read from the log, as stored.
+struct ReadResult {
+  std::string bytes;     // zero or more complete, CRC-verified batches
+  Offset next_offset;    // where the next read should start
+};
+
+// What recovery found when the log was opened.
+struct RecoveryReport {
+  size_t segments = 0;
+  size_t batches_scanned = 0;
+  uint64_t bytes_truncated = 0;
+  size_t segments_dropped = 0;   // whole segments after a corrupt point
+  bool scan_skipped = false;     // clean shutdown: nothing to verify
+  std::string truncation_reason; // empty when nothing was cut
+};
+
+// The append-only log of one partition: segment files in one folder, their
+// index in the broker's IndexStore.
+//
+// Offsets: log_start <= flushed <= log_end. Records below log_start are gone
+// (retention); [log_start, flushed) is durable; [flushed, log_end) is
+// appended but may be lost by a power failure. Every offset in the log is
+// inside exactly one batch, and batches are contiguous.
+//
+// Threads: every method is thread-safe. Appends, truncation and retention
+// serialise on the log's mutex; reads hold it only to find the segment, then
+// read the file without it. Syncs (flush_now) run without the mutex, so
+// appends continue while a group commit is in flight. Lock order:
+// sync_mutex_ before mutex_.
+class PartitionLog {
+ public:
+  using FlushCallback = std::function<void(Status)>;
+
+  // Opens the partition in `dir` (created if missing), recovering it: verifies
+  // every batch after the last flushed offset, truncates a torn or corrupt
+  // tail, and rebuilds missing index entries.
+  static Result<std::unique_ptr<PartitionLog>> open(Env& env, Clock& clock, IndexStore& index,
+                                                    TopicPartition tp, std::string dir,
+                                                    LogConfig config);
+  ~PartitionLog();
+
+  // Validates `batch` (size, CRC, counts), stamps its base offset and term in
+  // place, and appends it. Rejected batches leave the log unchanged.
+  Result<AppendResult> append(std::span<std::byte> batch, Term term);
+
+  // Whole batches starting with the one that holds `offset`, up to `max_bytes`
+  // (at least one batch, so readers always progress), none at or beyond
+  // `max_offset` (exclusive; readers pass the high watermark).
+  Result<ReadResult> read(Offset offset, size_t max_bytes, Offset max_offset) const;
+
+  // The first offset whose record timestamp is >= `timestamp_ms`, or nullopt
+  // when every record is older.
+  Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
+
+  // Removes every record at or after `offset`, which must be a batch
+  // boundary in [log_start, log_end]. Durable when it returns.
+  Status truncate_suffix(Offset offset);
+  // Forgets everything below `offset` (<= log_end); whole segments below it go.
+  Status advance_start(Offset offset);
+  // Closes the active segment; the next append opens a new one.
+  Status roll();
+
+  // Syncs everything appended so far; group commit: callers that arrive
+  // while a sync runs share the next one.
+  Status flush_now();
+  // Calls `done` (on the flushing thread, or at once) when every offset
+  // below `offset_end` is durable, or with the error that prevents it.
+  void when_flushed(Offset offset_end, FlushCallback done);
+  // Whether the interval policy wants a sync now.
+  bool flush_due() const;
+  // Called (without locks held) after an append that wants a sync soon: the
+  // on_append policy, or flush.bytes reached. The store points it at its
+  // flusher. Set before the log is shared between threads.
+  void set_flush_hook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
+
+  // Deletes closed segments beyond retention.ms / retention.bytes.
+  // Returns how many segments were deleted.
+  Result<size_t> apply_retention();
+
+  // Syncs, records a clean shutdown, and stops accepting appends.
+  Status close();
+
+  Offset log_start() const;
+  Offset log_end() const;
+  Offset flushed() const;
+  uint64_t size_bytes() const;
+  size_t segment_count() const;
+  LogConfig config() const;
+  void set_config(LogConfig config);
+  const TopicPartition& topic_partition() const { return tp_; }
+  const std::string& dir() const { return dir_; }
+  const RecoveryReport& recovery_report() const { return recovery_; }
+
+ private:
+  PartitionLog(Env& env, Clock& clock, IndexStore& index, TopicPartition tp, std::string dir,
+               LogConfig config);
+  using SegmentPtr = std::shared_ptr<Segment>;
+
+  // recovery (partition_log_recovery.cc)
+  Status recover();
+  Status verify_segments(const std::optional<PartitionMeta>& meta);
+  Status scan_segment(const SegmentPtr& segment, uint64_t from_position, Offset from_offset,
+                      bool* intact);
+
+  Result<SegmentPtr> create_segment(Offset base);
+  Status roll_locked();
+  Status maybe_roll_locked(size_t incoming_bytes, int64_t now_ms);
+  Status index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
+  SegmentPtr segment_for_locked(Offset offset) const;
+  Result<uint64_t> position_of(const Segment& segment, uint64_t segment_size, Offset offset) const;
+  Status delete_segment_files(const std::vector<SegmentPtr>& segments);
+  Status write_meta(bool clean, bool sync);
+  Result<AppendResult> append_batch(std::span<std::byte> batch, Term term, bool* want_flush);
+
+  Env& env_;
+  Clock& clock_;
+  IndexStore& index_;
+  const TopicPartition tp_;
+  const std::string dir_;
+
+  mutable std::mutex mutex_;
+  LogConfig config_;
+  std::map<Offset, SegmentPtr> segments_;  // by base offset; the last is active
+  std::vector<SegmentPtr> unsynced_;       // rolled segments awaiting their last sync
+  Offset log_start_;
+  Offset log_end_;
+  Offset flushed_;
+  int64_t running_max_ts_ = INT64_MIN;
+  int64_t first_unflushed_ms_ = 0;  // append time of the oldest unflushed batch
+  uint64_t unflushed_bytes_ = 0;
+  uint64_t truncations_ = 0;        // bumped by truncate_suffix; a sync across one is void
+  bool dir_dirty_ = false;          // a segment file was created since the last folder sync
+  bool closed_ = false;
+  bool failed_ = false;     // a sync failed: the log refuses appends and syncs
+  Status failed_status_;
+  std::multimap<Offset, FlushCallback> flush_waiters_;  // by offset_end
+  RecoveryReport recovery_;
+  std::function<void()> flush_hook_;
+
+  std::mutex sync_mutex_;  // one sync at a time
+};
+
+}  // namespace cairn::storage

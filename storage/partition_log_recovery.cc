@@ -1,0 +1,191 @@
+// Opening a partition log: find the segments, trust what the index proves,
+// verify the rest batch by batch, and cut the log at the first bad byte.
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "storage/batch_scanner.h"
+#include "storage/partition_log.h"
+
+namespace cairn::storage {
+
+
+Result<std::unique_ptr<PartitionLog>> PartitionLog::open(Env& env, Clock& clock, IndexStore& index,
+                                                         TopicPartition tp, std::string dir,
+                                                         LogConfig config) {
+  std::unique_ptr<PartitionLog> log(
+      new PartitionLog(env, clock, index, std::move(tp), std::move(dir), config));
+  CAIRN_RETURN_IF_ERROR(log->recover());
+  return log;
+}
+
+Status PartitionLog::recover() {
+  std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(env_.create_dirs(dir_));
+  auto names = env_.list_dir(dir_);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    auto base = parse_segment_file_name(name);
+    if (!base) continue;
+    auto file = env_.open_file(dir_ + "/" + name, /*create=*/false);
+    if (!file.ok()) return file.status();
+    auto segment = std::make_shared<Segment>(*base, dir_ + "/" + name,
+                                             std::shared_ptr<File>(std::move(*file)));
+    segment->size_bytes = segment->file->size();
+    segments_[*base] = segment;
+  }
+  recovery_.segments = segments_.size();
+  auto meta = index_.meta(tp_);
+  log_start_ = meta ? meta->log_start : (segments_.empty() ? Offset(0) : segments_.begin()->first);
+
+  if (segments_.empty()) {
+    auto created = create_segment(log_start_);
+    if (!created.ok()) return created.status();
+    log_end_ = flushed_ = log_start_;
+  } else {
+    CAIRN_RETURN_IF_ERROR(verify_segments(meta));
+  }
+
+  log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
+  std::vector<SegmentPtr> below_start;
+  while (segments_.size() > 1 && segments_.begin()->second->next_offset <= log_start_) {
+    below_start.push_back(segments_.begin()->second);
+    segments_.erase(segments_.begin());
+  }
+  CAIRN_RETURN_IF_ERROR(delete_segment_files(below_start));
+
+  // What we verified may still sit only in the page cache (a process crash):
+  // sync it before calling it flushed.
+  Segment& active = *segments_.rbegin()->second;
+  active.created_ms = clock_.now_ms();
+  CAIRN_RETURN_IF_ERROR(env_.sync_dir(dir_));
+  CAIRN_RETURN_IF_ERROR(active.file->sync());
+  dir_dirty_ = false;
+  flushed_ = log_end_;
+  CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+
+  if (!recovery_.truncation_reason.empty()) {
+    spdlog::warn("partition {}: recovery cut {} byte(s) and {} segment(s): {}", tp_,
+                 recovery_.bytes_truncated, recovery_.segments_dropped,
+                 recovery_.truncation_reason);
+  }
+  return {};
+}
+
+Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
+  // Closed segments whose summary matches the file need no scan (summaries
+  // are written after all the segment's index entries).
+  auto it = segments_.begin();
+  Offset expected = it->first;
+  int64_t running_max_ts = INT64_MIN;
+  for (; std::next(it) != segments_.end(); ++it) {
+    Segment& segment = *it->second;
+    auto summary = index_.summary(tp_, segment.base_offset);
+    if (!summary || summary->size_bytes != segment.size_bytes || segment.base_offset != expected) {
+      break;
+    }
+    segment.next_offset = summary->next_offset;
+    segment.max_timestamp_ms = running_max_ts = summary->max_timestamp_ms;
+    expected = summary->next_offset;
+  }
+
+  Segment& first_unproven = *it->second;
+  bool only_active_left = std::next(it) == segments_.end();
+  if (only_active_left && meta && meta->clean_shutdown) {
+    auto summary = index_.summary(tp_, first_unproven.base_offset);
+    if (summary && summary->size_bytes == first_unproven.size_bytes) {
+      first_unproven.next_offset = summary->next_offset;
+      first_unproven.max_timestamp_ms = running_max_ts_ = summary->max_timestamp_ms;
+      first_unproven.bytes_since_index_entry = kIndexIntervalBytes;
+      log_end_ = summary->next_offset;
+      recovery_.scan_skipped = true;
+      return index_.delete_summary(tp_, first_unproven.base_offset);
+    }
+  }
+
+  // Where the scan starts: the segment's start, or, in the active segment, the
+  // index entry at or below the flushed offset (everything before it was
+  // verified when it was flushed).
+  uint64_t from_position = 0;
+  Offset from_offset = first_unproven.base_offset;
+  if (only_active_left && meta && meta->flushed > first_unproven.base_offset) {
+    auto entry = index_.floor_offset_entry(tp_, meta->flushed);
+    if (entry && entry->offset >= first_unproven.base_offset &&
+        entry->position <= first_unproven.size_bytes) {
+      from_position = entry->position;
+      from_offset = entry->offset;
+      if (auto running = index_.last_time_entry_below(tp_, from_offset)) {
+        running_max_ts = std::max(running_max_ts, running->timestamp_ms);
+      }
+    }
+  }
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, from_offset));
+  running_max_ts_ = running_max_ts;
+
+  bool intact = true;
+  for (; it != segments_.end() && intact; ++it) {
+    SegmentPtr segment = it->second;
+    bool is_active = std::next(it) == segments_.end();
+    CAIRN_RETURN_IF_ERROR(scan_segment(segment, from_position, from_offset, &intact));
+    if (!is_active && intact) {
+      CAIRN_RETURN_IF_ERROR(index_.put_summary(
+          tp_, segment->base_offset,
+          SegmentSummary{segment->size_bytes, segment->next_offset, segment->max_timestamp_ms}));
+    }
+    if (!is_active) from_offset = std::next(it)->first;
+    from_position = 0;
+  }
+  if (!intact && it != segments_.end()) {
+    std::vector<SegmentPtr> dropped;
+    for (auto drop = it; drop != segments_.end(); ++drop) dropped.push_back(drop->second);
+    segments_.erase(it, segments_.end());
+    recovery_.segments_dropped = dropped.size();
+    CAIRN_RETURN_IF_ERROR(delete_segment_files(dropped));
+    CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, segments_.rbegin()->first));
+  }
+  log_end_ = segments_.rbegin()->second->next_offset;
+  return {};
+}
+
+Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_position,
+                                  Offset from_offset, bool* intact) {
+  uint64_t file_size = segment->file->size();
+  segment->size_bytes = from_position;
+  segment->next_offset = from_offset;
+  // A scan from an index entry re-creates that entry; one from the start
+  // begins a fresh interval, as appends do.
+  segment->bytes_since_index_entry = from_position == 0 ? 0 : kIndexIntervalBytes;
+  BatchScanner scanner(*segment->file, from_position, file_size);
+  while (true) {
+    auto batch = scanner.next(/*verify=*/true);
+    if (!batch.ok()) {
+      *intact = false;
+      recovery_.truncation_reason =
+          fmt::format("{}: {}", segment->path, batch.status().message());
+      break;
+    }
+    if (!batch->has_value()) break;
+    const BatchHeader& header = (*batch)->header;
+    if (header.base_offset != segment->next_offset) {
+      *intact = false;
+      recovery_.truncation_reason =
+          fmt::format("{}: batch at position {} starts at offset {}, expected {}", segment->path,
+                      (*batch)->position, header.base_offset, segment->next_offset);
+      break;
+    }
+    CAIRN_RETURN_IF_ERROR(index_batch_locked(*segment, header, (*batch)->position));
+    segment->size_bytes = (*batch)->position + header.size_bytes();
+    segment->next_offset = header.next_offset();
+    ++recovery_.batches_scanned;
+  }
+  segment->max_timestamp_ms = running_max_ts_;
+  if (segment->size_bytes < file_size) {
+    recovery_.bytes_truncated += file_size - segment->size_bytes;
+    CAIRN_RETURN_IF_ERROR(segment->file->truncate(segment->size_bytes));
+    CAIRN_RETURN_IF_ERROR(segment->file->sync());
+  }
+  return {};
+}
+
+}  // namespace cairn::storage

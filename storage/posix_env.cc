@@ -1,0 +1,143 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "storage/env.h"
+
+namespace cairn::storage {
+namespace {
+
+Status io_error(std::string_view what, const std::string& path, int err) {
+  return error(ErrorCode::io_error, "{} {}: {}", what, path, std::strerror(err));
+}
+
+// Appends with pwrite at a tracked size so that concurrent preads never need
+// a shared file position.
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  ~PosixFile() override { ::close(fd_); }
+
+  Status append(std::span<const std::byte> data) override {
+    uint64_t at = size_.load(std::memory_order_relaxed);
+    while (!data.empty()) {
+      ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("cannot write", path_, errno);
+      }
+      data = data.subspan(static_cast<size_t>(n));
+      at += static_cast<uint64_t>(n);
+      size_.store(at, std::memory_order_release);
+    }
+    return {};
+  }
+
+  Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const override {
+    size_t done = 0;
+    while (done < dst.size()) {
+      ssize_t n = ::pread(fd_, dst.data() + done, dst.size() - done,
+                          static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("cannot read", path_, errno);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return io_error("cannot sync", path_, errno);
+    return {};
+  }
+
+  Status truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return io_error("cannot truncate", path_, errno);
+    }
+    size_.store(size, std::memory_order_release);
+    return {};
+  }
+
+  uint64_t size() const override { return size_.load(std::memory_order_acquire); }
+
+ private:
+  int fd_;
+  std::string path_;
+  std::atomic<uint64_t> size_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Result<std::unique_ptr<File>> open_file(const std::string& path, bool create) override {
+    int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return io_error("cannot open", path, errno);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return io_error("cannot stat", path, err);
+    }
+    return std::unique_ptr<File>(new PosixFile(fd, path, static_cast<uint64_t>(st.st_size)));
+  }
+
+  Status create_dirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return error(ErrorCode::io_error, "cannot create folder {}: {}", path, ec.message());
+    return {};
+  }
+
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (auto it = std::filesystem::directory_iterator(path, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      names.push_back(it->path().filename().string());
+    }
+    if (ec) return error(ErrorCode::io_error, "cannot list {}: {}", path, ec.message());
+    return names;
+  }
+
+  bool exists(const std::string& path) override { return std::filesystem::exists(path); }
+  bool is_dir(const std::string& path) override { return std::filesystem::is_directory(path); }
+
+  Status remove_file(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path, errno);
+    return {};
+  }
+
+  Status remove_all(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return error(ErrorCode::io_error, "cannot remove {}: {}", path, ec.message());
+    return {};
+  }
+
+  Status sync_dir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return io_error("cannot open folder", path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return io_error("cannot sync folder", path, err);
+    return {};
+  }
+};
+
+}  // namespace
+
+Env& Env::posix() {
+  static PosixEnv env;
+  return env;
+}
+
+}  // namespace cairn::storage
