@@ -1,6 +1,7 @@
 #include "storage/batch_scanner.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "proto/byte_io.h"
 #include "proto/record_batch_format.h"
@@ -37,12 +38,17 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
   }
   CAIRN_RETURN_IF_ERROR(fill(batch_format::kHeaderSize));
   auto at = as_bytes(buffer_).subspan(static_cast<size_t>(position_ - buffer_start_));
-  auto header = parse_batch_header(at, static_cast<size_t>(remaining));
+  auto header = parse_batch_header(at, std::numeric_limits<int32_t>::max());
   if (!header.ok()) {
     return error(ErrorCode::corrupt_batch, "at position {}: {}", position_,
                  header.status().message());
   }
   size_t size = header->size_bytes();
+  if (size > remaining) {
+    return error(ErrorCode::corrupt_batch,
+                 "torn batch at position {}: its header says {} bytes, {} remain", position_, size,
+                 remaining);
+  }
   CAIRN_RETURN_IF_ERROR(fill(size));
   last_ = as_bytes(buffer_).subspan(static_cast<size_t>(position_ - buffer_start_), size);
   if (verify) {

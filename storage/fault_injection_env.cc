@@ -28,6 +28,7 @@ class MemFileHandle final : public File {
 
   Status sync() override {
     CAIRN_RETURN_IF_ERROR(env_.before_sync());
+    env_.count_sync();
     std::lock_guard lock(file_->mutex);
     file_->durable = file_->data;
     return {};
@@ -144,6 +145,16 @@ void FaultInjectionEnv::short_write_next_append() {
 void FaultInjectionEnv::set_disk_full(bool full) {
   std::lock_guard lock(mutex_);
   disk_full_ = full;
+}
+
+int64_t FaultInjectionEnv::sync_count() {
+  std::lock_guard lock(mutex_);
+  return syncs_;
+}
+
+void FaultInjectionEnv::count_sync() {
+  std::lock_guard lock(mutex_);
+  ++syncs_;
 }
 
 std::string* FaultInjectionEnv::contents(const std::string& path) {

@@ -42,6 +42,9 @@ class FaultInjectionEnv final : public Env {
   // While set, appends fail with io_error ("no space left").
   void set_disk_full(bool full);
 
+  // How many file syncs succeeded so far (group-commit tests count them).
+  int64_t sync_count();
+
   // Direct access to a file's bytes, for corruption tests. Null if absent.
   std::string* contents(const std::string& path);
 
@@ -55,11 +58,13 @@ class FaultInjectionEnv final : public Env {
   friend class MemFileHandle;
   Status before_append(size_t& bytes_to_write);
   Status before_sync();
+  void count_sync();
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
   std::map<std::string, bool> dirs_;
   int failing_syncs_ = 0;
+  int64_t syncs_ = 0;
   bool short_write_ = false;
   bool disk_full_ = false;
 };

@@ -191,19 +191,27 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
 }
 
 Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms) const {
-  std::vector<std::pair<SegmentPtr, uint64_t>> segments;
+  struct Snapshot {
+    SegmentPtr segment;
+    uint64_t size_bytes;
+    Offset next_offset;
+    int64_t max_timestamp_ms;
+  };
+  std::vector<Snapshot> segments;
   Offset start;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [base, segment] : segments_) segments.emplace_back(segment, segment->size_bytes);
+    for (const auto& [base, s] : segments_) {
+      if (!s->empty()) segments.push_back({s, s->size_bytes, s->next_offset, s->max_timestamp_ms});
+    }
     start = log_start_;
   }
   // Every batch before the newest entry below the target is older than it.
   if (auto entry = index_.time_entry_before(tp_, timestamp_ms)) {
     start = std::max(start, entry->offset);
   }
-  for (const auto& [segment, size] : segments) {
-    if (segment->next_offset <= start || segment->max_timestamp_ms < timestamp_ms) continue;
+  for (const auto& [segment, size, next_offset, max_timestamp_ms] : segments) {
+    if (next_offset <= start || max_timestamp_ms < timestamp_ms) continue;
     Offset from = std::max(start, segment->base_offset);
     auto position = position_of(*segment, size, from);
     if (!position.ok()) return position.status();

@@ -115,10 +115,12 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
         entry->position <= first_unproven.size_bytes) {
       from_position = entry->position;
       from_offset = entry->offset;
-      if (auto running = index_.last_time_entry_below(tp_, from_offset)) {
-        running_max_ts = std::max(running_max_ts, running->timestamp_ms);
-      }
     }
+  }
+  // The running max below the scan also covers segments that retention or
+  // advance_start removed: their newest time entry is kept for this.
+  if (auto running = index_.last_time_entry_below(tp_, from_offset)) {
+    running_max_ts = std::max(running_max_ts, running->timestamp_ms);
   }
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, from_offset));
   running_max_ts_ = running_max_ts;
@@ -132,6 +134,14 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
       CAIRN_RETURN_IF_ERROR(index_.put_summary(
           tp_, segment->base_offset,
           SegmentSummary{segment->size_bytes, segment->next_offset, segment->max_timestamp_ms}));
+    }
+    if (!is_active && intact && std::next(it)->first != segment->next_offset) {
+      // A segment that lost its tail at a batch boundary: what follows it
+      // would leave a gap, so it goes like any data after a torn write.
+      intact = false;
+      recovery_.truncation_reason =
+          fmt::format("{} ends at offset {} but the next segment starts at {}", segment->path,
+                      segment->next_offset, std::next(it)->first);
     }
     if (!is_active) from_offset = std::next(it)->first;
     from_position = 0;

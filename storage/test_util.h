@@ -92,7 +92,7 @@ struct StoreFixture {
   }
 
   std::string segment_path(Offset base) const {
-    return store->partition_dir(tp) + "/" + segment_file_name(base);
+    return fmt::format("{}/{}/{}/{}", dir.path(), tp.topic, tp.partition, segment_file_name(base));
   }
 };
 
@@ -103,3 +103,10 @@ inline AppendResult append(PartitionLog& log, std::string batch, Term term = Ter
 }
 
 }  // namespace cairn::storage::testing
+
+namespace Catch {
+template <typename Tag>
+struct StringMaker<cairn::StrongInt<Tag>> {
+  static std::string convert(cairn::StrongInt<Tag> v) { return std::to_string(v.value); }
+};
+}  // namespace Catch

@@ -1,0 +1,251 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "proto/record_batch_format.h"
+#include "storage/test_util.h"
+
+using namespace cairn;
+using namespace cairn::storage;
+using namespace cairn::storage::testing;
+
+namespace {
+
+// Syncs only when told: nothing the test appends after flush_now() is durable.
+LogConfig manual_flush_config() {
+  return *LogConfig().with({{"flush.policy", "interval"},
+                            {"flush.ms", "1000000000"},
+                            {"flush.bytes", "1000000000"}});
+}
+
+std::vector<std::string> values_of(PartitionLog& log) {
+  std::vector<std::string> out;
+  Offset next = log.log_start();
+  while (next < log.log_end()) {
+    auto read = log.read(next, 1 << 20, Offset::max());
+    REQUIRE(read.ok());
+    REQUIRE(read->next_offset > next);
+    for (const auto& r : decode_all(read->bytes)) out.push_back(*r.value);
+    next = read->next_offset;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("TornLastBatchIsCutAtEveryBytePosition", "[recovery]") {
+  // Measure the layout once: two flushed batches, then a third.
+  size_t prefix_size = 0;
+  size_t full_size = 0;
+  {
+    StoreFixture f;
+    auto log = f.log(manual_flush_config());
+    append(*log, make_batch(2, 1000, "a"));
+    append(*log, make_batch(2, 1000, "b"));
+    prefix_size = log->size_bytes();
+    append(*log, make_batch(3, 1000, "c"));
+    full_size = log->size_bytes();
+  }
+  // Cuts inside the header and inside the records of the last batch.
+  for (size_t cut = prefix_size; cut < full_size; ++cut) {
+    CAPTURE(cut);
+    StoreFixture f;
+    {
+      auto log = f.log(manual_flush_config());
+      append(*log, make_batch(2, 1000, "a"));
+      append(*log, make_batch(2, 1000, "b"));
+      REQUIRE(log->flush_now().ok());
+      append(*log, make_batch(3, 1000, "c"));
+    }
+    f.store.reset();  // crash
+    f.env.contents(f.segment_path(Offset(0)))->resize(cut);
+    f.reopen();
+    auto log = f.log(manual_flush_config());
+    CHECK(log->log_end() == Offset(4));
+    CHECK(log->size_bytes() == prefix_size);
+    CHECK(log->recovery_report().bytes_truncated == cut - prefix_size);
+    CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "b-0", "b-1"});
+    CHECK(append(*log, make_batch(1, 1000, "d")).base_offset == Offset(4));
+  }
+}
+
+TEST_CASE("FlippedByteInUnflushedBatchesCutsTheLogThere", "[recovery]") {
+  auto which = GENERATE(1, 3);  // a middle batch, the last batch
+  CAPTURE(which);
+  StoreFixture f;
+  std::vector<uint64_t> starts;
+  {
+    auto log = f.log(manual_flush_config());
+    append(*log, make_batch(2, 1000, "a"));
+    REQUIRE(log->flush_now().ok());
+    for (const char* tag : {"b", "c", "d"}) {
+      starts.push_back(log->size_bytes());
+      append(*log, make_batch(2, 1000, tag));
+    }
+  }
+  f.store.reset();
+  std::string& bytes = *f.env.contents(f.segment_path(Offset(0)));
+  bytes[starts[which - 1] + batch_format::kHeaderSize + 3] ^= 0x10;  // inside the CRC's range
+  f.reopen();
+  auto log = f.log(manual_flush_config());
+  CHECK(log->size_bytes() == starts[which - 1]);
+  CHECK(log->recovery_report().truncation_reason.find("crc") != std::string::npos);
+  CHECK(log->log_end() == Offset(2 * which));
+}
+
+TEST_CASE("CorruptionInFlushedSegmentIsReportedOnRead", "[recovery]") {
+  StoreFixture f;
+  auto log = f.log(*LogConfig().with({{"segment.bytes", "4096"}}));
+  for (int i = 0; i < 30; ++i) append(*log, make_batch(1, 1000, "v", 500));
+  REQUIRE(log->flush_now().ok());
+  REQUIRE(log->segment_count() > 2);
+  std::string& bytes = *f.env.contents(f.segment_path(Offset(0)));
+  bytes[batch_format::kHeaderSize + 10] ^= 0x01;  // first batch of a closed segment
+
+  auto read = log->read(Offset(0), 1 << 20, Offset::max());
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.status().code() == ErrorCode::storage_corrupt);
+  CHECK_THAT(read.status().message(), Catch::Contains("00000000000000000000.log"));
+  // Data elsewhere stays readable.
+  CHECK(log->read(log->log_end() - 1, 1 << 20, Offset::max()).ok());
+}
+
+TEST_CASE("DeletedIndexIsRebuiltFromSegments", "[recovery]") {
+  StoreFixture f;
+  size_t entries_before = 0;
+  LogConfig config = *LogConfig().with({{"segment.bytes", "16384"}});
+  {
+    auto log = f.log(config);
+    for (int i = 0; i < 100; ++i) append(*log, make_batch(2, 10'000 + i * 10, "v", 300));
+    entries_before = f.store->index().count_offset_entries(f.tp);
+    REQUIRE(log->close().ok());
+  }
+  f.store.reset();
+  std::filesystem::remove_all(f.dir.path() + "/.index");
+  f.reopen();
+  auto log = f.log(config);
+  CHECK(log->log_end() == Offset(200));
+  CHECK(log->recovery_report().batches_scanned == 100);
+  CHECK(f.store->index().count_offset_entries(f.tp) == entries_before);
+  CHECK(values_of(*log).size() == 200);
+  CHECK(**log->offset_for_time(10'500) == Offset(100));
+}
+
+TEST_CASE("DamagedIndexIsRebuiltFromSegments", "[recovery]") {
+  StoreFixture f;
+  {
+    auto log = f.log();
+    for (int i = 0; i < 50; ++i) append(*log, make_batch(2, 1000, "v", 300));
+    REQUIRE(log->close().ok());
+  }
+  f.store.reset();
+  for (const auto& entry : std::filesystem::directory_iterator(f.dir.path() + "/.index")) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with("MANIFEST") || name == "CURRENT") {
+      std::ofstream(entry.path(), std::ios::trunc) << "garbage";
+    }
+  }
+  f.reopen();
+  auto log = f.log();
+  CHECK(log->log_end() == Offset(100));
+  CHECK(values_of(*log).size() == 100);
+}
+
+TEST_CASE("StaleIndexEntriesAfterLostTailAreDropped", "[recovery]") {
+  StoreFixture f;
+  std::vector<std::string> durable;
+  {
+    auto log = f.log(manual_flush_config());
+    for (int i = 0; i < 10; ++i) append(*log, make_batch(1, 1000, "old" + std::to_string(i), 2000));
+    REQUIRE(log->flush_now().ok());
+    durable = values_of(*log);
+    // Indexed, never synced: the crash loses these bytes but not their entries.
+    for (int i = 0; i < 10; ++i) append(*log, make_batch(1, 2000 + i, "lost", 2000));
+  }
+  f.store.reset();
+  f.env.crash();
+  f.reopen();
+  auto log = f.log(manual_flush_config());
+  CHECK(log->log_end() == Offset(10));
+  // New data at the same offsets is found at its new positions.
+  for (int i = 0; i < 10; ++i) append(*log, make_batch(1, 3000 + i, "new" + std::to_string(i), 500));
+  for (int64_t offset = 10; offset < 20; ++offset) {
+    auto read = log->read(Offset(offset), 1, Offset::max());
+    REQUIRE(read.ok());
+    auto records = decode_all(read->bytes);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].value->starts_with("new" + std::to_string(offset - 10) + "-0"));
+  }
+  CHECK(**log->offset_for_time(2500) == Offset(10));
+}
+
+TEST_CASE("MissingIndexEntriesAreRebuilt", "[recovery]") {
+  StoreFixture f;
+  size_t entries_before = 0;
+  {
+    auto log = f.log(manual_flush_config());
+    for (int i = 0; i < 40; ++i) append(*log, make_batch(1, 1000 + i, "v", 2000));
+    entries_before = f.store->index().count_offset_entries(f.tp);
+    REQUIRE(f.store->index().delete_entries_from(f.tp, Offset(5)).ok());
+  }
+  f.store.reset();  // crash: the metadata says nothing was flushed
+  f.reopen();
+  auto log = f.log(manual_flush_config());
+  CHECK(log->log_end() == Offset(40));
+  CHECK(f.store->index().count_offset_entries(f.tp) == entries_before);
+  CHECK(**log->offset_for_time(1030) == Offset(30));
+}
+
+TEST_CASE("CleanShutdownSkipsTheScan", "[recovery]") {
+  StoreFixture f;
+  {
+    auto log = f.log();
+    for (int i = 0; i < 10; ++i) append(*log, make_batch(3, 1000));
+    REQUIRE(f.store->close().ok());
+  }
+  f.reopen();
+  auto log = f.log();
+  CHECK(log->recovery_report().scan_skipped);
+  CHECK(log->recovery_report().batches_scanned == 0);
+  CHECK(log->log_end() == Offset(30));
+  CHECK(append(*log, make_batch(1, 1000)).base_offset == Offset(30));
+}
+
+TEST_CASE("FailedSyncFailsWaitersAndStopsThePartition", "[recovery]") {
+  StoreFixture f;
+  auto log = f.log(manual_flush_config());
+  append(*log, make_batch(1, 1000, "durable"));
+  REQUIRE(log->flush_now().ok());
+  append(*log, make_batch(1, 1000, "doomed"));
+  Status seen;
+  log->when_flushed(log->log_end(), [&](Status s) { seen = s; });
+  f.env.fail_next_syncs(1);
+  CHECK(log->flush_now().code() == ErrorCode::io_error);
+  CHECK(seen.code() == ErrorCode::io_error);
+  std::string more = make_batch(1, 1000);
+  CHECK_FALSE(log->append(as_writable_bytes(more), Term(1)).ok());
+  // Reopening recovers the durable prefix (and here the page-cache tail).
+  log.reset();
+  f.store.reset();
+  f.env.crash();
+  f.reopen();
+  CHECK(values_of(*f.log(manual_flush_config())) == std::vector<std::string>{"durable-0"});
+}
+
+TEST_CASE("ShortWriteLeavesTheLogUnchanged", "[recovery]") {
+  StoreFixture f;
+  auto log = f.log();
+  append(*log, make_batch(2, 1000, "a"));
+  uint64_t size = log->size_bytes();
+  f.env.short_write_next_append();
+  std::string batch = make_batch(2, 1000, "b");
+  CHECK(log->append(as_writable_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
+  CHECK(log->size_bytes() == size);
+  CHECK(f.env.contents(f.segment_path(Offset(0)))->size() == size);
+  f.env.set_disk_full(true);
+  CHECK(log->append(as_writable_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
+  f.env.set_disk_full(false);
+  CHECK(append(*log, make_batch(1, 1000, "c")).base_offset == Offset(2));
+  CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "c-0"});
+}
