@@ -11,7 +11,7 @@ packages=(
   libasio-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc libfmt-dev catch2
   # libraries that beat writing the code ourselves
-  liblz4-dev libzstd-dev libcli11-dev libspdlog-dev libbenchmark-dev
+  liblz4-dev libzstd-dev libisal-dev libcli11-dev libspdlog-dev libbenchmark-dev
 )
 
 missing=()

@@ -84,18 +84,31 @@ Result<std::unique_ptr<IndexStore>> IndexStore::open(const std::string& path, bo
 IndexStore::IndexStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
 IndexStore::~IndexStore() = default;
 
-Status IndexStore::put_entries(const TopicPartition& tp, const OffsetEntry* offset_entry,
-                               const TimeEntry* time_entry) {
+Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bool sync) {
   rocksdb::WriteBatch batch;
-  if (offset_entry) {
-    batch.Put(key_of(tp, kOffsetKind, static_cast<uint64_t>(offset_entry->offset.value)),
-              encode_u64s({offset_entry->position}));
+  for (const auto& e : update.offset_entries) {
+    batch.Put(key_of(tp, kOffsetKind, static_cast<uint64_t>(e.offset.value)),
+              encode_u64s({e.position}));
   }
-  if (time_entry) {
-    batch.Put(key_of(tp, kTimeKind, ordered(time_entry->timestamp_ms)),
-              encode_u64s({static_cast<uint64_t>(time_entry->offset.value)}));
+  for (const auto& e : update.time_entries) {
+    batch.Put(key_of(tp, kTimeKind, ordered(e.timestamp_ms)),
+              encode_u64s({static_cast<uint64_t>(e.offset.value)}));
   }
-  return from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+  if (update.summary) {
+    const auto& [base, s] = *update.summary;
+    batch.Put(key_of(tp, kSummaryKind, static_cast<uint64_t>(base.value)),
+              encode_u64s({s.size_bytes, static_cast<uint64_t>(s.next_offset.value),
+                           static_cast<uint64_t>(s.max_timestamp_ms)}));
+  }
+  if (update.meta) {
+    const PartitionMeta& m = *update.meta;
+    batch.Put(prefix(tp, kMetaKind),
+              encode_u64s({static_cast<uint64_t>(m.log_start.value),
+                           static_cast<uint64_t>(m.flushed.value), m.clean_shutdown ? 1ULL : 0ULL}));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  return from_rocks(db_->Write(options, &batch), "write");
 }
 
 std::optional<OffsetEntry> IndexStore::floor_offset_entry(const TopicPartition& tp,
@@ -164,15 +177,6 @@ Status IndexStore::delete_entries_below(const TopicPartition& tp, Offset offset)
   return from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete");
 }
 
-Status IndexStore::put_summary(const TopicPartition& tp, Offset segment_base,
-                               const SegmentSummary& s) {
-  return from_rocks(
-      db_->Put(rocksdb::WriteOptions(), key_of(tp, kSummaryKind, static_cast<uint64_t>(segment_base.value)),
-               encode_u64s({s.size_bytes, static_cast<uint64_t>(s.next_offset.value),
-                            static_cast<uint64_t>(s.max_timestamp_ms)})),
-      "write");
-}
-
 std::optional<SegmentSummary> IndexStore::summary(const TopicPartition& tp,
                                                   Offset segment_base) const {
   std::string value;
@@ -187,16 +191,6 @@ Status IndexStore::delete_summary(const TopicPartition& tp, Offset segment_base)
   return from_rocks(db_->Delete(rocksdb::WriteOptions(),
                                 key_of(tp, kSummaryKind, static_cast<uint64_t>(segment_base.value))),
                     "delete");
-}
-
-Status IndexStore::put_meta(const TopicPartition& tp, const PartitionMeta& meta, bool sync) {
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  return from_rocks(db_->Put(options, prefix(tp, kMetaKind),
-                             encode_u64s({static_cast<uint64_t>(meta.log_start.value),
-                                          static_cast<uint64_t>(meta.flushed.value),
-                                          meta.clean_shutdown ? 1ULL : 0ULL})),
-                    "write");
 }
 
 std::optional<PartitionMeta> IndexStore::meta(const TopicPartition& tp) const {

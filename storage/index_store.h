@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "proto/status.h"
 #include "proto/strong_int.h"
@@ -43,6 +45,15 @@ struct PartitionMeta {
   bool clean_shutdown = false;
 };
 
+// Index writes for one partition that must land together: a segment's
+// summary after its entries, the flushed offset with the entries below it.
+struct IndexUpdate {
+  std::vector<OffsetEntry> offset_entries;
+  std::vector<TimeEntry> time_entries;
+  std::optional<std::pair<Offset, SegmentSummary>> summary;  // segment base, summary
+  std::optional<PartitionMeta> meta;
+};
+
 // The broker's single RocksDB: per partition, the sparse offset index, the
 // time index, closed-segment summaries and metadata (key layout in
 // docs/storage.md). Everything but PartitionMeta::log_start can be rebuilt
@@ -61,8 +72,9 @@ class IndexStore {
   static Result<std::unique_ptr<IndexStore>> open(const std::string& path, bool* rebuilt = nullptr);
   ~IndexStore();
 
-  Status put_entries(const TopicPartition& tp, const OffsetEntry* offset_entry,
-                     const TimeEntry* time_entry);
+  // Applies `update` atomically (one RocksDB write batch).
+  Status write(const TopicPartition& tp, const IndexUpdate& update, bool sync);
+
   // The entry with the greatest offset <= `offset`.
   std::optional<OffsetEntry> floor_offset_entry(const TopicPartition& tp, Offset offset) const;
   // The entry with the greatest timestamp < `timestamp_ms`.
@@ -73,11 +85,9 @@ class IndexStore {
   Status delete_entries_from(const TopicPartition& tp, Offset offset);
   Status delete_entries_below(const TopicPartition& tp, Offset offset);
 
-  Status put_summary(const TopicPartition& tp, Offset segment_base, const SegmentSummary& s);
   std::optional<SegmentSummary> summary(const TopicPartition& tp, Offset segment_base) const;
   Status delete_summary(const TopicPartition& tp, Offset segment_base);
 
-  Status put_meta(const TopicPartition& tp, const PartitionMeta& meta, bool sync);
   std::optional<PartitionMeta> meta(const TopicPartition& tp) const;
 
   // Removes every key of the partition.

@@ -77,9 +77,45 @@ Status PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& hea
   segment.bytes_since_index_entry += header.size_bytes();
   if (want_time_entry) running_max_ts_ = header.max_timestamp_ms;
   segment.max_timestamp_ms = running_max_ts_;
-  if (!want_offset_entry && !want_time_entry) return {};
-  return index_.put_entries(tp_, want_offset_entry ? &offset_entry : nullptr,
-                            want_time_entry ? &time_entry : nullptr);
+  if (want_offset_entry) pending_index_.offset_entries.push_back(offset_entry);
+  if (want_time_entry) pending_index_.time_entries.push_back(time_entry);
+  bool too_many = pending_index_.offset_entries.size() + pending_index_.time_entries.size() >=
+                  kMaxPendingIndexEntries;
+  return too_many ? persist_index_locked(/*clean=*/false, /*sync=*/false) : Status();
+}
+
+std::optional<OffsetEntry> PartitionLog::floor_entry_locked(Offset offset) const {
+  // Pending entries are newer than any in RocksDB.
+  const auto& pending = pending_index_.offset_entries;
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->offset <= offset) return *it;
+  }
+  return index_.floor_offset_entry(tp_, offset);
+}
+
+std::optional<TimeEntry> PartitionLog::time_entry_before_locked(int64_t timestamp_ms) const {
+  const auto& pending = pending_index_.time_entries;
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->timestamp_ms < timestamp_ms) return *it;
+  }
+  return index_.time_entry_before(tp_, timestamp_ms);
+}
+
+std::optional<TimeEntry> PartitionLog::last_time_entry_below_locked(Offset offset) const {
+  const auto& pending = pending_index_.time_entries;
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->offset < offset) return *it;
+  }
+  return index_.last_time_entry_below(tp_, offset);
+}
+
+Status PartitionLog::persist_index_locked(bool clean, bool sync,
+                                          std::optional<std::pair<Offset, SegmentSummary>> summary) {
+  IndexUpdate update = std::move(pending_index_);
+  pending_index_ = {};
+  update.summary = std::move(summary);
+  update.meta = PartitionMeta{log_start_, flushed_, clean};
+  return index_.write(tp_, update, sync);
 }
 
 Status PartitionLog::maybe_roll_locked(size_t incoming_bytes, int64_t now_ms) {
@@ -98,9 +134,10 @@ Status PartitionLog::roll() {
 Status PartitionLog::roll_locked() {
   SegmentPtr active = segments_.rbegin()->second;
   if (active->empty()) return {};
-  CAIRN_RETURN_IF_ERROR(index_.put_summary(
-      tp_, active->base_offset,
-      SegmentSummary{active->size_bytes, active->next_offset, active->max_timestamp_ms}));
+  CAIRN_RETURN_IF_ERROR(persist_index_locked(
+      /*clean=*/false, /*sync=*/false,
+      std::pair(active->base_offset, SegmentSummary{active->size_bytes, active->next_offset,
+                                                    active->max_timestamp_ms})));
   unsynced_.push_back(active);
   auto created = create_segment(log_end_);
   return created.status();
@@ -127,9 +164,8 @@ PartitionLog::SegmentPtr PartitionLog::segment_for_locked(Offset offset) const {
 }
 
 Result<uint64_t> PartitionLog::position_of(const Segment& segment, uint64_t segment_size,
-                                           Offset offset) const {
+                                           Offset offset, std::optional<OffsetEntry> entry) const {
   uint64_t start = 0;
-  auto entry = index_.floor_offset_entry(tp_, offset);
   if (entry && entry->offset >= segment.base_offset && entry->position < segment_size) {
     start = entry->position;
   }
@@ -157,6 +193,7 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
   SegmentPtr segment;
   uint64_t segment_size = 0;
   Offset upper;
+  std::optional<OffsetEntry> floor;
   {
     std::lock_guard lock(mutex_);
     if (offset < log_start_ || offset > log_end_) {
@@ -168,8 +205,9 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
     if (offset >= upper) return ReadResult{"", offset};
     segment = segment_for_locked(offset);
     segment_size = segment->size_bytes;
+    floor = floor_entry_locked(offset);
   }
-  auto position = position_of(*segment, segment_size, offset);
+  auto position = position_of(*segment, segment_size, offset, floor);
   if (!position.ok()) return position.status();
 
   ReadResult result{"", offset};
@@ -205,15 +243,18 @@ Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms
       if (!s->empty()) segments.push_back({s, s->size_bytes, s->next_offset, s->max_timestamp_ms});
     }
     start = log_start_;
-  }
-  // Every batch before the newest entry below the target is older than it.
-  if (auto entry = index_.time_entry_before(tp_, timestamp_ms)) {
-    start = std::max(start, entry->offset);
+    // Every batch before the newest entry below the target is older than it.
+    if (auto entry = time_entry_before_locked(timestamp_ms)) start = std::max(start, entry->offset);
   }
   for (const auto& [segment, size, next_offset, max_timestamp_ms] : segments) {
     if (next_offset <= start || max_timestamp_ms < timestamp_ms) continue;
     Offset from = std::max(start, segment->base_offset);
-    auto position = position_of(*segment, size, from);
+    std::optional<OffsetEntry> floor;
+    {
+      std::lock_guard lock(mutex_);
+      floor = floor_entry_locked(from);
+    }
+    auto position = position_of(*segment, size, from, floor);
     if (!position.ok()) return position.status();
     BatchScanner scanner(*segment->file, *position, size);
     while (true) {
@@ -246,7 +287,7 @@ Status PartitionLog::truncate_suffix(Offset offset) {
     SegmentPtr keep = segment_for_locked(offset);
     uint64_t cut = 0;
     if (keep->base_offset != offset) {
-      auto position = position_of(*keep, keep->size_bytes, offset);
+      auto position = position_of(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
       if (!position.ok()) return position.status();
       BatchScanner scanner(*keep->file, *position, keep->size_bytes);
       auto batch = scanner.next(/*verify=*/false);
@@ -268,7 +309,9 @@ Status PartitionLog::truncate_suffix(Offset offset) {
     keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
     CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
     CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
-    auto running = index_.last_time_entry_below(tp_, offset);
+    std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
+    std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
+    auto running = last_time_entry_below_locked(offset);
     running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
     keep->max_timestamp_ms = running_max_ts_;
     log_end_ = offset;
@@ -277,7 +320,7 @@ Status PartitionLog::truncate_suffix(Offset offset) {
     ++truncations_;
     orphaned.insert(flush_waiters_.upper_bound(offset), flush_waiters_.end());
     flush_waiters_.erase(flush_waiters_.upper_bound(offset), flush_waiters_.end());
-    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   Status gone = error(ErrorCode::offset_out_of_range, "offsets from {} of {} were truncated",
                       offset, tp_);
@@ -301,7 +344,7 @@ Status PartitionLog::advance_start(Offset offset) {
       segments_.erase(segments_.begin());
     }
     first_kept = segments_.begin()->first;
-    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
   return delete_segment_files(removed);
@@ -333,7 +376,7 @@ Result<size_t> PartitionLog::apply_retention() {
     first_kept = segments_.begin()->first;
     log_start_ = std::max(log_start_, first_kept);
     std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset < first_kept; });
-    CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   spdlog::info("partition {}: retention deleted {} segment(s); log now starts at {}", tp_,
                removed.size(), first_kept);
@@ -397,7 +440,7 @@ Status PartitionLog::flush_now() {
       auto end = flush_waiters_.upper_bound(flushed_);
       for (auto it = flush_waiters_.begin(); it != end; ++it) done.push_back(std::move(it->second));
       flush_waiters_.erase(flush_waiters_.begin(), end);
-      Status meta = write_meta(/*clean=*/false, /*sync=*/false);
+      Status meta = persist_index_locked(/*clean=*/false, /*sync=*/false);
       if (!meta.ok()) spdlog::warn("partition {}: {}", tp_, meta.to_string());
     }
   }
@@ -438,14 +481,10 @@ Status PartitionLog::close() {
   closed_ = true;
   CAIRN_RETURN_IF_ERROR(flushed);
   const Segment& active = *segments_.rbegin()->second;
-  CAIRN_RETURN_IF_ERROR(index_.put_summary(
-      tp_, active.base_offset,
-      SegmentSummary{active.size_bytes, active.next_offset, active.max_timestamp_ms}));
-  return write_meta(/*clean=*/true, /*sync=*/true);
-}
-
-Status PartitionLog::write_meta(bool clean, bool sync) {
-  return index_.put_meta(tp_, PartitionMeta{log_start_, flushed_, clean}, sync);
+  return persist_index_locked(
+      /*clean=*/true, /*sync=*/true,
+      std::pair(active.base_offset,
+                SegmentSummary{active.size_bytes, active.next_offset, active.max_timestamp_ms}));
 }
 
 Offset PartitionLog::log_start() const {

@@ -138,9 +138,20 @@ class PartitionLog {
   Status maybe_roll_locked(size_t incoming_bytes, int64_t now_ms);
   Status index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
   SegmentPtr segment_for_locked(Offset offset) const;
-  Result<uint64_t> position_of(const Segment& segment, uint64_t segment_size, Offset offset) const;
+  // Where the batch holding `offset` starts, scanning from `floor` (the
+  // index entry at or below it) when it lies in this segment.
+  Result<uint64_t> position_of(const Segment& segment, uint64_t segment_size, Offset offset,
+                               std::optional<OffsetEntry> floor) const;
   Status delete_segment_files(const std::vector<SegmentPtr>& segments);
-  Status write_meta(bool clean, bool sync);
+
+  // Index lookups that see the entries not yet written to RocksDB.
+  std::optional<OffsetEntry> floor_entry_locked(Offset offset) const;
+  std::optional<TimeEntry> time_entry_before_locked(int64_t timestamp_ms) const;
+  std::optional<TimeEntry> last_time_entry_below_locked(Offset offset) const;
+  // Writes the pending index entries with the partition metadata (and a
+  // segment summary) in one atomic RocksDB batch.
+  Status persist_index_locked(bool clean, bool sync,
+                              std::optional<std::pair<Offset, SegmentSummary>> summary = {});
   Result<AppendResult> append_batch(std::span<std::byte> batch, Term term, bool* want_flush);
 
   Env& env_;
@@ -164,6 +175,10 @@ class PartitionLog {
   bool closed_ = false;
   bool failed_ = false;     // a sync failed: the log refuses appends and syncs
   Status failed_status_;
+  // Index entries of the active segment not yet in RocksDB. They are written
+  // with each group commit (so the append path costs no index I/O), at a
+  // roll (before the summary) and when kMaxPendingIndexEntries pile up.
+  IndexUpdate pending_index_;
   std::multimap<Offset, FlushCallback> flush_waiters_;  // by offset_end
   RecoveryReport recovery_;
   std::function<void()> flush_hook_;

@@ -63,7 +63,7 @@ Status PartitionLog::recover() {
   CAIRN_RETURN_IF_ERROR(active.file->sync());
   dir_dirty_ = false;
   flushed_ = log_end_;
-  CAIRN_RETURN_IF_ERROR(write_meta(/*clean=*/false, /*sync=*/true));
+  CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
 
   if (!recovery_.truncation_reason.empty()) {
     spdlog::warn("partition {}: recovery cut {} byte(s) and {} segment(s): {}", tp_,
@@ -131,9 +131,10 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
     bool is_active = std::next(it) == segments_.end();
     CAIRN_RETURN_IF_ERROR(scan_segment(segment, from_position, from_offset, &intact));
     if (!is_active && intact) {
-      CAIRN_RETURN_IF_ERROR(index_.put_summary(
-          tp_, segment->base_offset,
-          SegmentSummary{segment->size_bytes, segment->next_offset, segment->max_timestamp_ms}));
+      CAIRN_RETURN_IF_ERROR(persist_index_locked(
+          /*clean=*/false, /*sync=*/false,
+          std::pair(segment->base_offset, SegmentSummary{segment->size_bytes, segment->next_offset,
+                                                         segment->max_timestamp_ms})));
     }
     if (!is_active && intact && std::next(it)->first != segment->next_offset) {
       // A segment that lost its tail at a batch boundary: what follows it

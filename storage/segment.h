@@ -14,6 +14,9 @@ namespace cairn::storage {
 // The sparse offset index gets an entry at least every this many bytes of a
 // segment (docs/storage.md).
 constexpr uint64_t kIndexIntervalBytes = 4096;
+// Index entries a partition buffers in memory before writing them out even
+// without a group commit (bounds memory under the interval flush policy).
+constexpr size_t kMaxPendingIndexEntries = 1024;
 
 // One segment file of a partition's log: record batches back to back, named
 // by the base offset of its first batch ("00000000000000001234.log").

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "proto/record_batch.h"
+#include "storage/batch_scanner.h"
+#include "storage/env.h"
+
+namespace cairn::storage {
+
+// The verdict on one segment file, read offline (the log tools).
+struct SegmentCheck {
+  std::string path;
+  size_t batches = 0;
+  int64_t records = 0;
+  uint64_t file_bytes = 0;
+  uint64_t valid_bytes = 0;             // the verified prefix
+  std::optional<Offset> first_offset;   // of the first batch
+  std::optional<Offset> next_offset;    // after the last valid batch
+  std::string problem;                  // empty when the whole file is valid
+  uint64_t problem_position = 0;
+};
+
+// Walks every batch of a segment file, verifying lengths, CRC-32C and that
+// offsets are contiguous, and calls `on_batch` (if set) for each valid batch
+// with its bytes. Stops at the first problem. Never writes.
+Result<SegmentCheck> check_segment(
+    Env& env, const std::string& path,
+    const std::function<void(const ScannedBatch&, std::span<const std::byte>)>& on_batch = {});
+
+}  // namespace cairn::storage
