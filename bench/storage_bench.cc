@@ -103,7 +103,7 @@ LogFigures log_append(const std::string& dir, std::string batch, uint64_t total,
   Status failure;
   auto start = Clock::now();
   for (uint64_t written = 0; written < total; written += batch.size()) {
-    auto result = log->append(as_writable_bytes(batch), Term(1));
+    auto result = log->append(as_bytes(batch), Term(1));
     if (!result.ok()) throw std::runtime_error(result.status().to_string());
     if (!durable) continue;
     std::unique_lock lock(mutex);

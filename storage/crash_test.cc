@@ -74,7 +74,7 @@ TEST_CASE("ConcurrentAppendsShareSyncs", "[crash]") {
     producers.emplace_back([&, t] {
       for (int i = 0; i < kAppendsPerThread; ++i) {
         std::string batch = make_batch(1, 1000, "t" + std::to_string(t), 100);
-        auto result = log->append(as_writable_bytes(batch), Term(1));
+        auto result = log->append(as_bytes(batch), Term(1));
         REQUIRE(result.ok());
         std::promise<Status> flushed;
         log->when_flushed(result->last_offset + 1, [&](Status s) { flushed.set_value(s); });

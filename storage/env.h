@@ -17,8 +17,10 @@ namespace cairn::storage {
 class File {
  public:
   virtual ~File() = default;
-  // Appends at the end. On failure some prefix of `data` may have been written.
-  virtual Status append(std::span<const std::byte> data) = 0;
+  // Appends the parts, in order, at the end (one gather write where the OS
+  // has it). On failure some prefix of them may have been written.
+  virtual Status append(std::span<const std::span<const std::byte>> parts) = 0;
+  Status append(std::span<const std::byte> data) { return append({&data, 1}); }
   // Reads up to dst.size() bytes at `offset`; short only at end of file.
   virtual Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const = 0;
   // Makes everything appended so far durable (fdatasync).

@@ -10,11 +10,15 @@ class MemFileHandle final : public File {
   MemFileHandle(FaultInjectionEnv& env, std::shared_ptr<FaultInjectionEnv::MemFile> file)
       : env_(env), file_(std::move(file)) {}
 
-  Status append(std::span<const std::byte> data) override {
+  using File::append;
+
+  Status append(std::span<const std::span<const std::byte>> parts) override {
+    std::string data;
+    for (const auto& part : parts) data.append(reinterpret_cast<const char*>(part.data()), part.size());
     size_t n = data.size();
     Status status = env_.before_append(n);
     std::lock_guard lock(file_->mutex);
-    file_->data.append(reinterpret_cast<const char*>(data.data()), n);
+    file_->data.append(data, 0, n);
     return status;
   }
 

@@ -1,6 +1,9 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <array>
+
+#include "proto/record_batch_format.h"
 
 #include <spdlog/spdlog.h>
 
@@ -20,14 +23,14 @@ PartitionLog::PartitionLog(Env& env, Clock& clock, IndexStore& index, TopicParti
 
 PartitionLog::~PartitionLog() = default;
 
-Result<AppendResult> PartitionLog::append(std::span<std::byte> batch, Term term) {
+Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch, Term term) {
   bool want_flush = false;
   auto appended = append_batch(batch, term, &want_flush);
   if (want_flush && flush_hook_) flush_hook_();
   return appended;
 }
 
-Result<AppendResult> PartitionLog::append_batch(std::span<std::byte> batch, Term term,
+Result<AppendResult> PartitionLog::append_batch(std::span<const std::byte> batch, Term term,
                                                  bool* want_flush) {
   size_t max_bytes = static_cast<size_t>(config().max_message_bytes);
   // Validation (CRC over the whole batch) runs before taking the lock.
@@ -40,11 +43,14 @@ Result<AppendResult> PartitionLog::append_batch(std::span<std::byte> batch, Term
   CAIRN_RETURN_IF_ERROR(maybe_roll_locked(batch.size(), now_ms));
 
   Segment& active = *segments_.rbegin()->second;
-  stamp_batch(batch, log_end_, term);
+  std::array<std::byte, batch_format::kHeaderSize> stamped;
+  std::copy_n(batch.begin(), stamped.size(), stamped.begin());
+  stamp_batch(stamped, log_end_, term);
   header->base_offset = log_end_;
   header->leader_epoch = term;
   uint64_t position = active.size_bytes;
-  Status written = active.file->append(batch);
+  const std::span<const std::byte> parts[] = {stamped, batch.subspan(stamped.size())};
+  Status written = active.file->append(parts);
   if (!written.ok()) {
     // Cut any partial write so the segment still ends on a batch boundary.
     Status cut = active.file->truncate(position);
@@ -446,6 +452,7 @@ Status PartitionLog::flush_now() {
   }
   Status outcome = status.ok() ? Status() : failed_status_;
   for (auto& callback : done) callback(outcome);
+  if (status.ok() && flushed_listener_) flushed_listener_(target);
   return outcome;
 }
 

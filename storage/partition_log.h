@@ -70,9 +70,10 @@ class PartitionLog {
                                                     LogConfig config);
   ~PartitionLog();
 
-  // Validates `batch` (size, CRC, counts), stamps its base offset and term in
-  // place, and appends it. Rejected batches leave the log unchanged.
-  Result<AppendResult> append(std::span<std::byte> batch, Term term);
+  // Validates `batch` (size, CRC, counts) and appends it with its base offset
+  // and term stamped into the written copy of its header; the caller's bytes
+  // are not changed. Rejected batches leave the log unchanged.
+  Result<AppendResult> append(std::span<const std::byte> batch, Term term);
 
   // Whole batches starting with the one that holds `offset`, up to `max_bytes`
   // (at least one batch, so readers always progress), none at or beyond
@@ -103,6 +104,12 @@ class PartitionLog {
   // on_append policy, or flush.bytes reached. The store points it at its
   // flusher. Set before the log is shared between threads.
   void set_flush_hook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
+  // Called (without locks held, on the flushing thread) each time the flushed
+  // offset advances, with its new value: long-polling readers wake on it.
+  // Set before the log is shared between threads.
+  void set_flushed_listener(std::function<void(Offset)> listener) {
+    flushed_listener_ = std::move(listener);
+  }
 
   // Deletes closed segments beyond retention.ms / retention.bytes.
   // Returns how many segments were deleted.
@@ -152,7 +159,7 @@ class PartitionLog {
   // segment summary) in one atomic RocksDB batch.
   Status persist_index_locked(bool clean, bool sync,
                               std::optional<std::pair<Offset, SegmentSummary>> summary = {});
-  Result<AppendResult> append_batch(std::span<std::byte> batch, Term term, bool* want_flush);
+  Result<AppendResult> append_batch(std::span<const std::byte> batch, Term term, bool* want_flush);
 
   Env& env_;
   Clock& clock_;
@@ -182,6 +189,7 @@ class PartitionLog {
   std::multimap<Offset, FlushCallback> flush_waiters_;  // by offset_end
   RecoveryReport recovery_;
   std::function<void()> flush_hook_;
+  std::function<void(Offset)> flushed_listener_;
 
   std::mutex sync_mutex_;  // one sync at a time
 };

@@ -89,17 +89,17 @@ TEST_CASE("BadBatchIsRejectedAndNothingIsWritten", "[log]") {
 
   std::string corrupt = make_batch(2, 1000);
   corrupt.back() ^= 0x40;
-  auto bad_crc = log->append(as_writable_bytes(corrupt), Term(1));
+  auto bad_crc = log->append(as_bytes(corrupt), Term(1));
   CHECK(bad_crc.status().code() == ErrorCode::corrupt_batch);
 
   std::string truncated = make_batch(2, 1000).substr(0, 40);
-  CHECK(log->append(as_writable_bytes(truncated), Term(1)).status().code() == ErrorCode::corrupt_batch);
+  CHECK(log->append(as_bytes(truncated), Term(1)).status().code() == ErrorCode::corrupt_batch);
 
   std::string big = make_batch(1, 1000, "big", 4000);
-  CHECK(log->append(as_writable_bytes(big), Term(1)).status().code() == ErrorCode::record_too_large);
+  CHECK(log->append(as_bytes(big), Term(1)).status().code() == ErrorCode::record_too_large);
 
   std::string empty;
-  CHECK(log->append(as_writable_bytes(empty), Term(1)).status().code() == ErrorCode::corrupt_batch);
+  CHECK(log->append(as_bytes(empty), Term(1)).status().code() == ErrorCode::corrupt_batch);
 
   CHECK(log->size_bytes() == size_before);
   CHECK(log->log_end() == Offset(2));

@@ -1,8 +1,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -20,20 +22,40 @@ Status io_error(std::string_view what, const std::string& path, int err) {
 // a shared file position.
 class PosixFile final : public File {
  public:
+  using File::append;
+
   PosixFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
   ~PosixFile() override { ::close(fd_); }
 
-  Status append(std::span<const std::byte> data) override {
+  Status append(std::span<const std::span<const std::byte>> parts) override {
+    constexpr size_t kMaxParts = 8;
+    assert(parts.size() <= kMaxParts);
+    iovec iov[kMaxParts];
+    size_t count = 0;
+    for (const auto& part : parts) {
+      if (!part.empty()) iov[count++] = {const_cast<std::byte*>(part.data()), part.size()};
+    }
     uint64_t at = size_.load(std::memory_order_relaxed);
-    while (!data.empty()) {
-      ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(at));
+    iovec* next = iov;
+    while (count > 0) {
+      ssize_t n = ::pwritev(fd_, next, static_cast<int>(count), static_cast<off_t>(at));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error("cannot write", path_, errno);
       }
-      data = data.subspan(static_cast<size_t>(n));
       at += static_cast<uint64_t>(n);
       size_.store(at, std::memory_order_release);
+      // Skip what was written; a short write resumes mid-part.
+      auto written = static_cast<size_t>(n);
+      while (count > 0 && written >= next->iov_len) {
+        written -= next->iov_len;
+        ++next;
+        --count;
+      }
+      if (count > 0) {
+        next->iov_base = static_cast<char*>(next->iov_base) + written;
+        next->iov_len -= written;
+      }
     }
     return {};
   }

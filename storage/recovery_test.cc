@@ -226,7 +226,7 @@ TEST_CASE("FailedSyncFailsWaitersAndStopsThePartition", "[recovery]") {
   CHECK(log->flush_now().code() == ErrorCode::io_error);
   CHECK(seen.code() == ErrorCode::io_error);
   std::string more = make_batch(1, 1000);
-  CHECK_FALSE(log->append(as_writable_bytes(more), Term(1)).ok());
+  CHECK_FALSE(log->append(as_bytes(more), Term(1)).ok());
   // Reopening recovers the durable prefix (and here the page-cache tail).
   log.reset();
   f.store.reset();
@@ -242,11 +242,11 @@ TEST_CASE("ShortWriteLeavesTheLogUnchanged", "[recovery]") {
   uint64_t size = log->size_bytes();
   f.env.short_write_next_append();
   std::string batch = make_batch(2, 1000, "b");
-  CHECK(log->append(as_writable_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
+  CHECK(log->append(as_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
   CHECK(log->size_bytes() == size);
   CHECK(f.env.contents(f.segment_path(Offset(0)))->size() == size);
   f.env.set_disk_full(true);
-  CHECK(log->append(as_writable_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
+  CHECK(log->append(as_bytes(batch), Term(1)).status().code() == ErrorCode::io_error);
   f.env.set_disk_full(false);
   CHECK(append(*log, make_batch(1, 1000, "c")).base_offset == Offset(2));
   CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "c-0"});

@@ -97,7 +97,7 @@ struct StoreFixture {
 };
 
 inline AppendResult append(PartitionLog& log, std::string batch, Term term = Term(1)) {
-  auto result = log.append(as_writable_bytes(batch), term);
+  auto result = log.append(as_bytes(batch), term);
   REQUIRE(result.ok());
   return *result;
 }

@@ -20,7 +20,7 @@ struct CommandResult {
 };
 
 CommandResult run(const std::string& args) {
-  std::string command = std::string(CAIRN_BIN_DIR) + "/cairn " + args + " 2>&1";
+  std::string command = fmt::format("{}/cairn {} 2>&1", CAIRN_BIN_DIR, args);
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "storage/log_config.h"
+
+namespace cairn::broker {
+
+// Everything cairnd can be told, by flag or config file (cairnd --help
+// lists each with its default). None of these change at runtime; topic
+// configs do (AlterTopicConfigs).
+struct BrokerConfig {
+  // --data-dir: segments, index and topic list. Default "data".
+  std::string data_dir = "data";
+  // --listen: host:port for gRPC; port 0 picks a free one. Default 127.0.0.1:7070.
+  std::string listen = "127.0.0.1:7070";
+  // --port-file: if set, the bound port is written there once serving
+  // (for scripts and tests that listen on port 0).
+  std::string port_file;
+  // --node-id: this broker's id in metadata. Default 0.
+  int32_t node_id = 0;
+  // --auto-create-topics: produce to an unknown topic creates it. Default off.
+  bool auto_create_topics = false;
+  // --default-partitions: partitions of a topic created without a count. Default 1.
+  int32_t default_partitions = 1;
+  // --retention-check-interval-ms: how often retention runs. Default 300000.
+  int64_t retention_check_interval_ms = 300'000;
+  // --max-request-bytes: largest gRPC message accepted. Default 64 MiB.
+  int64_t max_request_bytes = 64LL << 20;
+  // --max-inflight-produce-bytes: produce bytes awaiting their acks at once;
+  // beyond it requests are refused (resource_exhausted) until some finish. Default 256 MiB.
+  int64_t max_inflight_produce_bytes = 256LL << 20;
+  // --max-fetch-wait-ms: cap on a fetch's long-poll wait. Default 30000.
+  int32_t max_fetch_wait_ms = 30'000;
+  // --io-threads: threads for timers and long-poll fetches. Default 2.
+  int32_t io_threads = 2;
+  // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
+  storage::LogConfig topic_defaults;
+};
+
+}  // namespace cairn::broker

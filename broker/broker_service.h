@@ -1,0 +1,54 @@
+#pragma once
+
+#include <asio/io_context.hpp>
+
+#include <atomic>
+
+#include "broker/broker_config.h"
+#include "broker/topic_manager.h"
+#include "cairn/v1/broker.grpc.pb.h"
+
+namespace cairn::broker {
+
+// The data path over gRPC: Produce, Fetch, ListOffsets, Metadata.
+// Handlers run on gRPC's callback threads and never block on a sync:
+// acks=all and long-poll fetches finish from the flusher's callbacks or
+// io_context timers. Per-partition failures are typed codes in the response;
+// only an unusable request as a whole fails the RPC.
+class BrokerService final : public v1::Broker::CallbackService {
+ public:
+  BrokerService(const BrokerConfig& config, TopicManager& topics, asio::io_context& io,
+                int32_t advertised_port);
+
+  // Known once the server bound its port.
+  void set_advertised_port(int32_t port) { advertised_port_ = port; }
+  // From now on, long-poll fetches answer at once.
+  void begin_shutdown() { shutting_down_ = true; }
+
+  grpc::ServerUnaryReactor* Produce(grpc::CallbackServerContext* context,
+                                    const v1::ProduceRequest* request,
+                                    v1::ProduceResponse* response) override;
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
+                                  const v1::FetchRequest* request,
+                                  v1::FetchResponse* response) override;
+  grpc::ServerUnaryReactor* ListOffsets(grpc::CallbackServerContext* context,
+                                        const v1::ListOffsetsRequest* request,
+                                        v1::ListOffsetsResponse* response) override;
+  grpc::ServerUnaryReactor* Metadata(grpc::CallbackServerContext* context,
+                                     const v1::MetadataRequest* request,
+                                     v1::MetadataResponse* response) override;
+
+ private:
+  std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
+  Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data);
+  void answer_offset(const v1::OffsetQuery& query, v1::OffsetAnswer* answer);
+
+  const BrokerConfig& config_;
+  TopicManager& topics_;
+  asio::io_context& io_;
+  std::atomic<int32_t> advertised_port_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int64_t> inflight_produce_bytes_{0};
+};
+
+}  // namespace cairn::broker

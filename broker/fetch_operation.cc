@@ -1,0 +1,137 @@
+#include "broker/fetch_operation.h"
+
+#include <algorithm>
+
+#include <asio/post.hpp>
+
+#include "proto/byte_io.h"
+#include "proto/record_batch.h"
+#include "proto/rpc_error.h"
+
+namespace cairn::broker {
+
+constexpr size_t kDefaultPartitionMaxBytes = 1 << 20;
+constexpr size_t kDefaultFetchMaxBytes = 50 << 20;
+
+FetchOperation::FetchOperation(TopicManager& topics, asio::io_context& io,
+                               const v1::FetchRequest* request, v1::FetchResponse* response,
+                               grpc::ServerUnaryReactor* reactor, int32_t max_wait_cap_ms,
+                               const std::atomic<bool>& shutting_down)
+    : topics_(topics), io_(io), request_(request), response_(response), reactor_(reactor),
+      max_wait_ms_(std::clamp(request->max_wait_ms(), 0, max_wait_cap_ms)),
+      shutting_down_(shutting_down) {}
+
+void FetchOperation::start() {
+  if (max_wait_ms_ > 0) {
+    std::lock_guard lock(mutex_);
+    timer_ = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(max_wait_ms_));
+    timer_->async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->attempt(/*deadline_passed=*/true);
+    });
+  }
+  attempt(/*deadline_passed=*/max_wait_ms_ == 0);
+}
+
+void FetchOperation::wake() {
+  if (shutting_down_) {
+    attempt(/*deadline_passed=*/true);
+    return;
+  }
+  asio::post(io_, [self = shared_from_this()] { self->attempt(/*deadline_passed=*/false); });
+}
+
+void FetchOperation::attempt(bool deadline_passed) {
+  std::lock_guard lock(mutex_);
+  if (finished_) return;
+  deadline_passed = deadline_passed || shutting_down_;
+  // Register before reading, so data that lands during the read still wakes us.
+  if (!deadline_passed) register_waiters();
+  bool any_error = false;
+  size_t bytes = read_all(&any_error);
+  size_t min_bytes = static_cast<size_t>(std::max(1, request_->min_bytes()));
+  if (bytes >= min_bytes || any_error || deadline_passed) {
+    finished_ = true;
+    if (timer_) timer_->cancel();
+    reactor_->Finish(grpc::Status::OK);
+  }
+}
+
+void FetchOperation::register_waiters() {
+  for (const auto& want : request_->partitions()) {
+    if (auto partition = topics_.partition({want.topic(), want.partition()})) {
+      partition->waiters.add(weak_from_this());
+    }
+  }
+}
+
+size_t FetchOperation::read_all(bool* any_error) {
+  response_->clear_partitions();
+  size_t max_bytes = request_->max_bytes() > 0 ? static_cast<size_t>(request_->max_bytes())
+                                               : kDefaultFetchMaxBytes;
+  size_t total = 0;
+  for (const auto& want : request_->partitions()) {
+    auto* out = response_->add_partitions();
+    size_t partition_max = want.max_bytes() > 0 ? static_cast<size_t>(want.max_bytes())
+                                                : kDefaultPartitionMaxBytes;
+    // The first data of the response may exceed the limits by one batch.
+    size_t budget = std::min(partition_max, max_bytes > total ? max_bytes - total : 1);
+    read_partition(want, budget, out);
+    if (out->error().code() != v1::NONE) *any_error = true;
+    total += out->batches().size();
+    for (const auto& r : out->records()) total += r.ByteSizeLong();
+  }
+  return total;
+}
+
+void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budget,
+                                    v1::FetchedPartition* out) {
+  out->set_topic(want.topic());
+  out->set_partition(want.partition());
+  out->set_next_offset(want.offset());
+  auto partition = topics_.partition({want.topic(), want.partition()});
+  if (!partition) {
+    to_proto(error(ErrorCode::unknown_topic_or_partition, "{}/{} does not exist", want.topic(),
+                   want.partition()),
+             out->mutable_error());
+    return;
+  }
+  Offset high_watermark = partition->high_watermark();
+  out->set_high_watermark(high_watermark.value);
+  out->set_log_start_offset(partition->log->log_start().value);
+  auto read = partition->log->read(Offset(want.offset()), budget, high_watermark);
+  if (!read.ok()) {
+    to_proto(read.status(), out->mutable_error());
+    return;
+  }
+  out->set_next_offset(read->next_offset.value);
+  if (!request_->as_records()) {
+    out->set_batches(std::move(read->bytes));
+    return;
+  }
+  auto data = as_bytes(read->bytes);
+  while (!data.empty()) {
+    auto header = parse_batch_header(data, data.size());
+    if (!header.ok()) break;  // the log returns whole, verified batches
+    auto records = decode_batch(data.subspan(0, header->size_bytes()));
+    if (!records.ok()) {
+      to_proto(records.status(), out->mutable_error());
+      return;
+    }
+    for (auto& r : *records) {
+      if (r.offset.value < want.offset()) continue;
+      auto* record = out->add_records();
+      if (r.key) record->set_key(std::move(*r.key));
+      if (r.value) record->set_value(std::move(*r.value));
+      for (auto& h : r.headers) {
+        auto* header_out = record->add_headers();
+        header_out->set_key(std::move(h.key));
+        if (h.value) header_out->set_value(std::move(*h.value));
+      }
+      record->set_timestamp_ms(r.timestamp_ms);
+      record->set_offset(r.offset.value);
+    }
+    data = data.subspan(header->size_bytes());
+  }
+}
+
+}  // namespace cairn::broker

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "broker/read_waiters.h"
+#include "broker/topic_manager.h"
+#include "cairn/v1/broker.pb.h"
+
+namespace cairn::broker {
+
+// One Fetch RPC: reads every requested partition up to its high watermark;
+// if fewer than min_bytes are available it waits — registered with each
+// partition's ReadWaiters — until more are, or until max_wait_ms passes,
+// then answers with what it has. Finishes the RPC exactly once.
+//
+// Reads run on the calling gRPC thread the first time and on the io_context
+// afterwards (never on the flusher thread that wakes it). Bounded: a fetch
+// returns at most max_bytes (plus one whole batch, so readers progress).
+class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<FetchOperation> {
+ public:
+  FetchOperation(TopicManager& topics, asio::io_context& io, const v1::FetchRequest* request,
+                 v1::FetchResponse* response, grpc::ServerUnaryReactor* reactor,
+                 int32_t max_wait_cap_ms, const std::atomic<bool>& shutting_down);
+
+  void start();
+  void wake() override;
+
+ private:
+  void attempt(bool deadline_passed);
+  // Fills the response afresh; returns bytes gathered and whether any
+  // partition had an error.
+  size_t read_all(bool* any_error);
+  void read_partition(const v1::PartitionFetch& want, size_t budget, v1::FetchedPartition* out);
+  void register_waiters();
+
+  TopicManager& topics_;
+  asio::io_context& io_;
+  const v1::FetchRequest* request_;
+  v1::FetchResponse* response_;
+  grpc::ServerUnaryReactor* reactor_;
+  const int32_t max_wait_ms_;
+  const std::atomic<bool>& shutting_down_;  // answer at once: the server is stopping
+  std::mutex mutex_;
+  bool finished_ = false;
+  std::unique_ptr<asio::steady_timer> timer_;
+};
+
+}  // namespace cairn::broker

@@ -1,0 +1,111 @@
+// cairnd: the Cairn broker. main() only reads the configuration and starts
+// the server; everything else lives in broker/.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/server.h"
+
+using cairn::broker::BrokerConfig;
+
+namespace {
+
+void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic_defaults,
+                 std::string& log_level) {
+  app.set_config("--config", "", "Read options from a file: one `long-flag-name = value` per line")
+      ->check(CLI::ExistingFile);
+  app.add_option("--data-dir", c.data_dir, "Where segments, the index and the topic list live")
+      ->capture_default_str();
+  app.add_option("--listen", c.listen, "host:port to serve gRPC on; port 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--port-file", c.port_file, "Write the bound port to this file once serving");
+  app.add_option("--node-id", c.node_id, "This broker's id in metadata")->capture_default_str();
+  app.add_flag("--auto-create-topics", c.auto_create_topics,
+               "Create unknown topics on first produce (off: producing to one is an error)");
+  app.add_option("--default-partitions", c.default_partitions,
+                 "Partitions of topics created without a count")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--retention-check-interval-ms", c.retention_check_interval_ms,
+                 "How often old segments are deleted (retention.ms / retention.bytes)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-request-bytes", c.max_request_bytes, "Largest gRPC message accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
+  app.add_option("--max-inflight-produce-bytes", c.max_inflight_produce_bytes,
+                 "Produce bytes awaiting acknowledgement at once; more is refused until some finish")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-fetch-wait-ms", c.max_fetch_wait_ms, "Cap on a fetch's long-poll wait")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--io-threads", c.io_threads, "Threads for timers and waiting fetches")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--topic-default", topic_defaults,
+                 "KEY=VALUE default for every topic's config, repeatable: retention.ms, "
+                 "retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.policy "
+                 "(on_append|interval), flush.ms, flush.bytes");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+}
+
+cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> overrides;
+  for (const auto& pair : pairs) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return cairn::error(cairn::ErrorCode::invalid_config,
+                          "--topic-default wants KEY=VALUE, not '{}'", pair);
+    }
+    overrides[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return cairn::storage::LogConfig().with(overrides);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "cairnd: the Cairn broker. Serves produce, fetch, offsets, metadata and admin over gRPC; "
+      "stores partitions as segment files under --data-dir.\n"
+      "Example: cairnd --data-dir /var/lib/cairn --listen 0.0.0.0:7070"};
+  BrokerConfig config;
+  std::vector<std::string> topic_defaults;
+  std::string log_level = "info";
+  add_options(app, config, topic_defaults, log_level);
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  auto defaults = topic_defaults_from(topic_defaults);
+  if (!defaults.ok()) {
+    spdlog::error("{}", defaults.status().message());
+    return 2;
+  }
+  config.topic_defaults = *defaults;
+
+  // Signals are taken by sigwait below, not by whichever thread they hit.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = cairn::broker::Server::start(config);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().to_string());
+    return 1;
+  }
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("received {}", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->shutdown();
+  return 0;
+}

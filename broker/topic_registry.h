@@ -1,0 +1,25 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "proto/status.h"
+
+namespace cairn::broker {
+
+// A topic as the broker remembers it across restarts.
+struct TopicSpec {
+  std::string name;
+  int32_t partitions = 1;
+  std::map<std::string, std::string> config_overrides;  // only what differs from defaults
+};
+
+// The broker's topic list in one file (<data-dir>/.topics, protobuf
+// TopicRegistryState). Replaced atomically: written to a temporary file,
+// synced, renamed over the old one, folder synced. A missing file is an
+// empty list.
+Result<std::vector<TopicSpec>> load_topics(const std::string& path);
+Status save_topics(const std::string& path, const std::vector<TopicSpec>& topics);
+
+}  // namespace cairn::broker
