@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "broker/broker_config.h"
+#include "broker/produce_handler.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/broker.grpc.pb.h"
 
@@ -28,6 +29,8 @@ class BrokerService final : public v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* Produce(grpc::CallbackServerContext* context,
                                     const v1::ProduceRequest* request,
                                     v1::ProduceResponse* response) override;
+  grpc::ServerBidiReactor<v1::ProduceRequest, v1::ProduceResponse>* ProduceStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override;
@@ -39,8 +42,6 @@ class BrokerService final : public v1::Broker::CallbackService {
                                      v1::MetadataResponse* response) override;
 
  private:
-  std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
-  Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data);
   void answer_offset(const v1::OffsetQuery& query, v1::OffsetAnswer* answer);
 
   const BrokerConfig& config_;
@@ -48,7 +49,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   asio::io_context& io_;
   std::atomic<int32_t> advertised_port_;
   std::atomic<bool> shutting_down_{false};
-  std::atomic<int64_t> inflight_produce_bytes_{0};
+  ProduceHandler produce_;
 };
 
 }  // namespace cairn::broker

@@ -4,9 +4,7 @@
 
 namespace cairn::broker {
 
-ProduceOperation::ProduceOperation(grpc::ServerUnaryReactor* reactor,
-                                   v1::ProduceResponse* response, std::function<void()> on_finish)
-    : reactor_(reactor), response_(response), on_finish_(std::move(on_finish)) {}
+ProduceOperation::ProduceOperation(std::function<void()> done) : done_(std::move(done)) {}
 
 void ProduceOperation::expect(v1::PartitionProduceResult* result) {
   std::lock_guard lock(mutex_);
@@ -44,8 +42,7 @@ void ProduceOperation::arm(asio::io_context& io, int32_t timeout_ms) {
 void ProduceOperation::finish_locked() {
   finished_ = true;
   if (timer_) timer_->cancel();
-  reactor_->Finish(grpc::Status::OK);
-  if (on_finish_) on_finish_();
+  done_();
 }
 
 }  // namespace cairn::broker

@@ -2,9 +2,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
-#include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,18 +13,17 @@
 
 namespace cairn::broker {
 
-// One Produce RPC waiting for its partitions' appends to become durable
-// (acks=all). Finishes the RPC exactly once: when every partition is done
-// or when the timeout fires, whichever comes first; partitions that had not
-// finished are then reported as request_timed_out (their data may still
-// become durable, as with Kafka).
+// One produce request waiting for its partitions' appends to become durable
+// (acks=all). Calls `done` exactly once: when every partition is done or
+// when the timeout fires, whichever comes first; partitions not done by
+// then are reported as request_timed_out (their data may still become
+// durable, as with Kafka).
 //
 // Thread-safety: complete() may run on any thread (the flusher's); results
-// are written under the operation's mutex and never after the finish.
+// are written under the operation's mutex and never after `done`.
 class ProduceOperation : public std::enable_shared_from_this<ProduceOperation> {
  public:
-  ProduceOperation(grpc::ServerUnaryReactor* reactor, v1::ProduceResponse* response,
-                   std::function<void()> on_finish);
+  explicit ProduceOperation(std::function<void()> done);
 
   // Registers a partition result to wait for.
   void expect(v1::PartitionProduceResult* result);
@@ -38,9 +35,7 @@ class ProduceOperation : public std::enable_shared_from_this<ProduceOperation> {
  private:
   void finish_locked();
 
-  grpc::ServerUnaryReactor* reactor_;
-  v1::ProduceResponse* response_;
-  std::function<void()> on_finish_;
+  std::function<void()> done_;
   std::mutex mutex_;
   std::vector<v1::PartitionProduceResult*> waiting_;
   bool finished_ = false;

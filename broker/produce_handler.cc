@@ -1,0 +1,145 @@
+#include "broker/produce_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/produce_operation.h"
+#include "proto/byte_io.h"
+#include "proto/record_batch.h"
+#include "proto/rpc_error.h"
+
+namespace cairn::broker {
+
+constexpr int32_t kDefaultProduceTimeoutMs = 30'000;
+
+ProduceHandler::ProduceHandler(const BrokerConfig& config, TopicManager& topics,
+                               asio::io_context& io)
+    : config_(config), topics_(topics), io_(io) {}
+
+std::shared_ptr<Partition> ProduceHandler::partition_for_produce(const TopicPartition& tp) {
+  if (auto partition = topics_.partition(tp)) return partition;
+  if (!config_.auto_create_topics || topics_.topic(tp.topic)) return nullptr;
+  Status created = topics_.create(tp.topic, config_.default_partitions, {});
+  if (!created.ok() && created.code() != ErrorCode::topic_already_exists) {
+    spdlog::warn("auto-creating topic {} failed: {}", tp.topic, created.to_string());
+  }
+  return topics_.partition(tp);
+}
+
+namespace {
+
+// Splits concatenated batches; every batch is checked before any is
+// appended, so a partition's data is appended whole or not at all.
+Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const std::byte> data,
+                                                               size_t max_batch_bytes) {
+  std::vector<std::span<const std::byte>> batches;
+  if (data.empty()) return error(ErrorCode::invalid_request, "no record batches given");
+  while (!data.empty()) {
+    auto header = parse_batch_header(data, max_batch_bytes);
+    if (!header.ok()) return header.status();
+    if (header->size_bytes() > data.size()) {
+      return error(ErrorCode::corrupt_batch, "batch says {} bytes but {} remain",
+                   header->size_bytes(), data.size());
+    }
+    batches.push_back(data.subspan(0, header->size_bytes()));
+    data = data.subspan(header->size_bytes());
+  }
+  if (batches.size() > 1) {
+    for (auto batch : batches) {
+      auto valid = validate_batch(batch, max_batch_bytes);
+      if (!valid.ok()) return valid.status();
+    }
+  }
+  return batches;
+}
+
+Result<std::string> batch_from_records(const v1::RecordList& list, int64_t now_ms) {
+  if (list.records().empty()) return error(ErrorCode::invalid_request, "no records given");
+  RecordBatchBuilder builder;
+  std::vector<RecordHeader> headers;
+  for (const auto& r : list.records()) {
+    headers.clear();
+    for (const auto& h : r.headers()) {
+      headers.push_back({h.key(), h.has_value() ? std::optional<std::string>(h.value()) : std::nullopt});
+    }
+    builder.add(r.has_key() ? std::optional<std::string_view>(r.key()) : std::nullopt,
+                r.has_value() ? std::optional<std::string_view>(r.value()) : std::nullopt,
+                headers, r.timestamp_ms() != 0 ? r.timestamp_ms() : now_ms);
+  }
+  return builder.build();
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
+                                                    const v1::PartitionProduce& data) {
+  size_t max_batch = static_cast<size_t>(partition.log->config().max_message_bytes);
+  if (data.has_records()) {
+    auto batch = batch_from_records(data.records(), now_ms());
+    if (!batch.ok()) return batch.status();
+    return partition.log->append(as_bytes(*batch), Term(0));
+  }
+  auto batches = split_batches(as_bytes(data.batches()), max_batch);
+  if (!batches.ok()) return batches.status();
+  storage::AppendResult total;
+  for (size_t i = 0; i < batches->size(); ++i) {
+    auto appended = partition.log->append((*batches)[i], Term(0));
+    if (!appended.ok()) return appended.status();
+    if (i == 0) total = *appended;
+    total.last_offset = appended->last_offset;
+  }
+  return total;
+}
+
+bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
+                            std::function<void()> done) {
+  auto bytes = static_cast<int64_t>(request.ByteSizeLong());
+  if (inflight_bytes_.fetch_add(bytes) + bytes > config_.max_inflight_produce_bytes) {
+    inflight_bytes_ -= bytes;
+    return false;
+  }
+  auto op = std::make_shared<ProduceOperation>([this, bytes, done = std::move(done)] {
+    inflight_bytes_ -= bytes;
+    done();
+  });
+  bool wait_durable = request.acks() == v1::ACKS_ALL;
+  response->set_request_id(request.request_id());
+  response->mutable_results()->Reserve(request.partitions_size());
+  for (const auto& data : request.partitions()) {
+    auto* result = response->add_results();
+    result->set_topic(data.topic());
+    result->set_partition(data.partition());
+    result->set_base_offset(-1);
+    result->set_last_offset(-1);
+    auto partition = partition_for_produce({data.topic(), data.partition()});
+    if (!partition) {
+      to_proto(error(ErrorCode::unknown_topic_or_partition, "{}/{} does not exist; create the "
+                     "topic first (cairn topic create)", data.topic(), data.partition()),
+               result->mutable_error());
+      continue;
+    }
+    auto appended = append(*partition, data);
+    if (!appended.ok()) {
+      to_proto(appended.status(), result->mutable_error());
+      continue;
+    }
+    result->set_base_offset(appended->base_offset.value);
+    result->set_last_offset(appended->last_offset.value);
+    result->set_append_time_ms(appended->append_time_ms);
+    result->set_log_start_offset(partition->log->log_start().value);
+    if (!wait_durable) continue;
+    op->expect(result);
+    partition->log->when_flushed(appended->last_offset + 1,
+                                 [op, result](Status s) { op->complete(result, s); });
+  }
+  int32_t timeout_ms = request.timeout_ms() > 0 ? request.timeout_ms() : kDefaultProduceTimeoutMs;
+  op->arm(io_, timeout_ms);
+  return true;
+}
+
+}  // namespace cairn::broker
