@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cairn {
+
+// How a client finds and talks to the cluster. Shared by Producer, Consumer
+// and Admin.
+struct ClientOptions {
+  // host:port of one or more brokers; any one is enough to discover the rest.
+  std::vector<std::string> bootstrap_brokers = {"127.0.0.1:7070"};
+  // Deadline of each request, in ms. Default 30000.
+  int32_t request_timeout_ms = 30'000;
+  // Largest message sent or received, in bytes. Default 64 MiB.
+  int32_t max_message_bytes = 64 << 20;
+};
+
+// Parses "host:port[,host:port...]" as a bootstrap list.
+std::vector<std::string> parse_broker_list(const std::string& list);
+
+}  // namespace cairn

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/client_options.h"
+#include "proto/compression.h"
+#include "proto/record_batch.h"
+#include "proto/status.h"
+#include "proto/strong_int.h"
+
+namespace cairn {
+
+enum class Acks { none, leader, all };
+
+// Producer settings; each documents its default.
+struct ProducerOptions {
+  ClientOptions client;
+  // all (default): acknowledged once committed (durable); leader: once the
+  // leader appended; none: fire and forget.
+  Acks acks = Acks::all;
+  // A partition's batch is sent when it reaches this many bytes... Default 64 KiB.
+  int32_t batch_bytes = 64 * 1024;
+  // ...or when its first record is this old, in ms. Default 5.
+  int32_t linger_ms = 5;
+  // Codec of each batch: none (default), lz4 or zstd.
+  Compression compression = Compression::none;
+  // Bytes of records waiting to be sent, at most; send() blocks beyond it
+  // for up to max_block_ms, then fails with resource_exhausted. Default 64 MiB.
+  int64_t buffer_bytes = 64LL << 20;
+  int32_t max_block_ms = 60'000;
+  // Produce requests in flight per broker. Default 16.
+  int32_t max_in_flight_requests = 16;
+  // A record not acknowledged within this many ms of send() fails with its
+  // last error; retriable errors are retried until then. Default 120000.
+  int32_t delivery_timeout_ms = 120'000;
+  // Pause before retrying a failed batch, in ms. Default 100.
+  int32_t retry_backoff_ms = 100;
+};
+
+// A record to send. Without a partition, records with a key go to
+// murmur2(key) % partitions (Kafka's default partitioner); records without
+// a key stick to one partition until its batch is sent.
+struct ProducerRecord {
+  std::string topic;
+  std::optional<int32_t> partition;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::vector<RecordHeader> headers;
+  int64_t timestamp_ms = 0;  // 0: now
+};
+
+// Where an acknowledged record landed.
+struct RecordMetadata {
+  std::string topic;
+  int32_t partition = 0;
+  Offset offset;
+  int64_t timestamp_ms = 0;
+};
+
+using SendCallback = std::function<void(const Result<RecordMetadata>&)>;
+
+// Sends records asynchronously, batched per partition, in order per
+// partition. Thread-safe: any thread may send. Callbacks run on the
+// producer's I/O thread and must not block.
+//
+// Delivery: at least once. A retried batch whose first attempt did reach the
+// broker (an acknowledgement lost, a timeout) is written twice.
+class Producer {
+ public:
+  static Result<std::unique_ptr<Producer>> create(ProducerOptions options);
+  virtual ~Producer() = default;  // close()s
+
+  virtual void send(ProducerRecord record, SendCallback callback) = 0;
+  std::future<Result<RecordMetadata>> send(ProducerRecord record);
+
+  // Sends everything buffered now and waits until it is acknowledged or failed.
+  virtual void flush() = 0;
+  // flush(), then stops the I/O thread. Sends after close fail.
+  virtual void close() = 0;
+};
+
+// Kafka's murmur2 hash and the partition it picks for a key.
+uint32_t murmur2(std::string_view data);
+int32_t partition_for_key(std::string_view key, int32_t partitions);
+
+}  // namespace cairn

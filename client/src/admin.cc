@@ -1,0 +1,120 @@
+#include "cairn/admin.h"
+
+#include "cluster.h"
+#include "proto/rpc_error.h"
+
+namespace cairn {
+namespace {
+
+class AdminImpl final : public Admin {
+ public:
+  explicit AdminImpl(ClientOptions options) : cluster_(std::move(options)) {}
+
+  Status create_topic(const std::string& name, int32_t partitions,
+                      const std::map<std::string, std::string>& configs) override {
+    v1::CreateTopicsRequest request;
+    auto* spec = request.add_topics();
+    spec->set_name(name);
+    spec->set_partitions(partitions);
+    spec->mutable_configs()->insert(configs.begin(), configs.end());
+    v1::CreateTopicsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::CreateTopics, request, &response));
+    return single(response.results());
+  }
+
+  Status delete_topic(const std::string& name) override {
+    v1::DeleteTopicsRequest request;
+    request.add_names(name);
+    v1::DeleteTopicsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::DeleteTopics, request, &response));
+    cluster_.invalidate(name);
+    return single(response.results());
+  }
+
+  Result<std::vector<std::string>> list_topics(bool include_internal) override {
+    v1::ListTopicsRequest request;
+    request.set_include_internal(include_internal);
+    v1::ListTopicsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::ListTopics, request, &response));
+    return std::vector<std::string>(response.names().begin(), response.names().end());
+  }
+
+  Result<TopicDescription> describe_topic(const std::string& name) override {
+    v1::DescribeTopicsRequest request;
+    request.add_names(name);
+    v1::DescribeTopicsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::DescribeTopics, request, &response));
+    if (response.topics_size() != 1) return error(ErrorCode::unknown, "malformed describe answer");
+    const auto& t = response.topics(0);
+    CAIRN_RETURN_IF_ERROR(from_proto(t.error()));
+    TopicDescription out{t.name(), {}, {t.configs().begin(), t.configs().end()}};
+    for (const auto& p : t.partitions()) {
+      out.partitions.push_back({p.partition(), p.leader(), {p.replicas().begin(), p.replicas().end()},
+                                Offset(p.log_start_offset()), Offset(p.high_watermark()),
+                                Offset(p.log_end_offset()), p.size_bytes(), p.segments()});
+    }
+    return out;
+  }
+
+  Status alter_topic_configs(const std::string& name,
+                             const std::map<std::string, std::string>& set) override {
+    v1::AlterTopicConfigsRequest request;
+    request.set_name(name);
+    request.mutable_set()->insert(set.begin(), set.end());
+    v1::AlterTopicConfigsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::AlterTopicConfigs, request, &response));
+    return from_proto(response.error());
+  }
+
+  Result<Offset> list_offset(const std::string& topic, int32_t partition, OffsetSpec spec) override {
+    auto leader = cluster_.leader({topic, partition});
+    if (!leader.ok()) return leader.status();
+    v1::ListOffsetsRequest request;
+    auto* query = request.add_queries();
+    query->set_topic(topic);
+    query->set_partition(partition);
+    switch (spec.kind) {
+      case OffsetSpec::Kind::earliest: query->set_earliest(true); break;
+      case OffsetSpec::Kind::latest: query->set_latest(true); break;
+      case OffsetSpec::Kind::timestamp: query->set_timestamp_ms(spec.timestamp_ms); break;
+    }
+    v1::ListOffsetsResponse response;
+    auto rpc = (*leader)->broker->ListOffsets(cluster_.context().get(), request, &response);
+    if (!rpc.ok()) return from_grpc(rpc);
+    if (response.answers_size() != 1) return error(ErrorCode::unknown, "malformed offsets answer");
+    CAIRN_RETURN_IF_ERROR(from_proto(response.answers(0).error()));
+    return Offset(response.answers(0).offset());
+  }
+
+ private:
+  template <typename Request, typename Response>
+  Status call(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+              const Request& request, Response* response) {
+    auto broker = cluster_.any_broker();
+    if (!broker.ok()) return broker.status();
+    auto rpc = ((*broker)->admin.get()->*method)(cluster_.context().get(), request, response);
+    if (!rpc.ok()) {
+      return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
+    }
+    return {};
+  }
+
+  template <typename Results>
+  static Status single(const Results& results) {
+    if (results.size() != 1) return error(ErrorCode::unknown, "malformed answer");
+    return from_proto(results.Get(0).error());
+  }
+
+  client::Cluster cluster_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Admin>> Admin::connect(ClientOptions options) {
+  if (options.bootstrap_brokers.empty()) {
+    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  }
+  return std::unique_ptr<Admin>(new AdminImpl(std::move(options)));
+}
+
+}  // namespace cairn

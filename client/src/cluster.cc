@@ -1,0 +1,148 @@
+#include "cluster.h"
+
+#include <chrono>
+
+#include "proto/rpc_error.h"
+
+namespace cairn::client {
+
+
+std::string address_of(const v1::BrokerInfo& broker) {
+  return broker.host() + ":" + std::to_string(broker.port());
+}
+
+Cluster::Cluster(ClientOptions options) : options_(std::move(options)) {}
+
+std::unique_ptr<grpc::ClientContext> Cluster::context() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(options_.request_timeout_ms));
+  return context;
+}
+
+std::shared_ptr<BrokerConnection> Cluster::connection_locked(const std::string& address) {
+  auto& slot = connections_[address];
+  if (!slot) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(options_.max_message_bytes);
+    args.SetMaxSendMessageSize(options_.max_message_bytes);
+    auto connection = std::make_shared<BrokerConnection>();
+    connection->address = address;
+    connection->channel =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    connection->broker = v1::Broker::NewStub(connection->channel);
+    connection->admin = v1::Admin::NewStub(connection->channel);
+    slot = connection;
+  }
+  return slot;
+}
+
+Result<std::shared_ptr<BrokerConnection>> Cluster::any_broker() {
+  std::lock_guard lock(mutex_);
+  if (!last_good_.empty()) return connection_locked(last_good_);
+  if (options_.bootstrap_brokers.empty()) {
+    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  }
+  return connection_locked(options_.bootstrap_brokers.front());
+}
+
+Status Cluster::refresh(const std::vector<std::string>& topics) {
+  std::vector<std::string> candidates;
+  {
+    std::lock_guard lock(mutex_);
+    if (!last_good_.empty()) candidates.push_back(last_good_);
+    for (const auto& [id, address] : broker_addresses_) candidates.push_back(address);
+    for (const auto& address : options_.bootstrap_brokers) candidates.push_back(address);
+  }
+  v1::MetadataRequest request;
+  for (const auto& t : topics) request.add_topics(t);
+  Status last_error = error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  for (const auto& address : candidates) {
+    std::shared_ptr<BrokerConnection> connection;
+    {
+      std::lock_guard lock(mutex_);
+      connection = connection_locked(address);
+    }
+    v1::MetadataResponse response;
+    auto rpc = connection->broker->Metadata(context().get(), request, &response);
+    if (!rpc.ok()) {
+      last_error = error(from_grpc(rpc).code(), "broker {} did not answer: {}", address,
+                         rpc.error_message());
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    last_good_ = address;
+    for (const auto& broker : response.brokers()) broker_addresses_[broker.id()] = address_of(broker);
+    for (const auto& topic : response.topics()) {
+      if (topic.error().code() != v1::NONE) {
+        leaders_.erase(topic.name());
+        continue;
+      }
+      std::vector<int32_t> leaders(static_cast<size_t>(topic.partitions_size()), -1);
+      for (const auto& p : topic.partitions()) {
+        if (p.partition() >= 0 && p.partition() < topic.partitions_size()) {
+          leaders[static_cast<size_t>(p.partition())] = p.leader();
+        }
+      }
+      leaders_[topic.name()] = std::move(leaders);
+    }
+    return {};
+  }
+  return last_error;
+}
+
+void Cluster::invalidate(const std::string& topic) {
+  std::lock_guard lock(mutex_);
+  leaders_.erase(topic);
+}
+
+Result<int32_t> Cluster::partition_count(const std::string& topic) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = leaders_.find(topic);
+      if (it != leaders_.end()) return static_cast<int32_t>(it->second.size());
+    }
+    if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({topic}));
+  }
+  return error(ErrorCode::unknown_topic_or_partition,
+               "topic '{}' does not exist (create it with `cairn topic create {}`)", topic, topic);
+}
+
+Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& tp) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = leaders_.find(tp.topic);
+      if (it != leaders_.end()) {
+        if (tp.partition < 0 || tp.partition >= static_cast<int32_t>(it->second.size())) {
+          return error(ErrorCode::unknown_topic_or_partition, "topic '{}' has no partition {}",
+                       tp.topic, tp.partition);
+        }
+        auto address = broker_addresses_.find(it->second[static_cast<size_t>(tp.partition)]);
+        if (address != broker_addresses_.end()) return connection_locked(address->second);
+      }
+    }
+    if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({tp.topic}));
+  }
+  return error(ErrorCode::unknown_topic_or_partition, "no leader known for {}", tp);
+}
+
+}  // namespace cairn::client
+
+namespace cairn {
+
+std::vector<std::string> parse_broker_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string item = list.substr(start, comma - start);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace cairn

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cairn/client_options.h"
+#include "cairn/v1/admin.grpc.pb.h"
+#include "cairn/v1/broker.grpc.pb.h"
+#include "proto/status.h"
+#include "proto/topic_partition.h"
+
+namespace cairn::client {
+
+// A channel to one broker with its stubs. Channels reconnect by themselves.
+struct BrokerConnection {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Broker::Stub> broker;
+  std::unique_ptr<v1::Admin::Stub> admin;
+};
+
+// The client's view of the cluster: connections and cached metadata (which
+// broker leads each partition). Bootstraps from any listed broker; refreshed
+// on demand and whenever a broker says not_leader or an unknown partition.
+// Thread-safe.
+class Cluster {
+ public:
+  explicit Cluster(ClientOptions options);
+
+  const ClientOptions& options() const { return options_; }
+
+  // A connection to some broker that answered lately (bootstrap otherwise).
+  Result<std::shared_ptr<BrokerConnection>> any_broker();
+  // The leader of a partition, refreshing metadata if it is not known.
+  Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
+  // The partition count of a topic (unknown_topic_or_partition if none).
+  Result<int32_t> partition_count(const std::string& topic);
+  // Fetches metadata for these topics (all when empty) from any broker.
+  Status refresh(const std::vector<std::string>& topics = {});
+  // Forgets a topic's metadata so the next lookup refreshes it.
+  void invalidate(const std::string& topic);
+
+  // A context with the request deadline set.
+  std::unique_ptr<grpc::ClientContext> context() const;
+
+ private:
+  std::shared_ptr<BrokerConnection> connection_locked(const std::string& address);
+
+  const ClientOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<BrokerConnection>> connections_;  // by address
+  std::map<int32_t, std::string> broker_addresses_;                        // by broker id
+  std::map<std::string, std::vector<int32_t>> leaders_;                   // topic -> leader per partition
+  std::string last_good_;
+};
+
+// "host:port" of a broker as metadata describes it.
+std::string address_of(const v1::BrokerInfo& broker);
+
+}  // namespace cairn::client

@@ -1,0 +1,334 @@
+#include "cairn/consumer.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "cairn/admin.h"
+#include "cluster.h"
+#include "proto/byte_io.h"
+#include "proto/rpc_error.h"
+
+namespace cairn {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Unprocessed fetch responses kept per consumer before fetching pauses.
+constexpr size_t kMaxPrefetchedResponses = 2;
+constexpr auto kRetryBackoff = std::chrono::milliseconds(100);
+
+struct PartitionState {
+  std::optional<Offset> position;  // next offset poll() hands out
+  Offset fetch_offset;             // next offset to fetch
+  uint64_t epoch = 0;              // bumped by every seek: older fetches are void
+};
+
+struct Fetch {
+  std::string address;
+  grpc::ClientContext context;
+  v1::FetchRequest request;
+  v1::FetchResponse response;
+  std::map<TopicPartition, uint64_t> epochs;
+  grpc::Status status;
+};
+
+class ConsumerImpl final : public Consumer {
+ public:
+  explicit ConsumerImpl(ConsumerOptions options)
+      : options_(std::move(options)), cluster_(options_.client) {}
+
+  ~ConsumerImpl() override { close(); }
+
+  Status assign(const std::vector<TopicPartition>& partitions) override {
+    std::lock_guard lock(mutex_);
+    std::map<TopicPartition, PartitionState> next;
+    for (const auto& tp : partitions) {
+      auto it = partitions_.find(tp);
+      next[tp] = it != partitions_.end() ? it->second : PartitionState{};
+      ++next[tp].epoch;
+    }
+    partitions_ = std::move(next);
+    std::erase_if(ready_, [&](const ConsumerRecord& r) {
+      return !partitions_.count({r.topic, r.partition});
+    });
+    return {};
+  }
+
+  std::vector<TopicPartition> assignment() const override {
+    std::lock_guard lock(mutex_);
+    std::vector<TopicPartition> out;
+    for (const auto& [tp, state] : partitions_) out.push_back(tp);
+    return out;
+  }
+
+  Status seek(const TopicPartition& tp, Offset offset) override {
+    std::lock_guard lock(mutex_);
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) {
+      return error(ErrorCode::invalid_request, "{} is not assigned to this consumer", tp);
+    }
+    set_position_locked(tp, it->second, offset);
+    return {};
+  }
+
+  Status seek_to_beginning(const std::vector<TopicPartition>& partitions) override {
+    return seek_with(partitions, OffsetSpec::earliest());
+  }
+  Status seek_to_end(const std::vector<TopicPartition>& partitions) override {
+    return seek_with(partitions, OffsetSpec::latest());
+  }
+  Status seek_to_time(const std::vector<TopicPartition>& partitions, int64_t timestamp_ms) override {
+    return seek_with(partitions, OffsetSpec::at_time(timestamp_ms));
+  }
+
+  Result<Offset> position(const TopicPartition& tp) override {
+    CAIRN_RETURN_IF_ERROR(resolve_positions());
+    std::lock_guard lock(mutex_);
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end() || !it->second.position) {
+      return error(ErrorCode::invalid_request, "{} is not assigned to this consumer", tp);
+    }
+    return *it->second.position;
+  }
+
+  Result<std::vector<ConsumerRecord>> poll(std::chrono::milliseconds timeout) override {
+    auto deadline = SteadyClock::now() + timeout;
+    CAIRN_RETURN_IF_ERROR(resolve_positions());
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (!failure_.ok()) return std::exchange(failure_, Status());
+      if (!ready_.empty()) return take_ready_locked();
+      if (!completed_.empty()) {
+        auto fetch = std::move(completed_.front());
+        completed_.pop_front();
+        process_locked(*fetch);
+        continue;
+      }
+      start_fetches_locked();
+      if (arrived_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          completed_.empty()) {
+        return std::vector<ConsumerRecord>{};
+      }
+      lock.unlock();
+      CAIRN_RETURN_IF_ERROR(resolve_positions());
+      lock.lock();
+    }
+  }
+
+  void close() override {
+    std::unique_lock lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    for (auto& [address, fetch] : in_flight_) fetch->context.TryCancel();
+    arrived_.wait(lock, [&] { return in_flight_.empty(); });
+  }
+
+ private:
+  void set_position_locked(const TopicPartition& tp, PartitionState& state, Offset offset) {
+    state.position = offset;
+    state.fetch_offset = offset;
+    ++state.epoch;
+    std::erase_if(ready_, [&](const ConsumerRecord& r) {
+      return r.topic == tp.topic && r.partition == tp.partition;
+    });
+  }
+
+  Result<Offset> look_up(const TopicPartition& tp, OffsetSpec spec) {
+    if (!admin_) {
+      auto admin = Admin::connect(options_.client);
+      if (!admin.ok()) return admin.status();
+      admin_ = std::move(*admin);
+    }
+    return admin_->list_offset(tp.topic, tp.partition, spec);
+  }
+
+  Status seek_with(const std::vector<TopicPartition>& partitions, OffsetSpec spec) {
+    for (const auto& tp : partitions) {
+      auto offset = look_up(tp, spec);
+      if (!offset.ok()) return offset.status();
+      CAIRN_RETURN_IF_ERROR(seek(tp, *offset));
+    }
+    return {};
+  }
+
+  // Gives partitions without a position one, per auto_offset_reset.
+  Status resolve_positions() {
+    std::vector<TopicPartition> unresolved;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [tp, state] : partitions_) {
+        if (!state.position) unresolved.push_back(tp);
+      }
+    }
+    for (const auto& tp : unresolved) {
+      if (options_.auto_offset_reset == OffsetReset::none) {
+        return error(ErrorCode::offset_out_of_range,
+                     "{} has no position and auto_offset_reset is none: seek first", tp);
+      }
+      auto offset = look_up(tp, options_.auto_offset_reset == OffsetReset::earliest
+                                    ? OffsetSpec::earliest()
+                                    : OffsetSpec::latest());
+      if (!offset.ok()) return offset.status();
+      std::lock_guard lock(mutex_);
+      auto it = partitions_.find(tp);
+      if (it != partitions_.end() && !it->second.position) set_position_locked(tp, it->second, *offset);
+    }
+    return {};
+  }
+
+  // One fetch per broker in flight, and a bounded backlog of responses.
+  void start_fetches_locked() {
+    if (closed_ || completed_.size() >= kMaxPrefetchedResponses) return;
+    std::map<std::string, std::unique_ptr<Fetch>> fetches;
+    auto now = SteadyClock::now();
+    for (const auto& [tp, state] : partitions_) {
+      if (!state.position) continue;
+      auto leader = cluster_.leader(tp);
+      if (!leader.ok()) {
+        failure_ = leader.status();
+        continue;
+      }
+      const std::string& address = (*leader)->address;
+      if (in_flight_.count(address) || retry_at_[address] > now) continue;
+      auto& fetch = fetches[address];
+      if (!fetch) {
+        fetch = std::make_unique<Fetch>();
+        fetch->address = address;
+        fetch->request.set_max_wait_ms(options_.fetch_max_wait_ms);
+        fetch->request.set_min_bytes(options_.fetch_min_bytes);
+        fetch->request.set_max_bytes(options_.fetch_max_bytes);
+      }
+      auto* p = fetch->request.add_partitions();
+      p->set_topic(tp.topic);
+      p->set_partition(tp.partition);
+      p->set_offset(state.fetch_offset.value);
+      p->set_max_bytes(options_.partition_max_bytes);
+      fetch->epochs[tp] = state.epoch;
+    }
+    for (auto& [address, fetch] : fetches) {
+      auto leader = cluster_.any_broker();
+      auto connection = cluster_.leader(fetch->epochs.begin()->first);
+      if (!connection.ok()) continue;
+      fetch->context.set_deadline(std::chrono::system_clock::now() +
+                                  std::chrono::milliseconds(options_.fetch_max_wait_ms +
+                                                            options_.client.request_timeout_ms));
+      Fetch* raw = fetch.get();
+      in_flight_[address] = std::move(fetch);
+      (*connection)->broker->async()->Fetch(&raw->context, &raw->request, &raw->response,
+                                            [this, raw](grpc::Status status) { on_fetched(raw, status); });
+    }
+  }
+
+  // On a gRPC thread: advance fetch offsets and keep the pipeline going.
+  void on_fetched(Fetch* raw, const grpc::Status& status) {
+    std::lock_guard lock(mutex_);
+    auto node = in_flight_.extract(raw->address);
+    std::unique_ptr<Fetch> fetch = std::move(node.mapped());
+    fetch->status = status;
+    if (!status.ok()) {
+      retry_at_[fetch->address] = SteadyClock::now() + kRetryBackoff;
+    } else {
+      for (const auto& p : fetch->response.partitions()) {
+        TopicPartition tp{p.topic(), p.partition()};
+        auto it = partitions_.find(tp);
+        if (it == partitions_.end() || it->second.epoch != fetch->epochs[tp]) continue;
+        if (p.error().code() == v1::NONE) it->second.fetch_offset = Offset(p.next_offset());
+      }
+    }
+    completed_.push_back(std::move(fetch));
+    if (!closed_) start_fetches_locked();
+    arrived_.notify_all();
+  }
+
+  void process_locked(Fetch& fetch) {
+    if (!fetch.status.ok()) {
+      if (fetch.status.error_code() != grpc::StatusCode::CANCELLED) {
+        // Unreachable broker: metadata may have moved on.
+        for (const auto& [tp, epoch] : fetch.epochs) cluster_.invalidate(tp.topic);
+      }
+      return;
+    }
+    for (auto& p : *fetch.response.mutable_partitions()) {
+      TopicPartition tp{p.topic(), p.partition()};
+      auto it = partitions_.find(tp);
+      if (it == partitions_.end() || it->second.epoch != fetch.epochs[tp]) continue;
+      Status status = from_proto(p.error());
+      if (status.code() == ErrorCode::offset_out_of_range) {
+        it->second.position.reset();  // resolved again per auto_offset_reset
+        ++it->second.epoch;
+        continue;
+      }
+      if (!status.ok()) {
+        if (is_retriable(status.code())) {
+          cluster_.invalidate(tp.topic);
+        } else {
+          failure_ = error(status.code(), "{}: {}", tp, status.message());
+        }
+        continue;
+      }
+      Status decoded = decode_into_ready_locked(tp, it->second, p.batches());
+      if (!decoded.ok()) failure_ = decoded;
+    }
+  }
+
+  Status decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
+                                  const std::string& bytes) {
+    auto data = as_bytes(bytes);
+    Offset next = *state.position;
+    while (!data.empty()) {
+      auto header = parse_batch_header(data, data.size());
+      if (!header.ok()) return error(ErrorCode::corrupt_batch, "{}: {}", tp, header.status().message());
+      auto records = decode_batch(data.subspan(0, header->size_bytes()));
+      if (!records.ok()) return error(records.status().code(), "{}: {}", tp, records.status().message());
+      for (auto& r : *records) {
+        if (r.offset < next) continue;  // the batch began before our position
+        next = r.offset + 1;
+        ready_.push_back({tp.topic, tp.partition, std::move(r)});
+      }
+      data = data.subspan(header->size_bytes());
+    }
+    return {};
+  }
+
+  std::vector<ConsumerRecord> take_ready_locked() {
+    size_t n = std::min(ready_.size(), static_cast<size_t>(std::max(1, options_.max_poll_records)));
+    std::vector<ConsumerRecord> out;
+    out.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      ConsumerRecord& r = ready_.front();
+      auto it = partitions_.find({r.topic, r.partition});
+      if (it != partitions_.end()) it->second.position = r.record.offset + 1;
+      out.push_back(std::move(r));
+      ready_.pop_front();
+    }
+    return out;
+  }
+
+  const ConsumerOptions options_;
+  client::Cluster cluster_;
+  std::unique_ptr<Admin> admin_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::map<TopicPartition, PartitionState> partitions_;
+  std::map<std::string, std::unique_ptr<Fetch>> in_flight_;  // by broker address
+  std::map<std::string, SteadyClock::time_point> retry_at_;
+  std::deque<std::unique_ptr<Fetch>> completed_;
+  std::deque<ConsumerRecord> ready_;
+  Status failure_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions options) {
+  if (options.client.bootstrap_brokers.empty()) {
+    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  }
+  return std::unique_ptr<Consumer>(new ConsumerImpl(std::move(options)));
+}
+
+}  // namespace cairn

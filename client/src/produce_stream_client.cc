@@ -1,0 +1,65 @@
+#include "produce_stream_client.h"
+
+namespace cairn::client {
+
+ProduceStreamClient::ProduceStreamClient(v1::Broker::Stub* stub,
+                                         std::function<void(v1::ProduceResponse&)> on_response,
+                                         std::function<void(const grpc::Status&)> on_done)
+    : on_response_(std::move(on_response)), on_done_(std::move(on_done)) {
+  stub->async()->ProduceStream(&context_, this);
+  StartRead(&response_);
+  StartCall();
+}
+
+void ProduceStreamClient::send(std::unique_ptr<v1::ProduceRequest> request) {
+  std::unique_lock lock(mutex_);
+  queue_.push_back(std::move(request));
+  write_next_locked(lock);
+}
+
+void ProduceStreamClient::close() {
+  std::unique_lock lock(mutex_);
+  closing_ = true;
+  write_next_locked(lock);
+}
+
+void ProduceStreamClient::write_next_locked(std::unique_lock<std::mutex>& lock) {
+  if (writing_ || write_failed_) return;
+  if (!queue_.empty()) {
+    writing_ = true;
+    const v1::ProduceRequest* next = queue_.front().get();
+    lock.unlock();
+    StartWrite(next);
+    lock.lock();
+  } else if (closing_) {
+    writing_ = true;  // nothing more will be written
+    lock.unlock();
+    StartWritesDone();
+    lock.lock();
+  }
+}
+
+void ProduceStreamClient::OnWriteDone(bool ok) {
+  std::unique_lock lock(mutex_);
+  queue_.pop_front();
+  writing_ = false;
+  if (!ok) {
+    write_failed_ = true;  // the stream is broken; OnDone will report why
+    return;
+  }
+  write_next_locked(lock);
+}
+
+void ProduceStreamClient::OnReadDone(bool ok) {
+  if (!ok) return;
+  on_response_(response_);
+  response_.Clear();
+  StartRead(&response_);
+}
+
+void ProduceStreamClient::OnDone(const grpc::Status& status) {
+  on_done_(status);
+  done_ = true;
+}
+
+}  // namespace cairn::client

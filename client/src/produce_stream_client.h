@@ -1,0 +1,51 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "cairn/v1/broker.grpc.pb.h"
+
+namespace cairn::client {
+
+// The client end of one ProduceStream RPC to one broker: queues requests
+// and writes them one at a time in order; hands each response to
+// `on_response` and the final status to `on_done` (both on gRPC threads).
+// After on_done returns, done() turns true and the owner may delete it.
+class ProduceStreamClient final
+    : public grpc::ClientBidiReactor<v1::ProduceRequest, v1::ProduceResponse> {
+ public:
+  ProduceStreamClient(v1::Broker::Stub* stub,
+                      std::function<void(v1::ProduceResponse&)> on_response,
+                      std::function<void(const grpc::Status&)> on_done);
+
+  void send(std::unique_ptr<v1::ProduceRequest> request);
+  // No more requests: half-closes once the queue is written.
+  void close();
+  bool done() const { return done_.load(); }
+
+  void OnWriteDone(bool ok) override;
+  void OnWritesDoneDone(bool ok) override {}
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  void write_next_locked(std::unique_lock<std::mutex>& lock);
+
+  grpc::ClientContext context_;
+  v1::ProduceResponse response_;
+  std::function<void(v1::ProduceResponse&)> on_response_;
+  std::function<void(const grpc::Status&)> on_done_;
+  std::mutex mutex_;
+  std::deque<std::unique_ptr<v1::ProduceRequest>> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool write_failed_ = false;
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace cairn::client

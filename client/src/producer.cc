@@ -1,0 +1,470 @@
+#include "cairn/producer.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "cluster.h"
+#include "produce_stream_client.h"
+#include "proto/rpc_error.h"
+
+namespace cairn {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records bound for one partition, sent as one record batch.
+struct Batch {
+  TopicPartition tp;
+  RecordBatchBuilder builder;
+  std::vector<SendCallback> callbacks;
+  std::vector<int64_t> timestamps;
+  std::string encoded;    // built at the first send, reused by retries
+  int64_t created_ms = 0;   // steady clock
+  int64_t deadline_ms = 0;  // steady clock: delivery timeout
+  int64_t retry_at_ms = 0;
+  int64_t reserved_bytes = 0;
+  bool closed = false;      // takes no more records
+};
+
+// Overhead of a record in a batch beyond its key, value and headers.
+constexpr int64_t kRecordOverheadBytes = 24;
+// A produce request carries at most this much, whatever the batches.
+constexpr size_t kMaxRequestBytes = 8 << 20;
+
+std::vector<std::unique_ptr<Batch>> just(std::unique_ptr<Batch> batch) {
+  std::vector<std::unique_ptr<Batch>> out;
+  out.push_back(std::move(batch));
+  return out;
+}
+
+v1::Acks to_proto(Acks acks) {
+  switch (acks) {
+    case Acks::none: return v1::ACKS_NONE;
+    case Acks::leader: return v1::ACKS_LEADER;
+    case Acks::all: return v1::ACKS_ALL;
+  }
+  return v1::ACKS_ALL;
+}
+
+class ProducerImpl final : public Producer {
+ public:
+  explicit ProducerImpl(ProducerOptions options)
+      : options_(std::move(options)), cluster_(options_.client), rng_(std::random_device{}()) {
+    sender_ = std::thread([this] { run(); });
+  }
+
+  ~ProducerImpl() override { close(); }
+
+  using Producer::send;
+
+  void send(ProducerRecord record, SendCallback callback) override {
+    auto partition = choose_partition(record);
+    if (!partition.ok()) {
+      callback(partition.status());
+      return;
+    }
+    int64_t bytes = kRecordOverheadBytes + static_cast<int64_t>(
+        (record.key ? record.key->size() : 0) + (record.value ? record.value->size() : 0));
+    for (const auto& h : record.headers) bytes += static_cast<int64_t>(h.key.size() + (h.value ? h.value->size() : 0));
+    if (record.timestamp_ms == 0) record.timestamp_ms = wall_ms();
+
+    std::unique_lock lock(mutex_);
+    bool fits = space_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms), [&] {
+      return closing_ || buffered_bytes_ + bytes <= options_.buffer_bytes || buffered_bytes_ == 0;
+    });
+    if (closing_) {
+      lock.unlock();
+      callback(error(ErrorCode::shutting_down, "the producer is closed"));
+      return;
+    }
+    if (!fits) {
+      lock.unlock();
+      callback(error(ErrorCode::resource_exhausted,
+                     "send buffer full for {} ms: the brokers are slower than the sends",
+                     options_.max_block_ms));
+      return;
+    }
+    TopicPartition tp{record.topic, *partition};
+    Batch& batch = open_batch_locked(tp, bytes);
+    batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+                      record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
+                      record.headers, record.timestamp_ms);
+    batch.callbacks.push_back(std::move(callback));
+    batch.timestamps.push_back(record.timestamp_ms);
+    batch.reserved_bytes += bytes;
+    buffered_bytes_ += bytes;
+    if (batch.builder.size_bytes() >= static_cast<size_t>(options_.batch_bytes)) {
+      close_batch_locked(batch);
+      wake_sender_.notify_one();
+    }
+  }
+
+  void flush() override {
+    std::unique_lock lock(mutex_);
+    ++flushes_;
+    wake_sender_.notify_one();
+    drained_.wait(lock, [&] { return unacknowledged_ == 0; });
+    --flushes_;
+  }
+
+  void close() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    flush();
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      for (auto& [address, stream] : streams_) stream->close();
+    }
+    wake_sender_.notify_one();
+    space_.notify_all();
+    sender_.join();
+  }
+
+ private:
+  Result<int32_t> choose_partition(const ProducerRecord& record) {
+    auto count = cluster_.partition_count(record.topic);
+    if (!count.ok()) return count.status();
+    if (record.partition) {
+      if (*record.partition < 0 || *record.partition >= *count) {
+        return error(ErrorCode::unknown_topic_or_partition, "topic '{}' has partitions 0..{}, not {}",
+                     record.topic, *count - 1, *record.partition);
+      }
+      return *record.partition;
+    }
+    if (record.key) return partition_for_key(*record.key, *count);
+    std::lock_guard lock(mutex_);
+    auto it = sticky_.find(record.topic);
+    if (it == sticky_.end() || it->second >= *count) {
+      it = sticky_.insert_or_assign(record.topic, static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count))).first;
+    }
+    return it->second;
+  }
+
+  Batch& open_batch_locked(const TopicPartition& tp, int64_t incoming_bytes) {
+    auto& queue = queues_[tp];
+    if (!queue.empty() && !queue.back()->closed &&
+        queue.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) >
+            static_cast<size_t>(options_.batch_bytes)) {
+      close_batch_locked(*queue.back());
+    }
+    if (queue.empty() || queue.back()->closed) {
+      auto batch = std::make_unique<Batch>();
+      batch->tp = tp;
+      batch->builder = RecordBatchBuilder(options_.compression);
+      batch->created_ms = steady_ms();
+      batch->deadline_ms = batch->created_ms + options_.delivery_timeout_ms;
+      queue.push_back(std::move(batch));
+      ++unacknowledged_;
+      wake_sender_.notify_one();
+    }
+    return *queue.back();
+  }
+
+  void close_batch_locked(Batch& batch) {
+    batch.closed = true;
+    // Keyless records move on to another partition once a batch is full.
+    auto it = sticky_.find(batch.tp.topic);
+    if (it != sticky_.end() && it->second == batch.tp.partition) sticky_.erase(it);
+  }
+
+  bool sendable_locked(const Batch& batch, int64_t now) const {
+    if (batch.retry_at_ms > now) return false;
+    return batch.closed || flushes_ > 0 || closing_ || now - batch.created_ms >= options_.linger_ms;
+  }
+
+  // The sender thread: moves sendable batches into requests, one per broker.
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      reap_streams_locked();
+      int64_t now = steady_ms();
+      int64_t next_wake = now + 100;
+      std::vector<std::unique_ptr<Batch>> ready;
+      for (auto& [tp, queue] : queues_) {
+        while (!queue.empty()) {
+          Batch& front = *queue.front();
+          if (!sendable_locked(front, now)) {
+            next_wake = std::min(next_wake, front.retry_at_ms > now ? front.retry_at_ms
+                                                                   : front.created_ms + options_.linger_ms);
+            break;
+          }
+          close_batch_locked(front);
+          ready.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      std::erase_if(queues_, [](const auto& entry) { return entry.second.empty(); });
+      if (ready.empty()) {
+        if (closing_ && unacknowledged_ == 0) break;
+        wake_sender_.wait_until(lock, SteadyClock::time_point(std::chrono::milliseconds(next_wake)));
+        continue;
+      }
+      lock.unlock();
+      dispatch(std::move(ready));
+      lock.lock();
+    }
+    lock.unlock();
+    // Wait for the streams to finish before the producer goes away.
+    while (true) {
+      std::lock_guard guard(mutex_);
+      reap_streams_locked();
+      bool all_done = true;
+      for (auto& [address, stream] : streams_) all_done = all_done && stream->done();
+      if (all_done) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  // Groups batches by leader and sends them, a request per broker (split at
+  // kMaxRequestBytes). Runs on the sender thread without the lock.
+  void dispatch(std::vector<std::unique_ptr<Batch>> ready) {
+    std::map<std::string, std::vector<std::unique_ptr<Batch>>> by_broker;
+    for (auto& batch : ready) {
+      auto leader = cluster_.leader(batch->tp);
+      if (!leader.ok()) {
+        fail_or_retry(just(std::move(batch)), leader.status());
+        continue;
+      }
+      if (batch->encoded.empty()) {
+        auto encoded = batch->builder.build();
+        if (!encoded.ok()) {
+          fail_or_retry(just(std::move(batch)), encoded.status());
+          continue;
+        }
+        batch->encoded = std::move(*encoded);
+        batch->builder.reset();
+      }
+      by_broker[(*leader)->address].push_back(std::move(batch));
+    }
+    for (auto& [address, batches] : by_broker) {
+      while (!batches.empty()) {
+        auto request = std::make_unique<v1::ProduceRequest>();
+        request->set_acks(to_proto(options_.acks));
+        request->set_timeout_ms(options_.client.request_timeout_ms);
+        std::vector<std::unique_ptr<Batch>> in_request;
+        size_t bytes = 0;
+        while (!batches.empty() && (in_request.empty() || bytes + batches.front()->encoded.size() <= kMaxRequestBytes)) {
+          Batch& b = *batches.front();
+          auto* p = request->add_partitions();
+          p->set_topic(b.tp.topic);
+          p->set_partition(b.tp.partition);
+          p->set_batches(b.encoded);
+          bytes += b.encoded.size();
+          in_request.push_back(std::move(batches.front()));
+          batches.erase(batches.begin());
+        }
+        send_request(address, std::move(request), std::move(in_request));
+      }
+    }
+  }
+
+  void send_request(const std::string& address, std::unique_ptr<v1::ProduceRequest> request,
+                    std::vector<std::unique_ptr<Batch>> batches) {
+    std::unique_lock lock(mutex_);
+    // Bound requests in flight per broker: wait for answers (sender thread only).
+    in_flight_changed_.wait(lock, [&] {
+      return in_flight_per_broker_[address] < options_.max_in_flight_requests;
+    });
+    uint64_t id = ++next_request_id_;
+    request->set_request_id(id);
+    auto& stream = streams_[address];
+    if (!stream || stream->done()) {
+      if (stream) dead_streams_.push_back(std::move(stream));
+      auto connection = cluster_.leader(batches.front()->tp);
+      v1::Broker::Stub* stub = connection.ok() ? (*connection)->broker.get() : nullptr;
+      if (!stub) {
+        lock.unlock();
+        fail_or_retry(std::move(batches), connection.status());
+        return;
+      }
+      stream = std::make_unique<client::ProduceStreamClient>(
+          stub, [this](v1::ProduceResponse& r) { on_response(r); },
+          [this, address](const grpc::Status& s) { on_stream_done(address, s); });
+    }
+    pending_[id] = Pending{address, std::move(batches)};
+    ++in_flight_per_broker_[address];
+    stream->send(std::move(request));
+  }
+
+  struct Pending {
+    std::string address;
+    std::vector<std::unique_ptr<Batch>> batches;
+  };
+
+  void on_response(const v1::ProduceResponse& response) {
+    Pending pending;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(response.request_id());
+      if (it == pending_.end()) return;
+      pending = std::move(it->second);
+      pending_.erase(it);
+      --in_flight_per_broker_[pending.address];
+    }
+    in_flight_changed_.notify_all();
+    for (size_t i = 0; i < pending.batches.size(); ++i) {
+      auto& batch = pending.batches[i];
+      if (static_cast<int>(i) >= response.results_size()) {
+        fail_or_retry(just(std::move(batch)), error(ErrorCode::unknown, "the broker skipped a partition"));
+        continue;
+      }
+      const auto& result = response.results(static_cast<int>(i));
+      Status status = from_proto(result.error());
+      if (!status.ok()) {
+        fail_or_retry(just(std::move(batch)), status);
+        continue;
+      }
+      complete(std::move(batch), Offset(result.base_offset()));
+    }
+  }
+
+  void on_stream_done(const std::string& address, const grpc::Status& status) {
+    std::vector<std::unique_ptr<Batch>> orphans;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.address == address) {
+          for (auto& b : it->second.batches) orphans.push_back(std::move(b));
+          it = pending_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      in_flight_per_broker_[address] = 0;
+    }
+    in_flight_changed_.notify_all();
+    if (!orphans.empty()) {
+      Status why = status.ok() ? error(ErrorCode::shutting_down, "the stream to {} closed", address)
+                               : error(ErrorCode::shutting_down, "lost the stream to {}: {}", address,
+                                       status.error_message());
+      fail_or_retry(std::move(orphans), why);
+    }
+    wake_sender_.notify_one();
+  }
+
+  void complete(std::unique_ptr<Batch> batch, Offset base) {
+    for (size_t i = 0; i < batch->callbacks.size(); ++i) {
+      batch->callbacks[i](RecordMetadata{batch->tp.topic, batch->tp.partition,
+                                         base + static_cast<int64_t>(i), batch->timestamps[i]});
+    }
+    release(*batch);
+  }
+
+  // Retriable failures go back to the front of their partition's queue (in
+  // their original order) until the delivery timeout; others fail.
+  void fail_or_retry(std::vector<std::unique_ptr<Batch>> batches, const Status& status) {
+    int64_t now = steady_ms();
+    std::vector<std::unique_ptr<Batch>> failed;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+        auto& batch = *it;
+        if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
+          if (status.code() == ErrorCode::not_leader ||
+              status.code() == ErrorCode::unknown_topic_or_partition) {
+            stale_topics_.push_back(batch->tp.topic);
+          }
+          batch->retry_at_ms = now + options_.retry_backoff_ms;
+          queues_[batch->tp].push_front(std::move(batch));
+        } else {
+          failed.push_back(std::move(batch));
+        }
+      }
+    }
+    for (auto& topic : take_stale_topics()) cluster_.invalidate(topic);
+    wake_sender_.notify_one();
+    for (auto& batch : failed) {
+      for (auto& callback : batch->callbacks) callback(status);
+      release(*batch);
+    }
+  }
+
+  std::vector<std::string> take_stale_topics() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(stale_topics_, {});
+  }
+
+  void release(const Batch& batch) {
+    {
+      std::lock_guard lock(mutex_);
+      buffered_bytes_ -= batch.reserved_bytes;
+      --unacknowledged_;
+    }
+    space_.notify_all();
+    drained_.notify_all();
+    wake_sender_.notify_one();
+  }
+
+  void reap_streams_locked() {
+    std::erase_if(dead_streams_, [](const auto& s) { return s->done(); });
+  }
+
+  const ProducerOptions options_;
+  client::Cluster cluster_;
+  std::mt19937 rng_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_sender_;
+  std::condition_variable space_;
+  std::condition_variable drained_;
+  std::condition_variable in_flight_changed_;
+  std::map<TopicPartition, std::deque<std::unique_ptr<Batch>>> queues_;
+  std::map<std::string, int32_t> sticky_;
+  std::map<uint64_t, Pending> pending_;
+  std::map<std::string, int> in_flight_per_broker_;
+  std::map<std::string, std::unique_ptr<client::ProduceStreamClient>> streams_;
+  std::vector<std::unique_ptr<client::ProduceStreamClient>> dead_streams_;
+  std::vector<std::string> stale_topics_;
+  uint64_t next_request_id_ = 0;
+  int64_t buffered_bytes_ = 0;
+  int64_t unacknowledged_ = 0;  // batches created and not yet completed or failed
+  int flushes_ = 0;
+  bool closed_ = false;
+  bool closing_ = false;
+  std::thread sender_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Producer>> Producer::create(ProducerOptions options) {
+  if (options.client.bootstrap_brokers.empty()) {
+    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  }
+  if (options.batch_bytes < 1024 || options.linger_ms < 0 || options.buffer_bytes < options.batch_bytes ||
+      options.max_in_flight_requests < 1) {
+    return error(ErrorCode::invalid_config,
+                 "batch_bytes >= 1024, linger_ms >= 0, buffer_bytes >= batch_bytes and "
+                 "max_in_flight_requests >= 1 are required");
+  }
+  return std::unique_ptr<Producer>(new ProducerImpl(std::move(options)));
+}
+
+std::future<Result<RecordMetadata>> Producer::send(ProducerRecord record) {
+  auto promise = std::make_shared<std::promise<Result<RecordMetadata>>>();
+  auto future = promise->get_future();
+  send(std::move(record), [promise](const Result<RecordMetadata>& r) { promise->set_value(r); });
+  return future;
+}
+
+}  // namespace cairn

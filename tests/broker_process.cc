@@ -1,0 +1,89 @@
+#include "broker_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "cairn/v1/broker.grpc.pb.h"
+
+namespace cairn::testing {
+
+std::string bin_path(const std::string& program) { return std::string(CAIRN_BIN_DIR) + "/" + program; }
+
+BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)),
+      log_path_(data_dir_ + ".log") {}
+
+BrokerProcess::~BrokerProcess() {
+  if (running()) kill();
+}
+
+Status BrokerProcess::start() {
+  if (running()) return error(ErrorCode::invalid_request, "cairnd already runs");
+  std::filesystem::create_directories(data_dir_);
+  std::string port_file = data_dir_ + ".port";
+  std::filesystem::remove(port_file);
+  std::vector<std::string> args = {bin_path("cairnd"), "--data-dir", data_dir_, "--listen",
+                                   "127.0.0.1:" + std::to_string(port_), "--port-file", port_file};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = fork();
+  if (pid_ < 0) return error(ErrorCode::io_error, "fork failed");
+  if (pid_ == 0) {
+    int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, STDOUT_FILENO);
+    dup2(log, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(port_file);
+    if (in >> port_ && port_ > 0) return wait_until_serving();
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return error(ErrorCode::io_error, "cairnd exited during start; see {}", log_path_);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return error(ErrorCode::request_timed_out, "cairnd did not start in 20 s; see {}", log_path_);
+}
+
+Status BrokerProcess::wait_until_serving() {
+  auto channel = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::Broker::NewStub(channel);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    v1::MetadataResponse response;
+    if (stub->Metadata(&context, v1::MetadataRequest(), &response).ok()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return error(ErrorCode::request_timed_out, "cairnd on {} does not answer; see {}", address(),
+               log_path_);
+}
+
+void BrokerProcess::signal_and_wait(int signal) {
+  if (!running()) return;
+  ::kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void BrokerProcess::stop() { signal_and_wait(SIGTERM); }
+void BrokerProcess::kill() { signal_and_wait(SIGKILL); }
+
+}  // namespace cairn::testing

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "proto/status.h"
+
+namespace cairn::testing {
+
+// A real cairnd process for integration tests, on 127.0.0.1 with a port
+// chosen by the kernel (kept across restarts) and its own data folder.
+// The destructor kills it if it still runs.
+class BrokerProcess {
+ public:
+  BrokerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~BrokerProcess();
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
+  // Starts cairnd and waits (up to 20 s) until it answers metadata requests.
+  Status start();
+  // SIGTERM and wait: a clean shutdown.
+  void stop();
+  // SIGKILL and wait: a crash.
+  void kill();
+  bool running() const { return pid_ > 0; }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  Status wait_until_serving();
+  void signal_and_wait(int signal);
+
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Path of a program built next to the tests (build/bin).
+std::string bin_path(const std::string& program);
+
+}  // namespace cairn::testing

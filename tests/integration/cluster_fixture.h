@@ -1,0 +1,105 @@
+#pragma once
+
+// A fixture with one real cairnd in a temp folder and clients bound to it.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "broker_process.h"
+#include "cairn/admin.h"
+#include "cairn/consumer.h"
+#include "cairn/producer.h"
+
+namespace cairn::testing {
+
+class TempFolder {
+ public:
+  TempFolder() {
+    std::random_device rd;
+    path_ = (std::filesystem::temp_directory_path() / ("cairn-it-" + std::to_string(rd()))).string();
+    std::filesystem::create_directories(path_);
+  }
+  ~TempFolder() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct SingleBroker {
+  TempFolder folder;
+  BrokerProcess broker;
+  std::unique_ptr<Admin> admin;
+
+  explicit SingleBroker(std::vector<std::string> extra_args = {})
+      : broker(folder.path() + "/broker", std::move(extra_args)) {
+    Status started = broker.start();
+    INFO(started.to_string());
+    REQUIRE(started.ok());
+    auto connected = Admin::connect(client_options());
+    REQUIRE(connected.ok());
+    admin = std::move(*connected);
+  }
+
+  ClientOptions client_options() const {
+    ClientOptions options;
+    options.bootstrap_brokers = {broker.address()};
+    options.request_timeout_ms = 10'000;
+    return options;
+  }
+
+  std::unique_ptr<Producer> producer(Acks acks = Acks::all) {
+    ProducerOptions options;
+    options.client = client_options();
+    options.acks = acks;
+    options.delivery_timeout_ms = 30'000;
+    auto created = Producer::create(options);
+    REQUIRE(created.ok());
+    return std::move(*created);
+  }
+
+  std::unique_ptr<Consumer> consumer(OffsetReset reset = OffsetReset::earliest) {
+    ConsumerOptions options;
+    options.client = client_options();
+    options.auto_offset_reset = reset;
+    options.fetch_max_wait_ms = 200;
+    auto created = Consumer::create(options);
+    REQUIRE(created.ok());
+    return std::move(*created);
+  }
+
+  void create_topic(const std::string& name, int32_t partitions,
+                    const std::map<std::string, std::string>& configs = {}) {
+    Status created = admin->create_topic(name, partitions, configs);
+    INFO(created.to_string());
+    REQUIRE(created.ok());
+  }
+};
+
+// Polls until `count` records arrived or `timeout` passed without progress.
+inline std::vector<ConsumerRecord> consume(Consumer& consumer, size_t count,
+                                           std::chrono::milliseconds idle_timeout = std::chrono::seconds(5)) {
+  std::vector<ConsumerRecord> out;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (out.size() < count && std::chrono::steady_clock::now() - last_progress < idle_timeout) {
+    auto records = consumer.poll(std::chrono::milliseconds(200));
+    INFO(records.status().to_string());
+    REQUIRE(records.ok());
+    if (!records->empty()) last_progress = std::chrono::steady_clock::now();
+    for (auto& r : *records) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace cairn::testing
+
+namespace Catch {
+template <typename Tag>
+struct StringMaker<cairn::StrongInt<Tag>> {
+  static std::string convert(cairn::StrongInt<Tag> v) { return std::to_string(v.value); }
+};
+}  // namespace Catch
