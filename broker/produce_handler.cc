@@ -1,5 +1,7 @@
 #include "broker/produce_handler.h"
 
+#include <limits>
+
 #include <spdlog/spdlog.h>
 
 #include "broker/produce_operation.h"
@@ -34,11 +36,15 @@ Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const st
   std::vector<std::span<const std::byte>> batches;
   if (data.empty()) return error(ErrorCode::invalid_request, "no record batches given");
   while (!data.empty()) {
-    auto header = parse_batch_header(data, max_batch_bytes);
+    auto header = parse_batch_header(data, std::numeric_limits<int32_t>::max());
     if (!header.ok()) return header.status();
     if (header->size_bytes() > data.size()) {
       return error(ErrorCode::corrupt_batch, "batch says {} bytes but {} remain",
                    header->size_bytes(), data.size());
+    }
+    if (header->size_bytes() > max_batch_bytes) {
+      return error(ErrorCode::record_too_large, "batch of {} bytes exceeds max.message.bytes ({})",
+                   header->size_bytes(), max_batch_bytes);
     }
     batches.push_back(data.subspan(0, header->size_bytes()));
     data = data.subspan(header->size_bytes());

@@ -1,0 +1,262 @@
+#include <atomic>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "cairn/v1/broker.grpc.pb.h"
+#include "cluster_fixture.h"
+#include "proto/byte_io.h"
+#include "proto/record_batch_format.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+std::unique_ptr<v1::Broker::Stub> raw_stub(const SingleBroker& cluster) {
+  return v1::Broker::NewStub(
+      grpc::CreateChannel(cluster.broker.address(), grpc::InsecureChannelCredentials()));
+}
+
+std::string batch_of(int records, const std::string& value = "v") {
+  RecordBatchBuilder builder;
+  for (int i = 0; i < records; ++i) builder.add(std::nullopt, value, {}, 1000 + i);
+  return std::move(builder.build()).value();
+}
+
+v1::ProduceResponse produce_raw(v1::Broker::Stub& stub, const std::string& topic, int32_t partition,
+                                std::string batches, grpc::Status* rpc = nullptr) {
+  v1::ProduceRequest request;
+  auto* p = request.add_partitions();
+  p->set_topic(topic);
+  p->set_partition(partition);
+  p->set_batches(std::move(batches));
+  grpc::ClientContext context;
+  v1::ProduceResponse response;
+  grpc::Status status = stub.Produce(&context, request, &response);
+  if (rpc) *rpc = status;
+  return response;
+}
+
+v1::ErrorCode produce_error(v1::Broker::Stub& stub, const std::string& topic, int32_t partition,
+                            std::string batches) {
+  grpc::Status rpc;
+  auto response = produce_raw(stub, topic, partition, std::move(batches), &rpc);
+  REQUIRE(rpc.ok());
+  REQUIRE(response.results_size() == 1);
+  return response.results(0).error().code();
+}
+
+}  // namespace
+
+TEST_CASE("BadInputGetsTypedErrorsAndTheBrokerKeepsServing", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("strict", 1, {{"max.message.bytes", "2048"}});
+  auto stub = raw_stub(cluster);
+
+  CHECK(produce_error(*stub, "nope", 0, batch_of(1)) == v1::UNKNOWN_TOPIC_OR_PARTITION);
+  CHECK(produce_error(*stub, "strict", 7, batch_of(1)) == v1::UNKNOWN_TOPIC_OR_PARTITION);
+  CHECK(produce_error(*stub, "strict", 0, batch_of(1, std::string(4000, 'x'))) == v1::RECORD_TOO_LARGE);
+  std::string bad_crc = batch_of(3);
+  bad_crc.back() ^= 0x01;
+  CHECK(produce_error(*stub, "strict", 0, bad_crc) == v1::CORRUPT_BATCH);
+  CHECK(produce_error(*stub, "strict", 0, batch_of(3).substr(0, 50)) == v1::CORRUPT_BATCH);
+  CHECK(produce_error(*stub, "strict", 0, batch_of(3).substr(0, 70)) == v1::CORRUPT_BATCH);
+  // A good batch followed by garbage: nothing of the request is appended.
+  CHECK(produce_error(*stub, "strict", 0, batch_of(2) + "garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage") ==
+        v1::CORRUPT_BATCH);
+  CHECK(produce_error(*stub, "strict", 0, "") == v1::INVALID_REQUEST);
+
+  grpc::Status rpc;
+  v1::ProduceRequest empty;
+  grpc::ClientContext context;
+  v1::ProduceResponse response;
+  rpc = stub->Produce(&context, empty, &response);
+  CHECK(rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::FetchRequest fetch;
+  auto* p = fetch.add_partitions();
+  p->set_topic("strict");
+  p->set_partition(0);
+  p->set_offset(99);
+  grpc::ClientContext fetch_context;
+  v1::FetchResponse fetched;
+  REQUIRE(stub->Fetch(&fetch_context, fetch, &fetched).ok());
+  CHECK(fetched.partitions(0).error().code() == v1::OFFSET_OUT_OF_RANGE);
+  CHECK_THAT(fetched.partitions(0).error().message(), Catch::Contains("[0, 0)"));
+
+  // Still serving, and nothing of the rejected input was stored.
+  auto good = produce_raw(*stub, "strict", 0, batch_of(2));
+  REQUIRE(good.results(0).error().code() == v1::NONE);
+  CHECK(good.results(0).base_offset() == 0);
+  auto description = cluster.admin->describe_topic("strict");
+  REQUIRE(description.ok());
+  CHECK(description->partitions[0].log_end_offset == Offset(2));
+}
+
+TEST_CASE("OversizedRequestIsRefusedWithAClearStatus", "[integration]") {
+  SingleBroker cluster({"--max-request-bytes", "100000"});
+  cluster.create_topic("t", 1);
+  auto stub = raw_stub(cluster);
+  grpc::Status rpc;
+  produce_raw(*stub, "t", 0, std::string(200'000, 'x'), &rpc);
+  CHECK(rpc.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(produce_error(*stub, "t", 0, batch_of(1)) == v1::NONE);
+}
+
+TEST_CASE("PlainRecordsWorkWithoutTheBatchCodec", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("plain", 1);
+  auto stub = raw_stub(cluster);
+  v1::ProduceRequest request;
+  auto* p = request.add_partitions();
+  p->set_topic("plain");
+  p->set_partition(0);
+  for (int i = 0; i < 5; ++i) {
+    auto* r = p->mutable_records()->add_records();
+    r->set_key("k" + std::to_string(i));
+    r->set_value("v" + std::to_string(i));
+    auto* h = r->add_headers();
+    h->set_key("h");
+    h->set_value("x");
+  }
+  {
+    grpc::ClientContext context;
+    v1::ProduceResponse response;
+    REQUIRE(stub->Produce(&context, request, &response).ok());
+    REQUIRE(response.results(0).error().code() == v1::NONE);
+    CHECK(response.results(0).last_offset() == 4);
+  }
+  v1::FetchRequest fetch;
+  auto* f = fetch.add_partitions();
+  f->set_topic("plain");
+  f->set_partition(0);
+  f->set_offset(2);
+  fetch.set_as_records(true);
+  grpc::ClientContext context;
+  v1::FetchResponse response;
+  REQUIRE(stub->Fetch(&context, fetch, &response).ok());
+  const auto& got = response.partitions(0);
+  REQUIRE(got.records_size() == 3);
+  CHECK(got.records(0).offset() == 2);
+  CHECK(got.records(0).key() == "k2");
+  CHECK(got.records(2).value() == "v4");
+  CHECK(got.records(0).headers(0).value() == "x");
+  CHECK(got.records(0).timestamp_ms() > 1'600'000'000'000);
+  CHECK(got.high_watermark() == 5);
+}
+
+TEST_CASE("LongPollAnswersWhenDataArrivesOrAfterMaxWait", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("quiet", 1);
+  auto stub = raw_stub(cluster);
+  auto fetch_at = [&](int64_t offset, int32_t max_wait_ms) {
+    v1::FetchRequest fetch;
+    auto* f = fetch.add_partitions();
+    f->set_topic("quiet");
+    f->set_partition(0);
+    f->set_offset(offset);
+    fetch.set_max_wait_ms(max_wait_ms);
+    fetch.set_min_bytes(1);
+    grpc::ClientContext context;
+    v1::FetchResponse response;
+    REQUIRE(stub->Fetch(&context, fetch, &response).ok());
+    return response;
+  };
+
+  auto start = std::chrono::steady_clock::now();
+  auto empty = fetch_at(0, 400);
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(empty.partitions(0).batches().empty());
+  CHECK(waited >= std::chrono::milliseconds(380));
+  CHECK(waited < std::chrono::milliseconds(3000));
+
+  std::thread late_producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    produce_raw(*stub, "quiet", 0, batch_of(1));
+  });
+  start = std::chrono::steady_clock::now();
+  auto woken = fetch_at(0, 10'000);
+  waited = std::chrono::steady_clock::now() - start;
+  late_producer.join();
+  CHECK_FALSE(woken.partitions(0).batches().empty());
+  CHECK(waited >= std::chrono::milliseconds(250));
+  CHECK(waited < std::chrono::milliseconds(5000));  // far below max_wait
+}
+
+TEST_CASE("AcknowledgedRecordsSurviveSigkillMidStream", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("durable", 2);
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::map<int32_t, std::vector<std::pair<int64_t, std::string>>> acked;  // partition -> (offset, value)
+  std::thread sender([&] {
+    auto producer = cluster.producer(Acks::all);
+    for (int i = 0; !stop; ++i) {
+      std::string value = "v" + std::to_string(i);
+      ProducerRecord record{"durable", i % 2, std::nullopt, value, {}, 0};
+      producer->send(std::move(record), [&, value](const Result<RecordMetadata>& r) {
+        if (!r.ok()) return;  // the broker died: unacknowledged
+        std::lock_guard lock(mutex);
+        acked[r->partition].emplace_back(r->offset.value, value);
+      });
+      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  cluster.broker.kill();
+  stop = true;
+  sender.join();  // pending sends fail once the delivery timeout passes... or at close
+  REQUIRE(cluster.broker.start().ok());
+
+  std::lock_guard lock(mutex);
+  size_t total = 0;
+  for (auto& [partition, records] : acked) {
+    std::sort(records.begin(), records.end());
+    total += records.size();
+    auto consumer = cluster.consumer();
+    REQUIRE(consumer->assign({{"durable", partition}}).ok());
+    auto end = cluster.admin->list_offset("durable", partition, OffsetSpec::latest());
+    REQUIRE(end.ok());
+    auto stored = consume(*consumer, static_cast<size_t>(end->value));
+    REQUIRE(stored.size() == static_cast<size_t>(end->value));
+    // Every acknowledged record is there, at its offset, intact.
+    for (const auto& [offset, value] : records) {
+      REQUIRE(offset < static_cast<int64_t>(stored.size()));
+      CHECK(stored[static_cast<size_t>(offset)].record.value == value);
+    }
+    for (size_t i = 0; i < stored.size(); ++i) CHECK(stored[i].record.offset == Offset(static_cast<int64_t>(i)));
+  }
+  INFO("acknowledged before the kill: " << total);
+  CHECK(total > 100);
+}
+
+TEST_CASE("RetentionMovesTheEarliestOffsetAndConsumersStartThere", "[integration]") {
+  SingleBroker cluster({"--retention-check-interval-ms", "200"});
+  cluster.create_topic("short", 1, {{"segment.ms", "300"}, {"retention.ms", "600"}});
+  auto producer = cluster.producer();
+  auto send_batch = [&](const std::string& tag) {
+    for (int i = 0; i < 10; ++i) {
+      producer->send({"short", 0, std::nullopt, tag + std::to_string(i), {}, 0},
+                     [](const Result<RecordMetadata>& r) { REQUIRE(r.ok()); });
+    }
+    producer->flush();
+  };
+  send_batch("old");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  send_batch("mid");  // rolls the first segment (older than segment.ms)
+  Offset earliest(0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (earliest == Offset(0) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    send_batch("new");  // keeps rolling segments so old ones close and expire
+    earliest = *cluster.admin->list_offset("short", 0, OffsetSpec::earliest());
+  }
+  REQUIRE(earliest > Offset(0));
+  auto consumer = cluster.consumer(OffsetReset::earliest);
+  REQUIRE(consumer->assign({{"short", 0}}).ok());
+  auto records = consume(*consumer, 1, std::chrono::seconds(3));
+  REQUIRE_FALSE(records.empty());
+  CHECK(records.front().record.offset >= earliest);
+  CHECK(records.front().record.value->rfind("old", 0) != 0);
+}
