@@ -16,12 +16,12 @@ void ProduceOperation::complete(v1::PartitionProduceResult* result, const Status
   if (finished_) return;
   if (!status.ok()) to_proto(status, result->mutable_error());
   std::erase(waiting_, result);
-  if (waiting_.empty()) finish_locked();
+  if (waiting_.empty() && armed_) finish_locked();
 }
 
 void ProduceOperation::arm(asio::io_context& io, int32_t timeout_ms) {
   std::lock_guard lock(mutex_);
-  if (finished_) return;
+  armed_ = true;
   if (waiting_.empty()) {
     finish_locked();
     return;

@@ -29,7 +29,9 @@ class ProduceOperation : public std::enable_shared_from_this<ProduceOperation> {
   void expect(v1::PartitionProduceResult* result);
   // A partition's append became durable (or failed).
   void complete(v1::PartitionProduceResult* result, const Status& status);
-  // Starts the timeout; finishes at once if nothing is pending.
+  // Called once every partition is registered: nothing finishes before, so
+  // a fast acknowledgement cannot send a half-filled response. Starts the
+  // timeout; finishes at once if nothing is pending.
   void arm(asio::io_context& io, int32_t timeout_ms);
 
  private:
@@ -38,6 +40,7 @@ class ProduceOperation : public std::enable_shared_from_this<ProduceOperation> {
   std::function<void()> done_;
   std::mutex mutex_;
   std::vector<v1::PartitionProduceResult*> waiting_;
+  bool armed_ = false;
   bool finished_ = false;
   std::unique_ptr<asio::steady_timer> timer_;
 };

@@ -20,6 +20,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::shutting_down: return "shutting_down";
     case ErrorCode::resource_exhausted: return "resource_exhausted";
     case ErrorCode::invalid_topic: return "invalid_topic";
+    case ErrorCode::broker_unavailable: return "broker_unavailable";
   }
   return "unrecognised_error_code";
 }
@@ -29,6 +30,7 @@ bool is_retriable(ErrorCode code) {
     case ErrorCode::not_leader:
     case ErrorCode::request_timed_out:
     case ErrorCode::shutting_down:
+    case ErrorCode::broker_unavailable:
     case ErrorCode::resource_exhausted:
     case ErrorCode::unknown_topic_or_partition:  // metadata may be catching up
       return true;

@@ -24,6 +24,7 @@ enum class ErrorCode : int32_t {
   shutting_down = 13,              // the component is closing
   resource_exhausted = 14,         // a bound (memory, in-flight bytes) was reached
   invalid_topic = 15,              // a topic name breaks the naming rules
+  broker_unavailable = 16,         // no connection to the broker (down, or wrong address)
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.

@@ -25,6 +25,7 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::unknown_topic_or_partition: code = grpc::StatusCode::NOT_FOUND; break;
     case ErrorCode::topic_already_exists: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case ErrorCode::not_leader:
+    case ErrorCode::broker_unavailable:
     case ErrorCode::shutting_down: code = grpc::StatusCode::UNAVAILABLE; break;
     case ErrorCode::request_timed_out: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
     case ErrorCode::resource_exhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
@@ -45,7 +46,7 @@ Status from_grpc(const grpc::Status& status) {
     case grpc::StatusCode::ALREADY_EXISTS: code = ErrorCode::topic_already_exists; break;
     case grpc::StatusCode::DEADLINE_EXCEEDED: code = ErrorCode::request_timed_out; break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: code = ErrorCode::resource_exhausted; break;
-    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::UNAVAILABLE: code = ErrorCode::broker_unavailable; break;
     case grpc::StatusCode::CANCELLED: code = ErrorCode::shutting_down; break;
     case grpc::StatusCode::INTERNAL: code = ErrorCode::io_error; break;
     default: break;

@@ -2,14 +2,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/bench_commands.h"
 #include "tools/log_commands.h"
+#include "tools/produce_consume_commands.h"
+#include "tools/topic_commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"cairn: the command-line tool for Cairn, an append-only replicated event log"};
+  CLI::App app{
+      "cairn: the command-line tool for Cairn, an append-only replicated event log.\n"
+      "Brokers come from --brokers, else $CAIRN_BROKERS, else 127.0.0.1:7070.\n"
+      "Run `cairn COMMAND --help` for each command's options and an example."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
   int exit_code = 0;
+  cairn::tools::add_topic_commands(app, exit_code);
+  cairn::tools::add_produce_consume_commands(app, exit_code);
   cairn::tools::add_log_commands(app, exit_code);
+  cairn::tools::add_bench_commands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

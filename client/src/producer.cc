@@ -355,8 +355,8 @@ class ProducerImpl final : public Producer {
     }
     in_flight_changed_.notify_all();
     if (!orphans.empty()) {
-      Status why = status.ok() ? error(ErrorCode::shutting_down, "the stream to {} closed", address)
-                               : error(ErrorCode::shutting_down, "lost the stream to {}: {}", address,
+      Status why = status.ok() ? error(ErrorCode::broker_unavailable, "the stream to {} closed", address)
+                               : error(ErrorCode::broker_unavailable, "lost the stream to {}: {}", address,
                                        status.error_message());
       fail_or_retry(std::move(orphans), why);
     }

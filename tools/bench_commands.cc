@@ -1,0 +1,318 @@
+#include "tools/bench_commands.h"
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cairn/admin.h"
+#include "cairn/consumer.h"
+#include "cairn/producer.h"
+#include "proto/byte_io.h"
+#include "tools/cli_common.h"
+#include "tools/latency_histogram.h"
+
+namespace cairn::tools {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t micros_since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count();
+}
+
+struct BenchOptions {
+  BrokerFlag brokers;
+  std::string topic = "bench";
+  int32_t partitions = 1;
+  int64_t records = 1'000'000;
+  int32_t record_size = 100;
+  std::string acks = "1";
+  int32_t batch_bytes = 64 * 1024;
+  int32_t linger_ms = 5;
+  std::string compression = "none";
+  int32_t producers = 1;
+  double rate_mb = 20;  // e2e only
+  bool json = false;
+};
+
+struct Summary {
+  std::string name;
+  int64_t records = 0;
+  int64_t bytes = 0;
+  double seconds = 0;
+  const LatencyHistogram* latency = nullptr;
+  int64_t errors = 0;
+};
+
+void print_summary(const Summary& s, bool json) {
+  double rps = static_cast<double>(s.records) / s.seconds;
+  double mbps = static_cast<double>(s.bytes) / 1e6 / s.seconds;
+  if (json) {
+    std::string latency;
+    if (s.latency) {
+      latency = fmt::format(
+          R"(,"latency_ms":{{"mean":{:.3f},"p50":{:.3f},"p99":{:.3f},"p99_9":{:.3f},"max":{:.3f}}})",
+          s.latency->mean() / 1e3, s.latency->percentile(50) / 1e3, s.latency->percentile(99) / 1e3,
+          s.latency->percentile(99.9) / 1e3, s.latency->max() / 1e3);
+    }
+    fmt::print(R"({{"test":"{}","records":{},"bytes":{},"seconds":{:.3f},"records_per_sec":{:.0f},"mb_per_sec":{:.2f},"errors":{}{}}})"
+               "\n",
+               s.name, s.records, s.bytes, s.seconds, rps, mbps, s.errors, latency);
+    return;
+  }
+  fmt::print("{}: {} records ({:.1f} MB) in {:.2f} s: {:.0f} records/s, {:.1f} MB/s, {} errors\n",
+             s.name, s.records, static_cast<double>(s.bytes) / 1e6, s.seconds, rps, mbps, s.errors);
+  if (s.latency) {
+    fmt::print("  latency ms: mean {:.2f}, p50 {:.2f}, p99 {:.2f}, p99.9 {:.2f}, max {:.2f}\n",
+               s.latency->mean() / 1e3, s.latency->percentile(50) / 1e3,
+               s.latency->percentile(99) / 1e3, s.latency->percentile(99.9) / 1e3,
+               s.latency->max() / 1e3);
+  }
+}
+
+// Prints a line a second while `running`, from counters the workers bump.
+class Progress {
+ public:
+  Progress(std::string label, const std::atomic<int64_t>& records, const std::atomic<int64_t>& bytes, bool quiet)
+      : label_(std::move(label)), records_(records), bytes_(bytes) {
+    if (!quiet) thread_ = std::thread([this] { run(); });
+  }
+  ~Progress() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    int64_t last_records = 0, last_bytes = 0;
+    while (running_) {
+      for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      int64_t r = records_.load(), b = bytes_.load();
+      fmt::print(stderr, "{}: {} records, {:.0f} records/s, {:.1f} MB/s\n", label_, r,
+                 static_cast<double>(r - last_records), static_cast<double>(b - last_bytes) / 1e6);
+      last_records = r;
+      last_bytes = b;
+    }
+  }
+
+  std::string label_;
+  const std::atomic<int64_t>& records_;
+  const std::atomic<int64_t>& bytes_;
+  std::atomic<bool> running_{true};
+  std::thread thread_;
+};
+
+Status ensure_topic(const BenchOptions& o) {
+  auto admin = Admin::connect(o.brokers.client_options());
+  if (!admin.ok()) return admin.status();
+  if ((*admin)->describe_topic(o.topic).ok()) return {};
+  Status created = (*admin)->create_topic(o.topic, o.partitions);
+  return created.code() == ErrorCode::topic_already_exists ? Status() : created;
+}
+
+Result<ProducerOptions> producer_options(const BenchOptions& o) {
+  ProducerOptions options;
+  options.client = o.brokers.client_options();
+  options.acks = o.acks == "0" ? Acks::none : o.acks == "1" ? Acks::leader : Acks::all;
+  options.batch_bytes = o.batch_bytes;
+  options.linger_ms = o.linger_ms;
+  auto codec = parse_compression(o.compression);
+  if (!codec.ok()) return codec.status();
+  options.compression = *codec;
+  return options;
+}
+
+std::string payload(int32_t size) {
+  std::mt19937 rng(7);
+  std::string value(static_cast<size_t>(size), '\0');
+  for (auto& c : value) c = static_cast<char>('A' + rng() % 58);
+  return value;
+}
+
+int bench_produce(const BenchOptions& o) {
+  Status topic = ensure_topic(o);
+  if (!topic.ok()) return fail(topic);
+  auto options = producer_options(o);
+  if (!options.ok()) return fail(options.status());
+  std::string value = payload(o.record_size);
+  std::atomic<int64_t> acked{0}, bytes{0}, errors{0};
+  LatencyHistogram latency;
+  auto start = SteadyClock::now();
+  {
+    Progress progress("produce", acked, bytes, o.json);
+    std::vector<std::thread> threads;
+    for (int32_t t = 0; t < o.producers; ++t) {
+      threads.emplace_back([&, t] {
+        auto producer = Producer::create(*options);
+        if (!producer.ok()) {
+          errors += o.records;
+          return;
+        }
+        int64_t mine = o.records / o.producers + (t < o.records % o.producers ? 1 : 0);
+        for (int64_t i = 0; i < mine; ++i) {
+          auto sent_at = SteadyClock::now();
+          ProducerRecord record{o.topic, std::nullopt, std::nullopt, value, {}, 0};
+          (*producer)->send(std::move(record), [&, sent_at](const Result<RecordMetadata>& r) {
+            if (!r.ok()) {
+              if (errors++ == 0) fmt::print(stderr, "first error: {}\n", r.status().to_string());
+              return;
+            }
+            latency.record(micros_since(sent_at));
+            ++acked;
+            bytes += o.record_size;
+          });
+        }
+        (*producer)->close();
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  double seconds = static_cast<double>(micros_since(start)) / 1e6;
+  print_summary({"produce", acked.load(), bytes.load(), seconds, &latency, errors.load()}, o.json);
+  return errors == 0 ? 0 : 1;
+}
+
+int bench_consume(const BenchOptions& o) {
+  auto admin = Admin::connect(o.brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  auto topic = (*admin)->describe_topic(o.topic);
+  if (!topic.ok()) return fail(topic.status());
+  std::vector<TopicPartition> partitions;
+  for (const auto& p : topic->partitions) partitions.push_back({o.topic, p.partition});
+  ConsumerOptions options;
+  options.client = o.brokers.client_options();
+  options.auto_offset_reset = OffsetReset::earliest;
+  options.fetch_max_wait_ms = 100;
+  auto consumer = Consumer::create(options);
+  if (!consumer.ok()) return fail(consumer.status());
+  Status assigned = (*consumer)->assign(partitions);
+  if (!assigned.ok()) return fail(assigned);
+  std::atomic<int64_t> records{0}, bytes{0};
+  auto start = SteadyClock::now();
+  auto last_data = start;
+  {
+    Progress progress("consume", records, bytes, o.json);
+    while (records < o.records) {
+      auto got = (*consumer)->poll(std::chrono::milliseconds(500));
+      if (!got.ok()) return fail(got.status());
+      if (got->empty()) {
+        if (SteadyClock::now() - last_data > std::chrono::seconds(5)) {
+          fmt::print(stderr, "no records for 5 s: the topic holds fewer than --records\n");
+          break;
+        }
+        continue;
+      }
+      last_data = SteadyClock::now();
+      int64_t b = 0;
+      for (const auto& r : *got) b += r.record.value ? static_cast<int64_t>(r.record.value->size()) : 0;
+      bytes += b;
+      records += static_cast<int64_t>(got->size());
+    }
+  }
+  double seconds = std::chrono::duration<double>(last_data - start).count();
+  print_summary({"consume", records.load(), bytes.load(), seconds, nullptr, 0}, o.json);
+  return 0;
+}
+
+// Produces at a fixed rate and consumes at once; a record's value starts with
+// its send time, so the consumer measures end-to-end latency.
+int bench_e2e(const BenchOptions& o) {
+  Status topic = ensure_topic(o);
+  if (!topic.ok()) return fail(topic);
+  auto options = producer_options(o);
+  if (!options.ok()) return fail(options.status());
+  auto producer = Producer::create(*options);
+  if (!producer.ok()) return fail(producer.status());
+  ConsumerOptions consumer_options;
+  consumer_options.client = o.brokers.client_options();
+  consumer_options.auto_offset_reset = OffsetReset::latest;
+  consumer_options.fetch_max_wait_ms = 100;
+  auto consumer = Consumer::create(consumer_options);
+  if (!consumer.ok()) return fail(consumer.status());
+  std::vector<TopicPartition> partitions;
+  for (int32_t p = 0; p < o.partitions; ++p) partitions.push_back({o.topic, p});
+  Status assigned = (*consumer)->assign(partitions);
+  if (!assigned.ok()) return fail(assigned);
+  Status at_end = (*consumer)->seek_to_end(partitions);
+  if (!at_end.ok()) return fail(at_end);
+
+  auto origin = SteadyClock::now();
+  std::atomic<int64_t> received{0}, bytes{0};
+  LatencyHistogram latency;
+  std::thread reader([&] {
+    auto last = SteadyClock::now();
+    while (received < o.records && SteadyClock::now() - last < std::chrono::seconds(10)) {
+      auto got = (*consumer)->poll(std::chrono::milliseconds(200));
+      if (!got.ok()) break;
+      int64_t now_us = micros_since(origin);
+      for (const auto& r : *got) {
+        if (!r.record.value || r.record.value->size() < 8) continue;
+        latency.record(now_us - load_be<int64_t>(reinterpret_cast<const std::byte*>(r.record.value->data())));
+        bytes += static_cast<int64_t>(r.record.value->size());
+        ++received;
+      }
+      if (!got->empty()) last = SteadyClock::now();
+    }
+  });
+  std::string value = payload(std::max(o.record_size, 8));
+  double interval_us = static_cast<double>(o.record_size) / (o.rate_mb * 1e6) * 1e6;
+  {
+    Progress progress("e2e", received, bytes, o.json);
+    for (int64_t i = 0; i < o.records; ++i) {
+      auto due = origin + std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(i) * interval_us));
+      std::this_thread::sleep_until(due);
+      store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), micros_since(origin));
+      (*producer)->send({o.topic, std::nullopt, std::nullopt, value, {}, 0}, [](const Result<RecordMetadata>&) {});
+    }
+    (*producer)->flush();
+    reader.join();
+  }
+  double seconds = static_cast<double>(micros_since(origin)) / 1e6;
+  print_summary({"e2e", received.load(), bytes.load(), seconds, &latency, o.records - received.load()}, o.json);
+  return received == o.records ? 0 : 1;
+}
+
+void add_common(CLI::App& cmd, BenchOptions& o, bool producing) {
+  o.brokers.add_to(cmd);
+  cmd.add_option("--topic", o.topic, "topic (created with --partitions if missing)")->capture_default_str();
+  cmd.add_option("--records", o.records, "records to send or read")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_flag("--json", o.json, "print only the summary, as one JSON object");
+  if (!producing) return;
+  cmd.add_option("--partitions", o.partitions, "partitions when creating the topic")->capture_default_str();
+  cmd.add_option("--record-size", o.record_size, "bytes of each record's value")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--acks", o.acks, "0, 1 or all")->capture_default_str()->check(CLI::IsMember({"0", "1", "all"}));
+  cmd.add_option("--batch-bytes", o.batch_bytes, "producer batch size")->capture_default_str();
+  cmd.add_option("--linger-ms", o.linger_ms, "producer linger")->capture_default_str();
+  cmd.add_option("--compression", o.compression, "none, lz4 or zstd")->capture_default_str();
+}
+
+}  // namespace
+
+void add_bench_commands(CLI::App& app, int& exit_code) {
+  auto* bench = app.add_subcommand("bench", "Measure throughput and latency against running brokers");
+  bench->require_subcommand(1);
+  auto o = std::make_shared<BenchOptions>();
+
+  auto* produce = bench->add_subcommand(
+      "produce", "Send records as fast as the producer can; report records/s, MB/s and ack latency\n"
+                 "Example: cairn bench produce --topic bench --records 5000000 --record-size 100 --acks 1");
+  add_common(*produce, *o, true);
+  produce->add_option("--producers", o->producers, "producer instances (threads) in this process")->capture_default_str();
+  produce->callback([o, &exit_code] { exit_code = bench_produce(*o); });
+
+  auto* consume = bench->add_subcommand("consume", "Read records from the beginning of every partition; report records/s and MB/s");
+  add_common(*consume, *o, false);
+  consume->callback([o, &exit_code] { exit_code = bench_consume(*o); });
+
+  auto* e2e = bench->add_subcommand(
+      "e2e", "Produce at a fixed rate while consuming; report end-to-end latency (send to poll)\n"
+             "Example: cairn bench e2e --records 200000 --record-size 1000 --rate-mb 20 --acks all");
+  add_common(*e2e, *o, true);
+  e2e->add_option("--rate-mb", o->rate_mb, "MB/s to produce")->capture_default_str();
+  e2e->callback([o, &exit_code] { exit_code = bench_e2e(*o); });
+}
+
+}  // namespace cairn::tools

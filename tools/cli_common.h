@@ -1,0 +1,28 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cairn/client_options.h"
+#include "proto/status.h"
+
+namespace cairn::tools {
+
+// The broker list of a command: --brokers, else $CAIRN_BROKERS, else the
+// local default. Registered on every command that talks to a broker.
+struct BrokerFlag {
+  std::string brokers;
+  void add_to(CLI::App& command);
+  ClientOptions client_options() const;
+};
+
+// Parses repeated KEY=VALUE arguments (--config retention.ms=1000).
+Result<std::map<std::string, std::string>> parse_key_values(const std::vector<std::string>& pairs);
+
+// Prints "error: ..." to stderr and returns the exit code for it.
+int fail(const Status& status);
+
+}  // namespace cairn::tools

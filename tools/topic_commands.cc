@@ -1,0 +1,123 @@
+#include "tools/topic_commands.h"
+
+#include <fmt/format.h>
+
+#include "cairn/admin.h"
+#include "tools/cli_common.h"
+
+namespace cairn::tools {
+namespace {
+
+struct TopicOptions {
+  BrokerFlag brokers;
+  std::string name;
+  int32_t partitions = 1;
+  std::vector<std::string> configs;
+  bool internal = false;
+};
+
+Result<std::unique_ptr<Admin>> connect(const TopicOptions& o) {
+  return Admin::connect(o.brokers.client_options());
+}
+
+int create(const TopicOptions& o) {
+  auto configs = parse_key_values(o.configs);
+  if (!configs.ok()) return fail(configs.status());
+  auto admin = connect(o);
+  if (!admin.ok()) return fail(admin.status());
+  Status created = (*admin)->create_topic(o.name, o.partitions, *configs);
+  if (!created.ok()) return fail(created);
+  fmt::print("created topic {} with {} partition(s)\n", o.name, o.partitions);
+  return 0;
+}
+
+int list(const TopicOptions& o) {
+  auto admin = connect(o);
+  if (!admin.ok()) return fail(admin.status());
+  auto names = (*admin)->list_topics(o.internal);
+  if (!names.ok()) return fail(names.status());
+  for (const auto& name : *names) fmt::print("{}\n", name);
+  return 0;
+}
+
+int describe(const TopicOptions& o) {
+  auto admin = connect(o);
+  if (!admin.ok()) return fail(admin.status());
+  auto topic = (*admin)->describe_topic(o.name);
+  if (!topic.ok()) return fail(topic.status());
+  fmt::print("topic {}: {} partition(s)\n", topic->name, topic->partitions.size());
+  fmt::print("{:>9} {:>6} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition", "leader",
+             "log-start", "high-watermark", "log-end", "bytes", "segments");
+  for (const auto& p : topic->partitions) {
+    fmt::print("{:>9} {:>6} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition, p.leader,
+               p.log_start_offset, p.high_watermark, p.log_end_offset, p.size_bytes, p.segments);
+  }
+  fmt::print("configs:\n");
+  for (const auto& [key, value] : topic->configs) fmt::print("  {} = {}\n", key, value);
+  return 0;
+}
+
+int alter(const TopicOptions& o) {
+  auto configs = parse_key_values(o.configs);
+  if (!configs.ok()) return fail(configs.status());
+  if (configs->empty()) return fail(error(ErrorCode::invalid_request, "give at least one --config KEY=VALUE"));
+  auto admin = connect(o);
+  if (!admin.ok()) return fail(admin.status());
+  Status altered = (*admin)->alter_topic_configs(o.name, *configs);
+  if (!altered.ok()) return fail(altered);
+  fmt::print("altered {} config(s) of {}\n", configs->size(), o.name);
+  return 0;
+}
+
+int remove(const TopicOptions& o) {
+  auto admin = connect(o);
+  if (!admin.ok()) return fail(admin.status());
+  Status removed = (*admin)->delete_topic(o.name);
+  if (!removed.ok()) return fail(removed);
+  fmt::print("deleted topic {}\n", o.name);
+  return 0;
+}
+
+constexpr const char* kConfigHelp =
+    "KEY=VALUE topic setting, repeatable: retention.ms (default 604800000, -1 forever), "
+    "retention.bytes (-1), segment.bytes (1073741824), segment.ms (604800000), "
+    "max.message.bytes (1048576), flush.policy (on_append|interval), flush.ms (1000), "
+    "flush.bytes (16777216)";
+
+}  // namespace
+
+void add_topic_commands(CLI::App& app, int& exit_code) {
+  auto* topic = app.add_subcommand("topic", "Create, list, describe, alter and delete topics");
+  topic->require_subcommand(1);
+  auto o = std::make_shared<TopicOptions>();
+
+  auto* create_cmd = topic->add_subcommand("create", "Create a topic\nExample: cairn topic create orders --partitions 6 --config retention.ms=86400000");
+  create_cmd->add_option("NAME", o->name, "topic name: letters, digits, '.', '_', '-'")->required();
+  create_cmd->add_option("--partitions", o->partitions, "number of partitions")->capture_default_str()->check(CLI::Range(1, 10'000));
+  create_cmd->add_option("--config", o->configs, kConfigHelp);
+  o->brokers.add_to(*create_cmd);
+  create_cmd->callback([o, &exit_code] { exit_code = create(*o); });
+
+  auto* list_cmd = topic->add_subcommand("list", "List topic names");
+  list_cmd->add_flag("--internal", o->internal, "include internal topics (names starting with __)");
+  o->brokers.add_to(*list_cmd);
+  list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
+
+  auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, offsets, size) and every config of a topic");
+  describe_cmd->add_option("NAME", o->name, "topic name")->required();
+  o->brokers.add_to(*describe_cmd);
+  describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });
+
+  auto* alter_cmd = topic->add_subcommand("alter", "Change topic configs at runtime\nExample: cairn topic alter orders --config retention.ms=3600000");
+  alter_cmd->add_option("NAME", o->name, "topic name")->required();
+  alter_cmd->add_option("--config", o->configs, kConfigHelp)->required();
+  o->brokers.add_to(*alter_cmd);
+  alter_cmd->callback([o, &exit_code] { exit_code = alter(*o); });
+
+  auto* delete_cmd = topic->add_subcommand("delete", "Delete a topic and all its data");
+  delete_cmd->add_option("NAME", o->name, "topic name")->required();
+  o->brokers.add_to(*delete_cmd);
+  delete_cmd->callback([o, &exit_code] { exit_code = remove(*o); });
+}
+
+}  // namespace cairn::tools
