@@ -91,12 +91,17 @@ void Consensus::on_log_truncated(Offset from) {
   if (memberships_.size() != before) save_memberships();
 }
 
-void Consensus::on_log_reset(Offset base_index) {
-  // The committed membership may lie past the new base (this node lost its
-  // copy with an unflushed tail): it stays. Uncommitted ones go with the log.
-  size_t before = memberships_.size();
+// After a jump the skipped prefix may hold membership changes this node
+// never saw: it takes the newer of its own and the leader's last committed
+// membership (either may lie past the new base; its entry then arrives
+// later and is recognised). Uncommitted memberships go with the log.
+void Consensus::on_log_reset(Offset base_index, const MembershipAt& leader_committed) {
   while (memberships_.size() > 1 && memberships_.back().index > base_index) memberships_.pop_back();
-  if (memberships_.size() != before) save_memberships();
+  // What remains is at or below the committed base, hence committed.
+  MembershipAt latest = std::move(memberships_.back());
+  if (leader_committed.index > latest.index) latest = leader_committed;
+  memberships_ = {std::move(latest)};
+  save_memberships();
 }
 
 void Consensus::on_commit_advanced() {

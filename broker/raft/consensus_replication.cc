@@ -110,7 +110,7 @@ void Consensus::handle_jump_request(const JumpRequest& request) {
     if (failed()) return;
     Status status = log_.reset(request.base_index, request.base_term);
     if (!status.ok()) return fail(std::move(status));
-    on_log_reset(request.base_index);
+    on_log_reset(request.base_index, request.membership);
     commit_index_ = request.base_index;
     applied_index_ = request.base_index;
     on_commit_advanced();
@@ -179,7 +179,8 @@ void Consensus::send_append(NodeId to, Progress& progress, bool heartbeat) {
   Offset base = log_.first_index() - 1;
   if (progress.next_index - 1 < base) {
     RAFT_ASSERT(base <= commit_index_);  // retention trims only committed entries
-    send(to, JumpRequest{term_, options_.self, base, *log_.term_at(base), commit_index_});
+    send(to, JumpRequest{term_, options_.self, base, *log_.term_at(base), commit_index_,
+                         memberships_.front()});
     progress.become_probe();  // one jump at a time, answered like a probe
     progress.probe_sent = true;
     return;

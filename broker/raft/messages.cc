@@ -42,8 +42,9 @@ struct Describer {
                        m.rejected_prev, m.hint_index, m.hint_term);
   }
   std::string operator()(const JumpRequest& m) const {
-    return fmt::format("JumpRequest t{} from {} base {}@t{} commit {}", m.term, m.from,
-                       m.base_index, m.base_term, m.commit_index);
+    return fmt::format("JumpRequest t{} from {} base {}@t{} commit {} membership {} at {}", m.term,
+                       m.from, m.base_index, m.base_term, m.commit_index, m.membership.membership,
+                       m.membership.index);
   }
   std::string operator()(const TimeoutNow& m) const {
     return fmt::format("TimeoutNow t{} from {}", m.term, m.from);

@@ -4,6 +4,7 @@
 #include <variant>
 #include <vector>
 
+#include "broker/raft/membership.h"
 #include "broker/raft/types.h"
 
 namespace cairn::raft {
@@ -61,13 +62,16 @@ struct AppendResponse {
 
 // Tells a follower whose next needed index was trimmed from the leader's
 // log to drop its log and restart it after (base_index, base_term), which
-// the leader guarantees is committed. Answered by an AppendResponse.
+// the leader guarantees is committed. Carries the leader's last committed
+// membership, which the follower may never see in the log it skips.
+// Answered by an AppendResponse.
 struct JumpRequest {
   Term term;
   NodeId from;
   Offset base_index;
   Term base_term;
   Offset commit_index;
+  MembershipAt membership;
 };
 
 // Leadership transfer: "start an election now, skipping pre-vote".

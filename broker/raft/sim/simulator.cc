@@ -268,7 +268,11 @@ void Simulation::on_apply(int i, const Entry& entry) {
   checker_->on_apply(i, entry);
   auto it = node.pending.find(entry.last.value);
   if (it == node.pending.end()) return;
-  if (it->second == entry) {
+  // Like a produce request, the client hears back from the leader it
+  // proposed to, while that node still leads the entry's term; otherwise the
+  // outcome is unknown to the client (and nothing is acknowledged).
+  bool still_leading = node.consensus->role() == Role::leader && node.consensus->term() == entry.term;
+  if (it->second == entry && still_leading) {
     const Membership& members = node.consensus->membership();
     std::vector<int> voters;
     for (NodeId id : members.voters) voters.push_back(int(id.value) - 1);
