@@ -130,7 +130,7 @@ class Consensus {
   Status propose_membership(Membership next);
   void on_membership_appended(const Entry& entry);
   void on_log_truncated(Offset from);
-  void on_log_reset(Offset base_index, const MembershipAt& leader_committed);
+  void on_log_reset(const MembershipAt& leader_committed);
   void on_commit_advanced();
   void sync_progress_with_membership();
   void save_memberships();

@@ -91,14 +91,14 @@ void Consensus::on_log_truncated(Offset from) {
   if (memberships_.size() != before) save_memberships();
 }
 
-// After a jump the skipped prefix may hold membership changes this node
-// never saw: it takes the newer of its own and the leader's last committed
-// membership (either may lie past the new base; its entry then arrives
-// later and is recognised). Uncommitted memberships go with the log.
-void Consensus::on_log_reset(Offset base_index, const MembershipAt& leader_committed) {
-  while (memberships_.size() > 1 && memberships_.back().index > base_index) memberships_.pop_back();
-  // What remains is at or below the committed base, hence committed.
-  MembershipAt latest = std::move(memberships_.back());
+// After a jump, this node's own memberships can no longer be trusted: the
+// log they came from diverged from the leader's (that is why it jumped),
+// even at or below the new base. Only committed ones hold: its own last
+// committed membership and the leader's. It keeps the newer of the two,
+// which may lie past the base (its entry then arrives later and is
+// recognised in on_membership_appended).
+void Consensus::on_log_reset(const MembershipAt& leader_committed) {
+  MembershipAt latest = memberships_.front();
   if (leader_committed.index > latest.index) latest = leader_committed;
   memberships_ = {std::move(latest)};
   save_memberships();

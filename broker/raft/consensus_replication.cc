@@ -110,7 +110,7 @@ void Consensus::handle_jump_request(const JumpRequest& request) {
     if (failed()) return;
     Status status = log_.reset(request.base_index, request.base_term);
     if (!status.ok()) return fail(std::move(status));
-    on_log_reset(request.base_index, request.membership);
+    on_log_reset(request.membership);
     commit_index_ = request.base_index;
     applied_index_ = request.base_index;
     on_commit_advanced();

@@ -4,8 +4,10 @@
 
 namespace cairn::raft::sim {
 
-SafetyChecker::SafetyChecker(std::vector<const InMemoryLog*> logs)
-    : logs_(std::move(logs)), last_role_(logs_.size(), Role::follower) {}
+SafetyChecker::SafetyChecker(std::vector<const InMemoryLog*> logs, bool durable_at_acknowledgement)
+    : logs_(std::move(logs)),
+      last_role_(logs_.size(), Role::follower),
+      durable_at_acknowledgement_(durable_at_acknowledgement) {}
 
 void SafetyChecker::report(std::string what) {
   if (!violation_) violation_ = std::move(what);
@@ -85,7 +87,7 @@ void SafetyChecker::on_acknowledged(const Entry& entry, Term leader_term, std::s
                                     size_t quorum) {
   size_t durable = 0;
   for (int voter : voters) durable += holds(voter, entry, true) ? 1 : 0;
-  if (durable < quorum) {
+  if (durable < quorum && durable_at_acknowledgement_) {
     report(fmt::format("entry t{} [{}..{}] acknowledged while durable on {} voters, quorum {}",
                        entry.term, entry.first, entry.last, durable, quorum));
   }

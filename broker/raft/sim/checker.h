@@ -31,8 +31,11 @@ namespace cairn::raft::sim {
 // ones are ignored.
 class SafetyChecker {
  public:
-  // `logs[i]` is node i's log; they must outlive the checker.
-  explicit SafetyChecker(std::vector<const InMemoryLog*> logs);
+  // `logs[i]` is node i's log; they must outlive the checker. Without
+  // `durable_at_acknowledgement`, an entry acknowledged before a quorum made
+  // it durable is not itself reported (for runs that break that rule on
+  // purpose, to see what is lost).
+  explicit SafetyChecker(std::vector<const InMemoryLog*> logs, bool durable_at_acknowledgement = true);
 
   // Node `node` appended `entry`; `prev` is the entry (or base) before it.
   void on_append(int node, const Entry& entry, EntryBounds prev);
@@ -78,6 +81,7 @@ class SafetyChecker {
   std::map<int64_t, int> leader_of_term_;
   std::map<int64_t, Acked> acked_;                    // first index -> entry
   std::vector<Role> last_role_;
+  bool durable_at_acknowledgement_;
   std::optional<std::string> violation_;
 };
 

@@ -2,6 +2,7 @@
 //
 //   raft-sim --seed S --count N [--nodes 3|5] [--steps K] [--trace]
 //   raft-sim --failover --seed S --count N     (leader-crash timing)
+//   raft-sim --ack-before-flush ...            (unsafe on purpose: shows the cost)
 //
 // Prints one summary line; on a violation prints the seed and the history
 // that led to it (replayed with tracing) and exits 1.
@@ -22,13 +23,26 @@
 
 namespace {
 
-volatile std::sig_atomic_t g_current_seed_known = 0;
-char g_abort_message[160];
+// A RAFT_ASSERT aborts the process, which leaves no history to print. The
+// handler replays the seed in a fresh process with --trace (execv is
+// async-signal-safe), so the trace printed ends at the broken invariant.
+char g_self_path[4096];
+char g_seed_arg[32];
+char g_nodes_arg[16];
+char g_steps_arg[16];
+bool g_replaying = false;
+bool g_ack_before_flush = false;
 
-// A RAFT_ASSERT aborts the process: say which seed to replay.
 void on_abort(int) {
-  if (g_current_seed_known) {
-    (void)!write(2, g_abort_message, strlen(g_abort_message));
+  static const char kMessage[] = "raft-sim: invariant broken; replaying the seed with --trace\n";
+  if (!g_replaying) {
+    (void)!write(2, kMessage, sizeof kMessage - 1);
+    char seed_flag[] = "--seed", count_flag[] = "--count", one[] = "1", nodes_flag[] = "--nodes",
+         steps_flag[] = "--steps", trace_flag[] = "--trace", unsafe_flag[] = "--ack-before-flush";
+    char* argv[] = {g_self_path, seed_flag, g_seed_arg, count_flag, one, nodes_flag, g_nodes_arg,
+                    steps_flag, g_steps_arg, trace_flag,
+                    g_ack_before_flush ? unsafe_flag : nullptr, nullptr};
+    execv(g_self_path, argv);
   }
   std::signal(SIGABRT, SIG_DFL);
   std::raise(SIGABRT);
@@ -57,8 +71,17 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "chaos actions per seed (failover trials with --failover)");
   app.add_flag("--trace", trace, "print a readable event trace");
   app.add_flag("--failover", failover, "measure leaderless time after leader crashes");
+  bool ack_before_flush = false;
+  app.add_flag("--ack-before-flush", ack_before_flush,
+               "unsafe: logs report entries durable before they are (expect violations)");
   CLI11_PARSE(app, argc, argv);
 
+  ssize_t path_length = readlink("/proc/self/exe", g_self_path, sizeof g_self_path - 1);
+  if (path_length > 0) g_self_path[path_length] = '\0';
+  std::snprintf(g_nodes_arg, sizeof g_nodes_arg, "%d", nodes);
+  std::snprintf(g_steps_arg, sizeof g_steps_arg, "%d", steps);
+  g_replaying = trace || failover || path_length <= 0;
+  g_ack_before_flush = ack_before_flush;
   std::signal(SIGABRT, on_abort);
   if (trace) std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the trace must precede an abort message
   cairn::raft::sim::SimStats total;
@@ -70,12 +93,10 @@ int main(int argc, char** argv) {
     options.node_count = nodes;
     options.steps = steps;
     options.scenario = failover ? cairn::raft::sim::Scenario::failover : cairn::raft::sim::Scenario::chaos;
+    options.ack_before_flush = ack_before_flush;
     options.record_history = trace;
     options.print_trace = trace;
-    std::snprintf(g_abort_message, sizeof g_abort_message,
-                  "raft-sim: aborted in seed %llu; replay with --seed %llu --count 1 --nodes %d --trace\n",
-                  (unsigned long long)options.seed, (unsigned long long)options.seed, nodes);
-    g_current_seed_known = 1;
+    std::snprintf(g_seed_arg, sizeof g_seed_arg, "%llu", (unsigned long long)options.seed);
     auto result = cairn::raft::sim::run_simulation(options);
     total.add(result.stats);
     if (result.ok) continue;

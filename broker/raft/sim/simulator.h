@@ -26,6 +26,10 @@ struct SimOptions {
   // Liveness bound: after healing, a leader must commit a new proposal
   // within this much simulated time. Default 10 s (10+ election timeouts).
   int64_t liveness_bound_ms = 10'000;
+  // Unsafe on purpose: the log reports entries durable as soon as they are
+  // appended (acknowledging before fsync) while crashes still lose the
+  // unflushed tail. Exists to show what that costs; expect violations.
+  bool ack_before_flush = false;
   bool record_history = false;  // keep a readable trace of every event
   bool print_trace = false;     // and print it as it happens
 };
