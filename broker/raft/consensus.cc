@@ -55,6 +55,7 @@ const Progress* Consensus::progress(NodeId id) const {
 
 Status Consensus::tick() {
   if (failed()) return failure_;
+  apply_committed();
   if (role_ == Role::leader) {
     tick_leader();
   } else if (now_ms() >= election_deadline_ms_) {

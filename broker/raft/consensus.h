@@ -19,9 +19,12 @@
 
 namespace cairn::raft {
 
-// Receives committed entries in index order, exactly once per run of a
-// Consensus object (after a restart, from the log's first index again).
-// Must not call back into the Consensus that calls it.
+// Receives committed entries in index order, once per run of a Consensus
+// object (after a restart, from the log's first index again). A jump skips
+// the entries up to its base: applied_index() moves there without calls (a
+// partition's readers read the log itself). At most
+// max_apply_entries_per_call entries per call into consensus. Must not call
+// back into the Consensus that calls it.
 using ApplyFn = std::function<void(const Entry& entry)>;
 
 // One Raft group's state machine on one node: election (with pre-vote and
@@ -36,7 +39,7 @@ using ApplyFn = std::function<void(const Entry& entry)>;
 // every received message, on_log_flushed() when the log's flushed index
 // moves, and the client calls (propose, transfer, membership).
 //
-// Durability rule (asserted): a follower acknowledges entries only up to
+// Durability rule (the simulator checks it on every acknowledgement): a follower acknowledges entries only up to
 // the log's flushed_index(); a leader counts its own copy only up to its
 // flushed_index(); the hard state (term, vote) is saved before any message
 // that depends on it and before entries of a new term are appended.
@@ -58,8 +61,8 @@ class Consensus {
   // Loads term, vote and membership; starts as a follower. Call once.
   [[nodiscard]] Status start();
 
-  // Fires the timers that are due: election, heartbeat, check-quorum,
-  // transfer abort.
+  // Fires the timers that are due (election, heartbeat, check-quorum,
+  // transfer abort) and applies committed entries left over.
   [[nodiscard]] Status tick();
   // Handles one message from a peer.
   [[nodiscard]] Status handle(const Message& message);

@@ -267,16 +267,19 @@ void Consensus::advance_commit(Offset index) {
   apply_committed();
 }
 
+// Bounded per call, so one call never stalls the owner's other groups.
 void Consensus::apply_committed() {
-  while (!failed() && applied_index_ < commit_index_) {
+  int32_t budget = options_.max_apply_entries_per_call;
+  while (!failed() && applied_index_ < commit_index_ && budget > 0) {
     auto read = log_.read(applied_index_ + 1, options_.max_bytes_per_append,
-                          options_.max_entries_per_append);
+                          std::min(budget, options_.max_entries_per_append));
     if (!read.ok()) return fail(read.status());
     for (const Entry& entry : read.value()) {
       if (entry.first > commit_index_) break;
       RAFT_ASSERT(entry.first == applied_index_ + 1 && entry.last <= commit_index_);
       apply_(entry);
       applied_index_ = entry.last;
+      --budget;
     }
   }
 }

@@ -35,6 +35,9 @@ struct RaftOptions {
   // Pipelining: AppendRequests in flight per follower before waiting for
   // acknowledgements. Default 8.
   int32_t max_inflight_appends = 8;
+  // Entries handed to the apply callback per call into consensus; the rest
+  // follow on the next tick or message. Default 1024.
+  int32_t max_apply_entries_per_call = 1024;
   // Backpressure: propose() fails with resource_exhausted while the leader
   // holds more than this many uncommitted indices. Default 100,000.
   int64_t max_uncommitted_indices = 100'000;

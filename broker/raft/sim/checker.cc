@@ -98,6 +98,7 @@ void SafetyChecker::on_acknowledged(const Entry& entry, Term leader_term, std::s
 }
 
 void SafetyChecker::check_acked_durability() {
+  if (!durable_at_acknowledgement_) return;
   for (const auto& [first, acked] : acked_) {
     size_t durable = 0;
     for (size_t node = 0; node < logs_.size(); ++node) durable += holds(int(node), acked.entry, true);

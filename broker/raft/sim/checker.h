@@ -32,9 +32,10 @@ namespace cairn::raft::sim {
 class SafetyChecker {
  public:
   // `logs[i]` is node i's log; they must outlive the checker. Without
-  // `durable_at_acknowledgement`, an entry acknowledged before a quorum made
-  // it durable is not itself reported (for runs that break that rule on
-  // purpose, to see what is lost).
+  // `durable_at_acknowledgement`, durability is not checked (neither at the
+  // acknowledgement nor after crashes), only its consequences: an
+  // acknowledged entry truncated, missing from a leader or applied
+  // differently. For runs that break the durability rule on purpose.
   explicit SafetyChecker(std::vector<const InMemoryLog*> logs, bool durable_at_acknowledgement = true);
 
   // Node `node` appended `entry`; `prev` is the entry (or base) before it.

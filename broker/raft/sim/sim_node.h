@@ -57,7 +57,7 @@ struct Event {
   Kind kind;
   int node;
   int incarnation;
-  Message message;
+  std::unique_ptr<Message> message;  // deliver only; boxed to keep heap moves cheap
   bool operator>(const Event& o) const {
     return time_us != o.time_us ? time_us > o.time_us : sequence > o.sequence;
   }
@@ -99,8 +99,11 @@ class SimTransport final : public Transport {
 // Consensus object does not.
 struct Node {
   Node(Simulation& sim, int index, const int64_t& sim_us, bool ack_before_flush)
-      : index(index), id(index + 1), clock(sim_us), transport(sim, index),
-        consensus_log(ack_before_flush ? static_cast<Log&>(lying_log) : log) {}
+      : index(index),
+        id(index + 1),
+        consensus_log(ack_before_flush ? static_cast<Log&>(lying_log) : log),
+        clock(sim_us),
+        transport(sim, index) {}
   int index;
   NodeId id;
   InMemoryLog log;  // the disk: what survives a crash is what it flushed

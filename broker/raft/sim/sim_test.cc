@@ -83,6 +83,21 @@ TEST_CASE("raft.LeaderCrashFailoverIsBounded", "[raft][sim]") {
   CHECK(total.failover_ms.back() <= 3'000);
 }
 
+// The durability rule is not decoration: logs that acknowledge before fsync
+// lose acknowledged entries once crashes take unflushed tails (a new leader
+// lacks an entry a client was told is committed).
+TEST_CASE("raft.AcknowledgingBeforeFsyncLosesAcknowledgedEntries", "[raft][sim]") {
+  int losses = 0;
+  for (uint64_t seed = 1; seed <= 1'000 && losses == 0; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    options.ack_before_flush = true;
+    SimResult result = run_simulation(options);
+    if (!result.ok && result.violation.find("acknowledged entry") != std::string::npos) ++losses;
+  }
+  CHECK(losses > 0);
+}
+
 // Regression seeds, one per bug the simulator found (with the default
 // steps). Each reproduced its bug at the commit that fixed it.
 TEST_CASE("raft.RegressionSeedLivelockAtTrimmedBase", "[raft][sim][regression]") {

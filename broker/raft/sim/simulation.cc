@@ -102,7 +102,7 @@ void Simulation::send(int from, int to, Message message) {
     if (rng_.chance(0.05)) delay_us += rng_.between(0, 50'000);  // reordering
     trace([&] { return fmt::format("n{} -> n{} {}{}", from + 1, to + 1, describe(message),
                                    c > 0 ? " (duplicate)" : ""); });
-    schedule({now_us_ + delay_us, 0, Event::Kind::deliver, to, 0, message});
+    schedule({now_us_ + delay_us, 0, Event::Kind::deliver, to, 0, std::make_unique<Message>(message)});
   }
 }
 
@@ -148,8 +148,8 @@ void Simulation::process(Event& event) {
       break;
     case Event::Kind::deliver:
       if (!alive(event.node)) return;
-      trace([&] { return fmt::format("n{} <- {}", node.id, describe(event.message)); });
-      check(node.consensus->handle(event.message), event.node);
+      trace([&] { return fmt::format("n{} <- {}", node.id, describe(*event.message)); });
+      check(node.consensus->handle(*event.message), event.node);
       break;
     case Event::Kind::flush: {
       if (!alive(event.node) || event.incarnation != node.incarnation) return;
