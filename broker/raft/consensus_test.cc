@@ -45,6 +45,26 @@ TEST_CASE("raft.VoteIsGrantedOncePerTermAndSavedBeforeTheAnswer", "[raft][electi
   CHECK(responses[2].granted);
 }
 
+TEST_CASE("raft.CandidateSavesItsTermAndVoteBeforeAskingForVotes", "[raft][election][durability]") {
+  TestCluster cluster(3);
+  auto& node = cluster.node(1);
+  int checked = 0;
+  node.transport.on_send = [&](NodeId, const Message& m) {
+    auto* request = std::get_if<VoteRequest>(&m);
+    if (request == nullptr) return;
+    HardState saved = node.durable.hard_state();
+    if (request->pre_vote) {
+      CHECK(saved.term + 1 == request->term);  // a pre-vote changes nothing
+    } else {
+      CHECK(saved == HardState{request->term, NodeId(1)});
+    }
+    ++checked;
+  };
+  cluster.campaign(1);
+  CHECK(checked == 4);  // two pre-votes, two votes
+  CHECK(cluster.raft(1).role() == Role::leader);
+}
+
 TEST_CASE("raft.VoteIsRefusedToACandidateWithAnOlderLog", "[raft][election]") {
   TestCluster cluster(3);
   cluster.restart_with_log(1, {{1, 1}, {2, 3}}, Term(2));  // last index 3, term 2

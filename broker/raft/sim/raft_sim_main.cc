@@ -115,13 +115,18 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print(
-      "raft-sim: seeds {}..{} nodes {}: {} elections, {} commits, {} faults injected ({} crashes, {} "
+      "raft-sim: {} seeds ({}..{}) nodes {}: {} elections, {} commits, {} faults injected ({} crashes, {} "
       "partitions, {} dropped, {} duplicated, {} clock changes), {} membership changes, {} transfers, "
       "{} trims, {:.1f} s simulated, {} violations, {:.2f} s\n",
-      seed, seed + uint64_t(count) - 1, nodes, total.elections, total.commits, total.faults(), total.crashes,
+      count, seed, seed + uint64_t(count) - 1, nodes, total.elections, total.commits, total.faults(), total.crashes,
       total.partitions, total.messages_dropped, total.messages_duplicated, total.clock_changes,
       total.membership_changes, total.transfers, total.trims, double(total.simulated_ms) / 1000.0,
       violations, seconds);
+  if (!total.recovery_ms.empty()) {
+    fmt::print("after healing: a proposal committed within median {} ms, p99 {} ms, max {} ms\n",
+               percentile(total.recovery_ms, 0.5), percentile(total.recovery_ms, 0.99),
+               percentile(total.recovery_ms, 1.0));
+  }
   if (failover) {
     fmt::print("failover: {} leader crashes, leaderless time median {} ms, p99 {} ms, max {} ms\n",
                total.failover_ms.size(), percentile(total.failover_ms, 0.5),

@@ -22,6 +22,7 @@ void SimStats::add(const SimStats& o) {
   transfers += o.transfers;
   trims += o.trims;
   failover_ms.insert(failover_ms.end(), o.failover_ms.begin(), o.failover_ms.end());
+  recovery_ms.insert(recovery_ms.end(), o.recovery_ms.begin(), o.recovery_ms.end());
 }
 
 void Simulation::chaos_step() {
@@ -144,12 +145,14 @@ void Simulation::run_liveness_phase() {
     if (!alive(i)) start_node(i);
   }
   int64_t start_commits = result_.stats.commits;
+  int64_t healed_at_us = now_us_;
   int64_t deadline_us = now_us_ + options_.liveness_bound_ms * 1000;
   int attempt = 0;
   while (now_us_ < deadline_us && result_.ok && !checker_->violation()) {
     propose_on_leader(fmt::format("s{}-live{}", options_.seed, attempt++));
     if (run_until(std::min(deadline_us, now_us_ + 200'000),
                   [&] { return result_.stats.commits > start_commits; })) {
+      result_.stats.recovery_ms.push_back((now_us_ - healed_at_us) / 1000);
       return;
     }
   }

@@ -49,6 +49,8 @@ struct SimStats {
   int64_t trims = 0;
   // Failover scenario: leaderless time after each leader crash.
   std::vector<int64_t> failover_ms;
+  // Chaos scenario: time from healing to the first committed proposal.
+  std::vector<int64_t> recovery_ms;
 
   int64_t faults() const {
     return crashes + partitions + messages_dropped + messages_duplicated + clock_changes;
