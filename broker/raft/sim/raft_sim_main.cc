@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
   cairn::raft::sim::SimStats total;
   auto started = std::chrono::steady_clock::now();
   int64_t violations = 0;
+  int64_t seeds_run = 0;
   for (int64_t k = 0; k < count; ++k) {
+    ++seeds_run;
     cairn::raft::sim::SimOptions options;
     options.seed = seed + uint64_t(k);
     options.node_count = nodes;
@@ -109,8 +111,8 @@ int main(int argc, char** argv) {
                   result.history.size() - from);
       for (size_t i = from; i < result.history.size(); ++i) std::printf("  %s\n", result.history[i].c_str());
     }
-    std::printf("VIOLATION in seed %llu (--nodes %d --steps %d): %s\n", (unsigned long long)options.seed,
-                nodes, steps, result.violation.c_str());
+    std::printf("VIOLATION in seed %llu (--nodes %d --steps %d%s): %s\n", (unsigned long long)options.seed,
+                nodes, steps, ack_before_flush ? " --ack-before-flush" : "", result.violation.c_str());
     break;
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -118,7 +120,7 @@ int main(int argc, char** argv) {
       "raft-sim: {} seeds ({}..{}) nodes {}: {} elections, {} commits, {} faults injected ({} crashes, {} "
       "partitions, {} dropped, {} duplicated, {} clock changes), {} membership changes, {} transfers, "
       "{} trims, {:.1f} s simulated, {} violations, {:.2f} s\n",
-      count, seed, seed + uint64_t(count) - 1, nodes, total.elections, total.commits, total.faults(), total.crashes,
+      seeds_run, seed, seed + uint64_t(seeds_run) - 1, nodes, total.elections, total.commits, total.faults(), total.crashes,
       total.partitions, total.messages_dropped, total.messages_duplicated, total.clock_changes,
       total.membership_changes, total.transfers, total.trims, double(total.simulated_ms) / 1000.0,
       violations, seconds);
