@@ -50,6 +50,8 @@ class SimClock final : public Clock {
   double rate_ = 1.0;
 };
 
+// Something that happens to one node at a simulated time. Ties in time are
+// broken by the order of scheduling (sequence), so a run is reproducible.
 struct Event {
   enum class Kind : uint8_t { tick, deliver, flush, chaos };
   int64_t time_us;
