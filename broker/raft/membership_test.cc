@@ -101,6 +101,30 @@ TEST_CASE("raft.MembershipChangeSurvivesALeaderCrashInTheMiddle", "[raft][member
   CHECK(cluster.raft(*leader).commit_index() == *index);
 }
 
+// A follower that jumps over trimmed membership entries must still learn
+// the membership they made (simulator seed 5375 lost acknowledged entries
+// when it did not).
+TEST_CASE("raft.JumpingFollowerLearnsTheCommittedMembership", "[raft][membership]") {
+  TestCluster cluster = cluster_with_spare();
+  cluster.campaign(1);
+  cluster.isolate(3);
+  REQUIRE(cluster.raft(1).add_learner(NodeId(4)).ok());
+  cluster.deliver();
+  REQUIRE(cluster.raft(1).promote_learner(NodeId(4)).ok());
+  cluster.deliver();
+  for (int i = 0; i < 5; ++i) REQUIRE(cluster.raft(1).propose("p").ok());
+  cluster.deliver();
+  Offset commit = cluster.raft(1).commit_index();
+  REQUIRE(commit == cluster.node(1).log.last_index());
+  cluster.node(1).log.trim_prefix(commit);  // the membership entries are gone
+  cluster.heal();
+  cluster.advance_ms(300);
+  CHECK(cluster.node(3).log.first_index() == commit + 1);
+  CHECK(cluster.raft(3).membership() == cluster.raft(1).membership());
+  CHECK(cluster.raft(3).membership().voters.size() == 4);
+  CHECK(cluster.node(3).durable.memberships().back().membership == cluster.raft(1).membership());
+}
+
 TEST_CASE("raft.RemovedLeaderStepsDownOnceTheRemovalCommits", "[raft][membership]") {
   TestCluster cluster(3);
   cluster.campaign(1);
