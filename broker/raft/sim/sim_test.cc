@@ -58,10 +58,10 @@ TEST_CASE("raft.SameSeedSameRun", "[raft][sim]") {
   CHECK(run_simulation(options).history != a.history);
 }
 
-TEST_CASE("raft.ThreeNodeSeeds", "[raft][sim]") { run_seed_range(1, 2'000, 3, 400); }
-TEST_CASE("raft.FiveNodeSeeds", "[raft][sim]") { run_seed_range(1, 2'000, 5, 400); }
-TEST_CASE("raft.LongThreeNodeSeeds", "[raft][sim]") { run_seed_range(1'000'000, 50, 3, 5'000); }
-TEST_CASE("raft.LongFiveNodeSeeds", "[raft][sim]") { run_seed_range(2'000'000, 50, 5, 5'000); }
+TEST_CASE("raft.ThreeNodeSeeds", "[raft][sim]") { run_seed_range(1, 5'000, 3, 400); }
+TEST_CASE("raft.FiveNodeSeeds", "[raft][sim]") { run_seed_range(1, 5'000, 5, 400); }
+TEST_CASE("raft.LongThreeNodeSeeds", "[raft][sim]") { run_seed_range(1'000'000, 200, 3, 5'000); }
+TEST_CASE("raft.LongFiveNodeSeeds", "[raft][sim]") { run_seed_range(2'000'000, 200, 5, 5'000); }
 
 TEST_CASE("raft.LeaderCrashFailoverIsBounded", "[raft][sim]") {
   SimStats total;
