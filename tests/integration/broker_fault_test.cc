@@ -191,7 +191,8 @@ TEST_CASE("AcknowledgedRecordsSurviveSigkillMidStream", "[integration]") {
   std::mutex mutex;
   std::map<int32_t, std::vector<std::pair<int64_t, std::string>>> acked;  // partition -> (offset, value)
   std::thread sender([&] {
-    auto producer = cluster.producer(Acks::all);
+    // Sends still pending at the kill fail after the delivery timeout.
+    auto producer = cluster.producer(Acks::all, /*delivery_timeout_ms=*/2'000);
     for (int i = 0; !stop; ++i) {
       std::string value = "v" + std::to_string(i);
       ProducerRecord record{"durable", i % 2, std::nullopt, value, {}, 0};
@@ -206,7 +207,7 @@ TEST_CASE("AcknowledgedRecordsSurviveSigkillMidStream", "[integration]") {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   cluster.broker.kill();
   stop = true;
-  sender.join();  // pending sends fail once the delivery timeout passes... or at close
+  sender.join();
   REQUIRE(cluster.broker.start().ok());
 
   std::lock_guard lock(mutex);

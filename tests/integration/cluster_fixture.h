@@ -52,11 +52,11 @@ struct SingleBroker {
     return options;
   }
 
-  std::unique_ptr<Producer> producer(Acks acks = Acks::all) {
+  std::unique_ptr<Producer> producer(Acks acks = Acks::all, int32_t delivery_timeout_ms = 30'000) {
     ProducerOptions options;
     options.client = client_options();
     options.acks = acks;
-    options.delivery_timeout_ms = 30'000;
+    options.delivery_timeout_ms = delivery_timeout_ms;
     auto created = Producer::create(options);
     REQUIRE(created.ok());
     return std::move(*created);

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "broker/raft/types.h"
+
+namespace cairn::raft {
+
+// The settings of one group on one node. None can change while the group
+// runs: restart the group (Consensus object) to change them.
+struct RaftOptions {
+  // This node. Required.
+  NodeId self;
+  // The voters a brand-new group starts with, used only when durable state
+  // holds no membership yet (the group's first start). Every founding node
+  // must be given the same list; a node joining later gets an empty list
+  // and learns the membership from the leader's log.
+  std::vector<NodeId> initial_voters;
+  // Election timeout, drawn uniformly from [min, max) at every reset.
+  // Default 500..1000 ms. Also the leader lease: a node that heard from a
+  // leader less than election_timeout_min_ms ago ignores vote requests.
+  int64_t election_timeout_min_ms = 500;
+  int64_t election_timeout_max_ms = 1000;
+  // How often a leader sends heartbeats (and retries probes). Default 50 ms.
+  int64_t heartbeat_interval_ms = 50;
+  // The period at which the owner is expected to call tick(); timers are as
+  // precise as this. Default 10 ms. Informational: consensus reads the clock.
+  int64_t tick_interval_ms = 10;
+  // Batching: an AppendRequest carries at most this many entries and stops
+  // before the entry that would pass max_bytes_per_append (always >= 1
+  // entry). Defaults 64 entries, 1 MiB.
+  int32_t max_entries_per_append = 64;
+  int64_t max_bytes_per_append = 1 << 20;
+  // Pipelining: AppendRequests in flight per follower before waiting for
+  // acknowledgements. Default 8.
+  int32_t max_inflight_appends = 8;
+  // Entries handed to the apply callback per call into consensus; the rest
+  // follow on the next tick or message. Default 1024.
+  int32_t max_apply_entries_per_call = 1024;
+  // Backpressure: propose() fails with resource_exhausted while the leader
+  // holds more than this many uncommitted indices. Default 100,000.
+  int64_t max_uncommitted_indices = 100'000;
+  // Pre-vote (§9.6): a node that cannot win does not bump terms. Default on.
+  bool pre_vote = true;
+  // Check-quorum: a leader that has not heard from a majority within
+  // election_timeout_min_ms steps down, and followers honour the leader
+  // lease. Default on.
+  bool check_quorum = true;
+  // How many entries the fast back-off walks per rejected AppendEntries.
+  int32_t max_backoff_steps = 256;
+  // Seeds the election-timeout jitter. Give each node a different seed.
+  uint64_t random_seed = 1;
+};
+
+}  // namespace cairn::raft
