@@ -11,20 +11,23 @@ ProduceStreamClient::ProduceStreamClient(v1::Broker::Stub* stub,
   StartCall();
 }
 
-void ProduceStreamClient::send(std::unique_ptr<v1::ProduceRequest> request) {
+bool ProduceStreamClient::send(std::unique_ptr<v1::ProduceRequest>& request) {
   std::unique_lock lock(mutex_);
+  if (ended_ || closing_) return false;
   queue_.push_back(std::move(request));
   write_next_locked(lock);
+  return true;
 }
 
 void ProduceStreamClient::close() {
   std::unique_lock lock(mutex_);
+  if (ended_ || closing_) return;
   closing_ = true;
   write_next_locked(lock);
 }
 
 void ProduceStreamClient::write_next_locked(std::unique_lock<std::mutex>& lock) {
-  if (writing_ || write_failed_) return;
+  if (writing_ || write_failed_ || ended_) return;
   if (!queue_.empty()) {
     writing_ = true;
     const v1::ProduceRequest* next = queue_.front().get();
@@ -58,6 +61,10 @@ void ProduceStreamClient::OnReadDone(bool ok) {
 }
 
 void ProduceStreamClient::OnDone(const grpc::Status& status) {
+  {
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+  }
   on_done_(status);
   done_ = true;
 }

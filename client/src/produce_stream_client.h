@@ -23,8 +23,10 @@ class ProduceStreamClient final
                       std::function<void(v1::ProduceResponse&)> on_response,
                       std::function<void(const grpc::Status&)> on_done);
 
-  void send(std::unique_ptr<v1::ProduceRequest> request);
-  // No more requests: half-closes once the queue is written.
+  // Queues a request; false if the stream already ended (the request was
+  // not taken: send it elsewhere).
+  bool send(std::unique_ptr<v1::ProduceRequest>& request);
+  // No more requests: half-closes once the queue is written. No-op once ended.
   void close();
   bool done() const { return done_.load(); }
 
@@ -45,6 +47,7 @@ class ProduceStreamClient final
   bool writing_ = false;
   bool closing_ = false;
   bool write_failed_ = false;
+  bool ended_ = false;  // OnDone began: gRPC takes no more operations
   std::atomic<bool> done_{false};
 };
 

@@ -1,11 +1,14 @@
 #include "cairn/producer.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <shared_mutex>
 #include <thread>
 
 #include "cluster.h"
@@ -63,6 +66,17 @@ v1::Acks to_proto(Acks acks) {
   return v1::ACKS_ALL;
 }
 
+// The records bound for one partition, oldest batch first. Its own lock, so
+// that send() on the caller's thread rarely meets the sender or the
+// acknowledgement threads.
+struct PartitionQueue {
+  std::mutex mutex;
+  std::deque<std::unique_ptr<Batch>> batches;
+};
+
+// Locks (never two at once except as noted): a partition queue's mutex, then
+// sticky_mutex_ inside it; requests_mutex_ for requests in flight and the
+// streams; sender_mutex_ and drain_mutex_ only around condition waits.
 class ProducerImpl final : public Producer {
  public:
   explicit ProducerImpl(ProducerOptions options)
@@ -75,6 +89,10 @@ class ProducerImpl final : public Producer {
   using Producer::send;
 
   void send(ProducerRecord record, SendCallback callback) override {
+    if (closing_) {
+      callback(error(ErrorCode::shutting_down, "the producer is closed"));
+      return;
+    }
     auto partition = choose_partition(record);
     if (!partition.ok()) {
       callback(partition.status());
@@ -84,64 +102,59 @@ class ProducerImpl final : public Producer {
         (record.key ? record.key->size() : 0) + (record.value ? record.value->size() : 0));
     for (const auto& h : record.headers) bytes += static_cast<int64_t>(h.key.size() + (h.value ? h.value->size() : 0));
     if (record.timestamp_ms == 0) record.timestamp_ms = wall_ms();
+    Status reserved = reserve_buffer(bytes);
+    if (!reserved.ok()) {
+      callback(reserved);
+      return;
+    }
 
-    std::unique_lock lock(mutex_);
-    bool fits = space_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms), [&] {
-      return closing_ || buffered_bytes_ + bytes <= options_.buffer_bytes || buffered_bytes_ == 0;
-    });
-    if (closing_) {
-      lock.unlock();
-      callback(error(ErrorCode::shutting_down, "the producer is closed"));
-      return;
-    }
-    if (!fits) {
-      lock.unlock();
-      callback(error(ErrorCode::resource_exhausted,
-                     "send buffer full for {} ms: the brokers are slower than the sends",
-                     options_.max_block_ms));
-      return;
-    }
     TopicPartition tp{record.topic, *partition};
-    Batch& batch = open_batch_locked(tp, bytes);
-    batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
-                      record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
-                      record.headers, record.timestamp_ms);
-    batch.callbacks.push_back(std::move(callback));
-    batch.timestamps.push_back(record.timestamp_ms);
-    batch.reserved_bytes += bytes;
-    buffered_bytes_ += bytes;
-    if (batch.builder.size_bytes() >= static_cast<size_t>(options_.batch_bytes)) {
-      close_batch_locked(batch);
-      wake_sender_.notify_one();
+    auto queue = queue_for(tp);
+    bool wake = false;
+    {
+      std::lock_guard lock(queue->mutex);
+      Batch& batch = open_batch_locked(*queue, tp, bytes, &wake);
+      batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+                        record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
+                        record.headers, record.timestamp_ms);
+      batch.callbacks.push_back(std::move(callback));
+      batch.timestamps.push_back(record.timestamp_ms);
+      batch.reserved_bytes += bytes;
+      if (batch.builder.size_bytes() >= static_cast<size_t>(options_.batch_bytes)) {
+        close_batch(batch);
+        wake = true;
+      }
     }
+    if (wake) wake_sender();
   }
 
   void flush() override {
-    std::unique_lock lock(mutex_);
     ++flushes_;
-    wake_sender_.notify_one();
+    wake_sender();
+    std::unique_lock lock(drain_mutex_);
     drained_.wait(lock, [&] { return unacknowledged_ == 0; });
     --flushes_;
   }
 
   void close() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      closed_ = true;
-    }
+    if (closed_.exchange(true)) return;
     flush();
+    closing_ = true;
     {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
+      std::lock_guard lock(requests_mutex_);
       for (auto& [address, stream] : streams_) stream->close();
     }
-    wake_sender_.notify_one();
+    wake_sender();
     space_.notify_all();
     sender_.join();
   }
 
  private:
+  struct Pending {
+    std::string address;
+    std::vector<std::unique_ptr<Batch>> batches;
+  };
+
   Result<int32_t> choose_partition(const ProducerRecord& record) {
     auto count = cluster_.partition_count(record.topic);
     if (!count.ok()) return count.status();
@@ -153,7 +166,7 @@ class ProducerImpl final : public Producer {
       return *record.partition;
     }
     if (record.key) return partition_for_key(*record.key, *count);
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sticky_mutex_);
     auto it = sticky_.find(record.topic);
     if (it == sticky_.end() || it->second >= *count) {
       it = sticky_.insert_or_assign(record.topic, static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count))).first;
@@ -161,79 +174,141 @@ class ProducerImpl final : public Producer {
     return it->second;
   }
 
-  Batch& open_batch_locked(const TopicPartition& tp, int64_t incoming_bytes) {
-    auto& queue = queues_[tp];
-    if (!queue.empty() && !queue.back()->closed &&
-        queue.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) >
-            static_cast<size_t>(options_.batch_bytes)) {
-      close_batch_locked(*queue.back());
+  // Waits (up to max_block_ms) until `bytes` fit in the buffer, then takes them.
+  Status reserve_buffer(int64_t bytes) {
+    if (buffered_bytes_.load() + bytes > options_.buffer_bytes) {
+      std::unique_lock lock(space_mutex_);
+      bool fits = space_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms), [&] {
+        int64_t buffered = buffered_bytes_.load();
+        return closing_ || buffered == 0 || buffered + bytes <= options_.buffer_bytes;
+      });
+      if (closing_) return error(ErrorCode::shutting_down, "the producer is closed");
+      if (!fits) {
+        return error(ErrorCode::resource_exhausted,
+                     "send buffer full for {} ms: the brokers are slower than the sends",
+                     options_.max_block_ms);
+      }
     }
-    if (queue.empty() || queue.back()->closed) {
+    buffered_bytes_ += bytes;
+    return {};
+  }
+
+  std::shared_ptr<PartitionQueue> queue_for(const TopicPartition& tp) {
+    {
+      std::shared_lock lock(queues_mutex_);
+      auto it = queues_.find(tp);
+      if (it != queues_.end()) return it->second;
+    }
+    std::unique_lock lock(queues_mutex_);
+    auto& slot = queues_[tp];
+    if (!slot) slot = std::make_shared<PartitionQueue>();
+    return slot;
+  }
+
+  std::vector<std::shared_ptr<PartitionQueue>> all_queues() {
+    std::shared_lock lock(queues_mutex_);
+    std::vector<std::shared_ptr<PartitionQueue>> out;
+    out.reserve(queues_.size());
+    for (const auto& [tp, queue] : queues_) out.push_back(queue);
+    return out;
+  }
+
+  Batch& open_batch_locked(PartitionQueue& queue, const TopicPartition& tp, int64_t incoming_bytes,
+                           bool* wake) {
+    auto& batches = queue.batches;
+    if (!batches.empty() && !batches.back()->closed &&
+        batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) >
+            static_cast<size_t>(options_.batch_bytes)) {
+      close_batch(*batches.back());
+      *wake = true;
+    }
+    if (batches.empty() || batches.back()->closed) {
       auto batch = std::make_unique<Batch>();
       batch->tp = tp;
       batch->builder = RecordBatchBuilder(options_.compression);
       batch->created_ms = steady_ms();
       batch->deadline_ms = batch->created_ms + options_.delivery_timeout_ms;
-      queue.push_back(std::move(batch));
+      batches.push_back(std::move(batch));
       ++unacknowledged_;
-      wake_sender_.notify_one();
+      *wake = true;
     }
-    return *queue.back();
+    return *batches.back();
   }
 
-  void close_batch_locked(Batch& batch) {
+  // Called with the batch's queue locked.
+  void close_batch(Batch& batch) {
     batch.closed = true;
     // Keyless records move on to another partition once a batch is full.
+    std::lock_guard lock(sticky_mutex_);
     auto it = sticky_.find(batch.tp.topic);
     if (it != sticky_.end() && it->second == batch.tp.partition) sticky_.erase(it);
   }
 
-  bool sendable_locked(const Batch& batch, int64_t now) const {
+  bool sendable(const Batch& batch, int64_t now) const {
     if (batch.retry_at_ms > now) return false;
     return batch.closed || flushes_ > 0 || closing_ || now - batch.created_ms >= options_.linger_ms;
   }
 
+  void wake_sender() {
+    {
+      std::lock_guard lock(sender_mutex_);
+      sender_wake_ = true;
+    }
+    sender_cv_.notify_one();
+  }
+
+  // Takes the sendable batches off the front of every queue; returns when
+  // the sender should look again if nothing was ready.
+  std::vector<std::unique_ptr<Batch>> collect_ready(int64_t now, int64_t* next_wake) {
+    std::vector<std::unique_ptr<Batch>> ready;
+    for (auto& queue : all_queues()) {
+      std::lock_guard lock(queue->mutex);
+      while (!queue->batches.empty()) {
+        Batch& front = *queue->batches.front();
+        if (!sendable(front, now)) {
+          *next_wake = std::min(*next_wake, front.retry_at_ms > now
+                                                ? front.retry_at_ms
+                                                : front.created_ms + options_.linger_ms);
+          break;
+        }
+        if (!front.closed) close_batch(front);
+        ready.push_back(std::move(queue->batches.front()));
+        queue->batches.pop_front();
+      }
+    }
+    return ready;
+  }
+
   // The sender thread: moves sendable batches into requests, one per broker.
   void run() {
-    std::unique_lock lock(mutex_);
     while (true) {
-      reap_streams_locked();
+      {
+        std::lock_guard lock(requests_mutex_);
+        std::erase_if(dead_streams_, [](const auto& s) { return s->done(); });
+      }
       int64_t now = steady_ms();
       int64_t next_wake = now + 100;
-      std::vector<std::unique_ptr<Batch>> ready;
-      for (auto& [tp, queue] : queues_) {
-        while (!queue.empty()) {
-          Batch& front = *queue.front();
-          if (!sendable_locked(front, now)) {
-            next_wake = std::min(next_wake, front.retry_at_ms > now ? front.retry_at_ms
-                                                                   : front.created_ms + options_.linger_ms);
-            break;
-          }
-          close_batch_locked(front);
-          ready.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
-      }
-      std::erase_if(queues_, [](const auto& entry) { return entry.second.empty(); });
-      if (ready.empty()) {
-        if (closing_ && unacknowledged_ == 0) break;
-        wake_sender_.wait_until(lock, SteadyClock::time_point(std::chrono::milliseconds(next_wake)));
+      auto ready = collect_ready(now, &next_wake);
+      if (!ready.empty()) {
+        dispatch(std::move(ready));
         continue;
       }
-      lock.unlock();
-      dispatch(std::move(ready));
-      lock.lock();
+      std::unique_lock lock(sender_mutex_);
+      if (closing_ && unacknowledged_ == 0) break;
+      sender_cv_.wait_until(lock, SteadyClock::time_point(std::chrono::milliseconds(next_wake)),
+                            [&] { return sender_wake_ || (closing_ && unacknowledged_ == 0); });
+      sender_wake_ = false;
     }
-    lock.unlock();
-    // Wait for the streams to finish before the producer goes away.
-    while (true) {
-      std::lock_guard guard(mutex_);
-      reap_streams_locked();
-      bool all_done = true;
-      for (auto& [address, stream] : streams_) all_done = all_done && stream->done();
-      if (all_done) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    // Let the streams finish before the producer goes away. done() turns
+    // true just after a stream's last callback, so poll briefly for it.
+    std::unique_lock lock(requests_mutex_);
+    auto all_done = [&] {
+      bool done = true;
+      for (auto& [address, stream] : streams_) done = done && stream->done();
+      for (auto& stream : dead_streams_) done = done && stream->done();
+      return done;
+    };
+    while (!all_done()) streams_done_.wait_for(lock, std::chrono::milliseconds(1));
   }
 
   // Groups batches by leader and sends them, a request per broker (split at
@@ -281,7 +356,7 @@ class ProducerImpl final : public Producer {
 
   void send_request(const std::string& address, std::unique_ptr<v1::ProduceRequest> request,
                     std::vector<std::unique_ptr<Batch>> batches) {
-    std::unique_lock lock(mutex_);
+    std::unique_lock lock(requests_mutex_);
     // Bound requests in flight per broker: wait for answers (sender thread only).
     in_flight_changed_.wait(lock, [&] {
       return in_flight_per_broker_[address] < options_.max_in_flight_requests;
@@ -302,20 +377,21 @@ class ProducerImpl final : public Producer {
           stub, [this](v1::ProduceResponse& r) { on_response(r); },
           [this, address](const grpc::Status& s) { on_stream_done(address, s); });
     }
+    if (!stream->send(request)) {
+      // The stream ended between the check and now: retry on a new one.
+      lock.unlock();
+      fail_or_retry(std::move(batches), error(ErrorCode::broker_unavailable,
+                                              "the stream to {} ended", address));
+      return;
+    }
     pending_[id] = Pending{address, std::move(batches)};
     ++in_flight_per_broker_[address];
-    stream->send(std::move(request));
   }
-
-  struct Pending {
-    std::string address;
-    std::vector<std::unique_ptr<Batch>> batches;
-  };
 
   void on_response(const v1::ProduceResponse& response) {
     Pending pending;
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(requests_mutex_);
       auto it = pending_.find(response.request_id());
       if (it == pending_.end()) return;
       pending = std::move(it->second);
@@ -342,7 +418,7 @@ class ProducerImpl final : public Producer {
   void on_stream_done(const std::string& address, const grpc::Status& status) {
     std::vector<std::unique_ptr<Batch>> orphans;
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(requests_mutex_);
       for (auto it = pending_.begin(); it != pending_.end();) {
         if (it->second.address == address) {
           for (auto& b : it->second.batches) orphans.push_back(std::move(b));
@@ -360,7 +436,8 @@ class ProducerImpl final : public Producer {
                                        status.error_message());
       fail_or_retry(std::move(orphans), why);
     }
-    wake_sender_.notify_one();
+    streams_done_.notify_all();
+    wake_sender();
   }
 
   void complete(std::unique_ptr<Batch> batch, Offset base) {
@@ -376,72 +453,75 @@ class ProducerImpl final : public Producer {
   void fail_or_retry(std::vector<std::unique_ptr<Batch>> batches, const Status& status) {
     int64_t now = steady_ms();
     std::vector<std::unique_ptr<Batch>> failed;
-    {
-      std::lock_guard lock(mutex_);
-      for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-        auto& batch = *it;
-        if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
-          if (status.code() == ErrorCode::not_leader ||
-              status.code() == ErrorCode::unknown_topic_or_partition) {
-            stale_topics_.push_back(batch->tp.topic);
-          }
-          batch->retry_at_ms = now + options_.retry_backoff_ms;
-          queues_[batch->tp].push_front(std::move(batch));
-        } else {
-          failed.push_back(std::move(batch));
+    std::set<std::string> stale_topics;
+    for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+      auto& batch = *it;
+      if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
+        if (status.code() == ErrorCode::not_leader ||
+            status.code() == ErrorCode::unknown_topic_or_partition ||
+            status.code() == ErrorCode::broker_unavailable) {
+          stale_topics.insert(batch->tp.topic);
         }
+        batch->retry_at_ms = now + options_.retry_backoff_ms;
+        auto queue = queue_for(batch->tp);
+        std::lock_guard lock(queue->mutex);
+        queue->batches.push_front(std::move(batch));
+      } else {
+        failed.push_back(std::move(batch));
       }
     }
-    for (auto& topic : take_stale_topics()) cluster_.invalidate(topic);
-    wake_sender_.notify_one();
+    for (const auto& topic : stale_topics) cluster_.invalidate(topic);
+    wake_sender();
     for (auto& batch : failed) {
       for (auto& callback : batch->callbacks) callback(status);
       release(*batch);
     }
   }
 
-  std::vector<std::string> take_stale_topics() {
-    std::lock_guard lock(mutex_);
-    return std::exchange(stale_topics_, {});
-  }
-
   void release(const Batch& batch) {
-    {
-      std::lock_guard lock(mutex_);
-      buffered_bytes_ -= batch.reserved_bytes;
-      --unacknowledged_;
-    }
+    buffered_bytes_ -= batch.reserved_bytes;
     space_.notify_all();
-    drained_.notify_all();
-    wake_sender_.notify_one();
-  }
-
-  void reap_streams_locked() {
-    std::erase_if(dead_streams_, [](const auto& s) { return s->done(); });
+    if (--unacknowledged_ == 0) {
+      { std::lock_guard lock(drain_mutex_); }
+      drained_.notify_all();
+      wake_sender();
+    }
   }
 
   const ProducerOptions options_;
   client::Cluster cluster_;
+
+  std::shared_mutex queues_mutex_;  // the map; each queue has its own lock
+  std::map<TopicPartition, std::shared_ptr<PartitionQueue>> queues_;
+
+  std::mutex sticky_mutex_;
+  std::map<std::string, int32_t> sticky_;  // topic -> partition for keyless records
   std::mt19937 rng_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_sender_;
-  std::condition_variable space_;
-  std::condition_variable drained_;
+  std::mutex requests_mutex_;
   std::condition_variable in_flight_changed_;
-  std::map<TopicPartition, std::deque<std::unique_ptr<Batch>>> queues_;
-  std::map<std::string, int32_t> sticky_;
-  std::map<uint64_t, Pending> pending_;
+  std::condition_variable streams_done_;
+  std::map<uint64_t, Pending> pending_;  // by request id
   std::map<std::string, int> in_flight_per_broker_;
   std::map<std::string, std::unique_ptr<client::ProduceStreamClient>> streams_;
   std::vector<std::unique_ptr<client::ProduceStreamClient>> dead_streams_;
-  std::vector<std::string> stale_topics_;
   uint64_t next_request_id_ = 0;
-  int64_t buffered_bytes_ = 0;
-  int64_t unacknowledged_ = 0;  // batches created and not yet completed or failed
-  int flushes_ = 0;
-  bool closed_ = false;
-  bool closing_ = false;
+
+  std::mutex sender_mutex_;
+  std::condition_variable sender_cv_;
+  bool sender_wake_ = false;
+
+  std::mutex space_mutex_;
+  std::condition_variable space_;
+  std::atomic<int64_t> buffered_bytes_{0};
+
+  std::mutex drain_mutex_;
+  std::condition_variable drained_;
+  std::atomic<int64_t> unacknowledged_{0};  // batches created, not yet completed or failed
+
+  std::atomic<int> flushes_{0};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> closing_{false};
   std::thread sender_;
 };
 

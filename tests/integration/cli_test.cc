@@ -1,0 +1,98 @@
+// The `cairn` CLI as a user runs it, against a real broker.
+
+#include <cstdio>
+#include <fstream>
+
+#include "cluster_fixture.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out;
+};
+
+// Runs `cairn ARGS` with `input` on stdin; stdout and stderr together.
+Run cairn_cli(const SingleBroker& cluster, const std::string& args, const std::string& input = "") {
+  std::string input_path = cluster.folder.path() + "/stdin";
+  std::ofstream(input_path) << input;
+  std::string command = fmt::format("{} {} --brokers {} < {} 2>&1", bin_path("cairn"), args,
+                                    cluster.broker.address(), input_path);
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
+  int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+}  // namespace
+
+TEST_CASE("CliManagesTopicsProducesAndConsumes", "[integration][cli]") {
+  SingleBroker cluster;
+  auto created = cairn_cli(cluster, "topic create greetings --partitions 3 --config retention.ms=86400000");
+  CHECK(created.exit_code == 0);
+  CHECK_THAT(created.out, Catch::Contains("created topic greetings with 3 partition(s)"));
+  CHECK(cairn_cli(cluster, "topic create greetings").exit_code == 1);
+  CHECK_THAT(cairn_cli(cluster, "topic list").out, Catch::Contains("greetings"));
+
+  auto produced = cairn_cli(cluster, "produce greetings --key-separator :", "ada:one\nada:two\nbob:three\n");
+  CHECK(produced.exit_code == 0);
+  CHECK_THAT(produced.out, Catch::Contains("produced 3 record(s)"));
+
+  auto consumed = cairn_cli(cluster, "consume greetings --from beginning --timeout-ms 1500 --print-key");
+  CHECK(consumed.exit_code == 0);
+  CHECK_THAT(consumed.out, Catch::Contains("ada\tone\nada\ttwo\n"));  // one partition, in order
+  CHECK_THAT(consumed.out, Catch::Contains("bob\tthree\n"));
+
+  auto limited = cairn_cli(cluster, "consume greetings --from beginning --max-messages 1");
+  CHECK(limited.exit_code == 0);
+  CHECK(std::count(limited.out.begin(), limited.out.end(), '\n') == 1);
+
+  auto described = cairn_cli(cluster, "topic describe greetings");
+  CHECK_THAT(described.out, Catch::Contains("retention.ms = 86400000"));
+  CHECK(cairn_cli(cluster, "topic alter greetings --config retention.ms=1000").exit_code == 0);
+  CHECK_THAT(cairn_cli(cluster, "topic describe greetings").out, Catch::Contains("retention.ms = 1000"));
+  auto bad_config = cairn_cli(cluster, "topic alter greetings --config retention.mss=1");
+  CHECK(bad_config.exit_code == 1);
+  CHECK_THAT(bad_config.out, Catch::Contains("unknown config key 'retention.mss'"));
+
+  auto rejected = cairn_cli(cluster, "produce missing", "x\n");
+  CHECK(rejected.exit_code == 1);
+  CHECK_THAT(rejected.out, Catch::Contains("does not exist"));
+
+  CHECK(cairn_cli(cluster, "topic delete greetings").exit_code == 0);
+  CHECK_THAT(cairn_cli(cluster, "topic list").out, !Catch::Contains("greetings"));
+}
+
+TEST_CASE("CliConsumesFromAnOffsetAndATime", "[integration][cli]") {
+  SingleBroker cluster;
+  cluster.create_topic("log", 1);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 10; ++i) {
+    producer->send({"log", 0, std::nullopt, "line" + std::to_string(i), {}, 1'000'000 + i * 1000});
+  }
+  producer->flush();
+  auto from_offset = cairn_cli(cluster, "consume log --from 7 --timeout-ms 800 --print-offset");
+  CHECK(from_offset.out == "0:7\tline7\n0:8\tline8\n0:9\tline9\n");
+  auto from_time = cairn_cli(cluster, "consume log --from @1008000 --timeout-ms 800");
+  CHECK(from_time.out == "line8\nline9\n");
+  auto bad_from = cairn_cli(cluster, "consume log --from yesterday");
+  CHECK(bad_from.exit_code == 1);
+  CHECK_THAT(bad_from.out, Catch::Contains("--from takes beginning, end, an offset or @UNIX_MS"));
+}
+
+TEST_CASE("CliSaysWhenNoBrokerAnswers", "[integration][cli]") {
+  auto command = fmt::format("{} topic list --brokers 127.0.0.1:1 2>&1", bin_path("cairn"));
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
+  CHECK(WEXITSTATUS(pclose(pipe)) == 1);
+  CHECK_THAT(out, Catch::Contains("broker_unavailable"));
+  CHECK_THAT(out, Catch::Contains("is a broker running"));
+}
