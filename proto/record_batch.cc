@@ -150,6 +150,37 @@ Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,
   return records;
 }
 
+namespace {
+
+size_t varint_size(int64_t value) {
+  auto zigzag = (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+  size_t n = 1;
+  while (zigzag >= 0x80) {
+    zigzag >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+size_t nullable_size(std::optional<std::string_view> bytes) {
+  return bytes ? varint_size(static_cast<int64_t>(bytes->size())) + bytes->size() : varint_size(-1);
+}
+
+void append_nullable(std::string& out, std::optional<std::string_view> bytes) {
+  if (!bytes) {
+    append_varint(out, -1);
+    return;
+  }
+  append_varint(out, static_cast<int64_t>(bytes->size()));
+  out.append(*bytes);
+}
+
+std::optional<std::string_view> view_of(const std::optional<std::string>& s) {
+  return s ? std::optional<std::string_view>(*s) : std::nullopt;
+}
+
+}  // namespace
+
 void RecordBatchBuilder::add(std::optional<std::string_view> key,
                              std::optional<std::string_view> value,
                              std::span<const RecordHeader> headers, int64_t timestamp_ms) {
@@ -157,31 +188,31 @@ void RecordBatchBuilder::add(std::optional<std::string_view> key,
     base_timestamp_ms_ = timestamp_ms;
     max_timestamp_ms_ = timestamp_ms;
   }
-  // Timestamps earlier than the first record's would make a negative delta,
-  // which the format allows; max timestamp tracks the newest.
+  // Timestamps earlier than the first record's make a negative delta, which
+  // the format allows; max timestamp tracks the newest.
   max_timestamp_ms_ = std::max(max_timestamp_ms_, timestamp_ms);
+  const int64_t timestamp_delta = timestamp_ms - base_timestamp_ms_;
 
-  std::string body;
-  body.push_back(0);  // record attributes: unused
-  append_varint(body, timestamp_ms - base_timestamp_ms_);
-  append_varint(body, record_count_);
-  auto put_nullable = [&body](std::optional<std::string_view> bytes) {
-    if (!bytes) {
-      append_varint(body, -1);
-      return;
-    }
-    append_varint(body, static_cast<int64_t>(bytes->size()));
-    body.append(*bytes);
-  };
-  put_nullable(key);
-  put_nullable(value);
-  append_varint(body, static_cast<int64_t>(headers.size()));
+  // The record's length comes first, so size it before encoding it straight
+  // into the batch (no temporary per record: this is the producer's hot path).
+  size_t body = 1 + varint_size(timestamp_delta) + varint_size(record_count_) + nullable_size(key) +
+                nullable_size(value) + varint_size(static_cast<int64_t>(headers.size()));
   for (const auto& header : headers) {
-    put_nullable(header.key);
-    put_nullable(header.value ? std::optional<std::string_view>(*header.value) : std::nullopt);
+    body += nullable_size(header.key) + nullable_size(view_of(header.value));
   }
-  append_varint(records_, static_cast<int64_t>(body.size()));
-  records_.append(body);
+  append_varint(records_, static_cast<int64_t>(body));
+  size_t body_start = records_.size();
+  records_.push_back(0);  // record attributes: unused
+  append_varint(records_, timestamp_delta);
+  append_varint(records_, record_count_);
+  append_nullable(records_, key);
+  append_nullable(records_, value);
+  append_varint(records_, static_cast<int64_t>(headers.size()));
+  for (const auto& header : headers) {
+    append_nullable(records_, header.key);
+    append_nullable(records_, view_of(header.value));
+  }
+  assert(records_.size() - body_start == body && "record size computed wrongly");
   ++record_count_;
 }
 
