@@ -1,4 +1,5 @@
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -260,4 +261,38 @@ TEST_CASE("RetentionMovesTheEarliestOffsetAndConsumersStartThere", "[integration
   REQUIRE_FALSE(records.empty());
   CHECK(records.front().record.offset >= earliest);
   CHECK(records.front().record.value->rfind("old", 0) != 0);
+}
+
+TEST_CASE("SigtermShutsDownCleanlyAndRestartSkipsTheScan", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("calm", 2);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 100; ++i) producer->send({"calm", i % 2, std::nullopt, "v", {}, 0});
+  producer->flush();
+  cluster.broker.stop();
+  std::ifstream first_log(cluster.broker.log_path());
+  std::string log((std::istreambuf_iterator<char>(first_log)), {});
+  CHECK_THAT(log, Catch::Contains("stopped cleanly"));
+  REQUIRE(cluster.broker.start().ok());
+  std::ifstream second_log(cluster.broker.log_path());
+  log.assign(std::istreambuf_iterator<char>(second_log), {});
+  CHECK_THAT(log, Catch::Contains("opened calm/0: offsets [0, 50), 1 segment(s), clean shutdown"));
+  CHECK(*cluster.admin->list_offset("calm", 1, OffsetSpec::latest()) == Offset(50));
+}
+
+TEST_CASE("ConfigFileSetsBrokerOptions", "[integration]") {
+  TempFolder folder;
+  std::string config = folder.path() + "/cairnd.conf";
+  std::ofstream(config) << "auto-create-topics = true\ndefault-partitions = 3\n";
+  BrokerProcess broker(folder.path() + "/data", {"--config", config});
+  REQUIRE(broker.start().ok());
+  ClientOptions client;
+  client.bootstrap_brokers = {broker.address()};
+  auto stub = v1::Broker::NewStub(grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
+  auto response = produce_raw(*stub, "fresh", 2, batch_of(1));
+  CHECK(response.results(0).error().code() == v1::NONE);
+  auto admin = std::move(Admin::connect(client)).value();
+  auto topic = admin->describe_topic("fresh");
+  REQUIRE(topic.ok());
+  CHECK(topic->partitions.size() == 3);
 }
