@@ -99,7 +99,8 @@ class PartitionLog {
   Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
 
   // Removes every record at or after `offset`, which must be a batch
-  // boundary in [log_start, log_end]. Durable when it returns.
+  // boundary (or inside a compaction gap) in [log_start, log_end]. Durable
+  // when it returns.
   Status truncate_suffix(Offset offset);
   // Forgets everything below `offset` (<= log_end); whole segments below it go.
   Status advance_start(Offset offset);
