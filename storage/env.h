@@ -42,6 +42,10 @@ class Env {
   virtual bool exists(const std::string& path) = 0;
   virtual bool is_dir(const std::string& path) = 0;
   virtual Status remove_file(const std::string& path) = 0;
+  // Atomically replaces `to` (if present) with `from`, as rename(2): at every
+  // instant `to` names either the old or the new file. Handles opened on the
+  // old `to` keep reading its old bytes. Durable after sync_dir.
+  virtual Status rename_file(const std::string& from, const std::string& to) = 0;
   virtual Status remove_all(const std::string& path) = 0;
   // Makes the creation and removal of entries in a folder durable.
   virtual Status sync_dir(const std::string& path) = 0;

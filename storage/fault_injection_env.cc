@@ -110,6 +110,16 @@ Status FaultInjectionEnv::remove_file(const std::string& path) {
   return {};
 }
 
+Status FaultInjectionEnv::rename_file(const std::string& from, const std::string& to) {
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(from);
+  if (it == files_.end()) return error(ErrorCode::io_error, "cannot rename {}: no such file", from);
+  // Open handles share the MemFile: those on the old `to` keep its bytes.
+  files_[to] = it->second;
+  files_.erase(from);
+  return {};
+}
+
 Status FaultInjectionEnv::remove_all(const std::string& path) {
   std::lock_guard lock(mutex_);
   auto under = [&](const std::string& p) { return p == path || p.starts_with(path + "/"); };

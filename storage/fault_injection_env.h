@@ -27,6 +27,7 @@ class FaultInjectionEnv final : public Env {
   bool exists(const std::string& path) override;
   bool is_dir(const std::string& path) override;
   Status remove_file(const std::string& path) override;
+  Status rename_file(const std::string& from, const std::string& to) override;
   Status remove_all(const std::string& path) override;
   Status sync_dir(const std::string& path) override;
 

@@ -86,6 +86,11 @@ IndexStore::~IndexStore() = default;
 
 Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bool sync) {
   rocksdb::WriteBatch batch;
+  if (update.cleared_offsets) {
+    const auto& [from, to] = *update.cleared_offsets;
+    batch.DeleteRange(key_of(tp, kOffsetKind, static_cast<uint64_t>(from.value)),
+                      key_of(tp, kOffsetKind, static_cast<uint64_t>(to.value)));
+  }
   for (const auto& e : update.offset_entries) {
     batch.Put(key_of(tp, kOffsetKind, static_cast<uint64_t>(e.offset.value)),
               encode_u64s({e.position}));

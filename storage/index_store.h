@@ -48,6 +48,9 @@ struct PartitionMeta {
 // Index writes for one partition that must land together: a segment's
 // summary after its entries, the flushed offset with the entries below it.
 struct IndexUpdate {
+  // Offset entries in [first, second) to drop before offset_entries are put:
+  // a compacted segment replaces all of its entries at once.
+  std::optional<std::pair<Offset, Offset>> cleared_offsets;
   std::vector<OffsetEntry> offset_entries;
   std::vector<TimeEntry> time_entries;
   std::optional<std::pair<Offset, SegmentSummary>> summary;  // segment base, summary

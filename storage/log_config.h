@@ -18,6 +18,20 @@ enum class FlushPolicy {
   interval,
 };
 
+// What happens to old data (cleanup.policy).
+enum class CleanupPolicy {
+  // Closed segments beyond retention.ms / retention.bytes are deleted.
+  delete_old,
+  // Closed segments are compacted: only the newest record per key is kept
+  // (docs/storage.md, "Compaction"). Nothing is deleted by age or size.
+  compact,
+  // Both: compacted, and deleted beyond retention.
+  compact_and_delete,
+};
+
+bool compacts(CleanupPolicy policy);
+bool deletes(CleanupPolicy policy);
+
 // Per-topic log settings. Each field names its config key, default and unit;
 // every one can change at runtime (PartitionLog::set_config) and takes
 // effect on the next append or retention pass.
@@ -40,6 +54,13 @@ struct LogConfig {
   int64_t flush_ms = 1000;
   // flush.bytes: with the interval policy, the most bytes left unsynced. Default 16 MiB.
   int64_t flush_bytes = 16 << 20;
+  // cleanup.policy: "delete" (default), "compact" or "compact,delete".
+  // Appends to a compacted topic must give every record a key.
+  CleanupPolicy cleanup_policy = CleanupPolicy::delete_old;
+  // delete.retention.ms: with compaction, how long a tombstone (a record with
+  // a null value) survives, counted from the newest timestamp of the segment
+  // that holds it. Default 1 day.
+  int64_t delete_retention_ms = 24LL * 3600 * 1000;
 
   // Returns a copy with `overrides` applied ("retention.ms" -> "60000", ...).
   // Unknown keys and invalid values are an invalid_config error that names them.

@@ -23,6 +23,25 @@ PartitionLog::PartitionLog(Env& env, Clock& clock, IndexStore& index, TopicParti
 
 PartitionLog::~PartitionLog() = default;
 
+namespace {
+
+// Compaction keeps the newest record per key, which means nothing for a
+// record without one: a compacted topic refuses them, as Kafka does.
+Status check_keyed(std::span<const std::byte> batch) {
+  auto records = decode_batch(batch);
+  if (!records.ok()) return records.status();
+  for (const Record& record : *records) {
+    if (!record.key) {
+      return error(ErrorCode::invalid_request,
+                   "a compacted topic needs a key on every record; record {} of the batch has none",
+                   record.offset.value);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch, Term term) {
   bool want_flush = false;
   auto appended = append_batch(batch, term, &want_flush);
@@ -32,10 +51,11 @@ Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch, Term
 
 Result<AppendResult> PartitionLog::append_batch(std::span<const std::byte> batch, Term term,
                                                  bool* want_flush) {
-  size_t max_bytes = static_cast<size_t>(config().max_message_bytes);
+  LogConfig config = this->config();
   // Validation (CRC over the whole batch) runs before taking the lock.
-  auto header = validate_batch(batch, max_bytes);
+  auto header = validate_batch(batch, static_cast<size_t>(config.max_message_bytes));
   if (!header.ok()) return header.status();
+  if (compacts(config.cleanup_policy)) CAIRN_RETURN_IF_ERROR(check_keyed(batch));
 
   std::lock_guard lock(mutex_);
   if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
@@ -293,11 +313,13 @@ Status PartitionLog::truncate_suffix(Offset offset) {
     SegmentPtr keep = segment_for_locked(offset);
     uint64_t cut = 0;
     if (keep->base_offset != offset) {
+      // The batch holding `offset`, or after it when compaction left a gap
+      // there: cutting before that batch is cutting at `offset`.
       auto position = position_of(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
       if (!position.ok()) return position.status();
       BatchScanner scanner(*keep->file, *position, keep->size_bytes);
       auto batch = scanner.next(/*verify=*/false);
-      if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset != offset) {
+      if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset < offset) {
         return error(ErrorCode::invalid_request, "offset {} is not a batch boundary of {}",
                      offset, tp_);
       }
@@ -368,9 +390,11 @@ Result<size_t> PartitionLog::apply_retention() {
     // Only a prefix of closed segments goes; the active segment always stays.
     while (segments_.size() > 1) {
       const Segment& oldest = *segments_.begin()->second;
-      bool expired = config_.retention_ms >= 0 &&
+      // A compact-only topic keeps every key's newest record however old.
+      bool deleting = deletes(config_.cleanup_policy);
+      bool expired = deleting && config_.retention_ms >= 0 &&
                      oldest.max_timestamp_ms < now_ms - config_.retention_ms;
-      bool oversized = config_.retention_bytes >= 0 &&
+      bool oversized = deleting && config_.retention_bytes >= 0 &&
                        total - oldest.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
       bool below_start = oldest.next_offset <= log_start_;
       if (!expired && !oversized && !below_start) break;

@@ -16,6 +16,7 @@
 #include "proto/strong_int.h"
 #include "proto/topic_partition.h"
 #include "storage/clock.h"
+#include "storage/compactor.h"
 #include "storage/env.h"
 #include "storage/index_store.h"
 #include "storage/log_config.h"
@@ -35,6 +36,14 @@ struct ReadResult {
   Offset next_offset;    // where the next read should start
 };
 
+// What one compaction pass did (PartitionLog::compact).
+struct CompactionResult {
+  size_t segments_cleaned = 0;
+  int64_t records_removed = 0;
+  uint64_t bytes_before = 0;  // of the segments cleaned, before and after
+  uint64_t bytes_after = 0;
+};
+
 // What recovery found when the log was opened.
 struct RecoveryReport {
   size_t segments = 0;
@@ -50,14 +59,17 @@ struct RecoveryReport {
 //
 // Offsets: log_start <= flushed <= log_end. Records below log_start are gone
 // (retention); [log_start, flushed) is durable; [flushed, log_end) is
-// appended but may be lost by a power failure. Every offset in the log is
-// inside exactly one batch, and batches are contiguous.
+// appended but may be lost by a power failure. Offsets increase through the
+// log; segments are contiguous (each ends where the next begins), and so are
+// batches except where compaction removed records: an offset in such a gap
+// reads as the next batch after it.
 //
 // Threads: every method is thread-safe. Appends, truncation and retention
 // serialise on the log's mutex; reads hold it only to find the segment, then
 // read the file without it. Syncs (flush_now) run without the mutex, so
-// appends continue while a group commit is in flight. Lock order:
-// sync_mutex_ before mutex_.
+// appends continue while a group commit is in flight. Compaction reads and
+// writes files without the mutex and takes it only to swap a cleaned segment
+// in. Lock order: compact_mutex_, then sync_mutex_, then mutex_.
 class PartitionLog {
  public:
   using FlushCallback = std::function<void(Status)>;
@@ -72,7 +84,9 @@ class PartitionLog {
 
   // Validates `batch` (size, CRC, counts) and appends it with its base offset
   // and term stamped into the written copy of its header; the caller's bytes
-  // are not changed. Rejected batches leave the log unchanged.
+  // are not changed. Rejected batches leave the log unchanged. A compacted
+  // topic refuses a batch with a record without a key (invalid_request): only
+  // there are records decoded on append.
   Result<AppendResult> append(std::span<const std::byte> batch, Term term);
 
   // Whole batches starting with the one that holds `offset`, up to `max_bytes`
@@ -85,7 +99,8 @@ class PartitionLog {
   Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
 
   // Removes every record at or after `offset`, which must be a batch
-  // boundary in [log_start, log_end]. Durable when it returns.
+  // boundary (or inside a compaction gap) in [log_start, log_end]. Durable
+  // when it returns.
   Status truncate_suffix(Offset offset);
   // Forgets everything below `offset` (<= log_end); whole segments below it go.
   Status advance_start(Offset offset);
@@ -115,6 +130,14 @@ class PartitionLog {
   // Returns how many segments were deleted.
   Result<size_t> apply_retention();
 
+  // Rewrites the closed, flushed segments keeping only the newest record of
+  // each key in the whole log, and dropping tombstones older than
+  // delete.retention.ms (partition_log_compaction.cc; docs/storage.md).
+  // Offsets never change and the active segment is never touched. Reads and
+  // appends go on while it runs. Whatever cleanup.policy says: the store
+  // calls it only for compacted topics.
+  Result<CompactionResult> compact();
+
   // Syncs, records a clean shutdown, and stops accepting appends.
   Status close();
 
@@ -138,7 +161,19 @@ class PartitionLog {
   Status recover();
   Status verify_segments(const std::optional<PartitionMeta>& meta);
   Status scan_segment(const SegmentPtr& segment, uint64_t from_position, Offset from_offset,
-                      bool* intact);
+                      bool allow_gaps, bool* intact);
+  Status remove_cleaned_leftovers(const std::vector<std::string>& names);
+
+  // compaction (partition_log_compaction.cc)
+  struct CompactionPlan;
+  CompactionPlan plan_compaction() const;
+  // Cleans the plan's segment `index` into a temporary file and swaps it in.
+  // False when the log changed under the plan (truncated, closed): the pass
+  // must stop.
+  Result<bool> clean_and_swap(const CompactionPlan& plan, size_t index,
+                              const KeyIndex& keys, CompactionResult& result);
+  Result<bool> swap_in_cleaned(const CompactionPlan& plan, size_t index,
+                               std::shared_ptr<File> file, const CleanedSegment& cleaned);
 
   Result<SegmentPtr> create_segment(Offset base);
   Status roll_locked();
@@ -191,7 +226,8 @@ class PartitionLog {
   std::function<void()> flush_hook_;
   std::function<void(Offset)> flushed_listener_;
 
-  std::mutex sync_mutex_;  // one sync at a time
+  std::mutex sync_mutex_;     // one sync at a time
+  std::mutex compact_mutex_;  // one compaction at a time
 };
 
 }  // namespace cairn::storage

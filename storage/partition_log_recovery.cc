@@ -25,6 +25,7 @@ Status PartitionLog::recover() {
   CAIRN_RETURN_IF_ERROR(env_.create_dirs(dir_));
   auto names = env_.list_dir(dir_);
   if (!names.ok()) return names.status();
+  CAIRN_RETURN_IF_ERROR(remove_cleaned_leftovers(*names));
   for (const auto& name : *names) {
     auto base = parse_segment_file_name(name);
     if (!base) continue;
@@ -69,6 +70,15 @@ Status PartitionLog::recover() {
     spdlog::warn("partition {}: recovery cut {} byte(s) and {} segment(s): {}", tp_,
                  recovery_.bytes_truncated, recovery_.segments_dropped,
                  recovery_.truncation_reason);
+  }
+  return {};
+}
+
+Status PartitionLog::remove_cleaned_leftovers(const std::vector<std::string>& names) {
+  // A compaction that crashed before its rename: the segment it was cleaning
+  // is intact, the half-built copy is worthless.
+  for (const auto& name : names) {
+    if (is_cleaned_file_name(name)) CAIRN_RETURN_IF_ERROR(env_.remove_file(dir_ + "/" + name));
   }
   return {};
 }
@@ -129,7 +139,13 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
   for (; it != segments_.end() && intact; ++it) {
     SegmentPtr segment = it->second;
     bool is_active = std::next(it) == segments_.end();
-    CAIRN_RETURN_IF_ERROR(scan_segment(segment, from_position, from_offset, &intact));
+    // Compaction leaves gaps between batches of closed segments; an active
+    // segment has them only if a truncation made a compacted one active
+    // again, which can happen only on a compacted topic. Elsewhere a gap is
+    // damage (the base offset is outside the CRC).
+    bool allow_gaps = !is_active || compacts(config_.cleanup_policy);
+    CAIRN_RETURN_IF_ERROR(
+        scan_segment(segment, from_position, from_offset, allow_gaps, &intact));
     if (!is_active && intact) {
       CAIRN_RETURN_IF_ERROR(persist_index_locked(
           /*clean=*/false, /*sync=*/false,
@@ -160,7 +176,7 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
 }
 
 Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_position,
-                                  Offset from_offset, bool* intact) {
+                                  Offset from_offset, bool allow_gaps, bool* intact) {
   uint64_t file_size = segment->file->size();
   segment->size_bytes = from_position;
   segment->next_offset = from_offset;
@@ -178,7 +194,9 @@ Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_posit
     }
     if (!batch->has_value()) break;
     const BatchHeader& header = (*batch)->header;
-    if (header.base_offset != segment->next_offset) {
+    bool in_order = allow_gaps ? header.base_offset >= segment->next_offset
+                               : header.base_offset == segment->next_offset;
+    if (!in_order) {
       *intact = false;
       recovery_.truncation_reason =
           fmt::format("{}: batch at position {} starts at offset {}, expected {}", segment->path,

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -134,6 +135,11 @@ class PosixEnv final : public Env {
 
   Status remove_file(const std::string& path) override {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path, errno);
+    return {};
+  }
+
+  Status rename_file(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return io_error("cannot rename", from, errno);
     return {};
   }
 

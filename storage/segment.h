@@ -42,6 +42,10 @@ struct Segment {
 };
 
 std::string segment_file_name(Offset base);
+// Where compaction builds the cleaned copy of the segment at `segment_path`
+// before renaming it over the segment. Leftovers are deleted on open.
+std::string cleaned_file_path(const std::string& segment_path);
+bool is_cleaned_file_name(std::string_view name);
 // The base offset of a segment file name, or nullopt for other files.
 std::optional<Offset> parse_segment_file_name(std::string_view name);
 

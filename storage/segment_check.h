@@ -25,7 +25,7 @@ struct SegmentCheck {
 };
 
 // Walks every batch of a segment file, verifying lengths, CRC-32C and that
-// offsets are contiguous, and calls `on_batch` (if set) for each valid batch
+// offsets increase (compacted segments may have gaps between batches), and calls `on_batch` (if set) for each valid batch
 // with its bytes. Stops at the first problem. Never writes.
 Result<SegmentCheck> check_segment(
     Env& env, const std::string& path,

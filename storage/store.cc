@@ -137,6 +137,21 @@ size_t Store::run_retention() {
   return deleted;
 }
 
+size_t Store::run_compaction() {
+  size_t cleaned = 0;
+  for (const auto& log : open_logs()) {
+    if (!compacts(log->config().cleanup_policy)) continue;
+    auto result = log->compact();
+    if (result.ok()) {
+      cleaned += result->segments_cleaned;
+    } else {
+      spdlog::error("compaction of {} failed: {}", log->topic_partition(),
+                    result.status().to_string());
+    }
+  }
+  return cleaned;
+}
+
 void Store::request_due_flushes(Flusher& flusher) {
   for (auto& log : open_logs()) {
     if (log->flush_due()) flusher.request(std::move(log));
@@ -151,6 +166,7 @@ void Store::retention_loop() {
     if (stopping_) break;
     lock.unlock();
     run_retention();
+    run_compaction();
     lock.lock();
   }
 }

@@ -28,15 +28,16 @@ struct StoreOptions {
   // Must outlive the store.
   Env* env = &Env::posix();
   Clock* clock = &Clock::system();
-  // How often retention runs in the background, in ms; 0 disables the
-  // background pass (call run_retention()). Default 300000 (5 minutes).
+  // How often retention, then compaction, run in the background, in ms; 0
+  // disables the background pass (call run_retention() and
+  // run_compaction()). Default 300000 (5 minutes).
   int64_t retention_check_interval_ms = 300'000;
   // How often the interval flush policy is checked, in ms. Default 50.
   int64_t flush_check_interval_ms = 50;
 };
 
 // All the partition logs of one broker, with their shared index, the
-// group-commit flusher and the retention thread.
+// group-commit flusher and the retention thread (which also compacts).
 //
 // close() shuts down cleanly (sync, clean-shutdown marks). Destroying a store
 // that was not closed stops its threads but syncs nothing: that is what a
@@ -60,6 +61,9 @@ class Store {
 
   // One retention pass over every open partition; returns segments deleted.
   size_t run_retention();
+  // One compaction pass over every open partition whose cleanup.policy
+  // compacts; returns segments cleaned.
+  size_t run_compaction();
 
   Status close();
 
