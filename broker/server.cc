@@ -30,6 +30,10 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
   server->topics_ = std::move(*topics);
   spdlog::info("recovered {} topic(s)", server->topics_->topics().size());
 
+  auto groups = GroupCoordinator::open(*server->topics_, server->io_, GroupCoordinatorOptions{});
+  if (!groups.ok()) return groups.status();
+  server->groups_ = std::move(*groups);
+
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
     server->io_threads_.emplace_back([s = server.get()] { s->io_.run(); });
   }
@@ -47,8 +51,10 @@ Status Server::start_grpc() {
   // The port is known only after BuildAndStart; services read it lazily.
   broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0);
   admin_service_ = std::make_unique<AdminService>(config_, *topics_);
+  groups_service_ = std::make_unique<GroupsService>(*groups_, *topics_);
   builder.RegisterService(broker_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(groups_service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port_ == 0) {
     return error(ErrorCode::io_error, "cannot listen on {} (in use, or not a local address?)",
@@ -73,6 +79,7 @@ void Server::shutdown() {
     for (const auto& partition : topic.partitions) partition->waiters.wake_all();
   }
   grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  groups_->stop();
   work_.reset();
   io_.stop();
   for (auto& t : io_threads_) t.join();

@@ -12,6 +12,8 @@
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
 #include "broker/broker_service.h"
+#include "broker/group/group_coordinator.h"
+#include "broker/groups_service.h"
 #include "broker/topic_manager.h"
 #include "storage/store.h"
 
@@ -42,6 +44,8 @@ class Server {
   std::vector<std::thread> io_threads_;
   std::unique_ptr<BrokerService> broker_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<GroupsService> groups_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int32_t port_ = 0;
   bool stopped_ = false;

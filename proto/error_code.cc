@@ -21,6 +21,10 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::resource_exhausted: return "resource_exhausted";
     case ErrorCode::invalid_topic: return "invalid_topic";
     case ErrorCode::broker_unavailable: return "broker_unavailable";
+    case ErrorCode::unknown_member_id: return "unknown_member_id";
+    case ErrorCode::stale_member_epoch: return "stale_member_epoch";
+    case ErrorCode::group_not_empty: return "group_not_empty";
+    case ErrorCode::group_not_found: return "group_not_found";
   }
   return "unrecognised_error_code";
 }

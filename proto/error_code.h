@@ -25,6 +25,10 @@ enum class ErrorCode : int32_t {
   resource_exhausted = 14,         // a bound (memory, in-flight bytes) was reached
   invalid_topic = 15,              // a topic name breaks the naming rules
   broker_unavailable = 16,         // no connection to the broker (down, or wrong address)
+  unknown_member_id = 17,          // the group does not know this member (expired, or left)
+  stale_member_epoch = 18,         // the member's epoch is not current: it was fenced
+  group_not_empty = 19,            // the group has active members
+  group_not_found = 20,
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.

@@ -201,7 +201,7 @@ void RecordBatchBuilder::add(std::optional<std::string_view> key,
     body += nullable_size(header.key) + nullable_size(view_of(header.value));
   }
   append_varint(records_, static_cast<int64_t>(body));
-  size_t body_start = records_.size();
+  [[maybe_unused]] size_t body_start = records_.size();
   records_.push_back(0);  // record attributes: unused
   append_varint(records_, timestamp_delta);
   append_varint(records_, record_count_);

@@ -22,7 +22,11 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::invalid_config:
     case ErrorCode::invalid_topic: code = grpc::StatusCode::INVALID_ARGUMENT; break;
     case ErrorCode::offset_out_of_range: code = grpc::StatusCode::OUT_OF_RANGE; break;
-    case ErrorCode::unknown_topic_or_partition: code = grpc::StatusCode::NOT_FOUND; break;
+    case ErrorCode::unknown_topic_or_partition:
+    case ErrorCode::group_not_found: code = grpc::StatusCode::NOT_FOUND; break;
+    case ErrorCode::unknown_member_id:
+    case ErrorCode::stale_member_epoch:
+    case ErrorCode::group_not_empty: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case ErrorCode::topic_already_exists: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case ErrorCode::not_leader:
     case ErrorCode::broker_unavailable:

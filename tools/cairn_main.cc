@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/bench_commands.h"
+#include "tools/group_commands.h"
 #include "tools/log_commands.h"
 #include "tools/produce_consume_commands.h"
 #include "tools/topic_commands.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   cairn::tools::add_topic_commands(app, exit_code);
   cairn::tools::add_produce_consume_commands(app, exit_code);
+  cairn::tools::add_group_commands(app, exit_code);
   cairn::tools::add_log_commands(app, exit_code);
   cairn::tools::add_bench_commands(app, exit_code);
   CLI11_PARSE(app, argc, argv);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -81,6 +82,7 @@ struct ConsumeOptions {
   int64_t timeout_ms = -1;
   bool print_key = false;
   bool print_offset = false;
+  std::string group;
 };
 
 Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitions,
@@ -100,7 +102,64 @@ Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitio
   return {};
 }
 
+// Prints records as they come until --max-messages or --timeout-ms.
+int print_records(Consumer& consumer, const ConsumeOptions& o) {
+  int64_t printed = 0;
+  auto last_record = std::chrono::steady_clock::now();
+  while (o.max_messages < 0 || printed < o.max_messages) {
+    auto records = consumer.poll(std::chrono::milliseconds(200));
+    if (!records.ok()) return fail(records.status());
+    std::set<TopicPartition> rewound;
+    for (const auto& r : *records) {
+      if (printed == o.max_messages) {
+        // Not printed: move the position back to the first such record of
+        // its partition, so a group does not commit past it.
+        if (rewound.insert({r.topic, r.partition}).second) {
+          Status back = consumer.seek({r.topic, r.partition}, r.record.offset);
+          if (!back.ok()) return fail(back);
+        }
+        continue;
+      }
+      std::string line;
+      if (o.print_offset) line += fmt::format("{}:{}\t", r.partition, r.record.offset);
+      if (o.print_key) line += (r.record.key ? *r.record.key : "null") + "\t";
+      line += r.record.value ? *r.record.value : "null";
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      ++printed;
+    }
+    if (!records->empty()) {
+      std::fflush(stdout);
+      last_record = std::chrono::steady_clock::now();
+    } else if (o.timeout_ms >= 0 &&
+               std::chrono::steady_clock::now() - last_record >= std::chrono::milliseconds(o.timeout_ms)) {
+      break;
+    }
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+// As a member of a group: partitions come from the coordinator, positions
+// from the group's commits; commits as it goes and when it stops.
+int consume_in_group(const ConsumeOptions& o) {
+  ConsumerOptions options;
+  options.client = o.brokers.client_options();
+  options.fetch_max_wait_ms = 200;
+  options.group_id = o.group;
+  options.auto_offset_reset = o.from == "beginning" ? OffsetReset::earliest : OffsetReset::latest;
+  options.auto_commit_interval_ms = 1000;
+  auto consumer = Consumer::create(options);
+  if (!consumer.ok()) return fail(consumer.status());
+  Status subscribed = (*consumer)->subscribe({o.topic});
+  if (!subscribed.ok()) return fail(subscribed);
+  int rc = print_records(**consumer, o);
+  (*consumer)->close();  // commits what was printed, leaves the group
+  return rc;
+}
+
 int consume(const ConsumeOptions& o) {
+  if (!o.group.empty()) return consume_in_group(o);
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
   auto topic = (*admin)->describe_topic(o.topic);
@@ -123,30 +182,7 @@ int consume(const ConsumeOptions& o) {
   Status sought = seek_from(**consumer, partitions, o.from);
   if (!sought.ok()) return fail(sought);
 
-  int64_t printed = 0;
-  auto last_record = std::chrono::steady_clock::now();
-  while (o.max_messages < 0 || printed < o.max_messages) {
-    auto records = (*consumer)->poll(std::chrono::milliseconds(200));
-    if (!records.ok()) return fail(records.status());
-    for (const auto& r : *records) {
-      std::string line;
-      if (o.print_offset) line += fmt::format("{}:{}\t", r.partition, r.record.offset);
-      if (o.print_key) line += (r.record.key ? *r.record.key : "null") + "\t";
-      line += r.record.value ? *r.record.value : "null";
-      line += '\n';
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      if (++printed == o.max_messages) break;
-    }
-    if (!records->empty()) {
-      std::fflush(stdout);
-      last_record = std::chrono::steady_clock::now();
-    } else if (o.timeout_ms >= 0 &&
-               std::chrono::steady_clock::now() - last_record >= std::chrono::milliseconds(o.timeout_ms)) {
-      break;
-    }
-  }
-  std::fflush(stdout);
-  return 0;
+  return print_records(**consumer, o);
 }
 
 }  // namespace
@@ -177,6 +213,9 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   consume_cmd->add_option("--timeout-ms", c->timeout_ms, "stop after MS milliseconds without a new record");
   consume_cmd->add_flag("--print-key", c->print_key, "print KEY<tab> before each value");
   consume_cmd->add_flag("--print-offset", c->print_offset, "print PARTITION:OFFSET<tab> before each value");
+  consume_cmd->add_option("--group", c->group,
+                          "consume as a member of this group: partitions shared with its other members, "
+                          "starting at its committed offsets (else --from beginning|end), committing as it goes");
   c->brokers.add_to(*consume_cmd);
   consume_cmd->callback([c, &exit_code] { exit_code = consume(*c); });
 }

@@ -86,7 +86,77 @@ class AdminImpl final : public Admin {
     return Offset(response.answers(0).offset());
   }
 
+  Result<std::vector<GroupSummary>> list_groups() override {
+    v1::ListGroupsResponse response;
+    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::ListGroups, v1::ListGroupsRequest(), &response));
+    std::vector<GroupSummary> out;
+    for (const auto& g : response.groups()) out.push_back({g.group(), g.state(), g.members()});
+    return out;
+  }
+
+  Result<GroupDescription> describe_group(const std::string& group) override {
+    v1::DescribeGroupRequest request;
+    request.set_group(group);
+    v1::DescribeGroupResponse response;
+    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::DescribeGroup, request, &response));
+    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+    GroupDescription out{response.group(), response.state(), response.group_epoch(), response.assignor(), {}, {}};
+    for (const auto& m : response.members()) {
+      GroupMemberDescription member{m.member_id(), m.member_epoch(), {m.topics().begin(), m.topics().end()},
+                                    m.topic_regex(), {}};
+      for (const auto& t : m.assignment()) {
+        for (int32_t p : t.partitions()) member.assignment.push_back({t.topic(), p});
+      }
+      out.members.push_back(std::move(member));
+    }
+    for (const auto& p : response.partitions()) {
+      GroupPartitionLag lag;
+      lag.tp = {p.topic(), p.partition()};
+      if (p.committed_offset() >= 0) lag.committed = Offset(p.committed_offset());
+      lag.log_end_offset = Offset(p.log_end_offset());
+      lag.lag = p.lag();
+      lag.owner = p.owner();
+      out.partitions.push_back(std::move(lag));
+    }
+    return out;
+  }
+
+  Status delete_group(const std::string& group) override {
+    v1::DeleteGroupRequest request;
+    request.set_group(group);
+    v1::DeleteGroupResponse response;
+    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::DeleteGroup, request, &response));
+    return from_proto(response.error());
+  }
+
+  Status commit_offsets(const std::string& group,
+                        const std::map<TopicPartition, Offset>& offsets) override {
+    v1::CommitOffsetsRequest request;
+    request.set_group(group);
+    for (const auto& [tp, offset] : offsets) {
+      auto* o = request.add_offsets();
+      o->set_topic(tp.topic);
+      o->set_partition(tp.partition);
+      o->set_offset(offset.value);
+    }
+    v1::CommitOffsetsResponse response;
+    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::CommitOffsets, request, &response));
+    return from_proto(response.error());
+  }
+
  private:
+  template <typename Request, typename Response>
+  Status call_groups(grpc::Status (v1::Groups::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                     const Request& request, Response* response) {
+    auto broker = cluster_.any_broker();
+    if (!broker.ok()) return broker.status();
+    auto rpc = ((*broker)->groups.get()->*method)(cluster_.context().get(), request, response);
+    if (!rpc.ok()) {
+      return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
+    }
+    return {};
+  }
+
   template <typename Request, typename Response>
   Status call(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
               const Request& request, Response* response) {

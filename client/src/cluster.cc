@@ -32,6 +32,7 @@ std::shared_ptr<BrokerConnection> Cluster::connection_locked(const std::string& 
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     connection->broker = v1::Broker::NewStub(connection->channel);
     connection->admin = v1::Admin::NewStub(connection->channel);
+    connection->groups = v1::Groups::NewStub(connection->channel);
     slot = connection;
   }
   return slot;

@@ -11,6 +11,7 @@
 #include "cairn/client_options.h"
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/broker.grpc.pb.h"
+#include "cairn/v1/groups.grpc.pb.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
 
@@ -22,6 +23,7 @@ struct BrokerConnection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Broker::Stub> broker;
   std::unique_ptr<v1::Admin::Stub> admin;
+  std::unique_ptr<v1::Groups::Stub> groups;
 };
 
 // The client's view of the cluster: connections and cached metadata (which

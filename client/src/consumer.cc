@@ -5,9 +5,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <future>
+#include <thread>
 
 #include "cairn/admin.h"
 #include "cluster.h"
+#include "group_membership.h"
 #include "proto/byte_io.h"
 #include "proto/rpc_error.h"
 
@@ -94,8 +98,48 @@ class ConsumerImpl final : public Consumer {
     return *it->second.position;
   }
 
+  Status subscribe(const std::vector<std::string>& topics, RebalanceListener listener) override {
+    return join({options_.group_id, topics, "", options_.assignor, options_.session_timeout_ms},
+                std::move(listener));
+  }
+
+  Status subscribe_pattern(const std::string& pattern, RebalanceListener listener) override {
+    return join({options_.group_id, {}, pattern, options_.assignor, options_.session_timeout_ms},
+                std::move(listener));
+  }
+
+  Status commit_sync() override { return commit_sync(consumed_positions()); }
+
+  Status commit_sync(const std::map<TopicPartition, Offset>& offsets) override {
+    if (!membership_) {
+      return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
+    }
+    return membership_->commit(offsets);
+  }
+
+  void commit_async(std::function<void(Status)> done) override {
+    auto offsets = consumed_positions();
+    std::lock_guard lock(mutex_);
+    std::erase_if(async_commits_, [](const std::future<void>& f) {
+      return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    });
+    async_commits_.push_back(std::async(std::launch::async, [this, offsets, done = std::move(done)] {
+      Status s = commit_sync(offsets);
+      if (done) done(s);
+    }));
+  }
+
+  Result<std::map<TopicPartition, Offset>> committed(const std::vector<TopicPartition>& partitions) override {
+    if (!membership_) return error(ErrorCode::invalid_request, "committed offsets need a group");
+    return membership_->committed({partitions.begin(), partitions.end()});
+  }
+
   Result<std::vector<ConsumerRecord>> poll(std::chrono::milliseconds timeout) override {
     auto deadline = SteadyClock::now() + timeout;
+    if (membership_) {
+      CAIRN_RETURN_IF_ERROR(reconcile());
+      auto_commit();
+    }
     CAIRN_RETURN_IF_ERROR(resolve_positions());
     std::unique_lock lock(mutex_);
     while (true) {
@@ -119,6 +163,15 @@ class ConsumerImpl final : public Consumer {
   }
 
   void close() override {
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& f : async_commits_) f.wait();
+      async_commits_.clear();
+    }
+    if (membership_) {
+      if (options_.enable_auto_commit) (void)commit_sync();
+      membership_->leave();
+    }
     std::unique_lock lock(mutex_);
     if (closed_) return;
     closed_ = true;
@@ -127,6 +180,81 @@ class ConsumerImpl final : public Consumer {
   }
 
  private:
+  Status join(client::MembershipOptions membership, RebalanceListener listener) {
+    if (options_.group_id.empty()) {
+      return error(ErrorCode::invalid_config, "subscribe needs ConsumerOptions::group_id");
+    }
+    if (membership_) return error(ErrorCode::invalid_request, "already subscribed");
+    listener_ = std::move(listener);
+    membership_ = std::make_unique<client::GroupMembership>(cluster_, std::move(membership));
+    last_commit_ = SteadyClock::now();
+    return {};
+  }
+
+  std::map<TopicPartition, Offset> consumed_positions() const {
+    std::lock_guard lock(mutex_);
+    std::map<TopicPartition, Offset> out;
+    for (const auto& [tp, state] : partitions_) {
+      if (state.position) out[tp] = *state.position;
+    }
+    return out;
+  }
+
+  // Applies the group's target assignment: gives up revoked partitions
+  // (after the listener and a commit), then takes new ones at their
+  // committed offsets, and tells the coordinator what it now owns.
+  Status reconcile() {
+    auto target = membership_->target();
+    std::set<TopicPartition> owned;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [tp, state] : partitions_) owned.insert(tp);
+    }
+    std::vector<TopicPartition> revoked, added;
+    std::set_difference(owned.begin(), owned.end(), target.begin(), target.end(), std::back_inserter(revoked));
+    std::set_difference(target.begin(), target.end(), owned.begin(), owned.end(), std::back_inserter(added));
+    if (revoked.empty() && added.empty()) return {};
+    if (!revoked.empty()) {
+      if (listener_.on_revoked) listener_.on_revoked(revoked);
+      if (options_.enable_auto_commit) {
+        std::map<TopicPartition, Offset> positions = consumed_positions();
+        std::map<TopicPartition, Offset> leaving;
+        for (const auto& tp : revoked) {
+          if (positions.count(tp)) leaving[tp] = positions[tp];
+        }
+        (void)membership_->commit(leaving);  // fenced: the new owner starts at the older commit
+      }
+      std::lock_guard lock(mutex_);
+      for (const auto& tp : revoked) partitions_.erase(tp);
+      std::erase_if(ready_, [&](const ConsumerRecord& r) {
+        return !partitions_.count({r.topic, r.partition});
+      });
+    }
+    if (!added.empty()) {
+      auto committed = membership_->committed({added.begin(), added.end()});
+      if (!committed.ok()) return committed.status();
+      std::lock_guard lock(mutex_);
+      for (const auto& tp : added) {
+        auto& state = partitions_[tp];
+        ++state.epoch;
+        auto it = committed->find(tp);
+        if (it != committed->end()) set_position_locked(tp, state, it->second);
+      }
+    }
+    if (!added.empty() && listener_.on_assigned) listener_.on_assigned(added);
+    membership_->set_owned(target);
+    return {};
+  }
+
+  void auto_commit() {
+    if (!options_.enable_auto_commit ||
+        SteadyClock::now() - last_commit_ < std::chrono::milliseconds(options_.auto_commit_interval_ms)) {
+      return;
+    }
+    last_commit_ = SteadyClock::now();
+    (void)commit_sync();  // a failed auto-commit is retried at the next interval
+  }
+
   void set_position_locked(const TopicPartition& tp, PartitionState& state, Offset offset) {
     state.position = offset;
     state.fetch_offset = offset;
@@ -310,6 +438,10 @@ class ConsumerImpl final : public Consumer {
   const ConsumerOptions options_;
   client::Cluster cluster_;
   std::unique_ptr<Admin> admin_;
+  std::unique_ptr<client::GroupMembership> membership_;
+  RebalanceListener listener_;
+  SteadyClock::time_point last_commit_;
+  std::vector<std::future<void>> async_commits_;  // awaited at close()
 
   mutable std::mutex mutex_;
   std::condition_variable arrived_;

@@ -9,6 +9,7 @@
 #include "cairn/client_options.h"
 #include "proto/status.h"
 #include "proto/strong_int.h"
+#include "proto/topic_partition.h"
 
 namespace cairn {
 
@@ -39,7 +40,38 @@ struct OffsetSpec {
   static OffsetSpec at_time(int64_t ms) { return {Kind::timestamp, ms}; }
 };
 
-// Topics, configs and offsets. Each call is one blocking RPC to a broker,
+struct GroupSummary {
+  std::string group;
+  std::string state;  // empty, stable or reconciling
+  int32_t members = 0;
+};
+
+struct GroupMemberDescription {
+  std::string member_id;
+  int32_t member_epoch = 0;
+  std::vector<std::string> topics;
+  std::string topic_regex;
+  std::vector<TopicPartition> assignment;
+};
+
+struct GroupPartitionLag {
+  TopicPartition tp;
+  std::optional<Offset> committed;
+  Offset log_end_offset;  // the high watermark
+  int64_t lag = 0;
+  std::string owner;  // member id, or empty
+};
+
+struct GroupDescription {
+  std::string group;
+  std::string state;
+  int32_t epoch = 0;
+  std::string assignor;
+  std::vector<GroupMemberDescription> members;
+  std::vector<GroupPartitionLag> partitions;
+};
+
+// Topics, configs, offsets and consumer groups. Each call is one blocking RPC to a broker,
 // bounded by ClientOptions::request_timeout_ms. Thread-safe.
 class Admin {
  public:
@@ -57,6 +89,15 @@ class Admin {
   // first offset at or after it (the high watermark if none).
   virtual Result<Offset> list_offset(const std::string& topic, int32_t partition,
                                      OffsetSpec spec) = 0;
+
+  virtual Result<std::vector<GroupSummary>> list_groups() = 0;
+  virtual Result<GroupDescription> describe_group(const std::string& group) = 0;
+  // Refused (group_not_empty) while the group has members.
+  virtual Status delete_group(const std::string& group) = 0;
+  // Sets a group's committed offsets from outside it (resetting, rewinding);
+  // refused (group_not_empty) while the group has members.
+  virtual Status commit_offsets(const std::string& group,
+                                const std::map<TopicPartition, Offset>& offsets) = 0;
 };
 
 }  // namespace cairn

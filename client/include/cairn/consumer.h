@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +31,26 @@ struct ConsumerOptions {
   int32_t partition_max_bytes = 1 << 20;
   // Records one poll() returns at most. Default 10000.
   int32_t max_poll_records = 10'000;
+
+  // Consumer groups (subscribe()). The group this consumer joins; empty
+  // (default) allows only manual assign().
+  std::string group_id;
+  // The coordinator removes a member silent this long, in ms. Default 10000.
+  int32_t session_timeout_ms = 10'000;
+  // Commit consumed positions every auto_commit_interval_ms from poll(), and
+  // before partitions are revoked and at close(). Default on, 5000 ms.
+  bool enable_auto_commit = true;
+  int32_t auto_commit_interval_ms = 5'000;
+  // "uniform" (default: balanced and sticky) or "range".
+  std::string assignor = "uniform";
+};
+
+// Called from poll() (on the polling thread) when the group moves
+// partitions. on_revoked runs before the partitions are given up — commit
+// there what was processed; with auto-commit the consumer already does.
+struct RebalanceListener {
+  std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+  std::function<void(const std::vector<TopicPartition>&)> on_assigned;
 };
 
 struct ConsumerRecord {
@@ -37,7 +59,13 @@ struct ConsumerRecord {
   Record record;  // key, value, headers, timestamp, offset
 };
 
-// Reads assigned partitions (manual assignment). Fetches are pipelined:
+// Reads partitions assigned by hand (assign) or by its group (subscribe).
+// Delivery is at least once: records are handed out, the application
+// processes them, and the position committed is the next offset to read.
+// After a crash, or a rebalance that moves a partition, the new owner starts
+// at the last commit, so records consumed after that commit are delivered
+// again — make processing idempotent, or commit after each batch.
+// Fetches are pipelined:
 // the next fetch to a broker is in flight while poll() decodes the last.
 // Records come in offset order per partition; batches are CRC-checked.
 // Not thread-safe: one thread polls (like Kafka's consumer).
@@ -58,8 +86,23 @@ class Consumer {
   // The offset of the next record poll() returns for the partition.
   virtual Result<Offset> position(const TopicPartition& tp) = 0;
 
+  // Joins group_id and reads what the coordinator assigns, among these
+  // topics or the topics matching `pattern` (ECMAScript regex). Partitions
+  // start at the group's committed offset, else per auto_offset_reset.
+  virtual Status subscribe(const std::vector<std::string>& topics, RebalanceListener listener = {}) = 0;
+  virtual Status subscribe_pattern(const std::string& pattern, RebalanceListener listener = {}) = 0;
+  // Commits the consumed positions (the next offsets to read) of every
+  // owned partition, or the given offsets; waits until durable.
+  virtual Status commit_sync() = 0;
+  virtual Status commit_sync(const std::map<TopicPartition, Offset>& offsets) = 0;
+  // The same without waiting; `done` (optional) runs on a background thread.
+  virtual void commit_async(std::function<void(Status)> done = {}) = 0;
+  // The group's committed offsets of these partitions (absent: none).
+  virtual Result<std::map<TopicPartition, Offset>> committed(const std::vector<TopicPartition>& partitions) = 0;
+
   // Records available now, or within `timeout`; empty when none came.
   virtual Result<std::vector<ConsumerRecord>> poll(std::chrono::milliseconds timeout) = 0;
+  // Commits (with auto-commit), leaves the group, stops fetching.
   virtual void close() = 0;
 };
 

@@ -1,0 +1,162 @@
+#include "group_membership.h"
+
+#include "proto/rpc_error.h"
+
+namespace cairn::client {
+
+GroupMembership::GroupMembership(Cluster& cluster, MembershipOptions options)
+    : cluster_(cluster), options_(std::move(options)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+GroupMembership::~GroupMembership() { leave(); }
+
+std::set<TopicPartition> GroupMembership::target() const {
+  std::lock_guard lock(mutex_);
+  return target_;
+}
+
+std::string GroupMembership::member_id() const {
+  std::lock_guard lock(mutex_);
+  return member_id_;
+}
+
+void GroupMembership::set_owned(std::set<TopicPartition> owned) {
+  {
+    std::lock_guard lock(mutex_);
+    if (owned == owned_) return;
+    owned_ = std::move(owned);
+    heartbeat_now_ = true;
+  }
+  wake_.notify_one();
+}
+
+void GroupMembership::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_),
+                   [this] { return stopping_ || heartbeat_now_; });
+    if (stopping_) break;
+    heartbeat_now_ = false;
+    lock.unlock();
+    heartbeat_once();
+    lock.lock();
+  }
+}
+
+namespace {
+
+void add_partitions(const std::set<TopicPartition>& in,
+                    google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out) {
+  v1::TopicPartitions* current = nullptr;
+  for (const auto& tp : in) {
+    if (!current || current->topic() != tp.topic) {
+      current = out->Add();
+      current->set_topic(tp.topic);
+    }
+    current->add_partitions(tp.partition);
+  }
+}
+
+}  // namespace
+
+void GroupMembership::heartbeat_once() {
+  v1::HeartbeatRequest request;
+  {
+    std::lock_guard lock(mutex_);
+    request.set_group(options_.group);
+    request.set_member_id(member_id_);
+    request.set_member_epoch(member_epoch_);
+    for (const auto& t : options_.topics) request.add_topics(t);
+    request.set_topic_regex(options_.topic_regex);
+    request.set_assignor(options_.assignor);
+    request.set_session_timeout_ms(options_.session_timeout_ms);
+    add_partitions(owned_, request.mutable_owned());
+  }
+  auto broker = cluster_.any_broker();
+  if (!broker.ok()) return;
+  v1::HeartbeatResponse response;
+  auto rpc = (*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
+  std::lock_guard lock(mutex_);
+  if (!rpc.ok()) {
+    interval_ms_ = 200;  // the coordinator is unreachable: retry soon
+    return;
+  }
+  Status status = from_proto(response.error());
+  if (status.code() == ErrorCode::unknown_member_id || status.code() == ErrorCode::stale_member_epoch) {
+    // Fenced or expired: everything we held may be someone else's now.
+    member_epoch_ = 0;
+    target_.clear();
+    heartbeat_now_ = true;
+    return;
+  }
+  if (!status.ok()) return;
+  member_id_ = response.member_id();
+  member_epoch_ = response.member_epoch();
+  interval_ms_ = std::max(50, response.heartbeat_interval_ms());
+  std::set<TopicPartition> target;
+  for (const auto& t : response.assignment()) {
+    for (int32_t p : t.partitions()) target.insert({t.topic(), p});
+  }
+  target_ = std::move(target);
+}
+
+Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets) {
+  if (offsets.empty()) return {};
+  v1::CommitOffsetsRequest request;
+  {
+    std::lock_guard lock(mutex_);
+    request.set_group(options_.group);
+    request.set_member_id(member_id_);
+    request.set_member_epoch(member_epoch_);
+  }
+  for (const auto& [tp, offset] : offsets) {
+    auto* o = request.add_offsets();
+    o->set_topic(tp.topic);
+    o->set_partition(tp.partition);
+    o->set_offset(offset.value);
+  }
+  auto broker = cluster_.any_broker();
+  if (!broker.ok()) return broker.status();
+  v1::CommitOffsetsResponse response;
+  auto rpc = (*broker)->groups->CommitOffsets(cluster_.context().get(), request, &response);
+  if (!rpc.ok()) return from_grpc(rpc);
+  return from_proto(response.error());
+}
+
+Result<std::map<TopicPartition, Offset>> GroupMembership::committed(
+    const std::set<TopicPartition>& partitions) {
+  v1::FetchOffsetsRequest request;
+  request.set_group(options_.group);
+  add_partitions(partitions, request.mutable_partitions());
+  auto broker = cluster_.any_broker();
+  if (!broker.ok()) return broker.status();
+  v1::FetchOffsetsResponse response;
+  auto rpc = (*broker)->groups->FetchOffsets(cluster_.context().get(), request, &response);
+  if (!rpc.ok()) return from_grpc(rpc);
+  CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+  std::map<TopicPartition, Offset> out;
+  for (const auto& o : response.offsets()) out[{o.topic(), o.partition()}] = Offset(o.offset());
+  return out;
+}
+
+void GroupMembership::leave() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+  if (member_id_.empty()) return;
+  v1::HeartbeatRequest request;
+  request.set_group(options_.group);
+  request.set_member_id(member_id_);
+  request.set_member_epoch(-1);
+  auto broker = cluster_.any_broker();
+  if (!broker.ok()) return;
+  v1::HeartbeatResponse response;
+  (void)(*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
+}
+
+}  // namespace cairn::client
