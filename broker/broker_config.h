@@ -36,6 +36,9 @@ struct BrokerConfig {
   int32_t max_fetch_wait_ms = 30'000;
   // --io-threads: threads for timers and long-poll fetches. Default 2.
   int32_t io_threads = 2;
+  // --offsets-retention-ms: committed offsets of a group empty this long
+  // expire. Default 7 days.
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
   // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
   storage::LogConfig topic_defaults;
 };

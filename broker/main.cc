@@ -46,10 +46,15 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
   app.add_option("--io-threads", c.io_threads, "Threads for timers and waiting fetches")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  app.add_option("--offsets-retention-ms", c.offsets_retention_ms,
+                 "Committed offsets of a consumer group empty this long expire")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--topic-default", topic_defaults,
                  "KEY=VALUE default for every topic's config, repeatable: retention.ms, "
                  "retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.policy "
-                 "(on_append|interval), flush.ms, flush.bytes");
+                 "(on_append|interval), flush.ms, flush.bytes, cleanup.policy (delete|compact|compact,delete), "
+                 "delete.retention.ms");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

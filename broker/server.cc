@@ -30,7 +30,9 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
   server->topics_ = std::move(*topics);
   spdlog::info("recovered {} topic(s)", server->topics_->topics().size());
 
-  auto groups = GroupCoordinator::open(*server->topics_, server->io_, GroupCoordinatorOptions{});
+  GroupCoordinatorOptions group_options;
+  group_options.offsets_retention_ms = c.offsets_retention_ms;
+  auto groups = GroupCoordinator::open(*server->topics_, server->io_, group_options);
   if (!groups.ok()) return groups.status();
   server->groups_ = std::move(*groups);
 

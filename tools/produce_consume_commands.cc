@@ -83,6 +83,7 @@ struct ConsumeOptions {
   bool print_key = false;
   bool print_offset = false;
   std::string group;
+  int32_t session_timeout_ms = 10'000;
 };
 
 Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitions,
@@ -149,6 +150,7 @@ int consume_in_group(const ConsumeOptions& o) {
   options.group_id = o.group;
   options.auto_offset_reset = o.from == "beginning" ? OffsetReset::earliest : OffsetReset::latest;
   options.auto_commit_interval_ms = 1000;
+  options.session_timeout_ms = o.session_timeout_ms;
   auto consumer = Consumer::create(options);
   if (!consumer.ok()) return fail(consumer.status());
   Status subscribed = (*consumer)->subscribe({o.topic});
@@ -216,6 +218,9 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   consume_cmd->add_option("--group", c->group,
                           "consume as a member of this group: partitions shared with its other members, "
                           "starting at its committed offsets (else --from beginning|end), committing as it goes");
+  consume_cmd->add_option("--session-timeout-ms", c->session_timeout_ms,
+                          "with --group: how long the group waits for this consumer before moving its partitions")
+      ->capture_default_str();
   c->brokers.add_to(*consume_cmd);
   consume_cmd->callback([c, &exit_code] { exit_code = consume(*c); });
 }

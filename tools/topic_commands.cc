@@ -82,7 +82,8 @@ constexpr const char* kConfigHelp =
     "KEY=VALUE topic setting, repeatable: retention.ms (default 604800000, -1 forever), "
     "retention.bytes (-1), segment.bytes (1073741824), segment.ms (604800000), "
     "max.message.bytes (1048576), flush.policy (on_append|interval), flush.ms (1000), "
-    "flush.bytes (16777216)";
+    "flush.bytes (16777216), cleanup.policy (delete|compact|compact,delete), "
+    "delete.retention.ms (86400000)";
 
 }  // namespace
 

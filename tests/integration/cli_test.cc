@@ -96,3 +96,60 @@ TEST_CASE("CliSaysWhenNoBrokerAnswers", "[integration][cli]") {
   CHECK_THAT(out, Catch::Contains("broker_unavailable"));
   CHECK_THAT(out, Catch::Contains("is a broker running"));
 }
+
+TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
+  SingleBroker cluster;
+  cluster.create_topic("orders", 2);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 20; ++i) producer->send({"orders", i % 2, std::nullopt, "o" + std::to_string(i), {}, 0});
+  producer->flush();
+
+  auto first = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1500");
+  CHECK(first.exit_code == 0);
+  CHECK(std::count(first.out.begin(), first.out.end(), '\n') == 20);
+  // Committed as it went: the group resumes after its last record.
+  auto again = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1000");
+  CHECK(again.out.empty());
+
+  CHECK_THAT(cairn_cli(cluster, "group list").out, Catch::Contains("billing\tempty\t0 member(s)"));
+  auto described = cairn_cli(cluster, "group describe billing");
+  CHECK_THAT(described.out, Catch::Contains("group billing: empty"));
+  CHECK_THAT(described.out, Catch::Matches("(.|\n)*orders +0 +10 +10 +0 +-(.|\n)*"));
+
+  auto plan = cairn_cli(cluster, "group reset-offsets billing --topic orders --shift-by -3");
+  CHECK(plan.exit_code == 0);
+  CHECK_THAT(plan.out, Catch::Contains("dry run"));
+  CHECK(cairn_cli(cluster, "consume orders --group billing --timeout-ms 800").out.empty());  // not applied
+  CHECK(cairn_cli(cluster, "group reset-offsets billing --topic orders --shift-by -3 --execute").exit_code == 0);
+  auto replay = cairn_cli(cluster, "consume orders --group billing --timeout-ms 1500");
+  CHECK(std::count(replay.out.begin(), replay.out.end(), '\n') == 6);  // the last 3 of each partition
+
+  CHECK(cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --execute").exit_code == 0);
+  auto full = cairn_cli(cluster, "consume orders --group billing --max-messages 5 --timeout-ms 1500");
+  CHECK(std::count(full.out.begin(), full.out.end(), '\n') == 5);
+  // Only the five printed were committed: the rest come next time.
+  auto rest = cairn_cli(cluster, "consume orders --group billing --timeout-ms 1500");
+  CHECK(std::count(rest.out.begin(), rest.out.end(), '\n') == 15);
+
+  auto modes = cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --to-latest");
+  CHECK(modes.exit_code == 1);
+  CHECK_THAT(modes.out, Catch::Contains("exactly one of"));
+
+  // Refused while the group has a member.
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  options.group_id = "billing";
+  auto member = std::move(Consumer::create(options)).value();
+  REQUIRE(member->subscribe({"orders"}).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (cluster.admin->describe_group("billing")->members.empty() && std::chrono::steady_clock::now() < deadline) {
+    (void)member->poll(std::chrono::milliseconds(100));
+  }
+  auto refused = cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --execute");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.out, Catch::Contains("active member"));
+  CHECK(cairn_cli(cluster, "group delete billing").exit_code == 1);
+  member->close();
+  CHECK(cairn_cli(cluster, "group delete billing").exit_code == 0);
+  CHECK_THAT(cairn_cli(cluster, "group list").out, !Catch::Contains("billing"));
+}
