@@ -1,6 +1,7 @@
 #include "broker/groups_service.h"
 
 #include "proto/rpc_error.h"
+#include "proto/topic_partitions.h"
 
 namespace cairn::broker {
 namespace {
@@ -12,26 +13,6 @@ grpc::ServerUnaryReactor* finish_ok(grpc::CallbackServerContext* context) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
-}
-
-std::set<TopicPartition> partitions_of(const google::protobuf::RepeatedPtrField<v1::TopicPartitions>& in) {
-  std::set<TopicPartition> out;
-  for (const auto& t : in) {
-    for (int32_t p : t.partitions()) out.insert({t.topic(), p});
-  }
-  return out;
-}
-
-void add_partitions(const std::set<TopicPartition>& in,
-                    google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out) {
-  v1::TopicPartitions* current = nullptr;
-  for (const auto& tp : in) {
-    if (!current || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
 }
 
 }  // namespace
@@ -47,7 +28,7 @@ grpc::ServerUnaryReactor* GroupsService::Heartbeat(grpc::CallbackServerContext* 
   input.member_epoch = request->member_epoch();
   input.topics = {request->topics().begin(), request->topics().end()};
   input.topic_regex = request->topic_regex();
-  input.owned = partitions_of(request->owned());
+  input.owned = from_proto(request->owned());
   input.assignor = request->assignor();
   input.session_timeout_ms = request->session_timeout_ms() > 0
                                  ? std::max(request->session_timeout_ms(), kMinSessionTimeoutMs)
@@ -60,7 +41,7 @@ grpc::ServerUnaryReactor* GroupsService::Heartbeat(grpc::CallbackServerContext* 
   response->set_member_id(out->member_id);
   response->set_member_epoch(out->member_epoch);
   response->set_heartbeat_interval_ms(std::max(100, input.session_timeout_ms / 5));
-  add_partitions(out->assignment, response->mutable_assignment());
+  to_proto(out->assignment, response->mutable_assignment());
   return finish_ok(context);
 }
 
@@ -84,7 +65,7 @@ grpc::ServerUnaryReactor* GroupsService::FetchOffsets(grpc::CallbackServerContex
                                                       const v1::FetchOffsetsRequest* request,
                                                       v1::FetchOffsetsResponse* response) {
   auto committed = coordinator_.committed(request->group());
-  auto wanted = partitions_of(request->partitions());
+  auto wanted = from_proto(request->partitions());
   for (const auto& [tp, offset] : *committed) {
     if (!wanted.empty() && !wanted.count(tp)) continue;
     auto* o = response->add_offsets();
@@ -127,7 +108,7 @@ grpc::ServerUnaryReactor* GroupsService::DescribeGroup(grpc::CallbackServerConte
     member->set_member_epoch(m.epoch);
     for (const auto& t : m.topics) member->add_topics(t);
     member->set_topic_regex(m.topic_regex);
-    add_partitions(m.assigned, member->mutable_assignment());
+    to_proto(m.assigned, member->mutable_assignment());
     for (const auto& tp : m.assigned) owners[tp] = m.id;
   }
   // Every partition of the subscribed topics, and every partition with a commit.

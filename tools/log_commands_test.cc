@@ -2,32 +2,22 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "run_command.h"
 #include "storage/test_util.h"
 
 using namespace cairn;
 using namespace cairn::storage;
 using namespace cairn::storage::testing;
+using cairn::testing::CommandResult;
+using cairn::testing::run_command;
 
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
-
 CommandResult run(const std::string& args) {
-  std::string command = fmt::format("{}/cairn {} 2>&1", CAIRN_BIN_DIR, args);
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
+  return run_command(fmt::format("{}/cairn {} 2>&1", CAIRN_BIN_DIR, args));
 }
 
 // A data folder with two partitions of a few segments each, on the real disk.

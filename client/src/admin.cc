@@ -18,7 +18,7 @@ class AdminImpl final : public Admin {
     spec->set_partitions(partitions);
     spec->mutable_configs()->insert(configs.begin(), configs.end());
     v1::CreateTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::CreateTopics, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::CreateTopics, request, &response));
     return single(response.results());
   }
 
@@ -26,7 +26,7 @@ class AdminImpl final : public Admin {
     v1::DeleteTopicsRequest request;
     request.add_names(name);
     v1::DeleteTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::DeleteTopics, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::DeleteTopics, request, &response));
     cluster_.invalidate(name);
     return single(response.results());
   }
@@ -35,7 +35,7 @@ class AdminImpl final : public Admin {
     v1::ListTopicsRequest request;
     request.set_include_internal(include_internal);
     v1::ListTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::ListTopics, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::ListTopics, request, &response));
     return std::vector<std::string>(response.names().begin(), response.names().end());
   }
 
@@ -43,7 +43,7 @@ class AdminImpl final : public Admin {
     v1::DescribeTopicsRequest request;
     request.add_names(name);
     v1::DescribeTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::DescribeTopics, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::DescribeTopics, request, &response));
     if (response.topics_size() != 1) return error(ErrorCode::unknown, "malformed describe answer");
     const auto& t = response.topics(0);
     CAIRN_RETURN_IF_ERROR(from_proto(t.error()));
@@ -62,7 +62,7 @@ class AdminImpl final : public Admin {
     request.set_name(name);
     request.mutable_set()->insert(set.begin(), set.end());
     v1::AlterTopicConfigsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&v1::Admin::Stub::AlterTopicConfigs, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::AlterTopicConfigs, request, &response));
     return from_proto(response.error());
   }
 
@@ -88,7 +88,7 @@ class AdminImpl final : public Admin {
 
   Result<std::vector<GroupSummary>> list_groups() override {
     v1::ListGroupsResponse response;
-    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::ListGroups, v1::ListGroupsRequest(), &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::ListGroups, v1::ListGroupsRequest(), &response));
     std::vector<GroupSummary> out;
     for (const auto& g : response.groups()) out.push_back({g.group(), g.state(), g.members()});
     return out;
@@ -98,7 +98,7 @@ class AdminImpl final : public Admin {
     v1::DescribeGroupRequest request;
     request.set_group(group);
     v1::DescribeGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::DescribeGroup, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::DescribeGroup, request, &response));
     CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
     GroupDescription out{response.group(), response.state(), response.group_epoch(), response.assignor(), {}, {}};
     for (const auto& m : response.members()) {
@@ -125,7 +125,7 @@ class AdminImpl final : public Admin {
     v1::DeleteGroupRequest request;
     request.set_group(group);
     v1::DeleteGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::DeleteGroup, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::DeleteGroup, request, &response));
     return from_proto(response.error());
   }
 
@@ -140,29 +140,19 @@ class AdminImpl final : public Admin {
       o->set_offset(offset.value);
     }
     v1::CommitOffsetsResponse response;
-    CAIRN_RETURN_IF_ERROR(call_groups(&v1::Groups::Stub::CommitOffsets, request, &response));
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::CommitOffsets, request, &response));
     return from_proto(response.error());
   }
 
  private:
-  template <typename Request, typename Response>
-  Status call_groups(grpc::Status (v1::Groups::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-                     const Request& request, Response* response) {
-    auto broker = cluster_.any_broker();
-    if (!broker.ok()) return broker.status();
-    auto rpc = ((*broker)->groups.get()->*method)(cluster_.context().get(), request, response);
-    if (!rpc.ok()) {
-      return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
-    }
-    return {};
-  }
-
-  template <typename Request, typename Response>
-  Status call(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+  // One blocking RPC on `stub` of any broker.
+  template <typename Stub, typename Request, typename Response>
+  Status call(std::unique_ptr<Stub> client::BrokerConnection::*stub,
+              grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
               const Request& request, Response* response) {
     auto broker = cluster_.any_broker();
     if (!broker.ok()) return broker.status();
-    auto rpc = ((*broker)->admin.get()->*method)(cluster_.context().get(), request, response);
+    auto rpc = (((**broker).*stub).get()->*method)(cluster_.context().get(), request, response);
     if (!rpc.ok()) {
       return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
     }

@@ -1,6 +1,7 @@
 #include "group_membership.h"
 
 #include "proto/rpc_error.h"
+#include "proto/topic_partitions.h"
 
 namespace cairn::client {
 
@@ -44,21 +45,6 @@ void GroupMembership::run() {
   }
 }
 
-namespace {
-
-void add_partitions(const std::set<TopicPartition>& in,
-                    google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out) {
-  v1::TopicPartitions* current = nullptr;
-  for (const auto& tp : in) {
-    if (!current || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
-}
-
-}  // namespace
 
 void GroupMembership::heartbeat_once() {
   v1::HeartbeatRequest request;
@@ -71,7 +57,7 @@ void GroupMembership::heartbeat_once() {
     request.set_topic_regex(options_.topic_regex);
     request.set_assignor(options_.assignor);
     request.set_session_timeout_ms(options_.session_timeout_ms);
-    add_partitions(owned_, request.mutable_owned());
+    to_proto(owned_, request.mutable_owned());
   }
   auto broker = cluster_.any_broker();
   if (!broker.ok()) return;
@@ -94,11 +80,7 @@ void GroupMembership::heartbeat_once() {
   member_id_ = response.member_id();
   member_epoch_ = response.member_epoch();
   interval_ms_ = std::max(50, response.heartbeat_interval_ms());
-  std::set<TopicPartition> target;
-  for (const auto& t : response.assignment()) {
-    for (int32_t p : t.partitions()) target.insert({t.topic(), p});
-  }
-  target_ = std::move(target);
+  target_ = from_proto(response.assignment());
 }
 
 Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets) {
@@ -128,7 +110,7 @@ Result<std::map<TopicPartition, Offset>> GroupMembership::committed(
     const std::set<TopicPartition>& partitions) {
   v1::FetchOffsetsRequest request;
   request.set_group(options_.group);
-  add_partitions(partitions, request.mutable_partitions());
+  to_proto(partitions, request.mutable_partitions());
   auto broker = cluster_.any_broker();
   if (!broker.ok()) return broker.status();
   v1::FetchOffsetsResponse response;

@@ -4,30 +4,19 @@
 #include <fstream>
 
 #include "cluster_fixture.h"
+#include "run_command.h"
 
 using namespace cairn;
 using namespace cairn::testing;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  std::string out;
-};
-
 // Runs `cairn ARGS` with `input` on stdin; stdout and stderr together.
-Run cairn_cli(const SingleBroker& cluster, const std::string& args, const std::string& input = "") {
+CommandResult cairn_cli(const SingleBroker& cluster, const std::string& args, const std::string& input = "") {
   std::string input_path = cluster.folder.path() + "/stdin";
   std::ofstream(input_path) << input;
-  std::string command = fmt::format("{} {} --brokers {} < {} 2>&1", bin_path("cairn"), args,
-                                    cluster.broker.address(), input_path);
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+  return run_command(fmt::format("{} {} --brokers {} < {} 2>&1", bin_path("cairn"), args,
+                                 cluster.broker.address(), input_path));
 }
 
 }  // namespace
@@ -36,37 +25,37 @@ TEST_CASE("CliManagesTopicsProducesAndConsumes", "[integration][cli]") {
   SingleBroker cluster;
   auto created = cairn_cli(cluster, "topic create greetings --partitions 3 --config retention.ms=86400000");
   CHECK(created.exit_code == 0);
-  CHECK_THAT(created.out, Catch::Contains("created topic greetings with 3 partition(s)"));
+  CHECK_THAT(created.output, Catch::Contains("created topic greetings with 3 partition(s)"));
   CHECK(cairn_cli(cluster, "topic create greetings").exit_code == 1);
-  CHECK_THAT(cairn_cli(cluster, "topic list").out, Catch::Contains("greetings"));
+  CHECK_THAT(cairn_cli(cluster, "topic list").output, Catch::Contains("greetings"));
 
   auto produced = cairn_cli(cluster, "produce greetings --key-separator :", "ada:one\nada:two\nbob:three\n");
   CHECK(produced.exit_code == 0);
-  CHECK_THAT(produced.out, Catch::Contains("produced 3 record(s)"));
+  CHECK_THAT(produced.output, Catch::Contains("produced 3 record(s)"));
 
   auto consumed = cairn_cli(cluster, "consume greetings --from beginning --timeout-ms 1500 --print-key");
   CHECK(consumed.exit_code == 0);
-  CHECK_THAT(consumed.out, Catch::Contains("ada\tone\nada\ttwo\n"));  // one partition, in order
-  CHECK_THAT(consumed.out, Catch::Contains("bob\tthree\n"));
+  CHECK_THAT(consumed.output, Catch::Contains("ada\tone\nada\ttwo\n"));  // one partition, in order
+  CHECK_THAT(consumed.output, Catch::Contains("bob\tthree\n"));
 
   auto limited = cairn_cli(cluster, "consume greetings --from beginning --max-messages 1");
   CHECK(limited.exit_code == 0);
-  CHECK(std::count(limited.out.begin(), limited.out.end(), '\n') == 1);
+  CHECK(std::count(limited.output.begin(), limited.output.end(), '\n') == 1);
 
   auto described = cairn_cli(cluster, "topic describe greetings");
-  CHECK_THAT(described.out, Catch::Contains("retention.ms = 86400000"));
+  CHECK_THAT(described.output, Catch::Contains("retention.ms = 86400000"));
   CHECK(cairn_cli(cluster, "topic alter greetings --config retention.ms=1000").exit_code == 0);
-  CHECK_THAT(cairn_cli(cluster, "topic describe greetings").out, Catch::Contains("retention.ms = 1000"));
+  CHECK_THAT(cairn_cli(cluster, "topic describe greetings").output, Catch::Contains("retention.ms = 1000"));
   auto bad_config = cairn_cli(cluster, "topic alter greetings --config retention.mss=1");
   CHECK(bad_config.exit_code == 1);
-  CHECK_THAT(bad_config.out, Catch::Contains("unknown config key 'retention.mss'"));
+  CHECK_THAT(bad_config.output, Catch::Contains("unknown config key 'retention.mss'"));
 
   auto rejected = cairn_cli(cluster, "produce missing", "x\n");
   CHECK(rejected.exit_code == 1);
-  CHECK_THAT(rejected.out, Catch::Contains("does not exist"));
+  CHECK_THAT(rejected.output, Catch::Contains("does not exist"));
 
   CHECK(cairn_cli(cluster, "topic delete greetings").exit_code == 0);
-  CHECK_THAT(cairn_cli(cluster, "topic list").out, !Catch::Contains("greetings"));
+  CHECK_THAT(cairn_cli(cluster, "topic list").output, !Catch::Contains("greetings"));
 }
 
 TEST_CASE("CliConsumesFromAnOffsetAndATime", "[integration][cli]") {
@@ -78,23 +67,19 @@ TEST_CASE("CliConsumesFromAnOffsetAndATime", "[integration][cli]") {
   }
   producer->flush();
   auto from_offset = cairn_cli(cluster, "consume log --from 7 --timeout-ms 800 --print-offset");
-  CHECK(from_offset.out == "0:7\tline7\n0:8\tline8\n0:9\tline9\n");
+  CHECK(from_offset.output == "0:7\tline7\n0:8\tline8\n0:9\tline9\n");
   auto from_time = cairn_cli(cluster, "consume log --from @1008000 --timeout-ms 800");
-  CHECK(from_time.out == "line8\nline9\n");
+  CHECK(from_time.output == "line8\nline9\n");
   auto bad_from = cairn_cli(cluster, "consume log --from yesterday");
   CHECK(bad_from.exit_code == 1);
-  CHECK_THAT(bad_from.out, Catch::Contains("--from takes beginning, end, an offset or @UNIX_MS"));
+  CHECK_THAT(bad_from.output, Catch::Contains("--from takes beginning, end, an offset or @UNIX_MS"));
 }
 
 TEST_CASE("CliSaysWhenNoBrokerAnswers", "[integration][cli]") {
-  auto command = fmt::format("{} topic list --brokers 127.0.0.1:1 2>&1", bin_path("cairn"));
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  CHECK(WEXITSTATUS(pclose(pipe)) == 1);
-  CHECK_THAT(out, Catch::Contains("broker_unavailable"));
-  CHECK_THAT(out, Catch::Contains("is a broker running"));
+  auto result = run_command(fmt::format("{} topic list --brokers 127.0.0.1:1 2>&1", bin_path("cairn")));
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.output, Catch::Contains("broker_unavailable"));
+  CHECK_THAT(result.output, Catch::Contains("is a broker running"));
 }
 
 TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
@@ -106,34 +91,39 @@ TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
 
   auto first = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1500");
   CHECK(first.exit_code == 0);
-  CHECK(std::count(first.out.begin(), first.out.end(), '\n') == 20);
+  CHECK(std::count(first.output.begin(), first.output.end(), '\n') == 20);
   // Committed as it went: the group resumes after its last record.
   auto again = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1000");
-  CHECK(again.out.empty());
+  CHECK(again.output.empty());
 
-  CHECK_THAT(cairn_cli(cluster, "group list").out, Catch::Contains("billing\tempty\t0 member(s)"));
+  CHECK_THAT(cairn_cli(cluster, "group list").output, Catch::Contains("billing\tempty\t0 member(s)"));
   auto described = cairn_cli(cluster, "group describe billing");
-  CHECK_THAT(described.out, Catch::Contains("group billing: empty"));
-  CHECK_THAT(described.out, Catch::Matches("(.|\n)*orders +0 +10 +10 +0 +-(.|\n)*"));
+  CHECK_THAT(described.output, Catch::Contains("group billing: empty"));
+  CHECK_THAT(described.output, Catch::Matches("(.|\n)*orders +0 +10 +10 +0 +-(.|\n)*"));
 
   auto plan = cairn_cli(cluster, "group reset-offsets billing --topic orders --shift-by -3");
   CHECK(plan.exit_code == 0);
-  CHECK_THAT(plan.out, Catch::Contains("dry run"));
-  CHECK(cairn_cli(cluster, "consume orders --group billing --timeout-ms 800").out.empty());  // not applied
+  CHECK_THAT(plan.output, Catch::Contains("dry run"));
+  CHECK(cairn_cli(cluster, "consume orders --group billing --timeout-ms 800").output.empty());  // not applied
   CHECK(cairn_cli(cluster, "group reset-offsets billing --topic orders --shift-by -3 --execute").exit_code == 0);
   auto replay = cairn_cli(cluster, "consume orders --group billing --timeout-ms 1500");
-  CHECK(std::count(replay.out.begin(), replay.out.end(), '\n') == 6);  // the last 3 of each partition
+  CHECK(std::count(replay.output.begin(), replay.output.end(), '\n') == 6);  // the last 3 of each partition
 
   CHECK(cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --execute").exit_code == 0);
   auto full = cairn_cli(cluster, "consume orders --group billing --max-messages 5 --timeout-ms 1500");
-  CHECK(std::count(full.out.begin(), full.out.end(), '\n') == 5);
+  CHECK(std::count(full.output.begin(), full.output.end(), '\n') == 5);
   // Only the five printed were committed: the rest come next time.
   auto rest = cairn_cli(cluster, "consume orders --group billing --timeout-ms 1500");
-  CHECK(std::count(rest.out.begin(), rest.out.end(), '\n') == 15);
+  CHECK(std::count(rest.output.begin(), rest.output.end(), '\n') == 15);
+
+  auto to_time = cairn_cli(cluster, "group reset-offsets billing --topic orders --to-datetime 2001-01-01T00:00:00Z");
+  CHECK(to_time.exit_code == 0);  // before every record: the plan is the log start
+  CHECK_THAT(to_time.output, Catch::Matches("(.|\n)*orders +0 +10 +0\n(.|\n)*"));
+  CHECK(cairn_cli(cluster, "group reset-offsets billing --topic orders --to-datetime yesterday").exit_code == 1);
 
   auto modes = cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --to-latest");
   CHECK(modes.exit_code == 1);
-  CHECK_THAT(modes.out, Catch::Contains("exactly one of"));
+  CHECK_THAT(modes.output, Catch::Contains("exactly one of"));
 
   // Refused while the group has a member.
   ConsumerOptions options;
@@ -147,9 +137,9 @@ TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
   }
   auto refused = cairn_cli(cluster, "group reset-offsets billing --topic orders --to-earliest --execute");
   CHECK(refused.exit_code == 1);
-  CHECK_THAT(refused.out, Catch::Contains("active member"));
+  CHECK_THAT(refused.output, Catch::Contains("active member"));
   CHECK(cairn_cli(cluster, "group delete billing").exit_code == 1);
   member->close();
   CHECK(cairn_cli(cluster, "group delete billing").exit_code == 0);
-  CHECK_THAT(cairn_cli(cluster, "group list").out, !Catch::Contains("billing"));
+  CHECK_THAT(cairn_cli(cluster, "group list").output, !Catch::Contains("billing"));
 }

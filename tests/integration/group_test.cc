@@ -359,3 +359,40 @@ TEST_CASE("CompactedTopicKeepsTheLatestValuePerKey", "[integration][groups]") {
   for (const auto& [key, value] : latest) CHECK(value == "v39");
   CHECK(*cluster.admin->list_offset("profiles", 0, OffsetSpec::latest()) == Offset(400));
 }
+
+TEST_CASE("PatternSubscriptionPicksUpNewTopicsAndPartitions", "[integration][groups]") {
+  SingleBroker cluster;
+  cluster.create_topic("metrics.cpu", 1);
+  auto consumer = group_consumer(cluster, "dashboards");
+  REQUIRE(consumer->subscribe_pattern("metrics\\..*").ok());
+  produce_n(cluster, "metrics.cpu", 10, "cpu");
+  CHECK(values(*consumer, 10).size() == 10);
+  cluster.create_topic("metrics.disk", 2);  // appears later, matches the pattern
+  cluster.create_topic("logs.app", 1);      // does not match
+  produce_n(cluster, "metrics.disk", 20, "disk");
+  produce_n(cluster, "logs.app", 5, "log");
+  auto got = values(*consumer, 20);
+  CHECK(got.size() == 20);
+  for (const auto& v : got) CHECK(v.rfind("disk", 0) == 0);
+  auto g = cluster.admin->describe_group("dashboards");
+  REQUIRE(g.ok());
+  REQUIRE(g->members.size() == 1);
+  CHECK(g->members[0].assignment.size() == 3);
+  consumer->close();
+}
+
+TEST_CASE("OffsetsOfAnEmptyGroupExpire", "[integration][groups]") {
+  SingleBroker cluster({"--offsets-retention-ms", "1000"});
+  cluster.create_topic("t", 1);
+  REQUIRE(cluster.admin->commit_offsets("idle", {{{"t", 0}, Offset(0)}}).ok());
+  CHECK(cluster.admin->describe_group("idle").ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (cluster.admin->describe_group("idle").ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(cluster.admin->describe_group("idle").status().code() == ErrorCode::group_not_found);
+  // ...and stay gone after a restart (the expiry wrote tombstones).
+  cluster.broker.stop();
+  REQUIRE(cluster.broker.start().ok());
+  CHECK(cluster.admin->describe_group("idle").status().code() == ErrorCode::group_not_found);
+}
