@@ -2,6 +2,7 @@
 #include <fstream>
 #include <thread>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "cairn/v1/broker.grpc.pb.h"
@@ -295,4 +296,30 @@ TEST_CASE("ConfigFileSetsBrokerOptions", "[integration]") {
   auto topic = admin->describe_topic("fresh");
   REQUIRE(topic.ok());
   CHECK(topic->partitions.size() == 3);
+}
+
+TEST_CASE("StandardHealthServiceSaysServing", "[integration]") {
+  SingleBroker cluster;
+  // grpc.health.v1.Health/Check without its generated stubs: an empty
+  // HealthCheckRequest, and SERVING is field 1 = 1, bytes 08 01.
+  grpc::GenericStub stub(grpc::CreateChannel(cluster.broker.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::CompletionQueue queue;
+  grpc::ByteBuffer request(nullptr, 0);
+  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request, &queue);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  REQUIRE(queue.Next(&tag, &ok));
+  REQUIRE(ok);
+  REQUIRE(status.ok());
+  std::vector<grpc::Slice> slices;
+  REQUIRE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  CHECK(bytes == std::string("\x08\x01", 2));
 }
