@@ -11,12 +11,15 @@ ProduceStreamReactor::ProduceStreamReactor(ProduceHandler& handler) : handler_(h
 
 void ProduceStreamReactor::OnReadDone(bool ok) {
   std::unique_lock lock(mutex_);
-  reading_ = false;
   if (!ok) {
+    reading_ = false;
     reads_done_ = true;
     pump(lock);
     return;
   }
+  // reading_ stays true until this request is appended: no other read may
+  // start (and append on another thread) before it, or a partition's
+  // batches could land out of stream order.
   auto exchange = std::make_unique<Exchange>();
   exchange->request.Swap(&incoming_);
   Exchange* raw = exchange.get();
@@ -36,6 +39,7 @@ void ProduceStreamReactor::OnReadDone(bool ok) {
     acknowledged(raw);
   }
   lock.lock();
+  reading_ = false;
   pump(lock);
 }
 
@@ -79,8 +83,8 @@ void ProduceStreamReactor::pump(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   if (start_write) StartWrite(start_write);
   if (start_read) StartRead(&incoming_);
+  // Last: once finished, OnDone may delete this reactor on another thread.
   if (finish) Finish(grpc::Status::OK);
-  lock.lock();
 }
 
 }  // namespace cairn::broker

@@ -40,7 +40,9 @@ class ProduceStreamReactor final
   };
 
   void acknowledged(Exchange* exchange);
-  // Decides, under the mutex, what to start next; starts it after unlocking.
+  // Decides, under the mutex, what to start next, unlocks, and starts it.
+  // Returns with the mutex released; callers must not touch the reactor
+  // afterwards (a Finish may already have deleted it).
   void pump(std::unique_lock<std::mutex>& lock);
 
   ProduceHandler& handler_;

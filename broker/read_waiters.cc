@@ -11,6 +11,11 @@ void ReadWaiters::add(std::weak_ptr<ReadWaiter> waiter) {
   if (waiters_.size() >= kPruneThreshold) {
     std::erase_if(waiters_, [](const auto& w) { return w.expired(); });
   }
+  // A fetch on several partitions registers again after each wake; keep one
+  // entry per waiter so an idle partition's list does not grow with them.
+  for (const auto& w : waiters_) {
+    if (!w.owner_before(waiter) && !waiter.owner_before(w)) return;
+  }
   waiters_.push_back(std::move(waiter));
 }
 

@@ -307,12 +307,15 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_common(*consume, *o, false);
   consume->callback([o, &exit_code] { exit_code = bench_consume(*o); });
 
+  // Latency at a fixed rate: batches leave at once (linger 0) unless told.
+  auto e = std::make_shared<BenchOptions>();
+  e->linger_ms = 0;
   auto* e2e = bench->add_subcommand(
       "e2e", "Produce at a fixed rate while consuming; report end-to-end latency (send to poll)\n"
              "Example: cairn bench e2e --records 200000 --record-size 1000 --rate-mb 20 --acks all");
-  add_common(*e2e, *o, true);
-  e2e->add_option("--rate-mb", o->rate_mb, "MB/s to produce")->capture_default_str();
-  e2e->callback([o, &exit_code] { exit_code = bench_e2e(*o); });
+  add_common(*e2e, *e, true);
+  e2e->add_option("--rate-mb", e->rate_mb, "MB/s to produce")->capture_default_str();
+  e2e->callback([e, &exit_code] { exit_code = bench_e2e(*e); });
 }
 
 }  // namespace cairn::tools

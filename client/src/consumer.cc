@@ -27,7 +27,7 @@ constexpr auto kRetryBackoff = std::chrono::milliseconds(100);
 struct PartitionState {
   std::optional<Offset> position;  // next offset poll() hands out
   Offset fetch_offset;             // next offset to fetch
-  uint64_t epoch = 0;              // bumped by every seek: older fetches are void
+  uint64_t epoch = 0;              // new at every seek or (re)assignment: older fetches are void
 };
 
 struct Fetch {
@@ -52,7 +52,7 @@ class ConsumerImpl final : public Consumer {
     for (const auto& tp : partitions) {
       auto it = partitions_.find(tp);
       next[tp] = it != partitions_.end() ? it->second : PartitionState{};
-      ++next[tp].epoch;
+      next[tp].epoch = ++last_epoch_;
     }
     partitions_ = std::move(next);
     std::erase_if(ready_, [&](const ConsumerRecord& r) {
@@ -163,11 +163,12 @@ class ConsumerImpl final : public Consumer {
   }
 
   void close() override {
+    std::vector<std::future<void>> commits;
     {
       std::lock_guard lock(mutex_);
-      for (auto& f : async_commits_) f.wait();
-      async_commits_.clear();
+      commits.swap(async_commits_);
     }
+    for (auto& f : commits) f.wait();  // without the lock: their callbacks may call us
     if (membership_) {
       if (options_.enable_auto_commit) (void)commit_sync();
       membership_->leave();
@@ -236,7 +237,7 @@ class ConsumerImpl final : public Consumer {
       std::lock_guard lock(mutex_);
       for (const auto& tp : added) {
         auto& state = partitions_[tp];
-        ++state.epoch;
+        state.epoch = ++last_epoch_;
         auto it = committed->find(tp);
         if (it != committed->end()) set_position_locked(tp, state, it->second);
       }
@@ -258,7 +259,7 @@ class ConsumerImpl final : public Consumer {
   void set_position_locked(const TopicPartition& tp, PartitionState& state, Offset offset) {
     state.position = offset;
     state.fetch_offset = offset;
-    ++state.epoch;
+    state.epoch = ++last_epoch_;
     std::erase_if(ready_, [&](const ConsumerRecord& r) {
       return r.topic == tp.topic && r.partition == tp.partition;
     });
@@ -386,7 +387,7 @@ class ConsumerImpl final : public Consumer {
       Status status = from_proto(p.error());
       if (status.code() == ErrorCode::offset_out_of_range) {
         it->second.position.reset();  // resolved again per auto_offset_reset
-        ++it->second.epoch;
+        it->second.epoch = ++last_epoch_;
         continue;
       }
       if (!status.ok()) {
@@ -450,6 +451,7 @@ class ConsumerImpl final : public Consumer {
   std::map<std::string, SteadyClock::time_point> retry_at_;
   std::deque<std::unique_ptr<Fetch>> completed_;
   std::deque<ConsumerRecord> ready_;
+  uint64_t last_epoch_ = 0;  // epochs come from this one counter, so none is reused
   Status failure_;
   bool closed_ = false;
 };

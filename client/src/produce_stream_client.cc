@@ -7,6 +7,9 @@ ProduceStreamClient::ProduceStreamClient(v1::Broker::Stub* stub,
                                          std::function<void(const grpc::Status&)> on_done)
     : on_response_(std::move(on_response)), on_done_(std::move(on_done)) {
   stub->async()->ProduceStream(&context_, this);
+  // Writes start from the producer's thread, outside any reaction: the hold
+  // keeps the call alive until the write side is finished with.
+  AddHold();
   StartRead(&response_);
   StartCall();
 }
@@ -36,35 +39,48 @@ void ProduceStreamClient::write_next_locked(std::unique_lock<std::mutex>& lock) 
     lock.lock();
   } else if (closing_) {
     writing_ = true;  // nothing more will be written
+    ended_ = true;
     lock.unlock();
     StartWritesDone();
-    lock.lock();
+    release_hold(lock);
   }
+}
+
+void ProduceStreamClient::release_hold(std::unique_lock<std::mutex>& lock) {
+  if (!lock.owns_lock()) lock.lock();
+  if (hold_released_) return;
+  hold_released_ = true;
+  lock.unlock();
+  RemoveHold();  // last: OnDone may now run, and the owner delete this
 }
 
 void ProduceStreamClient::OnWriteDone(bool ok) {
   std::unique_lock lock(mutex_);
   queue_.pop_front();
   writing_ = false;
-  if (!ok) {
-    write_failed_ = true;  // the stream is broken; OnDone will report why
+  if (!ok || ended_) {
+    // The stream is broken or its read side ended: no more writes.
+    write_failed_ = true;
+    ended_ = true;
+    release_hold(lock);
     return;
   }
   write_next_locked(lock);
 }
 
 void ProduceStreamClient::OnReadDone(bool ok) {
-  if (!ok) return;
-  on_response_(response_);
-  response_.Clear();
-  StartRead(&response_);
+  if (ok) {
+    on_response_(response_);
+    response_.Clear();
+    StartRead(&response_);
+    return;
+  }
+  std::unique_lock lock(mutex_);
+  ended_ = true;  // send() refuses from now on
+  if (!writing_) release_hold(lock);  // else OnWriteDone releases it
 }
 
 void ProduceStreamClient::OnDone(const grpc::Status& status) {
-  {
-    std::lock_guard lock(mutex_);
-    ended_ = true;
-  }
   on_done_(status);
   done_ = true;
 }

@@ -37,6 +37,8 @@ class ProduceStreamClient final
 
  private:
   void write_next_locked(std::unique_lock<std::mutex>& lock);
+  // Drops the hold taken at construction, once; returns unlocked.
+  void release_hold(std::unique_lock<std::mutex>& lock);
 
   grpc::ClientContext context_;
   v1::ProduceResponse response_;
@@ -47,7 +49,8 @@ class ProduceStreamClient final
   bool writing_ = false;
   bool closing_ = false;
   bool write_failed_ = false;
-  bool ended_ = false;  // OnDone began: gRPC takes no more operations
+  bool ended_ = false;  // no more writes may start (closed, broken, or read side over)
+  bool hold_released_ = false;
   std::atomic<bool> done_{false};
 };
 

@@ -72,6 +72,10 @@ v1::Acks to_proto(Acks acks) {
 struct PartitionQueue {
   std::mutex mutex;
   std::deque<std::unique_ptr<Batch>> batches;
+  // A request with this partition's batches is unanswered. Only one at a
+  // time: a failed batch is retried before any later batch is sent, so a
+  // partition keeps its send order. Every ready batch rides in that request.
+  bool in_flight = false;
 };
 
 // Locks (never two at once except as noted): a partition queue's mutex, then
@@ -263,6 +267,8 @@ class ProducerImpl final : public Producer {
     std::vector<std::unique_ptr<Batch>> ready;
     for (auto& queue : all_queues()) {
       std::lock_guard lock(queue->mutex);
+      if (queue->in_flight) continue;
+      size_t taken = ready.size();
       while (!queue->batches.empty()) {
         Batch& front = *queue->batches.front();
         if (!sendable(front, now)) {
@@ -275,6 +281,7 @@ class ProducerImpl final : public Producer {
         ready.push_back(std::move(queue->batches.front()));
         queue->batches.pop_front();
       }
+      if (ready.size() > taken) queue->in_flight = true;
     }
     return ready;
   }
@@ -399,20 +406,38 @@ class ProducerImpl final : public Producer {
       --in_flight_per_broker_[pending.address];
     }
     in_flight_changed_.notify_all();
+    std::set<TopicPartition> partitions;
+    std::vector<std::unique_ptr<Batch>> failed;
+    Status failure;
     for (size_t i = 0; i < pending.batches.size(); ++i) {
       auto& batch = pending.batches[i];
-      if (static_cast<int>(i) >= response.results_size()) {
-        fail_or_retry(just(std::move(batch)), error(ErrorCode::unknown, "the broker skipped a partition"));
+      partitions.insert(batch->tp);
+      Status status = static_cast<int>(i) < response.results_size()
+                          ? from_proto(response.results(static_cast<int>(i)).error())
+                          : error(ErrorCode::unknown, "the broker skipped a partition");
+      if (status.ok()) {
+        complete(std::move(batch), Offset(response.results(static_cast<int>(i)).base_offset()));
         continue;
       }
-      const auto& result = response.results(static_cast<int>(i));
-      Status status = from_proto(result.error());
-      if (!status.ok()) {
-        fail_or_retry(just(std::move(batch)), status);
-        continue;
+      if (!failed.empty() && status.code() != failure.code()) {
+        fail_or_retry(std::move(failed), failure);
+        failed.clear();
       }
-      complete(std::move(batch), Offset(result.base_offset()));
+      failure = status;
+      failed.push_back(std::move(batch));
     }
+    if (!failed.empty()) fail_or_retry(std::move(failed), failure);
+    for (const auto& tp : partitions) partition_done(tp);
+  }
+
+  // The partition's request was answered (or failed): it may send again.
+  void partition_done(const TopicPartition& tp) {
+    auto queue = queue_for(tp);
+    {
+      std::lock_guard lock(queue->mutex);
+      queue->in_flight = false;
+    }
+    wake_sender();
   }
 
   void on_stream_done(const std::string& address, const grpc::Status& status) {
@@ -454,8 +479,10 @@ class ProducerImpl final : public Producer {
     int64_t now = steady_ms();
     std::vector<std::unique_ptr<Batch>> failed;
     std::set<std::string> stale_topics;
+    std::set<TopicPartition> partitions;
     for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
       auto& batch = *it;
+      partitions.insert(batch->tp);
       if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
         if (status.code() == ErrorCode::not_leader ||
             status.code() == ErrorCode::unknown_topic_or_partition ||
@@ -471,7 +498,7 @@ class ProducerImpl final : public Producer {
       }
     }
     for (const auto& topic : stale_topics) cluster_.invalidate(topic);
-    wake_sender();
+    for (const auto& tp : partitions) partition_done(tp);
     for (auto& batch : failed) {
       for (auto& callback : batch->callbacks) callback(status);
       release(*batch);
@@ -480,6 +507,7 @@ class ProducerImpl final : public Producer {
 
   void release(const Batch& batch) {
     buffered_bytes_ -= batch.reserved_bytes;
+    { std::lock_guard lock(space_mutex_); }  // a sender between check and wait sees it
     space_.notify_all();
     if (--unacknowledged_ == 0) {
       { std::lock_guard lock(drain_mutex_); }
