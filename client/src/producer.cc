@@ -116,7 +116,13 @@ class ProducerImpl final : public Producer {
     auto queue = queue_for(tp);
     bool wake = false;
     {
-      std::lock_guard lock(queue->mutex);
+      std::unique_lock lock(queue->mutex);
+      if (closing_) {  // close() drains the queues after closing_: nothing may arrive later
+        lock.unlock();
+        buffered_bytes_ -= bytes;
+        callback(error(ErrorCode::shutting_down, "the producer is closed"));
+        return;
+      }
       Batch& batch = open_batch_locked(*queue, tp, bytes, &wake);
       batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
                         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
@@ -151,6 +157,18 @@ class ProducerImpl final : public Producer {
     wake_sender();
     space_.notify_all();
     sender_.join();
+    // A send() that raced close() may have queued a batch the sender never saw.
+    std::vector<std::unique_ptr<Batch>> leftovers;
+    for (auto& queue : all_queues()) {
+      std::lock_guard lock(queue->mutex);
+      for (auto& batch : queue->batches) leftovers.push_back(std::move(batch));
+      queue->batches.clear();
+    }
+    Status closed = error(ErrorCode::shutting_down, "the producer closed before sending this record");
+    for (auto& batch : leftovers) {
+      for (auto& callback : batch->callbacks) callback(closed);
+      release(*batch);
+    }
   }
 
  private:
