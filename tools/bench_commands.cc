@@ -116,13 +116,25 @@ Status ensure_topic(const BenchOptions& o) {
 Result<ProducerOptions> producer_options(const BenchOptions& o) {
   ProducerOptions options;
   options.client = o.brokers.client_options();
-  options.acks = o.acks == "0" ? Acks::none : o.acks == "1" ? Acks::leader : Acks::all;
+  options.acks = parse_acks(o.acks);
   options.batch_bytes = o.batch_bytes;
   options.linger_ms = o.linger_ms;
   auto codec = parse_compression(o.compression);
   if (!codec.ok()) return codec.status();
   options.compression = *codec;
   return options;
+}
+
+Result<std::unique_ptr<Consumer>> bench_consumer(const BenchOptions& o, OffsetReset reset,
+                                                 const std::vector<TopicPartition>& partitions) {
+  ConsumerOptions options;
+  options.client = o.brokers.client_options();
+  options.auto_offset_reset = reset;
+  options.fetch_max_wait_ms = 100;
+  auto consumer = Consumer::create(options);
+  if (!consumer.ok()) return consumer.status();
+  CAIRN_RETURN_IF_ERROR((*consumer)->assign(partitions));
+  return consumer;
 }
 
 std::string payload(int32_t size) {
@@ -182,14 +194,8 @@ int bench_consume(const BenchOptions& o) {
   if (!topic.ok()) return fail(topic.status());
   std::vector<TopicPartition> partitions;
   for (const auto& p : topic->partitions) partitions.push_back({o.topic, p.partition});
-  ConsumerOptions options;
-  options.client = o.brokers.client_options();
-  options.auto_offset_reset = OffsetReset::earliest;
-  options.fetch_max_wait_ms = 100;
-  auto consumer = Consumer::create(options);
+  auto consumer = bench_consumer(o, OffsetReset::earliest, partitions);
   if (!consumer.ok()) return fail(consumer.status());
-  Status assigned = (*consumer)->assign(partitions);
-  if (!assigned.ok()) return fail(assigned);
   std::atomic<int64_t> records{0}, bytes{0};
   auto start = SteadyClock::now();
   auto last_data = start;
@@ -226,16 +232,10 @@ int bench_e2e(const BenchOptions& o) {
   if (!options.ok()) return fail(options.status());
   auto producer = Producer::create(*options);
   if (!producer.ok()) return fail(producer.status());
-  ConsumerOptions consumer_options;
-  consumer_options.client = o.brokers.client_options();
-  consumer_options.auto_offset_reset = OffsetReset::latest;
-  consumer_options.fetch_max_wait_ms = 100;
-  auto consumer = Consumer::create(consumer_options);
-  if (!consumer.ok()) return fail(consumer.status());
   std::vector<TopicPartition> partitions;
   for (int32_t p = 0; p < o.partitions; ++p) partitions.push_back({o.topic, p});
-  Status assigned = (*consumer)->assign(partitions);
-  if (!assigned.ok()) return fail(assigned);
+  auto consumer = bench_consumer(o, OffsetReset::latest, partitions);
+  if (!consumer.ok()) return fail(consumer.status());
   Status at_end = (*consumer)->seek_to_end(partitions);
   if (!at_end.ok()) return fail(at_end);
 

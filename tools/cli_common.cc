@@ -36,6 +36,10 @@ Result<std::map<std::string, std::string>> parse_key_values(const std::vector<st
   return out;
 }
 
+Acks parse_acks(const std::string& acks) {
+  return acks == "0" ? Acks::none : acks == "1" ? Acks::leader : Acks::all;
+}
+
 int fail(const Status& status) {
   fmt::print(stderr, "error: {}\n", status.to_string());
   if (status.code() == ErrorCode::broker_unavailable || status.code() == ErrorCode::request_timed_out) {

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cairn/client_options.h"
+#include "cairn/producer.h"
 #include "proto/status.h"
 
 namespace cairn::tools {
@@ -21,6 +22,9 @@ struct BrokerFlag {
 
 // Parses repeated KEY=VALUE arguments (--config retention.ms=1000).
 Result<std::map<std::string, std::string>> parse_key_values(const std::vector<std::string>& pairs);
+
+// "0", "1" or "all" (validated by the flag) as producer acks.
+Acks parse_acks(const std::string& acks);
 
 // Prints "error: ..." to stderr and returns the exit code for it.
 int fail(const Status& status);

@@ -28,7 +28,7 @@ struct ProduceOptions {
 int produce(const ProduceOptions& o) {
   ProducerOptions options;
   options.client = o.brokers.client_options();
-  options.acks = o.acks == "0" ? Acks::none : o.acks == "1" ? Acks::leader : Acks::all;
+  options.acks = parse_acks(o.acks);
   auto producer = Producer::create(options);
   if (!producer.ok()) return fail(producer.status());
 
