@@ -177,10 +177,19 @@ TEST_CASE("ReadInsideACompactionGapReturnsTheNextBatch", "[compaction]") {
   CHECK(records.front().offset == Offset(3));
   CHECK(*records.front().value == "2");
 
-  // Truncating at an offset inside the gap cuts before the next batch.
-  REQUIRE(log->truncate_suffix(Offset(2)).ok());
-  CHECK(log->log_end() == Offset(2));
-  CHECK(append(*log, keyed_batch({{"f", "1"}}, f.clock.now_ms())).base_offset == Offset(2));
+  // Below the compacted segments truncation is refused, gap or no gap (a
+  // cut inside a gap would leave the log ending at 0 after a restart).
+  CHECK(log->compacted_end() == Offset(7));
+  CHECK(log->truncate_suffix(Offset(2)).code() == ErrorCode::invalid_request);
+  CHECK(log->truncate_suffix(Offset(3)).code() == ErrorCode::invalid_request);
+  REQUIRE(log->truncate_suffix(Offset(7)).ok());
+  CHECK(log->log_end() == Offset(7));
+  CHECK(append(*log, keyed_batch({{"f", "1"}}, f.clock.now_ms())).base_offset == Offset(7));
+  // The bound survives a restart.
+  log.reset();
+  REQUIRE(f.store->close().ok());
+  f.reopen();
+  CHECK(f.log(compact_config())->compacted_end() == Offset(7));
 }
 
 TEST_CASE("ActiveSegmentIsNeverCompacted", "[compaction]") {
@@ -364,7 +373,7 @@ TEST_CASE("CheckSegmentAcceptsCompactedSegments", "[compaction]") {
 }
 
 TEST_CASE("CompactedLogSurvivesACrashWithTheSameNewestValues", "[compaction]") {
-  StoreFixture f;
+  StoreFixture f(kModelPowerLoss);
   Offset end;
   std::vector<Record> before;
   {
@@ -375,9 +384,7 @@ TEST_CASE("CompactedLogSurvivesACrashWithTheSameNewestValues", "[compaction]") {
     end = log->log_end();
     before = read_all(*log);
   }
-  f.store.reset();
-  f.env.crash();
-  f.reopen();
+  f.crash(CrashMode::power_loss);
   auto log = f.log(compact_config());
   CHECK(log->recovery_report().bytes_truncated == 0);
   CHECK(log->log_end() == end);
@@ -427,7 +434,7 @@ TEST_CASE("CrashMidSwapRecoversEitherFile", "[compaction]") {
     end = log->log_end();
   }
   f.store.reset();
-  f.env.crash();
+  f.env.crash(CrashMode::power_loss);
   *f.env.contents(f.segment_path(Offset(0))) = first_segment;
   std::string leftover = cleaned_file_path(f.segment_path(Offset(5000)));
   REQUIRE(f.env.open_file(leftover, /*create=*/true).ok());

@@ -34,18 +34,22 @@ class File {
 class Env {
  public:
   virtual ~Env() = default;
-  // Opens a file for reading and appending, creating it when `create`.
+  // Opens a file for reading and appending, creating it when `create`. A
+  // new file's name is durable after sync_dir of its folder.
   virtual Result<std::unique_ptr<File>> open_file(const std::string& path, bool create) = 0;
+  // Creates the folder and its missing parents; durable when it returns.
   virtual Status create_dirs(const std::string& path) = 0;
   // Names (not paths) of the entries of a folder, unsorted.
   virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
   virtual bool is_dir(const std::string& path) = 0;
+  // Durable after sync_dir of the file's folder.
   virtual Status remove_file(const std::string& path) = 0;
   // Atomically replaces `to` (if present) with `from`, as rename(2): at every
   // instant `to` names either the old or the new file. Handles opened on the
   // old `to` keep reading its old bytes. Durable after sync_dir.
   virtual Status rename_file(const std::string& from, const std::string& to) = 0;
+  // Removes a folder and everything under it; durable when it returns.
   virtual Status remove_all(const std::string& path) = 0;
   // Makes the creation and removal of entries in a folder durable.
   virtual Status sync_dir(const std::string& path) = 0;

@@ -32,9 +32,15 @@ class MemFileHandle final : public File {
 
   Status sync() override {
     CAIRN_RETURN_IF_ERROR(env_.before_sync());
+    std::string image;
+    {
+      std::lock_guard lock(file_->mutex);
+      image = file_->data;
+    }
+    env_.hold_if_asked();
     env_.count_sync();
     std::lock_guard lock(file_->mutex);
-    file_->durable = file_->data;
+    file_->durable = std::move(image);
     return {};
   }
 
@@ -124,14 +130,26 @@ Status FaultInjectionEnv::remove_all(const std::string& path) {
   std::lock_guard lock(mutex_);
   auto under = [&](const std::string& p) { return p == path || p.starts_with(path + "/"); };
   std::erase_if(files_, [&](const auto& entry) { return under(entry.first); });
+  std::erase_if(durable_files_, [&](const auto& entry) { return under(entry.first); });
   std::erase_if(dirs_, [&](const auto& entry) { return under(entry.first); });
   return {};
 }
 
-Status FaultInjectionEnv::sync_dir(const std::string& path) { return before_sync(); }
-
-void FaultInjectionEnv::crash(std::mt19937_64* rng) {
+Status FaultInjectionEnv::sync_dir(const std::string& path) {
+  CAIRN_RETURN_IF_ERROR(before_sync());
   std::lock_guard lock(mutex_);
+  std::erase_if(durable_files_, [&](const auto& entry) { return parent_of(entry.first) == path; });
+  for (const auto& [p, file] : files_) {
+    if (parent_of(p) == path) durable_files_[p] = file;
+  }
+  return {};
+}
+
+void FaultInjectionEnv::crash(CrashMode mode, std::mt19937_64* rng) {
+  std::lock_guard lock(mutex_);
+  // The page cache survives a process crash: nothing is lost.
+  if (mode == CrashMode::process) return;
+  files_ = durable_files_;
   for (auto& [path, file] : files_) {
     std::lock_guard file_lock(file->mutex);
     std::string survivor = file->durable;
@@ -144,6 +162,30 @@ void FaultInjectionEnv::crash(std::mt19937_64* rng) {
     file->data = survivor;
     file->durable = survivor;
   }
+}
+
+void FaultInjectionEnv::hold_next_sync() {
+  std::lock_guard lock(mutex_);
+  hold_ = Hold::armed;
+}
+
+void FaultInjectionEnv::wait_for_held_sync() {
+  std::unique_lock lock(mutex_);
+  held_changed_.wait(lock, [&] { return hold_ == Hold::holding; });
+}
+
+void FaultInjectionEnv::release_held_sync() {
+  std::lock_guard lock(mutex_);
+  hold_ = Hold::none;
+  held_changed_.notify_all();
+}
+
+void FaultInjectionEnv::hold_if_asked() {
+  std::unique_lock lock(mutex_);
+  if (hold_ != Hold::armed) return;
+  hold_ = Hold::holding;
+  held_changed_.notify_all();
+  held_changed_.wait(lock, [&] { return hold_ != Hold::holding; });
 }
 
 void FaultInjectionEnv::fail_next_syncs(int count) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,14 +12,26 @@
 
 namespace cairn::storage {
 
-// An in-memory Env for crash and fault tests. Each file keeps what was
-// written and, separately, what was last synced; crash() throws away what a
-// power loss could lose. Thread-safe.
+// How a simulated crash ends the process (FaultInjectionEnv::crash).
+enum class CrashMode {
+  // kill -9: the process dies, the kernel's page cache survives, so every
+  // completed write is still there, synced or not.
+  process,
+  // The machine loses power: only synced file bytes and the folder entries
+  // of synced folders survive.
+  power_loss,
+};
+
+// An in-memory Env for crash and fault tests. Thread-safe.
 //
-// The model: a file's durable image is its content at the last sync();
-// creating and removing files and folders is durable at once (a simplification:
-// the store syncs folders anyway). Faults are armed by the test and fire on
-// the next matching call.
+// The model, as POSIX promises it and no more:
+// - a file's durable image is its content when its last sync() began (a sync
+//   covers the writes that completed before it, not those racing it);
+// - creating, renaming or removing a file is durable only after sync_dir of
+//   its folder; until then a power loss brings back the folder as it was at
+//   its last sync_dir;
+// - folders (create_dirs, remove_all) are durable at once, as Env promises.
+// Faults are armed by the test and fire on the next matching call.
 class FaultInjectionEnv final : public Env {
  public:
   Result<std::unique_ptr<File>> open_file(const std::string& path, bool create) override;
@@ -31,10 +44,19 @@ class FaultInjectionEnv final : public Env {
   Status remove_all(const std::string& path) override;
   Status sync_dir(const std::string& path) override;
 
-  // Simulates a power loss: every file reverts to its durable image plus,
-  // when `rng` is given, a random prefix of what was appended after it (a
-  // torn write). Files must not be in use (close the store first).
-  void crash(std::mt19937_64* rng = nullptr);
+  // Simulates a crash. A power loss reverts every folder to its durable
+  // entries and every file to its durable image plus, when `rng` is given, a
+  // random prefix of what was appended after it (a torn write); a process
+  // crash loses nothing. Files must not be in use (destroy the store first).
+  void crash(CrashMode mode, std::mt19937_64* rng = nullptr);
+
+  // Holds the next file sync after it has taken its durable image and before
+  // it returns, until release_held_sync(): a test can append, roll and
+  // flush around a group commit in flight. wait_for_held_sync() returns once
+  // a sync is held.
+  void hold_next_sync();
+  void wait_for_held_sync();
+  void release_held_sync();
 
   // The next `count` syncs fail with io_error (and make nothing durable).
   void fail_next_syncs(int count);
@@ -60,14 +82,20 @@ class FaultInjectionEnv final : public Env {
   Status before_append(size_t& bytes_to_write);
   Status before_sync();
   void count_sync();
+  void hold_if_asked();
 
   std::mutex mutex_;
+  std::condition_variable held_changed_;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
+  // The folder entries as of each folder's last sync_dir: what a power loss
+  // leaves. Removed files stay alive here until then.
+  std::map<std::string, std::shared_ptr<MemFile>> durable_files_;
   std::map<std::string, bool> dirs_;
   int failing_syncs_ = 0;
   int64_t syncs_ = 0;
   bool short_write_ = false;
   bool disk_full_ = false;
+  enum class Hold { none, armed, holding } hold_ = Hold::none;
 };
 
 }  // namespace cairn::storage

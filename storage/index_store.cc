@@ -1,7 +1,10 @@
 #include "storage/index_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <limits>
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +19,9 @@ constexpr char kMetaKind = 'm';
 constexpr char kOffsetKind = 'o';
 constexpr char kSummaryKind = 's';
 constexpr char kTimeKind = 't';
+// Bits of the metadata value's third word.
+constexpr uint64_t kCleanShutdownFlag = 1;
+constexpr uint64_t kSyncFailedFlag = 2;
 
 std::string prefix(const TopicPartition& tp, char kind) {
   std::string key = tp.topic;
@@ -99,8 +105,7 @@ Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bo
     batch.Put(key_of(tp, kTimeKind, ordered(e.timestamp_ms)),
               encode_u64s({static_cast<uint64_t>(e.offset.value)}));
   }
-  if (update.summary) {
-    const auto& [base, s] = *update.summary;
+  for (const auto& [base, s] : update.summaries) {
     batch.Put(key_of(tp, kSummaryKind, static_cast<uint64_t>(base.value)),
               encode_u64s({s.size_bytes, static_cast<uint64_t>(s.next_offset.value),
                            static_cast<uint64_t>(s.max_timestamp_ms)}));
@@ -109,11 +114,26 @@ Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bo
     const PartitionMeta& m = *update.meta;
     batch.Put(prefix(tp, kMetaKind),
               encode_u64s({static_cast<uint64_t>(m.log_start.value),
-                           static_cast<uint64_t>(m.flushed.value), m.clean_shutdown ? 1ULL : 0ULL}));
+                           static_cast<uint64_t>(m.flushed.value),
+                           (m.clean_shutdown ? kCleanShutdownFlag : 0) |
+                               (m.sync_failed ? kSyncFailedFlag : 0),
+                           static_cast<uint64_t>(m.compacted_end.value)}));
   }
   rocksdb::WriteOptions options;
   options.sync = sync;
-  return from_rocks(db_->Write(options, &batch), "write");
+  CAIRN_RETURN_IF_ERROR(from_rocks(db_->Write(options, &batch), "write"));
+  if (sync && synced_write_listener_) synced_write_listener_();
+  return {};
+}
+
+Status IndexStore::checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  CAIRN_RETURN_IF_ERROR(from_rocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // Copies the live WAL rather than flushing the memtable: a cheap, exact
+  // image of what the WAL holds now.
+  return from_rocks(checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max()),
+                    "checkpoint");
 }
 
 std::optional<OffsetEntry> IndexStore::floor_offset_entry(const TopicPartition& tp,
@@ -201,16 +221,27 @@ Status IndexStore::delete_summary(const TopicPartition& tp, Offset segment_base)
 std::optional<PartitionMeta> IndexStore::meta(const TopicPartition& tp) const {
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), prefix(tp, kMetaKind), &value);
-  if (!s.ok() || value.size() != 24) return std::nullopt;
+  // Three words before compacted_end was added, four since.
+  if (!s.ok() || (value.size() != 24 && value.size() != 32)) return std::nullopt;
+  uint64_t flags = u64_at(value, 2);
+  Offset compacted_end(value.size() == 32 ? static_cast<int64_t>(u64_at(value, 3)) : 0);
   return PartitionMeta{Offset(static_cast<int64_t>(u64_at(value, 0))),
-                       Offset(static_cast<int64_t>(u64_at(value, 1))), u64_at(value, 2) == 1};
+                       Offset(static_cast<int64_t>(u64_at(value, 1))),
+                       (flags & kCleanShutdownFlag) != 0, (flags & kSyncFailedFlag) != 0,
+                       compacted_end};
 }
 
 Status IndexStore::drop_partition(const TopicPartition& tp) {
   std::string begin = prefix(tp, '\0');
   std::string end = prefix(tp, '\xff');
-  return from_rocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), begin, end),
-                    "delete");
+  // Synced: a topic recreated after a power loss must not inherit the old
+  // partition's log start.
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  CAIRN_RETURN_IF_ERROR(
+      from_rocks(db_->DeleteRange(options, db_->DefaultColumnFamily(), begin, end), "delete"));
+  if (synced_write_listener_) synced_write_listener_();
+  return {};
 }
 
 size_t IndexStore::count_offset_entries(const TopicPartition& tp) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,12 @@ struct PartitionMeta {
   Offset log_start;
   Offset flushed;          // every offset below was fsynced
   bool clean_shutdown = false;
+  // A sync failed: bytes after `flushed` may be in the page cache only, and
+  // recovery must not trust them however valid they look.
+  bool sync_failed = false;
+  // Compaction rewrote segments below this offset: truncating there could
+  // leave a log whose batches end before its end (a gap a scan cannot see).
+  Offset compacted_end;
 };
 
 // Index writes for one partition that must land together: a segment's
@@ -53,7 +60,9 @@ struct IndexUpdate {
   std::optional<std::pair<Offset, Offset>> cleared_offsets;
   std::vector<OffsetEntry> offset_entries;
   std::vector<TimeEntry> time_entries;
-  std::optional<std::pair<Offset, SegmentSummary>> summary;  // segment base, summary
+  // By segment base. A summary describes synced bytes only: recovery trusts
+  // a segment whose file matches its summary without reading it.
+  std::vector<std::pair<Offset, SegmentSummary>> summaries;
   std::optional<PartitionMeta> meta;
 };
 
@@ -96,12 +105,23 @@ class IndexStore {
   // Removes every key of the partition.
   Status drop_partition(const TopicPartition& tp);
 
+  // Called on the writing thread after each write that was synced (and so
+  // survives a power loss with every write before it). Tests snapshot the
+  // index there to model a power loss (storage/test_util.h). Set it before
+  // the store is shared between threads.
+  void set_synced_write_listener(std::function<void()> listener) {
+    synced_write_listener_ = std::move(listener);
+  }
+  // A consistent copy of the database in the new folder `dir`.
+  Status checkpoint(const std::string& dir) const;
+
   // Counts entries, for tests and the log tools.
   size_t count_offset_entries(const TopicPartition& tp) const;
 
  private:
   explicit IndexStore(std::unique_ptr<rocksdb::DB> db);
   std::unique_ptr<rocksdb::DB> db_;
+  std::function<void()> synced_write_listener_;
 };
 
 }  // namespace cairn::storage

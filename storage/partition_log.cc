@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "proto/assert.h"
 #include "proto/record_batch_format.h"
 
 #include <spdlog/spdlog.h>
@@ -58,6 +59,7 @@ Result<AppendResult> PartitionLog::append_batch(std::span<const std::byte> batch
   if (compacts(config.cleanup_policy)) CAIRN_RETURN_IF_ERROR(check_keyed(batch));
 
   std::lock_guard lock(mutex_);
+  if (failed_) return failed_status_;
   if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
   int64_t now_ms = clock_.now_ms();
   CAIRN_RETURN_IF_ERROR(maybe_roll_locked(batch.size(), now_ms));
@@ -135,13 +137,19 @@ std::optional<TimeEntry> PartitionLog::last_time_entry_below_locked(Offset offse
   return index_.last_time_entry_below(tp_, offset);
 }
 
-Status PartitionLog::persist_index_locked(bool clean, bool sync,
-                                          std::optional<std::pair<Offset, SegmentSummary>> summary) {
+Status PartitionLog::persist_index_locked(
+    bool clean, bool sync, std::vector<std::pair<Offset, SegmentSummary>> summaries) {
   IndexUpdate update = std::move(pending_index_);
   pending_index_ = {};
-  update.summary = std::move(summary);
-  update.meta = PartitionMeta{log_start_, flushed_, clean};
+  update.summaries = std::move(summaries);
+  update.meta = PartitionMeta{log_start_, flushed_, clean, /*sync_failed=*/failed_,
+                              compacted_end_};
   return index_.write(tp_, update, sync);
+}
+
+std::pair<Offset, SegmentSummary> PartitionLog::summary_entry(const Segment& segment) {
+  return {segment.base_offset,
+          SegmentSummary{segment.size_bytes, segment.next_offset, segment.max_timestamp_ms}};
 }
 
 Status PartitionLog::maybe_roll_locked(size_t incoming_bytes, int64_t now_ms) {
@@ -160,10 +168,8 @@ Status PartitionLog::roll() {
 Status PartitionLog::roll_locked() {
   SegmentPtr active = segments_.rbegin()->second;
   if (active->empty()) return {};
-  CAIRN_RETURN_IF_ERROR(persist_index_locked(
-      /*clean=*/false, /*sync=*/false,
-      std::pair(active->base_offset, SegmentSummary{active->size_bytes, active->next_offset,
-                                                    active->max_timestamp_ms})));
+  // Its summary waits for the sync that covers it (flush_now).
+  CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/false));
   unsynced_.push_back(active);
   auto created = create_segment(log_end_);
   return created.status();
@@ -227,7 +233,9 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
                    "offset {} is outside the log of {} [{}, {})", offset, tp_, log_start_,
                    log_end_);
     }
-    upper = std::min(max_offset, log_end_);
+    // After a failed sync, bytes past the flushed offset may never reach
+    // the disk: they are not served.
+    upper = std::min(max_offset, failed_ ? flushed_ : log_end_);
     if (offset >= upper) return ReadResult{"", offset};
     segment = segment_for_locked(offset);
     segment_size = segment->size_bytes;
@@ -305,55 +313,66 @@ Status PartitionLog::truncate_suffix(Offset offset) {
   std::multimap<Offset, FlushCallback> orphaned;
   {
     std::lock_guard lock(mutex_);
-    if (offset < log_start_ || offset > log_end_) {
-      return error(ErrorCode::offset_out_of_range, "cannot truncate {} at {}: log is [{}, {})",
-                   tp_, offset, log_start_, log_end_);
-    }
-    if (offset == log_end_) return {};
-    SegmentPtr keep = segment_for_locked(offset);
-    uint64_t cut = 0;
-    if (keep->base_offset != offset) {
-      // The batch holding `offset`, or after it when compaction left a gap
-      // there: cutting before that batch is cutting at `offset`.
-      auto position = position_of(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
-      if (!position.ok()) return position.status();
-      BatchScanner scanner(*keep->file, *position, keep->size_bytes);
-      auto batch = scanner.next(/*verify=*/false);
-      if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset < offset) {
-        return error(ErrorCode::invalid_request, "offset {} is not a batch boundary of {}",
-                     offset, tp_);
-      }
-      cut = *position;
-    }
-    for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
-      removed.push_back(it->second);
-      it = segments_.erase(it);
-    }
-    std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
-    CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
-    CAIRN_RETURN_IF_ERROR(keep->file->sync());
-    keep->size_bytes = cut;
-    keep->next_offset = offset;
-    keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
-    CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
-    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
-    std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
-    std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
-    auto running = last_time_entry_below_locked(offset);
-    running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
-    keep->max_timestamp_ms = running_max_ts_;
-    log_end_ = offset;
-    flushed_ = std::min(flushed_, offset);
-    unflushed_bytes_ = 0;
-    ++truncations_;
+    CAIRN_RETURN_IF_ERROR(truncate_locked(offset, removed));
     orphaned.insert(flush_waiters_.upper_bound(offset), flush_waiters_.end());
     flush_waiters_.erase(flush_waiters_.upper_bound(offset), flush_waiters_.end());
-    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   Status gone = error(ErrorCode::offset_out_of_range, "offsets from {} of {} were truncated",
                       offset, tp_);
   for (auto& [unused, callback] : orphaned) callback(gone);
   return delete_segment_files(removed);
+}
+
+Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& removed) {
+  if (offset < log_start_ || offset > log_end_) {
+    return error(ErrorCode::offset_out_of_range, "cannot truncate {} at {}: log is [{}, {})", tp_,
+                 offset, log_start_, log_end_);
+  }
+  if (offset == log_end_) return {};
+  if (offset < compacted_end_) {
+    // Replication truncates only above the commit point, and compaction
+    // stays below it: this is a caller's mistake, refused.
+    return error(ErrorCode::invalid_request,
+                 "cannot truncate {} at {}: compaction rewrote the log below {}", tp_, offset,
+                 compacted_end_);
+  }
+  SegmentPtr keep = segment_for_locked(offset);
+  uint64_t cut = 0;
+  if (keep->base_offset != offset) {
+    // Only where a batch starts (above compacted_end_ batches are as
+    // appended, without gaps).
+    auto position = position_of(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
+    if (!position.ok()) return position.status();
+    BatchScanner scanner(*keep->file, *position, keep->size_bytes);
+    auto batch = scanner.next(/*verify=*/false);
+    if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset != offset) {
+      return error(ErrorCode::invalid_request, "offset {} is not a batch boundary of {}", offset,
+                   tp_);
+    }
+    cut = *position;
+  }
+  for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
+    removed.push_back(it->second);
+    it = segments_.erase(it);
+  }
+  std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
+  CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
+  CAIRN_RETURN_IF_ERROR(keep->file->sync());
+  keep->size_bytes = cut;
+  keep->next_offset = offset;
+  keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
+  CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
+  std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
+  std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
+  auto running = last_time_entry_below_locked(offset);
+  running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
+  keep->max_timestamp_ms = running_max_ts_;
+  log_end_ = offset;
+  flushed_ = std::min(flushed_, offset);
+  unflushed_bytes_ = 0;
+  ++truncations_;
+  return persist_index_locked(/*clean=*/false, /*sync=*/true);
 }
 
 Status PartitionLog::advance_start(Offset offset) {
@@ -429,7 +448,8 @@ Status PartitionLog::flush_now() {
   uint64_t truncations = 0;
   uint64_t bytes = 0;
   bool sync_dir = false;
-  std::vector<SegmentPtr> to_sync;
+  // Each segment with its size when the sync began: all a sync can cover.
+  std::vector<std::pair<SegmentPtr, uint64_t>> to_sync;
   {
     std::lock_guard lock(mutex_);
     if (failed_) return failed_status_;
@@ -437,13 +457,14 @@ Status PartitionLog::flush_now() {
     truncations = truncations_;
     bytes = unflushed_bytes_;
     sync_dir = dir_dirty_;
-    to_sync = unsynced_;
-    to_sync.push_back(segments_.rbegin()->second);
+    for (const auto& segment : unsynced_) to_sync.emplace_back(segment, segment->size_bytes);
+    const SegmentPtr& active = segments_.rbegin()->second;
+    to_sync.emplace_back(active, active->size_bytes);
     if (target == flushed_ && !sync_dir && unsynced_.empty()) return {};
     dir_dirty_ = false;
   }
   Status status = sync_dir ? env_.sync_dir(dir_) : Status();
-  for (const auto& segment : to_sync) {
+  for (const auto& [segment, size] : to_sync) {
     if (status.ok()) status = segment->file->sync();
   }
   std::vector<FlushCallback> done;
@@ -458,19 +479,33 @@ Status PartitionLog::flush_now() {
                              tp_, status.message());
       closed_ = true;
       spdlog::error("{}", failed_status_.message());
+      // Durably, so that a restart does not trust the page cache either.
+      Status marked = persist_index_locked(/*clean=*/false, /*sync=*/true);
+      if (!marked.ok()) {
+        spdlog::error("partition {}: cannot record the failed sync ({}); a restart may serve "
+                      "offsets from {} that never reached the disk",
+                      tp_, marked.to_string(), flushed_);
+      }
       for (auto& [unused, callback] : flush_waiters_) done.push_back(std::move(callback));
       flush_waiters_.clear();
     } else if (truncations == truncations_) {
       flushed_ = std::max(flushed_, target);
       unflushed_bytes_ -= std::min(unflushed_bytes_, bytes);
       first_unflushed_ms_ = clock_.now_ms();
+      // A segment rolled while the sync ran was synced only up to its size
+      // then: it stays for the next sync, which covers the rest.
+      std::vector<std::pair<Offset, SegmentSummary>> summaries;
       std::erase_if(unsynced_, [&](const SegmentPtr& s) {
-        return std::find(to_sync.begin(), to_sync.end(), s) != to_sync.end();
+        auto synced = std::find_if(to_sync.begin(), to_sync.end(),
+                                   [&](const auto& entry) { return entry.first == s; });
+        bool covered = synced != to_sync.end() && synced->second >= s->size_bytes;
+        if (covered) summaries.push_back(summary_entry(*s));
+        return covered;
       });
       auto end = flush_waiters_.upper_bound(flushed_);
       for (auto it = flush_waiters_.begin(); it != end; ++it) done.push_back(std::move(it->second));
       flush_waiters_.erase(flush_waiters_.begin(), end);
-      Status meta = persist_index_locked(/*clean=*/false, /*sync=*/false);
+      Status meta = persist_index_locked(/*clean=*/false, /*sync=*/false, std::move(summaries));
       if (!meta.ok()) spdlog::warn("partition {}: {}", tp_, meta.to_string());
     }
   }
@@ -506,16 +541,16 @@ bool PartitionLog::flush_due() const {
 }
 
 Status PartitionLog::close() {
-  Status flushed = flush_now();
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return failed_ ? failed_status_ : Status();
+    closed_ = true;  // no append from here on, so the sync below covers all
+  }
+  CAIRN_RETURN_IF_ERROR(flush_now());
   std::lock_guard lock(mutex_);
-  if (closed_) return flushed;
-  closed_ = true;
-  CAIRN_RETURN_IF_ERROR(flushed);
-  const Segment& active = *segments_.rbegin()->second;
-  return persist_index_locked(
-      /*clean=*/true, /*sync=*/true,
-      std::pair(active.base_offset,
-                SegmentSummary{active.size_bytes, active.next_offset, active.max_timestamp_ms}));
+  CAIRN_ASSERT(unsynced_.empty() && flushed_ == log_end_);
+  return persist_index_locked(/*clean=*/true, /*sync=*/true,
+                              {summary_entry(*segments_.rbegin()->second)});
 }
 
 Offset PartitionLog::log_start() const {
@@ -526,6 +561,11 @@ Offset PartitionLog::log_start() const {
 Offset PartitionLog::log_end() const {
   std::lock_guard lock(mutex_);
   return log_end_;
+}
+
+Offset PartitionLog::compacted_end() const {
+  std::lock_guard lock(mutex_);
+  return compacted_end_;
 }
 
 Offset PartitionLog::flushed() const {

@@ -52,6 +52,10 @@ struct RecoveryReport {
   size_t segments_dropped = 0;   // whole segments after a corrupt point
   bool scan_skipped = false;     // clean shutdown: nothing to verify
   std::string truncation_reason; // empty when nothing was cut
+  // Offsets [first, second) that the index recorded as durable but the
+  // segments no longer hold: data loss, logged as an error. Recovery keeps
+  // the intact segments after such a hole rather than delete more.
+  std::vector<std::pair<Offset, Offset>> lost;
 };
 
 // The append-only log of one partition: segment files in one folder, their
@@ -99,8 +103,8 @@ class PartitionLog {
   Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
 
   // Removes every record at or after `offset`, which must be a batch
-  // boundary (or inside a compaction gap) in [log_start, log_end]. Durable
-  // when it returns.
+  // boundary in [max(log_start, compacted_end), log_end]. Durable when it
+  // returns.
   Status truncate_suffix(Offset offset);
   // Forgets everything below `offset` (<= log_end); whole segments below it go.
   Status advance_start(Offset offset);
@@ -144,6 +148,8 @@ class PartitionLog {
   Offset log_start() const;
   Offset log_end() const;
   Offset flushed() const;
+  // Compaction has rewritten segments below it; truncate_suffix refuses it.
+  Offset compacted_end() const;
   uint64_t size_bytes() const;
   size_t segment_count() const;
   LogConfig config() const;
@@ -162,6 +168,8 @@ class PartitionLog {
   Status verify_segments(const std::optional<PartitionMeta>& meta);
   Status scan_segment(const SegmentPtr& segment, uint64_t from_position, Offset from_offset,
                       bool allow_gaps, bool* intact);
+  // Records that [segment's end, lost_end) is gone though durable.
+  void report_loss(const Segment& segment, Offset lost_end, Offset durable_end);
   Status remove_cleaned_leftovers(const std::vector<std::string>& names);
 
   // compaction (partition_log_compaction.cc)
@@ -177,6 +185,9 @@ class PartitionLog {
 
   Result<SegmentPtr> create_segment(Offset base);
   Status roll_locked();
+  // truncate_suffix under mutex_; the segments it drops from the log go to
+  // `removed`, whose files the caller deletes.
+  Status truncate_locked(Offset offset, std::vector<SegmentPtr>& removed);
   Status maybe_roll_locked(size_t incoming_bytes, int64_t now_ms);
   Status index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
   SegmentPtr segment_for_locked(Offset offset) const;
@@ -193,7 +204,8 @@ class PartitionLog {
   // Writes the pending index entries with the partition metadata (and a
   // segment summary) in one atomic RocksDB batch.
   Status persist_index_locked(bool clean, bool sync,
-                              std::optional<std::pair<Offset, SegmentSummary>> summary = {});
+                              std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
+  static std::pair<Offset, SegmentSummary> summary_entry(const Segment& segment);
   Result<AppendResult> append_batch(std::span<const std::byte> batch, Term term, bool* want_flush);
 
   Env& env_;
@@ -205,10 +217,13 @@ class PartitionLog {
   mutable std::mutex mutex_;
   LogConfig config_;
   std::map<Offset, SegmentPtr> segments_;  // by base offset; the last is active
-  std::vector<SegmentPtr> unsynced_;       // rolled segments awaiting their last sync
+  // Rolled segments awaiting a sync that covers their final size. A segment
+  // leaves only then, and only then gets the summary recovery trusts.
+  std::vector<SegmentPtr> unsynced_;
   Offset log_start_;
   Offset log_end_;
   Offset flushed_;
+  Offset compacted_end_;  // durable (PartitionMeta) once a cleaned segment is swapped in
   int64_t running_max_ts_ = INT64_MIN;
   int64_t first_unflushed_ms_ = 0;  // append time of the oldest unflushed batch
   uint64_t unflushed_bytes_ = 0;

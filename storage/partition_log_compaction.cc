@@ -125,6 +125,9 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   // Retention or advance_start removed it: nothing to swap, the pass goes on.
   if (it == segments_.end() || it->second != old) return true;
   CAIRN_RETURN_IF_ERROR(env_.rename_file(cleaned_file_path(old->path), old->path));
+  // The summary below describes the cleaned file: its name must be durable
+  // first, or a power loss could pair it with the old file.
+  CAIRN_RETURN_IF_ERROR(env_.sync_dir(dir_));
   auto segment = std::make_shared<Segment>(old->base_offset, old->path, std::move(file));
   segment->next_offset = old->next_offset;
   segment->max_timestamp_ms = old->max_timestamp_ms;
@@ -136,10 +139,12 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   IndexUpdate update;
   update.cleared_offsets = std::pair(old->base_offset, old->next_offset);
   update.offset_entries = cleaned.offset_entries;
-  update.summary = std::pair(old->base_offset, SegmentSummary{segment->size_bytes,
-                                                              segment->next_offset,
-                                                              segment->max_timestamp_ms});
-  CAIRN_RETURN_IF_ERROR(index_.write(tp_, update, /*sync=*/false));
+  update.summaries.push_back(summary_entry(*segment));
+  // Synced with the new compacted_end_: a truncation after a power loss
+  // must still see it, as the cleaned file survives one.
+  compacted_end_ = std::max(compacted_end_, segment->next_offset);
+  update.meta = PartitionMeta{log_start_, flushed_, false, failed_, compacted_end_};
+  CAIRN_RETURN_IF_ERROR(index_.write(tp_, update, /*sync=*/true));
   return true;
 }
 

@@ -38,6 +38,7 @@ Status PartitionLog::recover() {
   }
   recovery_.segments = segments_.size();
   auto meta = index_.meta(tp_);
+  if (meta) compacted_end_ = meta->compacted_end;
   log_start_ = meta ? meta->log_start : (segments_.empty() ? Offset(0) : segments_.begin()->first);
 
   if (segments_.empty()) {
@@ -49,6 +50,16 @@ Status PartitionLog::recover() {
   }
 
   log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
+  if (meta && meta->sync_failed && meta->flushed < log_end_) {
+    // The page cache may still hold bytes whose sync failed: valid-looking,
+    // yet perhaps never on disk. Only what a sync covered is kept.
+    spdlog::error("partition {}: a sync failed before the restart; dropping offsets [{}, {}) "
+                  "that may never have reached the disk",
+                  tp_, meta->flushed, log_end_);
+    std::vector<SegmentPtr> removed;
+    CAIRN_RETURN_IF_ERROR(truncate_locked(std::max(meta->flushed, log_start_), removed));
+    CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
+  }
   std::vector<SegmentPtr> below_start;
   while (segments_.size() > 1 && segments_.begin()->second->next_offset <= log_start_) {
     below_start.push_back(segments_.begin()->second);
@@ -56,12 +67,11 @@ Status PartitionLog::recover() {
   }
   CAIRN_RETURN_IF_ERROR(delete_segment_files(below_start));
 
-  // What we verified may still sit only in the page cache (a process crash):
-  // sync it before calling it flushed.
-  Segment& active = *segments_.rbegin()->second;
-  active.created_ms = clock_.now_ms();
+  // Every segment kept was synced when it was verified (or proven synced by
+  // its summary); their names must be durable too before the flushed offset
+  // says so.
+  segments_.rbegin()->second->created_ms = clock_.now_ms();
   CAIRN_RETURN_IF_ERROR(env_.sync_dir(dir_));
-  CAIRN_RETURN_IF_ERROR(active.file->sync());
   dir_dirty_ = false;
   flushed_ = log_end_;
   CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
@@ -84,8 +94,9 @@ Status PartitionLog::remove_cleaned_leftovers(const std::vector<std::string>& na
 }
 
 Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
-  // Closed segments whose summary matches the file need no scan (summaries
-  // are written after all the segment's index entries).
+  // Closed segments whose summary matches the file need no scan: a summary
+  // is written after all the segment's index entries, and only once a sync
+  // covered the segment's final size.
   auto it = segments_.begin();
   Offset expected = it->first;
   int64_t running_max_ts = INT64_MIN;
@@ -135,6 +146,9 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, from_offset));
   running_max_ts_ = running_max_ts;
 
+  // Everything below it was acknowledged as durable: losing any of it is
+  // data loss, never a tail to cut quietly.
+  const Offset durable_end = meta ? meta->flushed : Offset(0);
   bool intact = true;
   for (; it != segments_.end() && intact; ++it) {
     SegmentPtr segment = it->second;
@@ -146,22 +160,33 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
     bool allow_gaps = !is_active || compacts(config_.cleanup_policy);
     CAIRN_RETURN_IF_ERROR(
         scan_segment(segment, from_position, from_offset, allow_gaps, &intact));
-    if (!is_active && intact) {
-      CAIRN_RETURN_IF_ERROR(persist_index_locked(
-          /*clean=*/false, /*sync=*/false,
-          std::pair(segment->base_offset, SegmentSummary{segment->size_bytes, segment->next_offset,
-                                                         segment->max_timestamp_ms})));
+    // What was verified may sit only in the page cache (a process crash):
+    // sync it before a summary or the flushed offset vouches for it.
+    CAIRN_RETURN_IF_ERROR(segment->file->sync());
+    from_position = 0;
+    if (is_active) {
+      if (segment->next_offset < durable_end) report_loss(*segment, durable_end, durable_end);
+      continue;
     }
-    if (!is_active && intact && std::next(it)->first != segment->next_offset) {
-      // A segment that lost its tail at a batch boundary: what follows it
-      // would leave a gap, so it goes like any data after a torn write.
+    Offset next_base = std::next(it)->first;
+    if (intact && next_base != segment->next_offset) {
+      // A segment that lost its tail at a batch boundary.
       intact = false;
       recovery_.truncation_reason =
           fmt::format("{} ends at offset {} but the next segment starts at {}", segment->path,
-                      segment->next_offset, std::next(it)->first);
+                      segment->next_offset, next_base);
     }
-    if (!is_active) from_offset = std::next(it)->first;
-    from_position = 0;
+    if (!intact && segment->next_offset < durable_end && next_base > segment->next_offset) {
+      // Acknowledged records are gone; the segments after them are not
+      // deleted too but kept behind a hole, as compaction leaves.
+      report_loss(*segment, std::min(next_base, durable_end), durable_end);
+      intact = true;
+    }
+    if (intact) {
+      CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/false,
+                                                 {summary_entry(*segment)}));
+    }
+    from_offset = next_base;
   }
   if (!intact && it != segments_.end()) {
     std::vector<SegmentPtr> dropped;
@@ -173,6 +198,15 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
   }
   log_end_ = segments_.rbegin()->second->next_offset;
   return {};
+}
+
+void PartitionLog::report_loss(const Segment& segment, Offset lost_end, Offset durable_end) {
+  recovery_.lost.emplace_back(segment.next_offset, lost_end);
+  spdlog::error(
+      "partition {}: DATA LOSS: offsets [{}, {}) were acknowledged as durable (flushed up to {}) "
+      "but are missing: {}; the log keeps what follows",
+      tp_, segment.next_offset, lost_end, durable_end,
+      recovery_.truncation_reason.empty() ? segment.path + " is short" : recovery_.truncation_reason);
 }
 
 Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_position,

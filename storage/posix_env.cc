@@ -113,9 +113,21 @@ class PosixEnv final : public Env {
   }
 
   Status create_dirs(const std::string& path) override {
+    // The folders this call creates, outermost last: each one's entry in
+    // its parent must be synced for the folder to survive a power loss.
+    std::vector<std::filesystem::path> created;
+    for (std::filesystem::path p(path); !p.empty() && !std::filesystem::exists(p);
+         p = p.parent_path()) {
+      created.push_back(p);
+      if (p == p.parent_path()) break;
+    }
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
     if (ec) return error(ErrorCode::io_error, "cannot create folder {}: {}", path, ec.message());
+    for (const auto& dir : created) {
+      std::filesystem::path parent = dir.parent_path();
+      CAIRN_RETURN_IF_ERROR(sync_dir(parent.empty() ? "." : parent.string()));
+    }
     return {};
   }
 
@@ -147,7 +159,8 @@ class PosixEnv final : public Env {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
     if (ec) return error(ErrorCode::io_error, "cannot remove {}: {}", path, ec.message());
-    return {};
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    return sync_dir(parent.empty() ? "." : parent.string());
   }
 
   Status sync_dir(const std::string& path) override {

@@ -10,29 +10,6 @@ using namespace cairn;
 using namespace cairn::storage;
 using namespace cairn::storage::testing;
 
-namespace {
-
-// Syncs only when told: nothing the test appends after flush_now() is durable.
-LogConfig manual_flush_config() {
-  return *LogConfig().with({{"flush.policy", "interval"},
-                            {"flush.ms", "1000000000"},
-                            {"flush.bytes", "1000000000"}});
-}
-
-std::vector<std::string> values_of(PartitionLog& log) {
-  std::vector<std::string> out;
-  Offset next = log.log_start();
-  while (next < log.log_end()) {
-    auto read = log.read(next, 1 << 20, Offset::max());
-    REQUIRE(read.ok());
-    REQUIRE(read->next_offset > next);
-    for (const auto& r : decode_all(read->bytes)) out.push_back(*r.value);
-    next = read->next_offset;
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("TornLastBatchIsCutAtEveryBytePosition", "[recovery]") {
   // Measure the layout once: two flushed batches, then a third.
@@ -153,7 +130,7 @@ TEST_CASE("DamagedIndexIsRebuiltFromSegments", "[recovery]") {
 }
 
 TEST_CASE("StaleIndexEntriesAfterLostTailAreDropped", "[recovery]") {
-  StoreFixture f;
+  StoreFixture f(kModelPowerLoss);
   std::vector<std::string> durable;
   {
     auto log = f.log(manual_flush_config());
@@ -163,9 +140,7 @@ TEST_CASE("StaleIndexEntriesAfterLostTailAreDropped", "[recovery]") {
     // Indexed, never synced: the crash loses these bytes but not their entries.
     for (int i = 0; i < 10; ++i) append(*log, make_batch(1, 2000 + i, "lost", 2000));
   }
-  f.store.reset();
-  f.env.crash();
-  f.reopen();
+  f.crash(CrashMode::power_loss);
   auto log = f.log(manual_flush_config());
   CHECK(log->log_end() == Offset(10));
   // New data at the same offsets is found at its new positions.
@@ -226,12 +201,16 @@ TEST_CASE("FailedSyncFailsWaitersAndStopsThePartition", "[recovery]") {
   CHECK(log->flush_now().code() == ErrorCode::io_error);
   CHECK(seen.code() == ErrorCode::io_error);
   std::string more = make_batch(1, 1000);
-  CHECK_FALSE(log->append(as_bytes(more), Term(1)).ok());
-  // Reopening recovers the durable prefix (and here the page-cache tail).
+  // io_error, not a retriable shutting_down: the partition will not recover.
+  CHECK(log->append(as_bytes(more), Term(1)).status().code() == ErrorCode::io_error);
+  // "doomed" may never reach the disk: it is not served.
+  auto read = log->read(Offset(0), 1 << 20, Offset::max());
+  REQUIRE(read.ok());
+  CHECK(decode_all(read->bytes).size() == 1);
+  // kill -9: the page cache still holds "doomed", valid-looking, but the
+  // restarted log must not trust it.
   log.reset();
-  f.store.reset();
-  f.env.crash();
-  f.reopen();
+  f.crash(CrashMode::process);
   CHECK(values_of(*f.log(manual_flush_config())) == std::vector<std::string>{"durable-0"});
 }
 

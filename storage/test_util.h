@@ -4,10 +4,12 @@
 // fault-injecting Env with a manual clock.
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 
+#include "proto/assert.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
 #include "storage/clock.h"
@@ -16,12 +18,13 @@
 
 namespace cairn::storage::testing {
 
-// A fresh folder under the system temp folder, removed on destruction.
+// A fresh folder under `parent` (the system temp folder by default),
+// removed on destruction.
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
     std::random_device rd;
-    path_ = (std::filesystem::temp_directory_path() / ("cairn-test-" + std::to_string(rd()))).string();
+    path_ = (parent / ("cairn-test-" + std::to_string(rd()))).string();
     std::filesystem::create_directories(path_);
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
@@ -62,14 +65,28 @@ inline std::vector<Record> decode_all(const std::string& bytes) {
 // A store whose segments live in a FaultInjectionEnv (crashable) and whose
 // index lives in a real temp folder. Background threads are on unless the
 // test drives retention itself.
+//
+// A power loss must also take from the RocksDB index what was not synced:
+// the fixture copies the index after every synced write (the worst case:
+// every later unsynced write is lost) and crash() puts that copy back.
+// StoreFixture's argument for tests that simulate a power loss.
+constexpr bool kModelPowerLoss = true;
+
 struct StoreFixture {
   TempDir dir;
+  TempDir synced_index;  // holds "copy", the index as of its last synced write
   FaultInjectionEnv env;
   ManualClock clock;
   std::unique_ptr<Store> store;
   TopicPartition tp{"events", 0};
 
-  StoreFixture() { reopen(); }
+  // With `power_loss`, crash(CrashMode::power_loss) can be used: the index
+  // is copied after every synced write, which costs a few milliseconds each.
+  explicit StoreFixture(bool power_loss = false) : models_power_loss(power_loss) { reopen(); }
+  const bool models_power_loss;
+
+  std::string index_dir() const { return dir.path() + "/.index"; }
+  std::string index_copy() const { return synced_index.path() + "/copy"; }
 
   void reopen() {
     store.reset();
@@ -83,6 +100,28 @@ struct StoreFixture {
     auto opened = Store::open(options);
     REQUIRE(opened.ok());
     store = std::move(*opened);
+    if (!models_power_loss) return;
+    IndexStore& index = store->index();
+    index.set_synced_write_listener([this, &index] {
+      std::filesystem::remove_all(index_copy());
+      Status copied = index.checkpoint(index_copy());
+      CAIRN_ASSERT(copied.ok());
+    });
+  }
+
+  // Ends the store as `mode` would (the store and its logs must be released
+  // by the caller first), then opens it again.
+  void crash(CrashMode mode, std::mt19937_64* rng = nullptr) {
+    CAIRN_ASSERT(mode == CrashMode::process || models_power_loss);
+    store.reset();
+    env.crash(mode, rng);
+    if (mode == CrashMode::power_loss) {
+      std::filesystem::remove_all(index_dir());
+      if (std::filesystem::exists(index_copy())) {
+        std::filesystem::copy(index_copy(), index_dir(), std::filesystem::copy_options::recursive);
+      }
+    }
+    reopen();
   }
 
   std::shared_ptr<PartitionLog> log(const LogConfig& config = {}) {
@@ -100,6 +139,27 @@ inline AppendResult append(PartitionLog& log, std::string batch, Term term = Ter
   auto result = log.append(as_bytes(batch), term);
   REQUIRE(result.ok());
   return *result;
+}
+
+// Syncs only when told: nothing the test appends after flush_now() is durable.
+inline LogConfig manual_flush_config(std::map<std::string, std::string> extra = {}) {
+  extra.insert({{"flush.policy", "interval"}, {"flush.ms", "1000000000"},
+                {"flush.bytes", "1000000000"}});
+  return *LogConfig().with(extra);
+}
+
+// The values of every record in the log, in offset order.
+inline std::vector<std::string> values_of(PartitionLog& log) {
+  std::vector<std::string> out;
+  Offset next = log.log_start();
+  while (next < log.log_end()) {
+    auto read = log.read(next, 1 << 20, Offset::max());
+    REQUIRE(read.ok());
+    REQUIRE(read->next_offset > next);
+    for (const auto& r : decode_all(read->bytes)) out.push_back(*r.value);
+    next = read->next_offset;
+  }
+  return out;
 }
 
 }  // namespace cairn::storage::testing

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "broker/raft/assert.h"
+#include "proto/assert.h"
 
 // Roles, elections, timers and the side-effect helpers. Replication lives in
 // consensus_replication.cc, membership changes in consensus_membership.cc.
@@ -18,9 +18,9 @@ Consensus::Consensus(RaftOptions options, Log& log, DurableState& durable, Trans
       clock_(clock),
       apply_(std::move(apply)),
       random_(options_.random_seed) {
-  RAFT_ASSERT(options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
-  RAFT_ASSERT(options_.election_timeout_max_ms > options_.election_timeout_min_ms);
-  RAFT_ASSERT(options_.max_inflight_appends >= 1 && options_.max_entries_per_append >= 1);
+  CAIRN_ASSERT(options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
+  CAIRN_ASSERT(options_.election_timeout_max_ms > options_.election_timeout_min_ms);
+  CAIRN_ASSERT(options_.max_inflight_appends >= 1 && options_.max_entries_per_append >= 1);
 }
 
 Status Consensus::start() {
@@ -28,7 +28,7 @@ Status Consensus::start() {
   term_ = hard.term;
   voted_for_ = hard.voted_for;
   // Entries of a term are appended only after that term is saved.
-  RAFT_ASSERT(term_ >= log_.last_term());
+  CAIRN_ASSERT(term_ >= log_.last_term());
   memberships_ = durable_.memberships();
   // Memberships whose entries were lost with an unflushed tail are void; the
   // first one is committed and stays even if this node lost its copy.
@@ -109,7 +109,7 @@ Status Consensus::handle(const Message& message) {
 }
 
 void Consensus::set_term(Term term) {
-  RAFT_ASSERT(term > term_);
+  CAIRN_ASSERT(term > term_);
   term_ = term;
   voted_for_.reset();
   hard_state_dirty_ = true;
@@ -170,7 +170,7 @@ void Consensus::start_election(bool transfer) {
 }
 
 void Consensus::become_leader() {
-  RAFT_ASSERT(role_ == Role::candidate && voted_for_ == options_.self);
+  CAIRN_ASSERT(role_ == Role::candidate && voted_for_ == options_.self);
   role_ = Role::leader;
   leader_ = options_.self;
   votes_granted_.clear();
@@ -287,7 +287,7 @@ void Consensus::append_to_log(std::vector<Entry> entries) {
   persist_hard_state();
   if (failed() || entries.empty()) return;
   for (const Entry& e : entries) {
-    RAFT_ASSERT(e.term <= term_);
+    CAIRN_ASSERT(e.term <= term_);
     if (e.type == EntryType::membership) on_membership_appended(e);
   }
   if (failed()) return;
@@ -296,14 +296,14 @@ void Consensus::append_to_log(std::vector<Entry> entries) {
 }
 
 void Consensus::truncate_log(Offset from) {
-  RAFT_ASSERT(from > commit_index_);
+  CAIRN_ASSERT(from > commit_index_);
   Status status = log_.truncate_suffix(from);
   if (!status.ok()) return fail(std::move(status));
   on_log_truncated(from);
 }
 
 void Consensus::fail(Status status) {
-  RAFT_ASSERT(!status.ok());
+  CAIRN_ASSERT(!status.ok());
   if (failed()) return;
   failure_ = std::move(status);
   role_ = Role::follower;

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "broker/raft/assert.h"
+#include "proto/assert.h"
 #include "broker/raft/consensus.h"
 
 // Single-server membership changes. A membership entry takes effect on
@@ -71,12 +71,12 @@ Status Consensus::propose_membership(Membership next) {
 // a membership entry in the log that the durable list does not know.
 void Consensus::on_membership_appended(const Entry& entry) {
   auto membership = Membership::decode(entry.payload);
-  RAFT_ASSERT(membership.has_value());
+  CAIRN_ASSERT(membership.has_value());
   if (entry.last <= memberships_.back().index) {
     // A restarted node lost its copy of its last committed membership (with
     // the unflushed tail) and receives it, or older ones, again.
-    RAFT_ASSERT(memberships_.size() == 1);
-    RAFT_ASSERT(entry.last < memberships_.back().index || memberships_.back().membership == *membership);
+    CAIRN_ASSERT(memberships_.size() == 1);
+    CAIRN_ASSERT(entry.last < memberships_.back().index || memberships_.back().membership == *membership);
     return;
   }
   memberships_.push_back({entry.last, std::move(*membership)});
@@ -87,7 +87,7 @@ void Consensus::on_membership_appended(const Entry& entry) {
 void Consensus::on_log_truncated(Offset from) {
   size_t before = memberships_.size();
   while (memberships_.size() > 1 && memberships_.back().index >= from) memberships_.pop_back();
-  RAFT_ASSERT(memberships_.front().index < from);  // committed, never truncated
+  CAIRN_ASSERT(memberships_.front().index < from);  // committed, never truncated
   if (memberships_.size() != before) save_memberships();
 }
 

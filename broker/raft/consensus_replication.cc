@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "broker/raft/assert.h"
+#include "proto/assert.h"
 #include "broker/raft/consensus.h"
 
 // Log replication: the follower's side of AppendEntries and jumps, the
@@ -22,7 +22,7 @@ void Consensus::handle_append_request(const AppendRequest& request) {
                                       request.prev_index, Offset(-1), Term(0)});
     return;
   }
-  RAFT_ASSERT(request.term > term_ || role_ != Role::leader);  // one leader per term
+  CAIRN_ASSERT(request.term > term_ || role_ != Role::leader);  // one leader per term
   if (request.term > term_ || role_ != Role::follower || leader_ != request.from) {
     become_follower(request.term, request.from);
   }
@@ -47,18 +47,18 @@ bool Consensus::accept_entries(const AppendRequest& request) {
     // Our prefix up to base is committed, hence equal to the leader's: skip
     // the entries it covers.
     begin = std::find_if(begin, request.entries.end(), [&](const Entry& e) { return e.last > base; });
-    RAFT_ASSERT(begin == request.entries.end() || begin->first == base + 1);
+    CAIRN_ASSERT(begin == request.entries.end() || begin->first == base + 1);
     prev = base;
     prev_term = *log_.term_at(base);
   }
   auto own_prev_term = log_.term_at(prev);
   if (!own_prev_term || *own_prev_term != prev_term) return false;
-  RAFT_ASSERT(log_.entry_bounds(prev)->last == prev);  // same term, same entry
+  CAIRN_ASSERT(log_.entry_bounds(prev)->last == prev);  // same term, same entry
   for (auto it = begin; it != request.entries.end(); ++it) {
     if (it->first <= log_.last_index()) {
       EntryBounds own = *log_.entry_bounds(it->first);
       if (own.term == it->term) {
-        RAFT_ASSERT(own.first == it->first && own.last == it->last);
+        CAIRN_ASSERT(own.first == it->first && own.last == it->last);
         continue;
       }
       truncate_log(it->first);
@@ -82,7 +82,7 @@ void Consensus::reject_append(const AppendRequest& request) {
 // acknowledgement never covers an entry that is not flushed: if the flush
 // is behind, another one follows from on_log_flushed().
 void Consensus::acknowledge_leader() {
-  RAFT_ASSERT(leader_.has_value());
+  CAIRN_ASSERT(leader_.has_value());
   Offset durable = std::min(leader_match_index_, log_.flushed_index());
   send(*leader_, AppendResponse{term_, options_.self, true, durable, leader_match_index_,
                                 Offset(-1), Offset(-1), Term(0)});
@@ -95,7 +95,7 @@ void Consensus::handle_jump_request(const JumpRequest& request) {
                                       request.base_index, Offset(-1), Term(0)});
     return;
   }
-  RAFT_ASSERT(request.term > term_ || role_ != Role::leader);
+  CAIRN_ASSERT(request.term > term_ || role_ != Role::leader);
   if (request.term > term_ || role_ != Role::follower || leader_ != request.from) {
     become_follower(request.term, request.from);
   }
@@ -105,7 +105,7 @@ void Consensus::handle_jump_request(const JumpRequest& request) {
   auto own_term = log_.term_at(request.base_index);
   if (request.base_index > base && (!own_term || *own_term != request.base_term)) {
     // The base is committed, so nothing we hold past it can be: drop it all.
-    RAFT_ASSERT(request.base_index > commit_index_);
+    CAIRN_ASSERT(request.base_index > commit_index_);
     persist_hard_state();
     if (failed()) return;
     Status status = log_.reset(request.base_index, request.base_term);
@@ -157,8 +157,8 @@ void Consensus::handle_append_response(const AppendResponse& response) {
     replicate_to(response.from, progress);
     return;
   }
-  RAFT_ASSERT(response.match_index <= response.appended_index);
-  RAFT_ASSERT(response.appended_index <= log_.last_index());
+  CAIRN_ASSERT(response.match_index <= response.appended_index);
+  CAIRN_ASSERT(response.appended_index <= log_.last_index());
   if (response.match_index > progress.match_index || response.appended_index > progress.appended_index) {
     progress.progressed = true;
   }
@@ -178,7 +178,7 @@ void Consensus::handle_append_response(const AppendResponse& response) {
 void Consensus::send_append(NodeId to, Progress& progress, bool heartbeat) {
   Offset base = log_.first_index() - 1;
   if (progress.next_index - 1 < base) {
-    RAFT_ASSERT(base <= commit_index_);  // retention trims only committed entries
+    CAIRN_ASSERT(base <= commit_index_);  // retention trims only committed entries
     send(to, JumpRequest{term_, options_.self, base, *log_.term_at(base), commit_index_,
                          memberships_.front()});
     progress.become_probe();  // one jump at a time, answered like a probe
@@ -260,8 +260,8 @@ void Consensus::maybe_commit() {
 
 void Consensus::advance_commit(Offset index) {
   if (index <= commit_index_) return;
-  RAFT_ASSERT(index <= log_.last_index());
-  RAFT_ASSERT(log_.entry_bounds(index)->last == index);
+  CAIRN_ASSERT(index <= log_.last_index());
+  CAIRN_ASSERT(log_.entry_bounds(index)->last == index);
   commit_index_ = index;
   on_commit_advanced();
   apply_committed();
@@ -276,7 +276,7 @@ void Consensus::apply_committed() {
     if (!read.ok()) return fail(read.status());
     for (const Entry& entry : read.value()) {
       if (entry.first > commit_index_) break;
-      RAFT_ASSERT(entry.first == applied_index_ + 1 && entry.last <= commit_index_);
+      CAIRN_ASSERT(entry.first == applied_index_ + 1 && entry.last <= commit_index_);
       apply_(entry);
       applied_index_ = entry.last;
       --budget;

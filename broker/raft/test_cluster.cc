@@ -1,6 +1,6 @@
 #include "broker/raft/test_cluster.h"
 
-#include "broker/raft/assert.h"
+#include "proto/assert.h"
 
 namespace cairn::raft::testing {
 
@@ -25,7 +25,7 @@ void TestCluster::start(int id) {
   n.raft = std::make_unique<Consensus>(options, n.log, n.durable, n.transport, n.clock,
                                        [&n](const Entry& e) { n.applied.push_back(e); });
   Status status = n.raft->start();
-  RAFT_ASSERT(status.ok());
+  CAIRN_ASSERT(status.ok());
 }
 
 void TestCluster::crash(int id) {
@@ -39,7 +39,7 @@ void TestCluster::flush(int id) {
   TestNode& n = node(id);
   if (n.raft && n.log.flush_to(n.log.last_index())) {
     Status status = n.raft->on_log_flushed();
-    RAFT_ASSERT(status.ok());
+    CAIRN_ASSERT(status.ok());
   }
 }
 
@@ -58,14 +58,14 @@ void TestCluster::deliver(const std::function<bool(int from, int to, const Messa
         if (isolated_.contains(from) || isolated_.contains(to)) continue;
         if (drop && drop(from, to, message)) continue;
         Status status = raft(to).handle(message);
-        RAFT_ASSERT(status.ok());
+        CAIRN_ASSERT(status.ok());
         if (node(to).auto_flush) flush(to);
       }
       if (alive(from) && node(from).auto_flush) flush(from);
     }
     if (!any) return;
   }
-  RAFT_ASSERT(false && "messages never stopped");
+  CAIRN_ASSERT(false && "messages never stopped");
 }
 
 void TestCluster::advance_ms(int64_t ms) {
@@ -74,7 +74,7 @@ void TestCluster::advance_ms(int64_t ms) {
       if (!alive(id)) continue;
       node(id).clock.advance_ms(10);
       Status status = raft(id).tick();
-      RAFT_ASSERT(status.ok());
+      CAIRN_ASSERT(status.ok());
     }
     deliver();
   }
@@ -89,11 +89,11 @@ void TestCluster::restart_with_log(int id, const std::vector<std::pair<int64_t, 
     Offset first = n.log.last_index() + 1;
     Status status = n.log.append({Entry{Term(entry_term), first, first + (records - 1), EntryType::data,
                                         "x"}});
-    RAFT_ASSERT(status.ok());
+    CAIRN_ASSERT(status.ok());
   }
   n.log.flush_to(n.log.last_index());
   Status status = n.durable.save_hard_state(HardState{term, std::nullopt});
-  RAFT_ASSERT(status.ok());
+  CAIRN_ASSERT(status.ok());
   start(id);
 }
 
@@ -101,7 +101,7 @@ void TestCluster::campaign(int id, const std::function<bool(int from, int to, co
   TestNode& n = node(id);
   n.clock.advance_ms(2'000);  // past any election timeout
   Status status = n.raft->tick();
-  RAFT_ASSERT(status.ok());
+  CAIRN_ASSERT(status.ok());
   deliver(drop);
 }
 

@@ -23,7 +23,7 @@
 
 namespace {
 
-// A RAFT_ASSERT aborts the process, which leaves no history to print. The
+// A CAIRN_ASSERT aborts the process, which leaves no history to print. The
 // handler replays the seed in a fresh process with --trace (execv is
 // async-signal-safe), so the trace printed ends at the broken invariant.
 char g_self_path[4096];
