@@ -60,7 +60,11 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
 
-cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<std::string>& pairs) {
+// The topic config defaults --topic-default gives. A max.message.bytes no
+// request could carry is refused; the built-in one only warned about, so
+// a small --max-request-bytes alone still starts.
+cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<std::string>& pairs,
+                                                             int64_t max_request_bytes) {
   std::map<std::string, std::string> overrides;
   for (const auto& pair : pairs) {
     auto eq = pair.find('=');
@@ -70,7 +74,18 @@ cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<s
     }
     overrides[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
-  return cairn::storage::LogConfig().with(overrides);
+  auto defaults = cairn::storage::LogConfig().with(overrides);
+  if (!defaults.ok() || defaults->max_message_bytes <= max_request_bytes) return defaults;
+  if (overrides.count("max.message.bytes")) {
+    return cairn::error(cairn::ErrorCode::invalid_config,
+                        "--topic-default max.message.bytes={} is above --max-request-bytes {}: a "
+                        "batch that large could never be produced; lower one or raise the other",
+                        defaults->max_message_bytes, max_request_bytes);
+  }
+  spdlog::warn("topics' default max.message.bytes ({}) is above --max-request-bytes ({}), which "
+               "then limits batches instead; set --topic-default max.message.bytes to match",
+               defaults->max_message_bytes, max_request_bytes);
+  return defaults;
 }
 
 }  // namespace
@@ -88,7 +103,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
-  auto defaults = topic_defaults_from(topic_defaults);
+  auto defaults = topic_defaults_from(topic_defaults, config.max_request_bytes);
   if (!defaults.ok()) {
     spdlog::error("{}", defaults.status().message());
     return 2;

@@ -25,7 +25,8 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
   if (!store.ok()) return store.status();
   server->store_ = std::move(*store);
 
-  auto topics = TopicManager::open(*server->store_, c.data_dir + "/.topics", c.topic_defaults);
+  auto topics = TopicManager::open(*server->store_, c.data_dir + "/.topics", c.topic_defaults,
+                                   c.max_request_bytes);
   if (!topics.ok()) return topics.status();
   server->topics_ = std::move(*topics);
   spdlog::info("recovered {} topic(s)", server->topics_->topics().size());
@@ -35,6 +36,11 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
   auto groups = GroupCoordinator::open(*server->topics_, server->io_, group_options);
   if (!groups.ok()) return groups.status();
   server->groups_ = std::move(*groups);
+  // A deleted topic takes the groups' offsets with it: a recreated topic of
+  // the same name starts afresh instead of at a stale offset.
+  server->topics_->set_removal_listener([groups = server->groups_.get()](const std::string& topic) {
+    groups->forget_topic(topic);
+  });
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
     server->io_threads_.emplace_back([s = server.get()] { s->io_.run(); });
