@@ -4,19 +4,44 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <set>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "broker/config_file.h"
 #include "broker/server.h"
 
+using cairn::Status;
 using cairn::broker::BrokerConfig;
 
 namespace {
 
+// Refuses a config file with a line that is not `key = value` or names an
+// unknown option, with its line number. Runs as soon as --config is parsed,
+// before the file's values are read.
+CLI::Validator strict_config_file(const CLI::App& app) {
+  return CLI::Validator(
+      [&app](std::string& path) -> std::string {
+        std::set<std::string> keys;
+        for (const CLI::Option* option : app.get_options()) {
+          for (const auto& name : option->get_lnames()) keys.insert(name);
+        }
+        keys.erase("config");
+        Status checked = cairn::broker::check_config_file(path, keys);
+        return checked.ok() ? "" : checked.message();
+      },
+      "", "strict config file");
+}
+
 void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic_defaults,
                  std::string& log_level) {
-  app.set_config("--config", "", "Read options from a file: one `long-flag-name = value` per line")
-      ->check(CLI::ExistingFile);
+  app.set_config("--config", "",
+                 "Read options from a file: one `long-flag-name = value` per line, # comments; "
+                 "an unknown name or a malformed line is refused")
+      ->check(CLI::ExistingFile)
+      ->check(strict_config_file(app))
+      ->trigger_on_parse();
   app.add_option("--data-dir", c.data_dir, "Where segments, the index and the topic list live")
       ->capture_default_str();
   app.add_option("--listen", c.listen, "host:port to serve gRPC on; port 0 picks a free one")
