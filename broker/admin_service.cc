@@ -11,8 +11,6 @@ grpc::ServerUnaryReactor* finish_ok(grpc::CallbackServerContext* context) {
   return reactor;
 }
 
-bool is_internal(const std::string& name) { return name.starts_with("__"); }
-
 }  // namespace
 
 AdminService::AdminService(const BrokerConfig& config, TopicManager& topics)
@@ -24,18 +22,19 @@ grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext
   for (const auto& spec : request->topics()) {
     auto* result = response->add_results();
     result->set_name(spec.name());
-    Status status;
-    if (spec.replication_factor() > 1) {
-      status = error(ErrorCode::invalid_request,
-                     "replication factor {} needs a cluster; this broker runs alone",
-                     spec.replication_factor());
-    } else {
-      int32_t partitions = spec.partitions() > 0 ? spec.partitions() : config_.default_partitions;
-      status = topics_.create(spec.name(), partitions, {spec.configs().begin(), spec.configs().end()});
-    }
-    to_proto(status, result->mutable_error());
+    to_proto(create(spec), result->mutable_error());
   }
   return finish_ok(context);
+}
+
+Status AdminService::create(const v1::TopicSpec& spec) {
+  CAIRN_RETURN_IF_ERROR(refuse_if_internal(spec.name(), "create"));
+  if (spec.replication_factor() > 1) {
+    return error(ErrorCode::invalid_request, "replication factor {} needs a cluster; this broker runs alone",
+                 spec.replication_factor());
+  }
+  int32_t partitions = spec.partitions() > 0 ? spec.partitions() : config_.default_partitions;
+  return topics_.create(spec.name(), partitions, {spec.configs().begin(), spec.configs().end()});
 }
 
 grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* context,
@@ -44,7 +43,8 @@ grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext
   for (const auto& name : request->names()) {
     auto* result = response->add_results();
     result->set_name(name);
-    to_proto(topics_.remove(name), result->mutable_error());
+    Status refused = refuse_if_internal(name, "delete");
+    to_proto(refused.ok() ? topics_.remove(name) : refused, result->mutable_error());
   }
   return finish_ok(context);
 }
@@ -53,7 +53,7 @@ grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* 
                                                    const v1::ListTopicsRequest* request,
                                                    v1::ListTopicsResponse* response) {
   for (const auto& topic : topics_.topics()) {
-    if (request->include_internal() || !is_internal(topic.name)) response->add_names(topic.name);
+    if (request->include_internal() || !is_internal_topic(topic.name)) response->add_names(topic.name);
   }
   return finish_ok(context);
 }
@@ -99,7 +99,9 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::AlterTopicConfigs(grpc::CallbackServerContext* context,
                                                           const v1::AlterTopicConfigsRequest* request,
                                                           v1::AlterTopicConfigsResponse* response) {
-  to_proto(topics_.alter(request->name(), {request->set().begin(), request->set().end()}),
+  Status refused = refuse_if_internal(request->name(), "alter");
+  to_proto(refused.ok() ? topics_.alter(request->name(), {request->set().begin(), request->set().end()})
+                        : refused,
            response->mutable_error());
   return finish_ok(context);
 }

@@ -8,6 +8,8 @@ namespace cairn::broker {
 
 // Topics and their configs over gRPC. Topic changes are quick (folder
 // creation, one registry file sync), so they run on the gRPC thread.
+// Internal topics (is_internal_topic) cannot be created, deleted or altered
+// here: the broker manages them (internal_topic error).
 class AdminService final : public v1::Admin::CallbackService {
  public:
   AdminService(const BrokerConfig& config, TopicManager& topics);
@@ -29,6 +31,7 @@ class AdminService final : public v1::Admin::CallbackService {
                                               v1::AlterTopicConfigsResponse* response) override;
 
  private:
+  Status create(const v1::TopicSpec& spec);
   void describe(const Topic& topic, v1::TopicDescription* out) const;
 
   const BrokerConfig& config_;

@@ -12,9 +12,12 @@ namespace cairn::broker {
 // lists each with its default). None of these change at runtime; topic
 // configs do (AlterTopicConfigs).
 struct BrokerConfig {
-  // --data-dir: segments, index and topic list. Default "data".
+  // --data-dir: segments, index and topic list; locked (<data-dir>/.lock) for
+  // the broker's life, so a second broker on it is refused. Default "data".
   std::string data_dir = "data";
-  // --listen: host:port for gRPC; port 0 picks a free one. Default 127.0.0.1:7070.
+  // --listen: host:port for gRPC ([host]:port for IPv6), port 0..65535; port
+  // 0 picks a free one. A port in use is a start-up error (no SO_REUSEPORT).
+  // Default 127.0.0.1:7070.
   std::string listen = "127.0.0.1:7070";
   // --port-file: if set, the bound port is written there once serving
   // (for scripts and tests that listen on port 0).

@@ -4,19 +4,44 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <set>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "broker/config_file.h"
 #include "broker/server.h"
 
+using cairn::Status;
 using cairn::broker::BrokerConfig;
 
 namespace {
 
+// Refuses a config file with a line that is not `key = value` or names an
+// unknown option, with its line number. Runs as soon as --config is parsed,
+// before the file's values are read.
+CLI::Validator strict_config_file(const CLI::App& app) {
+  return CLI::Validator(
+      [&app](std::string& path) -> std::string {
+        std::set<std::string> keys;
+        for (const CLI::Option* option : app.get_options()) {
+          for (const auto& name : option->get_lnames()) keys.insert(name);
+        }
+        keys.erase("config");
+        Status checked = cairn::broker::check_config_file(path, keys);
+        return checked.ok() ? "" : checked.message();
+      },
+      "", "strict config file");
+}
+
 void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic_defaults,
                  std::string& log_level) {
-  app.set_config("--config", "", "Read options from a file: one `long-flag-name = value` per line")
-      ->check(CLI::ExistingFile);
+  app.set_config("--config", "",
+                 "Read options from a file: one `long-flag-name = value` per line, # comments; "
+                 "an unknown name or a malformed line is refused")
+      ->check(CLI::ExistingFile)
+      ->check(strict_config_file(app))
+      ->trigger_on_parse();
   app.add_option("--data-dir", c.data_dir, "Where segments, the index and the topic list live")
       ->capture_default_str();
   app.add_option("--listen", c.listen, "host:port to serve gRPC on; port 0 picks a free one")
@@ -60,7 +85,11 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
 
-cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<std::string>& pairs) {
+// The topic config defaults --topic-default gives. A max.message.bytes no
+// request could carry is refused; the built-in one only warned about, so
+// a small --max-request-bytes alone still starts.
+cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<std::string>& pairs,
+                                                             int64_t max_request_bytes) {
   std::map<std::string, std::string> overrides;
   for (const auto& pair : pairs) {
     auto eq = pair.find('=');
@@ -70,7 +99,18 @@ cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<s
     }
     overrides[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
-  return cairn::storage::LogConfig().with(overrides);
+  auto defaults = cairn::storage::LogConfig().with(overrides);
+  if (!defaults.ok() || defaults->max_message_bytes <= max_request_bytes) return defaults;
+  if (overrides.count("max.message.bytes")) {
+    return cairn::error(cairn::ErrorCode::invalid_config,
+                        "--topic-default max.message.bytes={} is above --max-request-bytes {}: a "
+                        "batch that large could never be produced; lower one or raise the other",
+                        defaults->max_message_bytes, max_request_bytes);
+  }
+  spdlog::warn("topics' default max.message.bytes ({}) is above --max-request-bytes ({}), which "
+               "then limits batches instead; set --topic-default max.message.bytes to match",
+               defaults->max_message_bytes, max_request_bytes);
+  return defaults;
 }
 
 }  // namespace
@@ -88,7 +128,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
-  auto defaults = topic_defaults_from(topic_defaults);
+  auto defaults = topic_defaults_from(topic_defaults, config.max_request_bytes);
   if (!defaults.ok()) {
     spdlog::error("{}", defaults.status().message());
     return 2;

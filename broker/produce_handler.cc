@@ -122,6 +122,10 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     result->set_partition(data.partition());
     result->set_base_offset(-1);
     result->set_last_offset(-1);
+    if (Status refused = refuse_if_internal(data.topic(), "produce to"); !refused.ok()) {
+      to_proto(refused, result->mutable_error());
+      continue;
+    }
     auto partition = partition_for_produce({data.topic(), data.partition()});
     if (!partition) {
       to_proto(error(ErrorCode::unknown_topic_or_partition, "{}/{} does not exist; create the "

@@ -14,40 +14,63 @@ constexpr auto kShutdownGrace = std::chrono::seconds(5);
 Server::Server(BrokerConfig config) : config_(std::move(config)), work_(io_.get_executor()) {}
 
 Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
+  // Checked before anything is touched: a bad address or a taken port must
+  // not cost a recovery of every partition first.
+  auto address = parse_listen_address(config.listen);
+  if (!address.ok()) return address.status();
+  CAIRN_RETURN_IF_ERROR(check_can_listen(*address));
   std::unique_ptr<Server> server(new Server(std::move(config)));
-  const BrokerConfig& c = server->config_;
-  spdlog::info("cairnd {}: data in {}", "0.1.0", c.data_dir);
+  spdlog::info("cairnd {}: data in {}", "0.1.0", server->config_.data_dir);
+  CAIRN_RETURN_IF_ERROR(server->open_components());
+  CAIRN_RETURN_IF_ERROR(server->start_grpc(*address));
+  return server;
+}
+
+Status Server::open_components() {
+  const BrokerConfig& c = config_;
+  auto lock = DataDirLock::acquire(c.data_dir);
+  if (!lock.ok()) return lock.status();
+  data_dir_lock_ = std::move(*lock);
 
   storage::StoreOptions options;
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status();
-  server->store_ = std::move(*store);
+  store_ = std::move(*store);
 
-  auto topics = TopicManager::open(*server->store_, c.data_dir + "/.topics", c.topic_defaults);
+  auto topics = TopicManager::open(*store_, c.data_dir + "/.topics", c.topic_defaults,
+                                   c.max_request_bytes);
   if (!topics.ok()) return topics.status();
-  server->topics_ = std::move(*topics);
-  spdlog::info("recovered {} topic(s)", server->topics_->topics().size());
+  topics_ = std::move(*topics);
+  spdlog::info("recovered {} topic(s)", topics_->topics().size());
 
   GroupCoordinatorOptions group_options;
   group_options.offsets_retention_ms = c.offsets_retention_ms;
-  auto groups = GroupCoordinator::open(*server->topics_, server->io_, group_options);
+  auto groups = GroupCoordinator::open(*topics_, io_, group_options);
   if (!groups.ok()) return groups.status();
-  server->groups_ = std::move(*groups);
+  groups_ = std::move(*groups);
+  // A deleted topic takes the groups' offsets with it: a recreated topic of
+  // the same name starts afresh instead of at a stale offset.
+  topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
+    groups->forget_topic(topic);
+  });
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
-    server->io_threads_.emplace_back([s = server.get()] { s->io_.run(); });
+    io_threads_.emplace_back([this] { io_.run(); });
   }
-  CAIRN_RETURN_IF_ERROR(server->start_grpc());
-  return server;
+  return {};
 }
 
-Status Server::start_grpc() {
+Status Server::start_grpc(const ListenAddress& address) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+  // One port, one broker: with SO_REUSEPORT (gRPC's default) a second broker
+  // on a port in use would start "fine" and the kernel would split
+  // connections between the two.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(address.to_string(), grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_request_bytes));
   // The port is known only after BuildAndStart; services read it lazily.
@@ -59,8 +82,11 @@ Status Server::start_grpc() {
   builder.RegisterService(groups_service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port_ == 0) {
-    return error(ErrorCode::io_error, "cannot listen on {} (in use, or not a local address?)",
-                 config_.listen);
+    // Taken since the check in start(), or refused for a reason a plain bind does not meet.
+    Status why = check_can_listen(address);
+    return why.ok() ? error(ErrorCode::io_error, "gRPC cannot listen on {}; see its log line above",
+                            address.to_string())
+                    : why;
   }
   broker_service_->set_advertised_port(port_);
   spdlog::info("listening on {} (port {})", config_.listen, port_);
@@ -72,24 +98,34 @@ Status Server::start_grpc() {
   return {};
 }
 
+// Each step stops only what start() got to: a failed start leaves some
+// members null, and the destructor runs this too.
 void Server::shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  if (grpc_server_) stop_serving();
+  if (groups_) groups_->stop();
+  work_.reset();
+  io_.stop();
+  for (auto& t : io_threads_) t.join();
+  if (store_) close_store();
+}
+
+void Server::stop_serving() {
   spdlog::info("shutting down: finishing in-flight requests");
   broker_service_->begin_shutdown();
   for (const auto& topic : topics_->topics()) {
     for (const auto& partition : topic.partitions) partition->waiters.wake_all();
   }
   grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-  groups_->stop();
-  work_.reset();
-  io_.stop();
-  for (auto& t : io_threads_) t.join();
+}
+
+void Server::close_store() {
   Status closed = store_->close();
-  if (closed.ok()) {
-    spdlog::info("stopped cleanly");
-  } else {
+  if (!closed.ok()) {
     spdlog::error("closing the store failed: {}", closed.to_string());
+  } else if (grpc_server_) {
+    spdlog::info("stopped cleanly");
   }
 }
 

@@ -12,18 +12,22 @@
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
 #include "broker/broker_service.h"
+#include "broker/data_dir_lock.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/groups_service.h"
+#include "broker/listen_address.h"
 #include "broker/topic_manager.h"
 #include "storage/store.h"
 
 namespace cairn::broker {
 
-// A running broker: the store, the topics, the io threads and the gRPC
-// server with every service (plus health and reflection). start() returns
-// once it serves; shutdown() stops accepting, lets in-flight requests finish
-// (long-poll fetches answer at once with what they have), then syncs and
-// marks every partition cleanly closed.
+// A running broker: the data folder's lock, the store, the topics, the io
+// threads and the gRPC server with every service (plus health and
+// reflection). start() returns once it serves, or the reason it cannot (each
+// message says what to fix); what it had started is then stopped again.
+// shutdown() stops accepting, lets in-flight requests finish (long-poll
+// fetches answer at once with what they have), then syncs and marks every
+// partition cleanly closed.
 class Server {
  public:
   static Result<std::unique_ptr<Server>> start(BrokerConfig config);
@@ -34,9 +38,13 @@ class Server {
 
  private:
   explicit Server(BrokerConfig config);
-  Status start_grpc();
+  Status open_components();
+  Status start_grpc(const ListenAddress& address);
+  void stop_serving();
+  void close_store();
 
   const BrokerConfig config_;
+  std::unique_ptr<DataDirLock> data_dir_lock_;  // released last: outlives everything using the folder
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   asio::io_context io_;

@@ -25,6 +25,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::stale_member_epoch: return "stale_member_epoch";
     case ErrorCode::group_not_empty: return "group_not_empty";
     case ErrorCode::group_not_found: return "group_not_found";
+    case ErrorCode::internal_topic: return "internal_topic";
   }
   return "unrecognised_error_code";
 }

@@ -29,6 +29,7 @@ enum class ErrorCode : int32_t {
   stale_member_epoch = 18,         // the member's epoch is not current: it was fenced
   group_not_empty = 19,            // the group has active members
   group_not_found = 20,
+  internal_topic = 21,             // the broker owns this topic: clients may not write, delete or alter it
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.

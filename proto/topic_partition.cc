@@ -21,4 +21,6 @@ Status validate_topic_name(std::string_view name) {
   return {};
 }
 
+bool is_internal_topic(std::string_view name) { return name.starts_with("__"); }
+
 }  // namespace cairn

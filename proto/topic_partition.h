@@ -24,6 +24,12 @@ struct TopicPartition {
 constexpr size_t kMaxTopicNameLength = 249;
 Status validate_topic_name(std::string_view name);
 
+// Names starting with "__" belong to the brokers (__consumer_offsets, and the
+// queue and transaction state topics to come): the broker writes, deletes and
+// configures them itself, clients may only read them. The one place that
+// decides which topics are internal.
+bool is_internal_topic(std::string_view name);
+
 }  // namespace cairn
 
 template <>

@@ -5,12 +5,14 @@
 
 #include <fmt/format.h>
 
+#include "proto/topic_partition.h"
+
 namespace cairn::broker {
 namespace {
 
 bool matches(const GroupMember& member, const std::string& topic) {
   if (member.topics.count(topic)) return true;
-  if (member.topic_regex.empty() || topic.starts_with("__")) return false;
+  if (member.topic_regex.empty() || is_internal_topic(topic)) return false;
   try {
     return std::regex_match(topic, std::regex(member.topic_regex));
   } catch (const std::regex_error&) {

@@ -39,6 +39,7 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::open(TopicManager& t
   std::unique_ptr<GroupCoordinator> coordinator(new GroupCoordinator(topics, io, options));
   CAIRN_RETURN_IF_ERROR(coordinator->ensure_offsets_topic());
   CAIRN_RETURN_IF_ERROR(coordinator->replay());
+  coordinator->forget_missing_topics();
   coordinator->schedule_sweep();
   return coordinator;
 }
@@ -92,7 +93,7 @@ Status GroupCoordinator::replay() {
 std::map<std::string, int32_t> GroupCoordinator::user_topics() const {
   std::map<std::string, int32_t> out;
   for (const auto& topic : topics_.topics()) {
-    if (!topic.name.starts_with("__")) out[topic.name] = static_cast<int32_t>(topic.partitions.size());
+    if (!is_internal_topic(topic.name)) out[topic.name] = static_cast<int32_t>(topic.partitions.size());
   }
   return out;
 }
@@ -118,42 +119,66 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     done(error(ErrorCode::invalid_request, "nothing to commit"));
     return;
   }
+  // The partitions committed to: if one is deleted (or deleted and recreated)
+  // before the commit is durable, its offset is not applied.
+  std::vector<std::shared_ptr<Partition>> targets;
+  Result<std::vector<OffsetRecord>> records = std::vector<OffsetRecord>{};
+  Result<Appended> appended = error(ErrorCode::unknown, "not appended");
   {
     std::lock_guard lock(mutex_);
-    auto& g = groups_.try_emplace(group, group).first->second;
-    Status allowed = g.validate_commit(member_id, member_epoch);
-    if (!allowed.ok()) {
-      done(allowed);
-      return;
+    records = commit_records_locked(group, member_id, member_epoch, offsets, targets);
+    appended = records.ok() ? append_locked(group, *records) : Result<Appended>(records.status());
+    if (appended.ok()) {
+      for (const auto& r : *records) pending_commits_.insert({group, r.tp});
     }
   }
-  std::vector<OffsetRecord> records;
-  int64_t now = now_ms();
-  for (auto& [tp, offset] : offsets) {
-    if (offset.offset < 0) {
-      done(error(ErrorCode::invalid_request, "offset {} for {} is negative", offset.offset, tp));
-      return;
-    }
-    offset.commit_time_ms = now;
-    records.push_back({group, tp, offset});
-  }
-  write(group, records, [this, group, records, done = std::move(done)](Status s) {
-    if (s.ok()) {
-      std::lock_guard lock(mutex_);
-      auto& g = groups_.try_emplace(group, group).first->second;
-      for (const auto& r : records) g.offsets()[r.tp] = *r.value;
-    }
-    done(s);
-  });
-}
-
-void GroupCoordinator::write(const std::string& group, const std::vector<OffsetRecord>& records,
-                             std::function<void(Status)> done) {
-  auto partition = offsets_partition_for(group);
-  if (!partition) {
-    done(error(ErrorCode::unknown, "{} is missing", kOffsetsTopic));
+  if (!appended.ok()) {
+    done(appended.status());
     return;
   }
+  appended->partition->log->when_flushed(
+      appended->end, [this, group, records = *records, targets, done = std::move(done)](Status s) {
+        apply_commit(group, records, targets, s.ok());
+        done(s);
+      });
+}
+
+Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
+    const std::string& group, const std::string& member_id, int32_t member_epoch,
+    const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
+    std::vector<std::shared_ptr<Partition>>& targets) {
+  auto& g = groups_.try_emplace(group, group).first->second;
+  CAIRN_RETURN_IF_ERROR(g.validate_commit(member_id, member_epoch));
+  std::vector<OffsetRecord> records;
+  int64_t now = now_ms();
+  for (const auto& [tp, offset] : offsets) {
+    if (offset.offset < 0) {
+      return error(ErrorCode::invalid_request, "offset {} for {} is negative", offset.offset, tp);
+    }
+    targets.push_back(topics_.partition(tp));
+    if (!targets.back()) return error(ErrorCode::unknown_topic_or_partition, "{} does not exist", tp);
+    records.push_back({group, tp, CommittedOffset{offset.offset, offset.metadata, now}});
+  }
+  return records;
+}
+
+void GroupCoordinator::apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
+                                    const std::vector<std::shared_ptr<Partition>>& targets,
+                                    bool durable) {
+  std::lock_guard lock(mutex_);
+  auto& g = groups_.try_emplace(group, group).first->second;
+  for (size_t i = 0; i < records.size(); ++i) {
+    pending_commits_.erase(pending_commits_.find({group, records[i].tp}));
+    if (durable && topics_.partition(records[i].tp) == targets[i]) {
+      g.offsets()[records[i].tp] = *records[i].value;
+    }
+  }
+}
+
+Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
+    const std::string& group, const std::vector<OffsetRecord>& records) {
+  auto partition = offsets_partition_for(group);
+  if (!partition) return error(ErrorCode::unknown, "{} is missing", kOffsetsTopic);
   RecordBatchBuilder builder;
   int64_t now = now_ms();
   for (const auto& r : records) {
@@ -163,16 +188,10 @@ void GroupCoordinator::write(const std::string& group, const std::vector<OffsetR
     builder.add(key, value ? std::optional<std::string_view>(*value) : std::nullopt, {}, now);
   }
   auto batch = builder.build();
-  if (!batch.ok()) {
-    done(batch.status());
-    return;
-  }
+  if (!batch.ok()) return batch.status();
   auto appended = partition->log->append(as_bytes(*batch), Term(0));
-  if (!appended.ok()) {
-    done(appended.status());
-    return;
-  }
-  partition->log->when_flushed(appended->last_offset + 1, std::move(done));
+  if (!appended.ok()) return appended.status();
+  return Appended{std::move(partition), appended->last_offset + 1};
 }
 
 Result<std::map<TopicPartition, CommittedOffset>> GroupCoordinator::committed(
@@ -184,28 +203,78 @@ Result<std::map<TopicPartition, CommittedOffset>> GroupCoordinator::committed(
 }
 
 void GroupCoordinator::remove(const std::string& group, std::function<void(Status)> done) {
+  auto appended = forget_group(group);
+  if (!appended.ok()) {
+    done(appended.status());
+  } else if (!*appended) {
+    done({});  // nothing was committed: nothing to write
+  } else {
+    (*appended)->partition->log->when_flushed((*appended)->end, std::move(done));
+  }
+}
+
+Result<std::optional<GroupCoordinator::Appended>> GroupCoordinator::forget_group(
+    const std::string& group) {
+  std::lock_guard lock(mutex_);
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return error(ErrorCode::group_not_found, "group '{}' does not exist", group);
+  if (!it->second.members().empty()) {
+    return error(ErrorCode::group_not_empty,
+                 "group '{}' has {} active member(s); stop its consumers first", group,
+                 it->second.members().size());
+  }
   std::vector<OffsetRecord> tombstones;
+  for (const auto& [tp, offset] : it->second.offsets()) tombstones.push_back({group, tp, std::nullopt});
+  groups_.erase(it);
+  if (tombstones.empty()) return std::optional<Appended>();
+  auto appended = append_locked(group, tombstones);
+  if (!appended.ok()) return appended.status();
+  return std::optional<Appended>(std::move(*appended));
+}
+
+void GroupCoordinator::forget_topic(const std::string& topic) {
+  std::map<std::string, std::set<TopicPartition>> forgotten;  // group -> partitions
+  std::lock_guard lock(mutex_);
+  for (auto& [name, g] : groups_) {
+    for (auto it = g.offsets().begin(); it != g.offsets().end();) {
+      if (it->first.topic != topic) {
+        ++it;
+        continue;
+      }
+      forgotten[name].insert(it->first);
+      it = g.offsets().erase(it);
+    }
+  }
+  for (const auto& [group, tp] : pending_commits_) {
+    if (tp.topic == topic) forgotten[group].insert(tp);
+  }
+  for (const auto& [group, partitions] : forgotten) {
+    std::vector<OffsetRecord> tombstones;
+    for (const auto& tp : partitions) tombstones.push_back({group, tp, std::nullopt});
+    // Not waited for: a tombstone lost to a crash is written again at start
+    // (forget_missing_topics).
+    Status written = append_locked(group, tombstones).status();
+    if (!written.ok()) {
+      spdlog::warn("group {}: forgetting offsets of deleted topic {}: {}", group, topic,
+                   written.to_string());
+    }
+  }
+  if (!forgotten.empty()) {
+    spdlog::info("topic {} deleted: offsets of {} group(s) forgotten", topic, forgotten.size());
+  }
+}
+
+void GroupCoordinator::forget_missing_topics() {
+  std::set<std::string> missing;
   {
     std::lock_guard lock(mutex_);
-    auto it = groups_.find(group);
-    if (it == groups_.end()) {
-      done(error(ErrorCode::group_not_found, "group '{}' does not exist", group));
-      return;
+    for (const auto& [name, g] : groups_) {
+      for (const auto& [tp, offset] : g.offsets()) {
+        if (!topics_.topic(tp.topic)) missing.insert(tp.topic);
+      }
     }
-    if (!it->second.members().empty()) {
-      done(error(ErrorCode::group_not_empty,
-                 "group '{}' has {} active member(s); stop its consumers first", group,
-                 it->second.members().size()));
-      return;
-    }
-    for (const auto& [tp, offset] : it->second.offsets()) tombstones.push_back({group, tp, std::nullopt});
-    groups_.erase(it);
   }
-  if (tombstones.empty()) {
-    done({});
-    return;
-  }
-  write(group, tombstones, std::move(done));
+  for (const auto& topic : missing) forget_topic(topic);
 }
 
 GroupCoordinator::Snapshot snapshot_of(const Group& g) {

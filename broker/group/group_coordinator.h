@@ -6,7 +6,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,8 +32,16 @@ struct GroupCoordinatorOptions {
 // and committed offsets stored as records of __consumer_offsets, which are
 // replayed on start. A commit is answered once its records are durable.
 //
-// Thread-safe: one mutex over all groups; callbacks run on the flusher's
-// thread (commits) or the io_context (sweeps).
+// Invariants: records are appended to __consumer_offsets only under mutex_,
+// so the log holds the in-memory changes in the order they were made; every
+// offset of a deleted topic, applied or still awaiting its sync, is followed
+// in the log by a tombstone, so neither a restart nor a recreated topic of
+// the same name brings it back.
+//
+// Thread-safe: one mutex over all groups, taken after TopicManager's
+// changes_mutex_ and before its lookup mutex (the order is written down in
+// topic_manager.h). Callbacks run on the flusher's thread (commits), on the
+// thread deleting a topic, or on the io_context (sweeps).
 class GroupCoordinator {
  public:
   static constexpr const char* kOffsetsTopic = "__consumer_offsets";
@@ -48,6 +58,9 @@ class GroupCoordinator {
   Result<std::map<TopicPartition, CommittedOffset>> committed(const std::string& group) const;
   // Forgets an empty group and its offsets (tombstones); group_not_empty otherwise.
   void remove(const std::string& group, std::function<void(Status)> done);
+  // Forgets every group's offsets of a deleted topic (tombstones). Called by
+  // TopicManager::remove, holding its changes_mutex_.
+  void forget_topic(const std::string& topic);
 
   struct Snapshot {
     std::string name;
@@ -71,9 +84,25 @@ class GroupCoordinator {
   void sweep();
   std::map<std::string, int32_t> user_topics() const;
   std::shared_ptr<Partition> offsets_partition_for(const std::string& group) const;
-  // Appends offset records (tombstones when a value is null) durably.
-  void write(const std::string& group, const std::vector<OffsetRecord>& records,
-             std::function<void(Status)> done);
+  // Offsets of topics that no longer exist (deleted while the broker was
+  // down or before their tombstones were durable) are forgotten at start.
+  void forget_missing_topics();
+  struct Appended {
+    std::shared_ptr<Partition> partition;  // of __consumer_offsets
+    Offset end;                            // durable once flushed up to here
+  };
+  // Appends offset records (tombstones when a value is null) of one group.
+  Result<Appended> append_locked(const std::string& group, const std::vector<OffsetRecord>& records);
+  // Forgets an empty group, appending tombstones for its offsets (nullopt: it had none).
+  Result<std::optional<Appended>> forget_group(const std::string& group);
+  // Checks a commit and returns its records; `targets` gets the partitions
+  // committed to, in order.
+  Result<std::vector<OffsetRecord>> commit_records_locked(
+      const std::string& group, const std::string& member_id, int32_t member_epoch,
+      const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
+      std::vector<std::shared_ptr<Partition>>& targets);
+  void apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
+                    const std::vector<std::shared_ptr<Partition>>& targets, bool durable);
 
   TopicManager& topics_;
   asio::io_context& io_;
@@ -82,6 +111,9 @@ class GroupCoordinator {
 
   mutable std::mutex mutex_;
   std::map<std::string, Group> groups_;
+  // Commits appended but not yet durable, so a topic deleted meanwhile gets
+  // tombstones for them too. Bounded by the commits in flight.
+  std::multiset<std::pair<std::string, TopicPartition>> pending_commits_;
   bool stopped_ = false;
 };
 

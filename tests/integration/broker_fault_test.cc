@@ -323,3 +323,31 @@ TEST_CASE("StandardHealthServiceSaysServing", "[integration]") {
   for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   CHECK(bytes == std::string("\x08\x01", 2));
 }
+
+TEST_CASE("InternalTopicsCannotBeProducedToDeletedOrAltered", "[integration]") {
+  SingleBroker cluster;
+  auto stub = raw_stub(cluster);
+  const std::string offsets = "__consumer_offsets";
+  CHECK(produce_error(*stub, offsets, 0, batch_of(1)) == v1::INTERNAL_TOPIC);
+  Status deleted = cluster.admin->delete_topic(offsets);
+  CHECK(deleted.code() == ErrorCode::internal_topic);
+  CHECK_THAT(deleted.message(), Catch::Contains("'__consumer_offsets' is an internal topic"));
+  CHECK(cluster.admin->alter_topic_configs(offsets, {{"retention.ms", "1"}}).code() == ErrorCode::internal_topic);
+  CHECK(cluster.admin->create_topic("__mine", 1, {}).code() == ErrorCode::internal_topic);
+  // Still there, untouched, and readable.
+  auto description = cluster.admin->describe_topic(offsets);
+  REQUIRE(description.ok());
+  CHECK(description->configs.at("retention.ms") != "1");
+  CHECK(description->partitions[0].log_end_offset == Offset(0));
+}
+
+TEST_CASE("TopicMaxMessageBytesAboveTheRequestLimitIsRefused", "[integration]") {
+  SingleBroker cluster({"--max-request-bytes", "100000"});
+  Status created = cluster.admin->create_topic("big", 1, {{"max.message.bytes", "200000"}});
+  CHECK(created.code() == ErrorCode::invalid_config);
+  CHECK_THAT(created.message(), Catch::Contains("max.message.bytes 200000 is above the broker's --max-request-bytes 100000"));
+  cluster.create_topic("small", 1, {{"max.message.bytes", "50000"}});
+  CHECK(cluster.admin->alter_topic_configs("small", {{"max.message.bytes", "200000"}}).code() ==
+        ErrorCode::invalid_config);
+  CHECK(cluster.admin->alter_topic_configs("small", {{"max.message.bytes", "90000"}}).ok());
+}

@@ -54,6 +54,9 @@ TEST_CASE("CliManagesTopicsProducesAndConsumes", "[integration][cli]") {
   CHECK(rejected.exit_code == 1);
   CHECK_THAT(rejected.output, Catch::Contains("does not exist"));
 
+  auto internal = cairn_cli(cluster, "topic delete __consumer_offsets");
+  CHECK(internal.exit_code == 1);
+  CHECK_THAT(internal.output, Catch::Contains("internal_topic: '__consumer_offsets' is an internal topic"));
   CHECK(cairn_cli(cluster, "topic delete greetings").exit_code == 0);
   CHECK_THAT(cairn_cli(cluster, "topic list").output, !Catch::Contains("greetings"));
 }

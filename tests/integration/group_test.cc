@@ -226,6 +226,30 @@ TEST_CASE("ResetOffsetsRewindsAGroup", "[integration][groups]") {
   CHECK(from_time.front().rfind("new", 0) == 0);
 }
 
+TEST_CASE("RecreatedTopicDoesNotResumeAGroupAtAStaleOffset", "[integration][groups]") {
+  SingleBroker cluster;
+  cluster.create_topic("events", 1);
+  produce_n(cluster, "events", 50, "old");
+  {
+    auto consumer = group_consumer(cluster, "readers");
+    REQUIRE(consumer->subscribe({"events"}).ok());
+    CHECK(values(*consumer, 50).size() == 50);
+    consumer->close();  // commits offset 50
+  }
+  REQUIRE(cluster.admin->describe_group("readers")->partitions.at(0).committed == Offset(50));
+  REQUIRE(cluster.admin->delete_topic("events").ok());
+  cluster.create_topic("events", 1);
+  produce_n(cluster, "events", 60, "new");
+  // Restarted as well: what the log replays must agree.
+  cluster.broker.stop();
+  REQUIRE(cluster.broker.start().ok());
+  auto consumer = group_consumer(cluster, "readers");
+  REQUIRE(consumer->subscribe({"events"}).ok());
+  auto got = values(*consumer, 60, std::chrono::seconds(3));
+  CHECK(got.size() == 60);  // all of the new topic, not the 10 past offset 50
+  consumer->close();
+}
+
 namespace {
 
 // A `cairn consume --group` process printing PARTITION:OFFSET<tab>VALUE lines.

@@ -1,0 +1,91 @@
+#include "broker/listen_address.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <memory>
+
+namespace cairn::broker {
+namespace {
+
+constexpr int32_t kMaxPort = 65535;
+
+Status bad_address(const std::string& text, std::string_view why) {
+  return error(ErrorCode::invalid_config,
+               "--listen '{}' {}; give host:port, e.g. 127.0.0.1:7070 (port 0: any free port)", text,
+               why);
+}
+
+std::string_view remedy_for(int bind_errno) {
+  switch (bind_errno) {
+    case EADDRINUSE:
+      return "another program (another cairnd?) uses that port: stop it or pass another --listen port";
+    case EADDRNOTAVAIL: return "that host is not an address of this machine: fix --listen";
+    case EACCES: return "ports below 1024 need privileges: pass a higher --listen port";
+    default: return "fix --listen";
+  }
+}
+
+}  // namespace
+
+std::string ListenAddress::to_string() const {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+Result<ListenAddress> parse_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return bad_address(text, "has no port");
+  ListenAddress out;
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  } else if (out.host.find(':') != std::string::npos) {
+    return bad_address(text, "has an IPv6 host without brackets");
+  }
+  if (out.host.empty()) return bad_address(text, "has no host");
+  std::string_view port = std::string_view(text).substr(colon + 1);
+  if (port.empty()) return bad_address(text, "has no port");
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
+  if (ec != std::errc() || end != port.data() + port.size() || out.port < 0 || out.port > kMaxPort) {
+    return bad_address(text, fmt::format("has port '{}', not a number in 0..{}", port, kMaxPort));
+  }
+  return out;
+}
+
+Status check_can_listen(const ListenAddress& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(address.port);
+  if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return error(ErrorCode::invalid_config,
+                 "cannot listen on {}: cannot resolve host '{}' ({}); fix --listen",
+                 address.to_string(), address.host, gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, freeaddrinfo);
+  int bind_errno = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      bind_errno = errno;
+      continue;
+    }
+    int one = 1;  // as gRPC does; Server turns its SO_REUSEPORT off
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool bound = ::bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    if (!bound) bind_errno = errno;
+    ::close(fd);
+    if (bound) return {};
+  }
+  return error(ErrorCode::io_error, "cannot listen on {}: {}; {}", address.to_string(),
+               std::strerror(bind_errno), remedy_for(bind_errno));
+}
+
+}  // namespace cairn::broker

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proto/status.h"
+
+namespace cairn::broker {
+
+// Where cairnd serves gRPC: `host:port`, an IPv6 host in brackets
+// ("[::1]:7070"). Port 0 asks the kernel for a free port (the bound one is
+// then written to --port-file).
+struct ListenAddress {
+  std::string host;
+  int32_t port = 0;
+
+  std::string to_string() const;
+};
+
+// Parses --listen. Refuses what gRPC would otherwise reinterpret: a missing
+// or empty port, one outside 0..65535, an empty host.
+Result<ListenAddress> parse_listen_address(const std::string& text);
+
+// Whether the address can be listened on, found by binding it the way gRPC
+// does (SO_REUSEADDR, no SO_REUSEPORT); if not, why ("Address already in
+// use", "cannot resolve host ...") and what to do about it. cairnd checks
+// before it opens its data, so a taken port fails fast, and again when gRPC
+// refuses the address, since gRPC does not say why.
+Status check_can_listen(const ListenAddress& address);
+
+}  // namespace cairn::broker

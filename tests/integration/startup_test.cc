@@ -1,0 +1,136 @@
+// cairnd start-up as a new user meets it: every way it cannot start ends
+// with a non-zero exit and one line saying what to fix, never a crash.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "cluster_fixture.h"
+#include "run_command.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+// Runs cairnd to its exit. The timeout turns a broker that wrongly starts
+// into exit code 124 instead of a hung test.
+CommandResult run_cairnd(const std::string& args) {
+  return run_command(fmt::format("timeout 20 {} {} 2>&1", bin_path("cairnd"), args));
+}
+
+// Checks that cairnd exited with `exit_code` (not a crash, not a start) and said `why`.
+void check_refused(const CommandResult& result, int exit_code, const std::string& why) {
+  INFO(result.output);
+  CHECK(result.exit_code == exit_code);
+  CHECK_THAT(result.output, Catch::Contains(why));
+}
+
+// A TCP port held by a plain listening socket, as another program would.
+class ForeignListener {
+ public:
+  ForeignListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    REQUIRE(::listen(fd_, 1) == 0);
+    socklen_t length = sizeof(address);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~ForeignListener() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("SecondBrokerOnADataDirInUseIsRefusedAndTheFirstKeepsServing", "[integration][startup]") {
+  SingleBroker cluster;
+  cluster.create_topic("kept", 1);
+  auto producer = cluster.producer();
+  producer->send({"kept", 0, std::nullopt, "before", {}, 0});
+  producer->flush();
+
+  auto second = run_cairnd(fmt::format("--data-dir {} --listen 127.0.0.1:0", cluster.broker.data_dir()));
+  check_refused(second, 1, fmt::format("--data-dir {} is in use by another broker", cluster.broker.data_dir()));
+  // Refused before touching anything: no "rebuilding the index" from it.
+  CHECK_THAT(second.output, !Catch::Contains("rebuilding"));
+
+  // The first broker's data and index are intact, before and after a restart.
+  producer->send({"kept", 0, std::nullopt, "after", {}, 0});
+  producer->flush();
+  cluster.broker.stop();
+  REQUIRE(cluster.broker.start().ok());
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"kept", 0}}).ok());
+  auto records = consume(*consumer, 2);
+  REQUIRE(records.size() == 2);
+  CHECK(*records[1].record.value == "after");
+}
+
+TEST_CASE("DataDirThatIsAFileIsRefused", "[integration][startup]") {
+  TempFolder folder;
+  std::string file = folder.path() + "/data";
+  std::ofstream(file) << "x";
+  check_refused(run_cairnd(fmt::format("--data-dir {} --listen 127.0.0.1:0", file)), 1,
+                "is a file, not a folder");
+}
+
+TEST_CASE("PortUsedByAnotherProgramIsRefused", "[integration][startup]") {
+  TempFolder folder;
+  ForeignListener other;
+  auto result = run_cairnd(fmt::format("--data-dir {}/data --listen 127.0.0.1:{}", folder.path(), other.port()));
+  check_refused(result, 1, fmt::format("cannot listen on 127.0.0.1:{}: Address already in use", other.port()));
+  CHECK_FALSE(std::filesystem::exists(folder.path() + "/data"));  // found before the data is opened
+}
+
+TEST_CASE("SecondBrokerOnAPortInUseIsRefused", "[integration][startup]") {
+  SingleBroker cluster;
+  // With SO_REUSEPORT this one would start and share the port.
+  auto second = run_cairnd(fmt::format("--data-dir {}/other --listen {}", cluster.folder.path(),
+                                       cluster.broker.address()));
+  check_refused(second, 1, "Address already in use; another program (another cairnd?) uses that port");
+}
+
+TEST_CASE("ListenAddressWithoutAUsablePortIsRefused", "[integration][startup]") {
+  TempFolder folder;
+  for (const char* bad : {"notanaddress", "127.0.0.1:99999", "127.0.0.1", "''"}) {
+    INFO(bad);
+    auto result = run_cairnd(fmt::format("--data-dir {}/data --listen {}", folder.path(), bad));
+    check_refused(result, 1, "give host:port, e.g. 127.0.0.1:7070");
+  }
+  // Refused before the data folder is even created.
+  CHECK_FALSE(std::filesystem::exists(folder.path() + "/data"));
+}
+
+TEST_CASE("ConfigFileWithAnUnknownKeyOrMalformedLineIsRefused", "[integration][startup]") {
+  TempFolder folder;
+  std::string config = folder.path() + "/cairnd.conf";
+  std::ofstream(config) << "# comment\nauto-create-topics = true\ndefault-partitons = 3\n";
+  auto unknown = run_cairnd(fmt::format("--config {} --data-dir {}/data", config, folder.path()));
+  CHECK(unknown.exit_code != 0);
+  CHECK_THAT(unknown.output, Catch::Contains(config + ":3: unknown option 'default-partitons'"));
+
+  std::ofstream(config) << "auto-create-topics = true\ndefault-partitions 3\n";
+  auto malformed = run_cairnd(fmt::format("--config {} --data-dir {}/data", config, folder.path()));
+  CHECK(malformed.exit_code != 0);
+  CHECK_THAT(malformed.output, Catch::Contains(config + ":2: expected `key = value`"));
+  CHECK_FALSE(std::filesystem::exists(folder.path() + "/data"));
+}
+
+TEST_CASE("TopicDefaultMaxMessageBytesAboveTheRequestLimitIsRefused", "[integration][startup]") {
+  TempFolder folder;
+  auto result = run_cairnd(fmt::format(
+      "--data-dir {}/data --listen 127.0.0.1:0 --max-request-bytes 100000 --topic-default max.message.bytes=200000",
+      folder.path()));
+  check_refused(result, 2, "max.message.bytes=200000 is above --max-request-bytes 100000");
+}
