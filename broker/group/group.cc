@@ -158,7 +158,8 @@ bool Group::expire_members(int64_t now_ms, const TopicLookup& topics) {
   return expired;
 }
 
-Status Group::validate_commit(const std::string& member_id, int32_t member_epoch) const {
+Status Group::validate_commit(const std::string& member_id, int32_t member_epoch,
+                              const std::vector<TopicPartition>& partitions) const {
   if (member_id.empty()) {
     if (!members_.empty()) {
       return error(ErrorCode::group_not_empty,
@@ -175,6 +176,15 @@ Status Group::validate_commit(const std::string& member_id, int32_t member_epoch
     return error(ErrorCode::stale_member_epoch,
                  "commit from member {} with epoch {}, but its epoch is {}: it was fenced",
                  member_id, member_epoch, it->second.epoch);
+  }
+  const GroupMember& member = it->second;
+  for (const auto& tp : partitions) {
+    if (!member.assigned.count(tp) && !member.owned.count(tp)) {
+      return error(ErrorCode::stale_member_epoch,
+                   "member {} of group {} commits to {}, which is not assigned to it: it was "
+                   "fenced or moved; rejoin and read from the committed offset",
+                   member_id, name_, tp);
+    }
   }
   return {};
 }

@@ -67,8 +67,12 @@ class Group {
                                     const TopicLookup& topics);
   // Removes members silent for longer than their session timeout; true if any.
   bool expire_members(int64_t now_ms, const TopicLookup& topics);
-  // Checks that a commit comes from a current member (or from outside an empty group).
-  Status validate_commit(const std::string& member_id, int32_t member_epoch) const;
+  // Checks that a commit comes from a current member, with its current epoch,
+  // for partitions it may read now (assigned, or still owned while it hands
+  // them over), or from outside an empty group. The coordinator checks and
+  // appends under one lock, so no reassignment falls in between.
+  Status validate_commit(const std::string& member_id, int32_t member_epoch,
+                         const std::vector<TopicPartition>& partitions) const;
 
   const std::string& name() const { return name_; }
   const std::map<std::string, GroupMember>& members() const { return members_; }

@@ -148,7 +148,9 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
     const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
     std::vector<std::shared_ptr<Partition>>& targets) {
   auto& g = groups_.try_emplace(group, group).first->second;
-  CAIRN_RETURN_IF_ERROR(g.validate_commit(member_id, member_epoch));
+  std::vector<TopicPartition> partitions;
+  for (const auto& [tp, unused] : offsets) partitions.push_back(tp);
+  CAIRN_RETURN_IF_ERROR(g.validate_commit(member_id, member_epoch, partitions));
   std::vector<OffsetRecord> records;
   int64_t now = now_ms();
   for (const auto& [tp, offset] : offsets) {

@@ -20,7 +20,7 @@ namespace cairn::broker {
 
 struct GroupCoordinatorOptions {
   // Partitions of __consumer_offsets; a group's offsets live in
-  // murmur2(group) % this. Fixed once the topic exists. Default 8.
+  // fnv1a(group) % this. Fixed once the topic exists. Default 8.
   int32_t offsets_partitions = 8;
   // Offsets of a group empty this long expire. Default 7 days.
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;

@@ -147,3 +147,40 @@ TEST_CASE("CommitToAPartitionThatDoesNotExistIsRefused", "[groups]") {
   auto committed = broker.commit("g", {"nope", 0}, 5);
   CHECK(committed->code() == ErrorCode::unknown_topic_or_partition);
 }
+
+TEST_CASE("MemberCannotCommitToAPartitionMovedToAnother", "[groups]") {
+  Broker broker;
+  REQUIRE(broker.topics->create("t", 2, {}).ok());
+  auto beat = [&](HeartbeatInput input) {
+    input.topics = {"t"};
+    auto out = broker.groups->heartbeat("g", input);
+    REQUIRE(out.ok());
+    return *out;
+  };
+  auto commit = [&](const HeartbeatOutput& member, const TopicPartition& tp) {
+    Status result(ErrorCode::unknown, "pending");
+    broker.groups->commit("g", member.member_id, member.member_epoch, {{tp, {1, "", 0}}},
+                          [&](Status s) { result = s; });
+    broker.flush_offsets();
+    return result;
+  };
+  HeartbeatOutput a = beat({});
+  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment});
+  REQUIRE(a.assignment.size() == 2);
+  HeartbeatOutput b = beat({});
+  // A learns it loses one partition; while it still owns it, it may commit.
+  a = beat({a.member_id, a.member_epoch, {}, "", {{"t", 0}, {"t", 1}}});
+  REQUIRE(a.assignment.size() == 1);
+  TopicPartition moved = *std::set<TopicPartition>{{"t", 0}, {"t", 1}}.begin() ==
+                                 *a.assignment.begin()
+                             ? TopicPartition{"t", 1}
+                             : TopicPartition{"t", 0};
+  CHECK(commit(a, moved).ok());
+  // A hands it over; B gets it. A's epoch is current, the partition is not.
+  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment});
+  b = beat({b.member_id, b.member_epoch, {}, "", {}});
+  REQUIRE(b.assignment.count(moved) == 1);
+  CHECK(commit(a, moved).code() == ErrorCode::stale_member_epoch);
+  CHECK(commit(b, moved).ok());
+  CHECK(broker.committed("g", moved) == 1);
+}
