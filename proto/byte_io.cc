@@ -34,15 +34,24 @@ bool ByteReader::bytes(std::string& out, size_t n) {
   return true;
 }
 
-bool ByteReader::nullable_bytes(std::optional<std::string>& out) {
+std::optional<std::span<const std::byte>> ByteReader::take(size_t n) {
+  if (n > remaining()) return std::nullopt;
+  auto out = data_.subspan(pos_, n);
+  pos_ += n;
+  return out;
+}
+
+bool ByteReader::nullable_view(std::optional<std::string_view>& out) {
   auto len = varint();
   if (!len || *len < -1) return false;
   if (*len == -1) {
     out.reset();
     return true;
   }
-  out.emplace();
-  return bytes(*out, static_cast<size_t>(*len));
+  auto field = take(static_cast<size_t>(*len));
+  if (!field) return false;
+  out = as_chars(*field);
+  return true;
 }
 
 }  // namespace cairn

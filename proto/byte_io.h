@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace cairn {
@@ -57,10 +58,13 @@ class ByteReader {
 
   std::optional<int64_t> varint();
   std::optional<int8_t> int8();
-  // A length-prefixed field: -1 is null (nullopt inside), otherwise bytes.
-  // Returns false on malformed input.
-  bool nullable_bytes(std::optional<std::string>& out);
+  // A length-prefixed field viewed in place (no copy): -1 is null (nullopt
+  // inside), otherwise bytes. Returns false on malformed input. The view
+  // lives as long as the data.
+  bool nullable_view(std::optional<std::string_view>& out);
   bool bytes(std::string& out, size_t n);
+  // The next `n` bytes, viewed in place; nullopt when fewer remain.
+  std::optional<std::span<const std::byte>> take(size_t n);
 
   size_t remaining() const { return data_.size() - pos_; }
   size_t position() const { return pos_; }
