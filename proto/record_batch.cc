@@ -153,7 +153,7 @@ Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,
   records.reserve(static_cast<size_t>(h.record_count));
   RecordView view;
   for (int32_t i = 0; i < h.record_count; ++i) {
-    CAIRN_RETURN_IF_ERROR(walker.next(view));
+    if (!walker.next(view)) return walker.failure();
     records.push_back(to_record(view, h.base_offset));
   }
   CAIRN_RETURN_IF_ERROR(walker.finish());

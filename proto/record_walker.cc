@@ -7,16 +7,6 @@
 
 namespace cairn {
 
-namespace {
-
-template <typename... Args>
-Status malformed(int32_t index, fmt::format_string<Args...> format, Args&&... args) {
-  return error(ErrorCode::corrupt_batch, "record {}: {}", index,
-               fmt::format(format, std::forward<Args>(args)...));
-}
-
-}  // namespace
-
 bool read_record_header(ByteReader& in, std::string_view& key,
                         std::optional<std::string_view>& value) {
   std::optional<std::string_view> nullable_key;
@@ -38,66 +28,67 @@ Status RecordWalker::check_count() const {
   return {};
 }
 
-Status RecordWalker::next(RecordView& out) {
+template <typename... Args>
+bool RecordWalker::fail(fmt::format_string<Args...> format, Args&&... args) {
+  failure_ = error(ErrorCode::corrupt_batch, "record {}: {}", index_,
+                   fmt::format(format, std::forward<Args>(args)...));
+  return false;
+}
+
+bool RecordWalker::next(RecordView& out) {
   assert(index_ < header_.record_count && "next() past the last record");
   if (in_.remaining() == 0) {
-    return error(ErrorCode::corrupt_batch, "record {} of {} is missing", index_,
-                 header_.record_count);
+    failure_ = error(ErrorCode::corrupt_batch, "record {} of {} is missing", index_,
+                     header_.record_count);
+    return false;
   }
   auto length = in_.varint();
-  if (!length) return malformed(index_, "length is not a varint");
+  if (!length) return fail("length is not a varint");
   if (*length < 0 || static_cast<uint64_t>(*length) > in_.remaining()) {
-    return malformed(index_, "length {} is not within the {} bytes left", *length,
-                     in_.remaining());
+    return fail("length {} is not within the {} bytes left", *length, in_.remaining());
   }
   // The record's own bytes: no field may borrow from the next record.
   ByteReader record(*in_.take(static_cast<size_t>(*length)));
-  CAIRN_RETURN_IF_ERROR(read_fields(record, out));
-  CAIRN_RETURN_IF_ERROR(read_headers(record, out));
-  if (record.remaining() != 0) {
-    return malformed(index_, "{} bytes after its last header", record.remaining());
-  }
+  if (!read_fields(record, out) || !read_headers(record, out)) return false;
+  if (record.remaining() != 0) return fail("{} bytes after its last header", record.remaining());
   min_timestamp_ms_ = std::min(min_timestamp_ms_, out.timestamp_ms);
   max_timestamp_ms_ = std::max(max_timestamp_ms_, out.timestamp_ms);
   ++index_;
-  return {};
+  return true;
 }
 
-Status RecordWalker::read_fields(ByteReader& record, RecordView& out) const {
-  if (!record.int8()) return malformed(index_, "attributes missing");  // unused, any value
+bool RecordWalker::read_fields(ByteReader& record, RecordView& out) {
+  if (!record.int8()) return fail("attributes missing");  // unused, any value
   auto timestamp_delta = record.varint();
-  if (!timestamp_delta) return malformed(index_, "timestamp delta missing");
+  if (!timestamp_delta) return fail("timestamp delta missing");
   if (__builtin_add_overflow(header_.base_timestamp_ms, *timestamp_delta, &out.timestamp_ms)) {
-    return malformed(index_, "timestamp delta {} overflows", *timestamp_delta);
+    return fail("timestamp delta {} overflows", *timestamp_delta);
   }
   auto offset_delta = record.varint();
-  if (!offset_delta) return malformed(index_, "offset delta missing");
-  if (*offset_delta != index_) {
-    return malformed(index_, "offset delta {}, expected {}", *offset_delta, index_);
-  }
+  if (!offset_delta) return fail("offset delta missing");
+  if (*offset_delta != index_) return fail("offset delta {}, expected {}", *offset_delta, index_);
   out.offset_delta = index_;
-  if (!record.nullable_view(out.key)) return malformed(index_, "key length is malformed");
-  if (!record.nullable_view(out.value)) return malformed(index_, "value length is malformed");
-  return {};
+  if (!record.nullable_view(out.key)) return fail("key length is malformed");
+  if (!record.nullable_view(out.value)) return fail("value length is malformed");
+  return true;
 }
 
-Status RecordWalker::read_headers(ByteReader& record, RecordView& out) const {
+bool RecordWalker::read_headers(ByteReader& record, RecordView& out) {
   auto count = record.varint();
-  if (!count) return malformed(index_, "header count missing");
+  if (!count) return fail("header count missing");
   // Each header takes at least two bytes: its key and value lengths.
   if (*count < 0 || static_cast<uint64_t>(*count) > record.remaining() / 2) {
-    return malformed(index_, "header count {} does not fit in the {} bytes left", *count,
-                     record.remaining());
+    return fail("header count {} does not fit in the {} bytes left", *count, record.remaining());
   }
   ByteReader from_first_header = record;
   std::string_view key;
   std::optional<std::string_view> value;
   for (int64_t i = 0; i < *count; ++i) {
-    if (!read_record_header(record, key, value)) return malformed(index_, "header {} is malformed", i);
+    if (!read_record_header(record, key, value)) return fail("header {} is malformed", i);
   }
   out.header_count = static_cast<int32_t>(*count);
   out.headers = *from_first_header.take(record.position() - from_first_header.position());
-  return {};
+  return true;
 }
 
 Status RecordWalker::finish() const {
@@ -124,7 +115,9 @@ Status check_records(const BatchHeader& header, std::span<const std::byte> recor
   RecordWalker walker(header, records);
   CAIRN_RETURN_IF_ERROR(walker.check_count());
   RecordView record;
-  for (int32_t i = 0; i < header.record_count; ++i) CAIRN_RETURN_IF_ERROR(walker.next(record));
+  for (int32_t i = 0; i < header.record_count; ++i) {
+    if (!walker.next(record)) return walker.failure();
+  }
   return walker.finish();
 }
 

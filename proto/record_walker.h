@@ -50,16 +50,23 @@ class RecordWalker {
   // Whether record_count records could fit at all: checked before anything
   // is sized by a count read from the batch.
   Status check_count() const;
-  // Reads the next record into `out`; call record_count times while ok.
-  Status next(RecordView& out);
+  // Reads the next record into `out`; call record_count times while true.
+  // False when the record is malformed: failure() then says why. (A bool,
+  // not a Status, per record: this runs for every record appended.)
+  bool next(RecordView& out);
+  Status failure() const { return failure_; }
   // After the last record: nothing trails, and the max timestamp matches.
   Status finish() const;
 
  private:
-  Status read_fields(ByteReader& record, RecordView& out) const;
-  Status read_headers(ByteReader& record, RecordView& out) const;
+  bool read_fields(ByteReader& record, RecordView& out);
+  bool read_headers(ByteReader& record, RecordView& out);
+  // Records why the current record is malformed; returns false.
+  template <typename... Args>
+  bool fail(fmt::format_string<Args...> format, Args&&... args);
 
   const BatchHeader& header_;
+  Status failure_;
   ByteReader in_;
   int32_t index_ = 0;  // of the next record
   int64_t min_timestamp_ms_ = INT64_MAX;
