@@ -1,6 +1,7 @@
 #include "proto/record_batch.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "proto/byte_io.h"
 #include "proto/crc32c.h"
@@ -52,6 +53,13 @@ Result<BatchHeader> parse_batch_header(std::span<const std::byte> b, size_t max_
   if (h.magic != bf::kMagic) {
     return error(ErrorCode::corrupt_batch, "unsupported magic {} (expected {})", h.magic,
                  bf::kMagic);
+  }
+  // The base offset is outside the CRC: whatever it holds, last_offset() and
+  // next_offset() must not overflow.
+  if (h.base_offset.value < 0 || h.last_offset_delta < 0 ||
+      h.base_offset.value > std::numeric_limits<int64_t>::max() - h.last_offset_delta - 1) {
+    return error(ErrorCode::corrupt_batch, "base offset {} and last offset delta {} are out of range",
+                 h.base_offset, h.last_offset_delta);
   }
   return h;
 }

@@ -54,7 +54,9 @@ struct BatchHeader {
 };
 
 // Reads the fixed header from the first 61 bytes, checking only that the
-// length field is sane (≥ header, ≤ max). No CRC check: cheap, for scans.
+// length field is sane (≥ header, ≤ max), the magic, and that base offset and
+// last offset delta leave last_offset() and next_offset() in range. No CRC
+// check: cheap, for scans.
 Result<BatchHeader> parse_batch_header(std::span<const std::byte> bytes, size_t max_batch_bytes);
 
 // Detects damage in a batch read back from disk: exact size, magic, CRC-32C,

@@ -376,3 +376,17 @@ TEST_CASE("CheckBatchIntegrityDoesNotWalkRecords", "[codec]") {
   CHECK(check_batch_integrity(as_bytes(batch), kMaxBatch).ok());
   CHECK_FALSE(validate_batch(as_bytes(batch), kMaxBatch).ok());
 }
+
+TEST_CASE("BaseOffsetWithNoRoomForTheBatchIsRejected", "[codec]") {
+  // Found by fuzz_record_batch: the base offset is outside the CRC, and
+  // decoding computed base + delta past INT64_MAX.
+  std::string batch = batch_of(good_records(2), 2);
+  for (int64_t base : {INT64_MAX, INT64_MAX - 1, int64_t{-1}, INT64_MIN}) {
+    auto b = as_writable_bytes(batch);
+    store_be<int64_t>(&b[bf::kBaseOffsetPos], base);
+    check_rejected(batch, "base offset");
+    CHECK_FALSE(parse_batch_header(as_bytes(batch), kMaxBatch).ok());
+  }
+  store_be<int64_t>(&as_writable_bytes(batch)[bf::kBaseOffsetPos], INT64_MAX - 2);
+  CHECK(validate_batch(as_bytes(batch), kMaxBatch).ok());
+}
