@@ -11,38 +11,11 @@ void append_varint(std::string& out, int64_t value) {
   out.push_back(static_cast<char>(zigzag));
 }
 
-std::optional<int64_t> ByteReader::varint() {
-  uint64_t raw = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (pos_ >= data_.size()) return std::nullopt;
-    auto b = static_cast<uint8_t>(data_[pos_++]);
-    raw |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
-  }
-  return std::nullopt;  // more than 10 bytes: not a varint
-}
-
-std::optional<int8_t> ByteReader::int8() {
-  if (pos_ >= data_.size()) return std::nullopt;
-  return static_cast<int8_t>(data_[pos_++]);
-}
-
 bool ByteReader::bytes(std::string& out, size_t n) {
   if (n > remaining()) return false;
   out.assign(reinterpret_cast<const char*>(data_.data() + pos_), n);
   pos_ += n;
   return true;
-}
-
-bool ByteReader::nullable_bytes(std::optional<std::string>& out) {
-  auto len = varint();
-  if (!len || *len < -1) return false;
-  if (*len == -1) {
-    out.reset();
-    return true;
-  }
-  out.emplace();
-  return bytes(*out, static_cast<size_t>(*len));
 }
 
 }  // namespace cairn

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace cairn {
@@ -55,12 +56,49 @@ class ByteReader {
  public:
   explicit ByteReader(std::span<const std::byte> data) : data_(data) {}
 
-  std::optional<int64_t> varint();
-  std::optional<int8_t> int8();
-  // A length-prefixed field: -1 is null (nullopt inside), otherwise bytes.
-  // Returns false on malformed input.
-  bool nullable_bytes(std::optional<std::string>& out);
+  // Inline, and with the position in a local, because record validation
+  // reads several per record on the append path. Fails (more than 10 bytes,
+  // or the data ends first) without moving the position.
+  std::optional<int64_t> varint() {
+    uint64_t raw = 0;
+    size_t pos = pos_;
+    for (int shift = 0; shift < 64 && pos < data_.size(); shift += 7) {
+      auto b = static_cast<uint8_t>(data_[pos++]);
+      raw |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) {
+        pos_ = pos;
+        return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<int8_t> int8() {
+    if (pos_ >= data_.size()) return std::nullopt;
+    return static_cast<int8_t>(data_[pos_++]);
+  }
+  // A length-prefixed field viewed in place (no copy): -1 is null (nullopt
+  // inside), otherwise bytes. Returns false on malformed input. The view
+  // lives as long as the data.
+  bool nullable_view(std::optional<std::string_view>& out) {
+    auto len = varint();
+    if (!len || *len < -1) return false;
+    if (*len == -1) {
+      out.reset();
+      return true;
+    }
+    auto field = take(static_cast<size_t>(*len));
+    if (!field) return false;
+    out.emplace(reinterpret_cast<const char*>(field->data()), field->size());
+    return true;
+  }
   bool bytes(std::string& out, size_t n);
+  // The next `n` bytes, viewed in place; nullopt when fewer remain.
+  std::optional<std::span<const std::byte>> take(size_t n) {
+    if (n > remaining()) return std::nullopt;
+    auto out = data_.subspan(pos_, n);
+    pos_ += n;
+    return out;
+  }
 
   size_t remaining() const { return data_.size() - pos_; }
   size_t position() const { return pos_; }

@@ -56,12 +56,17 @@ Result<std::string> decompress_lz4(std::span<const std::byte> input, size_t max_
       return error(ErrorCode::corrupt_batch, "lz4: {}", LZ4F_getErrorName(hint));
     }
     if (out.size() + dst_size > max_output) {
-      return error(ErrorCode::corrupt_batch, "lz4: records expand beyond {} bytes", max_output);
+      return error(ErrorCode::record_too_large, "lz4: records expand beyond {} bytes", max_output);
     }
     out.append(chunk, dst_size);
     src += src_size;
     src_left -= src_size;
-    if (hint == 0) return out;  // frame complete
+    if (hint == 0) {  // frame complete: a batch holds exactly one
+      if (src_left != 0) {
+        return error(ErrorCode::corrupt_batch, "lz4: {} bytes after the end of the frame", src_left);
+      }
+      return out;
+    }
     if (src_left == 0 && dst_size == 0) {
       return error(ErrorCode::corrupt_batch, "lz4: truncated frame");
     }
@@ -90,7 +95,7 @@ Result<std::string> decompress_zstd(std::span<const std::byte> input, size_t max
       return error(ErrorCode::corrupt_batch, "zstd: {}", ZSTD_getErrorName(last));
     }
     if (out.size() + dst.pos > max_output) {
-      return error(ErrorCode::corrupt_batch, "zstd: records expand beyond {} bytes", max_output);
+      return error(ErrorCode::record_too_large, "zstd: records expand beyond {} bytes", max_output);
     }
     out.append(chunk, dst.pos);
     if (in.pos == in.size && dst.pos == 0 && last != 0) {

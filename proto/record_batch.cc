@@ -1,10 +1,12 @@
 #include "proto/record_batch.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "proto/byte_io.h"
 #include "proto/crc32c.h"
 #include "proto/record_batch_format.h"
+#include "proto/record_walker.h"
 
 namespace cairn {
 
@@ -52,10 +54,18 @@ Result<BatchHeader> parse_batch_header(std::span<const std::byte> b, size_t max_
     return error(ErrorCode::corrupt_batch, "unsupported magic {} (expected {})", h.magic,
                  bf::kMagic);
   }
+  // The base offset is outside the CRC: whatever it holds, last_offset() and
+  // next_offset() must not overflow.
+  if (h.base_offset.value < 0 || h.last_offset_delta < 0 ||
+      h.base_offset.value > std::numeric_limits<int64_t>::max() - h.last_offset_delta - 1) {
+    return error(ErrorCode::corrupt_batch, "base offset {} and last offset delta {} are out of range",
+                 h.base_offset, h.last_offset_delta);
+  }
   return h;
 }
 
-Result<BatchHeader> validate_batch(std::span<const std::byte> batch, size_t max_batch_bytes) {
+Result<BatchHeader> check_batch_integrity(std::span<const std::byte> batch,
+                                          size_t max_batch_bytes) {
   auto header = parse_batch_header(batch, max_batch_bytes);
   if (!header.ok()) return header;
   const BatchHeader& h = *header;
@@ -73,15 +83,37 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> batch, size_t max_
                  "record count {} does not match last offset delta {}", h.record_count,
                  h.last_offset_delta);
   }
-  if (h.compression() == Compression::none &&
-      batch.size() - bf::kHeaderSize < static_cast<size_t>(h.record_count) * bf::kMinRecordSize) {
-    return error(ErrorCode::corrupt_batch, "{} records cannot fit in {} bytes", h.record_count,
-                 batch.size() - bf::kHeaderSize);
-  }
   if (h.max_timestamp_ms < h.base_timestamp_ms) {
     return error(ErrorCode::corrupt_batch, "max timestamp {} is before base timestamp {}",
                  h.max_timestamp_ms, h.base_timestamp_ms);
   }
+  return header;
+}
+
+namespace {
+
+// The records section of an intact batch, decompressed into `storage` when
+// the codec is not none (at most `max_bytes`); else a view of the batch.
+Result<std::span<const std::byte>> records_section(const BatchHeader& h,
+                                                   std::span<const std::byte> batch,
+                                                   size_t max_bytes, std::string& storage) {
+  auto body = batch.subspan(bf::kHeaderSize);
+  if (h.compression() == Compression::none) return body;
+  auto inflated = decompress(h.compression(), body, max_bytes);
+  if (!inflated.ok()) return inflated.status();
+  storage = std::move(*inflated);
+  return as_bytes(storage);
+}
+
+}  // namespace
+
+Result<BatchHeader> validate_batch(std::span<const std::byte> batch, size_t max_batch_bytes) {
+  auto header = check_batch_integrity(batch, max_batch_bytes);
+  if (!header.ok()) return header;
+  std::string inflated;
+  auto records = records_section(*header, batch, max_batch_bytes, inflated);
+  if (!records.ok()) return records.status();
+  CAIRN_RETURN_IF_ERROR(check_records(*header, *records));
   return header;
 }
 
@@ -93,60 +125,46 @@ void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epo
 
 namespace {
 
-bool decode_record(ByteReader& in, const BatchHeader& h, Record& r) {
-  auto length = in.varint();
-  if (!length || *length < 0 || static_cast<size_t>(*length) > in.remaining()) return false;
-  size_t end = in.position() + static_cast<size_t>(*length);
-  auto attributes = in.int8();
-  auto ts_delta = in.varint();
-  auto offset_delta = in.varint();
-  if (!attributes || !ts_delta || !offset_delta) return false;
-  if (*offset_delta < 0 || *offset_delta > h.last_offset_delta) return false;
-  r.timestamp_ms = h.base_timestamp_ms + *ts_delta;
-  r.offset = h.base_offset + *offset_delta;
-  if (!in.nullable_bytes(r.key) || !in.nullable_bytes(r.value)) return false;
-  auto header_count = in.varint();
-  if (!header_count || *header_count < 0 || static_cast<size_t>(*header_count) > in.remaining()) {
-    return false;
+Record to_record(const RecordView& view, Offset base_offset) {
+  Record r;
+  r.key = view.key;
+  r.value = view.value;
+  r.timestamp_ms = view.timestamp_ms;
+  r.offset = base_offset + view.offset_delta;
+  r.headers.resize(static_cast<size_t>(view.header_count));
+  ByteReader in(view.headers);
+  for (RecordHeader& header : r.headers) {
+    std::string_view key;
+    std::optional<std::string_view> value;
+    [[maybe_unused]] bool ok = read_record_header(in, key, value);
+    assert(ok && "the walker checked these headers");
+    header.key = key;
+    header.value = value;
   }
-  r.headers.resize(static_cast<size_t>(*header_count));
-  for (auto& header : r.headers) {
-    std::optional<std::string> key;
-    if (!in.nullable_bytes(key) || !key || !in.nullable_bytes(header.value)) return false;
-    header.key = std::move(*key);
-  }
-  return in.position() == end;
+  return r;
 }
 
 }  // namespace
 
 Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,
                                          size_t max_uncompressed_bytes) {
-  auto header = validate_batch(batch, batch.size());
+  auto header = check_batch_integrity(batch, batch.size());
   if (!header.ok()) return header.status();
   const BatchHeader& h = *header;
-
-  auto body = batch.subspan(bf::kHeaderSize);
   std::string inflated;
-  if (h.compression() != Compression::none) {
-    auto out = decompress(h.compression(), body, max_uncompressed_bytes);
-    if (!out.ok()) return out.status();
-    inflated = std::move(*out);
-    body = as_bytes(inflated);
-  }
+  auto section = records_section(h, batch, max_uncompressed_bytes, inflated);
+  if (!section.ok()) return section.status();
 
-  std::vector<Record> records(static_cast<size_t>(h.record_count));
-  ByteReader in(body);
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (!decode_record(in, h, records[i])) {
-      return error(ErrorCode::corrupt_batch, "record {} of batch at offset {} is malformed", i,
-                   h.base_offset);
-    }
+  RecordWalker walker(h, *section);
+  CAIRN_RETURN_IF_ERROR(walker.check_count());
+  std::vector<Record> records;
+  records.reserve(static_cast<size_t>(h.record_count));
+  RecordView view;
+  for (int32_t i = 0; i < h.record_count; ++i) {
+    if (!walker.next(view)) return walker.failure();
+    records.push_back(to_record(view, h.base_offset));
   }
-  if (in.remaining() != 0) {
-    return error(ErrorCode::corrupt_batch, "{} trailing bytes after the last record",
-                 in.remaining());
-  }
+  CAIRN_RETURN_IF_ERROR(walker.finish());
   return records;
 }
 
@@ -189,9 +207,12 @@ void RecordBatchBuilder::add(std::optional<std::string_view> key,
     max_timestamp_ms_ = timestamp_ms;
   }
   // Timestamps earlier than the first record's make a negative delta, which
-  // the format allows; max timestamp tracks the newest.
+  // the format allows; max timestamp tracks the newest. Two timestamps 2^63
+  // ms or more apart wrap (defined, unlike signed overflow), and
+  // validate_batch then refuses the batch.
   max_timestamp_ms_ = std::max(max_timestamp_ms_, timestamp_ms);
-  const int64_t timestamp_delta = timestamp_ms - base_timestamp_ms_;
+  const auto timestamp_delta = static_cast<int64_t>(static_cast<uint64_t>(timestamp_ms) -
+                                                    static_cast<uint64_t>(base_timestamp_ms_));
 
   // The record's length comes first, so size it before encoding it straight
   // into the batch (no temporary per record: this is the producer's hot path).

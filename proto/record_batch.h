@@ -54,21 +54,39 @@ struct BatchHeader {
 };
 
 // Reads the fixed header from the first 61 bytes, checking only that the
-// length field is sane (≥ header, ≤ max). No CRC check: cheap, for scans.
+// length field is sane (≥ header, ≤ max), the magic, and that base offset and
+// last offset delta leave last_offset() and next_offset() in range. No CRC
+// check: cheap, for scans.
 Result<BatchHeader> parse_batch_header(std::span<const std::byte> bytes, size_t max_batch_bytes);
 
-// Checks everything the store relies on before it writes or after it reads a
-// batch: exact size, magic, CRC-32C, record count vs offset delta, timestamps.
-// Does not decode records.
+// Detects damage in a batch read back from disk: exact size, magic, CRC-32C,
+// record count vs last offset delta, max timestamp ≥ base timestamp. Does not
+// walk the records: validate_batch did that when the batch was appended, and
+// the CRC proves the bytes are still the ones it walked.
+Result<BatchHeader> check_batch_integrity(std::span<const std::byte> batch,
+                                          size_t max_batch_bytes);
+
+// Everything a batch must satisfy to be appended: check_batch_integrity, then
+// one pass over its records (decompressed first, into at most
+// `max_batch_bytes`) checking each one's framing, that offset deltas are
+// exactly 0..count-1, that the max timestamp is the greatest record's, and
+// that nothing trails. Allocates nothing sized by a length read from the
+// batch; an uncompressed batch is walked in place. docs/record_batch.md lists
+// every check. Errors: corrupt_batch, or record_too_large when the batch or
+// its decompressed records exceed `max_batch_bytes`.
 Result<BatchHeader> validate_batch(std::span<const std::byte> batch, size_t max_batch_bytes);
+
+// decode_batch's default bound on a batch's decompressed records, and the
+// bound for batches the store rebuilds itself (compaction): 64 MiB.
+constexpr size_t kMaxDecodedBatchBytes = 64 << 20;
 
 // Writes base offset and leader epoch (outside the CRC) into a batch.
 void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epoch);
 
-// Decodes a whole, valid batch (CRC verified, records decompressed).
-// `max_uncompressed_bytes` bounds decompression.
+// Decodes a whole batch, accepting exactly what validate_batch accepts (the
+// same record walk). `max_uncompressed_bytes` bounds decompression.
 Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,
-                                         size_t max_uncompressed_bytes = 64 << 20);
+                                         size_t max_uncompressed_bytes = kMaxDecodedBatchBytes);
 
 // Encodes records into one batch with base offset 0 (the broker stamps it).
 // Not thread-safe; reusable after build() via reset().

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs exactly the Debian 12 packages Cairn needs to build, test and run.
+# Installs exactly the Debian 12 packages Cairn needs to build, test and run;
+# `install-deps.sh fuzz` adds clang and libFuzzer for scripts/fuzz.sh.
 # Idempotent: packages already present are skipped, and apt is not touched at
 # all when nothing is missing. Must run as root (or through sudo).
 set -euo pipefail
@@ -13,6 +14,9 @@ packages=(
   # libraries that beat writing the code ourselves
   liblz4-dev libzstd-dev libisal-dev libcli11-dev libspdlog-dev libbenchmark-dev
 )
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -52,7 +52,7 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
   CAIRN_RETURN_IF_ERROR(fill(size));
   last_ = as_bytes(buffer_).subspan(static_cast<size_t>(position_ - buffer_start_), size);
   if (verify) {
-    auto valid = validate_batch(last_, size);
+    auto valid = check_batch_integrity(last_, size);
     if (!valid.ok()) {
       return error(ErrorCode::corrupt_batch, "at position {}: {}", position_,
                    valid.status().message());

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "proto/batch_test_util.h"
 #include "proto/record_batch_format.h"
 #include "storage/test_util.h"
 
@@ -105,6 +106,30 @@ TEST_CASE("BadBatchIsRejectedAndNothingIsWritten", "[log]") {
   CHECK(log->log_end() == Offset(2));
   append(*log, make_batch(1, 1000));
   CHECK(log->log_end() == Offset(3));
+}
+
+TEST_CASE("CrcValidBatchWhoseRecordsDoNotDecodeStoresNothing", "[log]") {
+  StoreFixture f;
+  auto log = f.log();
+  append(*log, make_batch(2, 1000));
+  uint64_t size_before = log->size_bytes();
+
+  // Two records that both claim offset delta 0, behind a correct CRC.
+  std::string one = make_batch(1, 1000);
+  std::string section(cairn::testing::records_section(one));
+  std::string repeated = cairn::testing::with_records(one, section + section, 2);
+  auto appended = log->append(as_bytes(repeated), Term(1));
+  REQUIRE_FALSE(appended.ok());
+  CHECK(appended.status().code() == ErrorCode::corrupt_batch);
+
+  CHECK(log->size_bytes() == size_before);
+  CHECK(log->log_end() == Offset(2));
+  auto read = log->read(Offset(0), 1 << 20, Offset::max());
+  REQUIRE(read.ok());
+  CHECK(decode_all(read->bytes).size() == 2);
+  log.reset();
+  f.reopen();
+  CHECK(f.log()->log_end() == Offset(2));
 }
 
 TEST_CASE("ActiveSegmentRollsBySize", "[log]") {
