@@ -20,7 +20,7 @@
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
 #include "storage/store.h"
-#include "tests/fuzz/fuzz_require.h"
+#include "proto/assert.h"
 
 namespace {
 
@@ -40,16 +40,16 @@ struct Fixture {
     options.data_dir = dir;
     options.retention_check_interval_ms = 0;
     auto opened = storage::Store::open(options);
-    FUZZ_REQUIRE(opened.ok());
+    CAIRN_ASSERT(opened.ok());
     store = std::move(*opened);
     // Interval flushing with far-off limits: no fsync per input.
     auto config = storage::LogConfig().with({{"max.message.bytes", "65536"},
                                              {"flush.policy", "interval"},
                                              {"flush.ms", "3600000"},
                                              {"flush.bytes", "1073741824"}});
-    FUZZ_REQUIRE(config.ok());
+    CAIRN_ASSERT(config.ok());
     auto partition = store->open_partition({"fuzz", 0}, *config);
-    FUZZ_REQUIRE(partition.ok());
+    CAIRN_ASSERT(partition.ok());
     log = *partition;
   }
 };
@@ -72,10 +72,10 @@ int64_t append_all(storage::PartitionLog& log, std::string_view input) {
     Offset before = log.log_end();
     auto appended = log.append(as_bytes(batch), Term(1));
     if (!appended.ok()) {
-      FUZZ_REQUIRE(log.log_end() == before);
+      CAIRN_ASSERT(log.log_end() == before);
       continue;
     }
-    FUZZ_REQUIRE(appended->base_offset == before);
+    CAIRN_ASSERT(appended->base_offset == before);
     appended_records += appended->last_offset.value - before.value + 1;
   }
   return appended_records;
@@ -86,21 +86,21 @@ void read_back(const storage::PartitionLog& log, Offset from, int64_t records) {
   Offset next = from;
   while (next < log.log_end()) {
     auto read = log.read(next, 1 << 20, Offset::max());
-    FUZZ_REQUIRE(read.ok() && read->next_offset > next);
+    CAIRN_ASSERT(read.ok() && read->next_offset > next);
     auto data = as_bytes(read->bytes);
     while (!data.empty()) {
       auto header = parse_batch_header(data, data.size());
-      FUZZ_REQUIRE(header.ok());
+      CAIRN_ASSERT(header.ok());
       auto decoded = decode_batch(data.subspan(0, header->size_bytes()));
-      FUZZ_REQUIRE(decoded.ok());
+      CAIRN_ASSERT(decoded.ok());
       for (const Record& r : *decoded) {
-        FUZZ_REQUIRE(r.offset == next);
+        CAIRN_ASSERT(r.offset == next);
         next = next + 1;
       }
       data = data.subspan(header->size_bytes());
     }
   }
-  FUZZ_REQUIRE(next.value - from.value == records);
+  CAIRN_ASSERT(next.value - from.value == records);
 }
 
 }  // namespace
@@ -110,6 +110,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Offset start = log.log_end();
   int64_t records = append_all(log, {reinterpret_cast<const char*>(data), size});
   read_back(log, start, records);
-  FUZZ_REQUIRE(log.truncate_suffix(start).ok());
+  CAIRN_ASSERT(log.truncate_suffix(start).ok());
   return 0;
 }

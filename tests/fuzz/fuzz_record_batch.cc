@@ -15,7 +15,7 @@
 #include "proto/batch_test_util.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
-#include "tests/fuzz/fuzz_require.h"
+#include "proto/assert.h"
 
 namespace {
 
@@ -26,27 +26,27 @@ using cairn::testing::reseal;
 constexpr size_t kMaxBatchBytes = 1 << 16;
 
 void check_records(const BatchHeader& h, const std::vector<Record>& records) {
-  FUZZ_REQUIRE(records.size() == static_cast<size_t>(h.record_count));
+  CAIRN_ASSERT(records.size() == static_cast<size_t>(h.record_count));
   int64_t max_ts = INT64_MIN;
   for (size_t i = 0; i < records.size(); ++i) {
-    FUZZ_REQUIRE(records[i].offset == h.base_offset + static_cast<int32_t>(i));
+    CAIRN_ASSERT(records[i].offset == h.base_offset + static_cast<int32_t>(i));
     max_ts = std::max(max_ts, records[i].timestamp_ms);
   }
-  FUZZ_REQUIRE(max_ts == h.max_timestamp_ms);
+  CAIRN_ASSERT(max_ts == h.max_timestamp_ms);
 }
 
 void check_reencoding(const std::vector<Record>& records) {
   RecordBatchBuilder builder;
   for (const Record& r : records) builder.add(r.key, r.value, r.headers, r.timestamp_ms);
   auto again = builder.build();
-  FUZZ_REQUIRE(again.ok());
-  FUZZ_REQUIRE(validate_batch(as_bytes(*again), again->size()).ok());
+  CAIRN_ASSERT(again.ok());
+  CAIRN_ASSERT(validate_batch(as_bytes(*again), again->size()).ok());
   auto decoded = decode_batch(as_bytes(*again));
-  FUZZ_REQUIRE(decoded.ok() && decoded->size() == records.size());
+  CAIRN_ASSERT(decoded.ok() && decoded->size() == records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& a = records[i];
     const Record& b = (*decoded)[i];
-    FUZZ_REQUIRE(a.key == b.key && a.value == b.value && a.headers == b.headers &&
+    CAIRN_ASSERT(a.key == b.key && a.value == b.value && a.headers == b.headers &&
             a.timestamp_ms == b.timestamp_ms);
   }
 }
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   reseal(batch);
   auto valid = validate_batch(as_bytes(batch), kMaxBatchBytes);
   auto decoded = decode_batch(as_bytes(batch), kMaxBatchBytes);
-  FUZZ_REQUIRE(valid.ok() == decoded.ok());
+  CAIRN_ASSERT(valid.ok() == decoded.ok());
   if (!valid.ok()) return 0;
   check_records(*valid, *decoded);
   check_reencoding(*decoded);
