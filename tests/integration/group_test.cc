@@ -19,14 +19,24 @@ using namespace cairn::testing;
 
 namespace {
 
-void produce_n(SingleBroker& cluster, const std::string& topic, int n, const std::string& tag = "r",
-               int64_t timestamp_ms = 0) {
+// Sends n records and waits for them; failed sends go to `failures`, checked
+// by the test thread.
+void produce_n(SingleBroker& cluster, OffThreadFailures& failures, const std::string& topic, int n,
+               const std::string& tag = "r", int64_t timestamp_ms = 0) {
   auto producer = cluster.producer();
   for (int i = 0; i < n; ++i) {
     producer->send({topic, std::nullopt, tag + std::to_string(i % 50), tag + "-" + std::to_string(i), {}, timestamp_ms},
-                   [](const Result<RecordMetadata>& r) { REQUIRE(r.ok()); });
+                   [&](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
   }
   producer->flush();
+}
+
+// On the test thread: sends n records and asserts they were all acknowledged.
+void produce_n(SingleBroker& cluster, const std::string& topic, int n, const std::string& tag = "r",
+               int64_t timestamp_ms = 0) {
+  OffThreadFailures failures;
+  produce_n(cluster, failures, topic, n, tag, timestamp_ms);
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
 }
 
 std::unique_ptr<Consumer> group_consumer(SingleBroker& cluster, const std::string& group,
@@ -82,15 +92,16 @@ TEST_CASE("MembersSharePartitionsAndOwnershipConverges", "[integration][groups]"
   std::mutex mutex;
   std::multiset<std::string> seen;
   std::atomic<bool> stop{false};
+  OffThreadFailures failures;
   auto member = [&](int leave_after_ms) {
     return std::thread([&, leave_after_ms] {
       auto consumer = group_consumer(cluster, "workers");
-      REQUIRE(consumer->subscribe({"jobs"}).ok());
+      if (!failures.expect_ok(consumer->subscribe({"jobs"}), "subscribe")) return;
       auto start = std::chrono::steady_clock::now();
       while (!stop) {
         if (leave_after_ms > 0 && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(leave_after_ms)) break;
         auto records = consumer->poll(std::chrono::milliseconds(100));
-        REQUIRE(records.ok());
+        if (!failures.expect_ok(records.status(), "poll")) break;
         std::lock_guard lock(mutex);
         for (const auto& r : *records) seen.insert(*r.record.value);
       }
@@ -102,7 +113,7 @@ TEST_CASE("MembersSharePartitionsAndOwnershipConverges", "[integration][groups]"
   members.push_back(member(0));
   members.push_back(member(4000));  // leaves midway
   // Ownership is exclusive at every look while records flow and members come and go.
-  std::thread producer([&] { produce_n(cluster, "jobs", kRecords / 2, "a"); });
+  std::thread producer([&] { produce_n(cluster, failures, "jobs", kRecords / 2, "a"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   members.push_back(member(0));  // a fourth joins
   producer.join();
@@ -128,6 +139,7 @@ TEST_CASE("MembersSharePartitionsAndOwnershipConverges", "[integration][groups]"
   }
   stop = true;
   for (auto& t : members) t.join();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
   CHECK(converged);
   std::set<std::string> unique(seen.begin(), seen.end());
   CHECK(unique.size() == kRecords);  // nothing lost

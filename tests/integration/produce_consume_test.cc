@@ -98,6 +98,7 @@ TEST_CASE("SeveralProducersAndConsumersAtOnceLoseAndReorderNothing", "[integrati
   cluster.create_topic("busy", 4);
   constexpr int kProducers = 3;
   constexpr int kPerProducer = 2000;
+  OffThreadFailures failures;
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
@@ -105,7 +106,9 @@ TEST_CASE("SeveralProducersAndConsumersAtOnceLoseAndReorderNothing", "[integrati
       for (int i = 0; i < kPerProducer; ++i) {
         ProducerRecord record{"busy", std::nullopt, "p" + std::to_string(p) + "-" + std::to_string(i % 8),
                               std::to_string(i), {}, 0};
-        producer->send(std::move(record), [](const Result<RecordMetadata>& r) { REQUIRE(r.ok()); });
+        producer->send(std::move(record), [&](const Result<RecordMetadata>& r) {
+          failures.expect_ok(r.status(), "send");
+        });
       }
       producer->flush();
     });
@@ -118,12 +121,13 @@ TEST_CASE("SeveralProducersAndConsumersAtOnceLoseAndReorderNothing", "[integrati
       auto consumer = cluster.consumer();
       std::vector<TopicPartition> all;
       for (int32_t p = 0; p < 4; ++p) all.push_back({"busy", p});
-      REQUIRE(consumer->assign(all).ok());
-      got[c] = consume(*consumer, kProducers * kPerProducer, std::chrono::seconds(10));
+      if (!failures.expect_ok(consumer->assign(all), "assign")) return;
+      got[c] = consume(*consumer, kProducers * kPerProducer, std::chrono::seconds(10), &failures);
     });
   }
   for (auto& t : producers) t.join();
   for (auto& t : consumers) t.join();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
   for (const auto& records : got) {
     REQUIRE(records.size() == kProducers * kPerProducer);
     std::map<std::string, int> last;  // per key: values increase
