@@ -18,13 +18,12 @@
 
 namespace cairn::storage::testing {
 
-// A fresh folder under `parent` (the system temp folder by default),
-// removed on destruction.
+// A fresh folder under the system temp folder, removed on destruction.
 class TempDir {
  public:
-  explicit TempDir(const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
+  TempDir() {
     std::random_device rd;
-    path_ = (parent / ("cairn-test-" + std::to_string(rd()))).string();
+    path_ = (std::filesystem::temp_directory_path() / ("cairn-test-" + std::to_string(rd()))).string();
     std::filesystem::create_directories(path_);
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
