@@ -35,6 +35,10 @@ struct BrokerConfig {
   // --max-inflight-produce-bytes: produce bytes awaiting their acks at once;
   // beyond it requests are refused (resource_exhausted) until some finish. Default 256 MiB.
   int64_t max_inflight_produce_bytes = 256LL << 20;
+  // --fetch-max-bytes: cap on the record bytes of one fetch response,
+  // whatever the client asks (the first batch a reader needs is always sent,
+  // and no response exceeds --max-request-bytes). Default 50 MiB.
+  int64_t fetch_max_bytes = 50LL << 20;
   // --max-fetch-wait-ms: cap on a fetch's long-poll wait. Default 30000.
   int32_t max_fetch_wait_ms = 30'000;
   // --io-threads: threads for timers and long-poll fetches. Default 2.

@@ -44,8 +44,10 @@ grpc::ServerUnaryReactor* BrokerService::Fetch(grpc::CallbackServerContext* cont
     reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "a fetch needs at least one partition"});
     return reactor;
   }
-  auto op = std::make_shared<FetchOperation>(topics_, io_, request, response, reactor,
-                                             config_.max_fetch_wait_ms, shutting_down_);
+  FetchLimits limits{config_.max_fetch_wait_ms, static_cast<size_t>(config_.fetch_max_bytes),
+                     static_cast<size_t>(config_.max_request_bytes)};
+  auto op = std::make_shared<FetchOperation>(topics_, io_, request, response, reactor, limits,
+                                             shutting_down_);
   op->start();
   return reactor;
 }

@@ -11,14 +11,32 @@
 namespace cairn::broker {
 
 constexpr size_t kDefaultPartitionMaxBytes = 1 << 20;
-constexpr size_t kDefaultFetchMaxBytes = 50 << 20;
+// The tag and length prefix of one partition in the encoded response, at most.
+constexpr size_t kPartitionFraming = 6;
+
+namespace {
+
+size_t data_bytes(const v1::FetchedPartition& p) {
+  size_t bytes = p.batches().size();
+  for (const auto& r : p.records()) bytes += r.ByteSizeLong();
+  return bytes;
+}
+
+// Leaves the partition in the response, with its offsets but without data.
+void drop_data(const v1::PartitionFetch& want, v1::FetchedPartition* out) {
+  out->clear_batches();
+  out->clear_records();
+  out->set_next_offset(want.offset());
+}
+
+}  // namespace
 
 FetchOperation::FetchOperation(TopicManager& topics, asio::io_context& io,
                                const v1::FetchRequest* request, v1::FetchResponse* response,
-                               grpc::ServerUnaryReactor* reactor, int32_t max_wait_cap_ms,
+                               grpc::ServerUnaryReactor* reactor, const FetchLimits& limits,
                                const std::atomic<bool>& shutting_down)
     : topics_(topics), io_(io), request_(request), response_(response), reactor_(reactor),
-      max_wait_ms_(std::clamp(request->max_wait_ms(), 0, max_wait_cap_ms)),
+      limits_(limits), max_wait_ms_(std::clamp(request->max_wait_ms(), 0, limits.max_wait_ms)),
       shutting_down_(shutting_down) {}
 
 void FetchOperation::start() {
@@ -66,25 +84,42 @@ void FetchOperation::register_waiters() {
 
 size_t FetchOperation::read_all(bool* any_error) {
   response_->clear_partitions();
-  size_t max_bytes = request_->max_bytes() > 0 ? static_cast<size_t>(request_->max_bytes())
-                                               : kDefaultFetchMaxBytes;
-  size_t total = 0;
+  size_t max_bytes = limits_.max_bytes;
+  if (request_->max_bytes() > 0) max_bytes = std::min(max_bytes, size_t(request_->max_bytes()));
+  size_t total = 0;          // record bytes in the response
+  size_t response_size = 0;  // the whole encoded response, for the send limit
   for (const auto& want : request_->partitions()) {
     auto* out = response_->add_partitions();
     size_t partition_max = want.max_bytes() > 0 ? static_cast<size_t>(want.max_bytes())
                                                 : kDefaultPartitionMaxBytes;
-    // The first data of the response may exceed the limits by one batch.
-    size_t budget = std::min(partition_max, max_bytes > total ? max_bytes - total : 1);
-    read_partition(want, budget, out);
+    // Only the first partition with data may overshoot (by its first batch).
+    auto first = total == 0 ? storage::FirstBatch::always : storage::FirstBatch::only_if_it_fits;
+    size_t left = max_bytes > total ? max_bytes - total : 0;
+    read_partition(want, std::min(partition_max, left), first, out);
+    // Records decode larger than their batch and every partition adds its
+    // framing: the send limit is checked on what will really be sent.
+    size_t size = out->ByteSizeLong() + kPartitionFraming;
+    if (response_size + size > limits_.send_limit) {
+      if (total == 0 && data_bytes(*out) > 0) {
+        to_proto(error(ErrorCode::record_too_large,
+                       "{}/{}: the batch at offset {} does not fit in a response of at most {} "
+                       "bytes (--max-request-bytes); fetch it as batches, or raise the limit",
+                       want.topic(), want.partition(), want.offset(), limits_.send_limit),
+                 out->mutable_error());
+        *any_error = true;
+      }
+      drop_data(want, out);
+      size = out->ByteSizeLong() + kPartitionFraming;
+    }
     if (out->error().code() != v1::NONE) *any_error = true;
-    total += out->batches().size();
-    for (const auto& r : out->records()) total += r.ByteSizeLong();
+    total += data_bytes(*out);
+    response_size += size;
   }
   return total;
 }
 
 void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budget,
-                                    v1::FetchedPartition* out) {
+                                    storage::FirstBatch first, v1::FetchedPartition* out) {
   out->set_topic(want.topic());
   out->set_partition(want.partition());
   out->set_next_offset(want.offset());
@@ -98,7 +133,7 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
   Offset high_watermark = partition->high_watermark();
   out->set_high_watermark(high_watermark.value);
   out->set_log_start_offset(partition->log->log_start().value);
-  auto read = partition->log->read(Offset(want.offset()), budget, high_watermark);
+  auto read = partition->log->read(Offset(want.offset()), budget, high_watermark, first);
   if (!read.ok()) {
     to_proto(read.status(), out->mutable_error());
     return;

@@ -14,19 +14,29 @@
 
 namespace cairn::broker {
 
+// What one fetch may cost the broker (from BrokerConfig).
+struct FetchLimits {
+  int32_t max_wait_ms = 30'000;    // cap on the long-poll wait
+  size_t max_bytes = 50 << 20;     // cap on a response's record bytes, whatever the client asks
+  size_t send_limit = 64 << 20;    // the gRPC send limit: no response may exceed it
+};
+
 // One Fetch RPC: reads every requested partition up to its high watermark;
 // if fewer than min_bytes are available it waits — registered with each
 // partition's ReadWaiters — until more are, or until max_wait_ms passes,
 // then answers with what it has. Finishes the RPC exactly once.
 //
 // Reads run on the calling gRPC thread the first time and on the io_context
-// afterwards (never on the flusher thread that wakes it). Bounded: a fetch
-// returns at most max_bytes (plus one whole batch, so readers progress).
+// afterwards (never on the flusher thread that wakes it). Bounded: a response
+// holds at most min(request max_bytes, FetchLimits::max_bytes), except that
+// the first partition with data always gets its first batch so readers
+// progress; it never exceeds the send limit (a first batch that alone would
+// is answered with record_too_large instead of a response gRPC would drop).
 class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<FetchOperation> {
  public:
   FetchOperation(TopicManager& topics, asio::io_context& io, const v1::FetchRequest* request,
                  v1::FetchResponse* response, grpc::ServerUnaryReactor* reactor,
-                 int32_t max_wait_cap_ms, const std::atomic<bool>& shutting_down);
+                 const FetchLimits& limits, const std::atomic<bool>& shutting_down);
 
   void start();
   void wake() override;
@@ -36,7 +46,8 @@ class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<Fe
   // Fills the response afresh; returns bytes gathered and whether any
   // partition had an error.
   size_t read_all(bool* any_error);
-  void read_partition(const v1::PartitionFetch& want, size_t budget, v1::FetchedPartition* out);
+  void read_partition(const v1::PartitionFetch& want, size_t budget, storage::FirstBatch first,
+                      v1::FetchedPartition* out);
   void register_waiters();
 
   TopicManager& topics_;
@@ -44,6 +55,7 @@ class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<Fe
   const v1::FetchRequest* request_;
   v1::FetchResponse* response_;
   grpc::ServerUnaryReactor* reactor_;
+  const FetchLimits limits_;
   const int32_t max_wait_ms_;
   const std::atomic<bool>& shutting_down_;  // answer at once: the server is stopping
   std::mutex mutex_;

@@ -65,6 +65,11 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "Produce bytes awaiting acknowledgement at once; more is refused until some finish")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--fetch-max-bytes", c.fetch_max_bytes,
+                 "Cap on the record bytes of one fetch response, whatever the client asks "
+                 "(a reader's next batch is always sent whole; --max-request-bytes bounds it too)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   app.add_option("--max-fetch-wait-ms", c.max_fetch_wait_ms, "Cap on a fetch's long-poll wait")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -221,7 +221,8 @@ Result<uint64_t> PartitionLog::position_of(const Segment& segment, uint64_t segm
                segment.path);
 }
 
-Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset max_offset) const {
+Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset max_offset,
+                                      FirstBatch first) const {
   SegmentPtr segment;
   uint64_t segment_size = 0;
   Offset upper;
@@ -255,7 +256,8 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
     const BatchHeader& h = (*batch)->header;
     if (h.base_offset >= upper) break;
     auto bytes = scanner.last_batch_bytes();
-    if (!result.bytes.empty() && result.bytes.size() + bytes.size() > max_bytes) break;
+    bool may_overshoot = result.bytes.empty() && first == FirstBatch::always;
+    if (!may_overshoot && result.bytes.size() + bytes.size() > max_bytes) break;
     result.bytes.append(as_chars(bytes));
     result.next_offset = h.next_offset();
   }

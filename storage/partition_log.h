@@ -30,6 +30,11 @@ struct AppendResult {
   int64_t append_time_ms = 0;
 };
 
+// Whether PartitionLog::read returns a first batch larger than max_bytes.
+// A reader that gets nothing else must get it, or it never progresses; a
+// fetch filling the rest of a response must not overshoot its limit.
+enum class FirstBatch { always, only_if_it_fits };
+
 // Whole batches read from the log, as stored.
 struct ReadResult {
   std::string bytes;     // zero or more complete, CRC-verified batches
@@ -94,9 +99,10 @@ class PartitionLog {
   Result<AppendResult> append(std::span<const std::byte> batch, Term term);
 
   // Whole batches starting with the one that holds `offset`, up to `max_bytes`
-  // (at least one batch, so readers always progress), none at or beyond
-  // `max_offset` (exclusive; readers pass the high watermark).
-  Result<ReadResult> read(Offset offset, size_t max_bytes, Offset max_offset) const;
+  // (the first one even if larger, unless `first` says otherwise), none at or
+  // beyond `max_offset` (exclusive; readers pass the high watermark).
+  Result<ReadResult> read(Offset offset, size_t max_bytes, Offset max_offset,
+                          FirstBatch first = FirstBatch::always) const;
 
   // The first offset whose record timestamp is >= `timestamp_ms`, or nullopt
   // when every record is older.

@@ -66,6 +66,14 @@ TEST_CASE("ReadHonoursMaxBytesAndMaxOffset", "[log]") {
   auto at_bound = log->read(Offset(7), 1 << 20, Offset(7));
   REQUIRE(at_bound.ok());
   CHECK(at_bound->bytes.empty());
+
+  auto too_small = log->read(Offset(0), batch_size - 1, Offset::max(), FirstBatch::only_if_it_fits);
+  REQUIRE(too_small.ok());
+  CHECK(too_small->bytes.empty());
+  CHECK(too_small->next_offset == Offset(0));
+  auto fits = log->read(Offset(0), batch_size * 2, Offset::max(), FirstBatch::only_if_it_fits);
+  REQUIRE(fits.ok());
+  CHECK(fits->bytes.size() == batch_size * 2);
 }
 
 TEST_CASE("ReadOutsideTheLogIsOffsetOutOfRange", "[log]") {

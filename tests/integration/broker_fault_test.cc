@@ -7,49 +7,12 @@
 
 #include "cairn/v1/broker.grpc.pb.h"
 #include "cluster_fixture.h"
+#include "raw_broker.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch_format.h"
 
 using namespace cairn;
 using namespace cairn::testing;
-
-namespace {
-
-std::unique_ptr<v1::Broker::Stub> raw_stub(const SingleBroker& cluster) {
-  return v1::Broker::NewStub(
-      grpc::CreateChannel(cluster.broker.address(), grpc::InsecureChannelCredentials()));
-}
-
-std::string batch_of(int records, const std::string& value = "v") {
-  RecordBatchBuilder builder;
-  for (int i = 0; i < records; ++i) builder.add(std::nullopt, value, {}, 1000 + i);
-  return std::move(builder.build()).value();
-}
-
-v1::ProduceResponse produce_raw(v1::Broker::Stub& stub, const std::string& topic, int32_t partition,
-                                std::string batches, grpc::Status* rpc = nullptr) {
-  v1::ProduceRequest request;
-  auto* p = request.add_partitions();
-  p->set_topic(topic);
-  p->set_partition(partition);
-  p->set_batches(std::move(batches));
-  grpc::ClientContext context;
-  v1::ProduceResponse response;
-  grpc::Status status = stub.Produce(&context, request, &response);
-  if (rpc) *rpc = status;
-  return response;
-}
-
-v1::ErrorCode produce_error(v1::Broker::Stub& stub, const std::string& topic, int32_t partition,
-                            std::string batches) {
-  grpc::Status rpc;
-  auto response = produce_raw(stub, topic, partition, std::move(batches), &rpc);
-  REQUIRE(rpc.ok());
-  REQUIRE(response.results_size() == 1);
-  return response.results(0).error().code();
-}
-
-}  // namespace
 
 TEST_CASE("BadInputGetsTypedErrorsAndTheBrokerKeepsServing", "[integration]") {
   SingleBroker cluster;
