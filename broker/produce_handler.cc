@@ -29,10 +29,9 @@ std::shared_ptr<Partition> ProduceHandler::partition_for_produce(const TopicPart
 
 namespace {
 
-// Splits concatenated batches; every batch is checked before any is
-// appended, so a partition's data is appended whole or not at all.
-Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const std::byte> data,
-                                                               size_t max_batch_bytes) {
+// Splits concatenated batches at their length fields; the log validates
+// each before it appends any (PartitionLog::append is all or nothing).
+Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const std::byte> data) {
   std::vector<std::span<const std::byte>> batches;
   if (data.empty()) return error(ErrorCode::invalid_request, "no record batches given");
   while (!data.empty()) {
@@ -42,18 +41,8 @@ Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const st
       return error(ErrorCode::corrupt_batch, "batch says {} bytes but {} remain",
                    header->size_bytes(), data.size());
     }
-    if (header->size_bytes() > max_batch_bytes) {
-      return error(ErrorCode::record_too_large, "batch of {} bytes exceeds max.message.bytes ({})",
-                   header->size_bytes(), max_batch_bytes);
-    }
     batches.push_back(data.subspan(0, header->size_bytes()));
     data = data.subspan(header->size_bytes());
-  }
-  if (batches.size() > 1) {
-    for (auto batch : batches) {
-      auto valid = validate_batch(batch, max_batch_bytes);
-      if (!valid.ok()) return valid.status();
-    }
   }
   return batches;
 }
@@ -84,22 +73,14 @@ int64_t now_ms() {
 
 Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
                                                     const v1::PartitionProduce& data) {
-  size_t max_batch = static_cast<size_t>(partition.log->config().max_message_bytes);
   if (data.has_records()) {
     auto batch = batch_from_records(data.records(), now_ms());
     if (!batch.ok()) return batch.status();
     return partition.log->append(as_bytes(*batch), Term(0));
   }
-  auto batches = split_batches(as_bytes(data.batches()), max_batch);
+  auto batches = split_batches(as_bytes(data.batches()));
   if (!batches.ok()) return batches.status();
-  storage::AppendResult total;
-  for (size_t i = 0; i < batches->size(); ++i) {
-    auto appended = partition.log->append((*batches)[i], Term(0));
-    if (!appended.ok()) return appended.status();
-    if (i == 0) total = *appended;
-    total.last_offset = appended->last_offset;
-  }
-  return total;
+  return partition.log->append(*batches, Term(0));
 }
 
 bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,

@@ -91,6 +91,7 @@ IndexStore::IndexStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
 IndexStore::~IndexStore() = default;
 
 Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bool sync) {
+  if (fail_writes_) return error(ErrorCode::io_error, "index write failed (injected by a test)");
   rocksdb::WriteBatch batch;
   if (update.cleared_offsets) {
     const auto& [from, to] = *update.cleared_offsets;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,6 +113,9 @@ class IndexStore {
   void set_synced_write_listener(std::function<void()> listener) {
     synced_write_listener_ = std::move(listener);
   }
+  // Tests: while set, every write fails with io_error and applies nothing,
+  // as a failing disk would.
+  void fail_writes_for_testing(bool fail) { fail_writes_ = fail; }
   // A consistent copy of the database in the new folder `dir`.
   Status checkpoint(const std::string& dir) const;
 
@@ -122,6 +126,7 @@ class IndexStore {
   explicit IndexStore(std::unique_ptr<rocksdb::DB> db);
   std::unique_ptr<rocksdb::DB> db_;
   std::function<void()> synced_write_listener_;
+  std::atomic<bool> fail_writes_{false};
 };
 
 }  // namespace cairn::storage

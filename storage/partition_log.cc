@@ -43,35 +43,57 @@ Status check_keyed(std::span<const std::byte> batch) {
 
 }  // namespace
 
-Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch, Term term) {
+Result<AppendResult> PartitionLog::append(std::span<const std::span<const std::byte>> batches,
+                                          Term term) {
   bool want_flush = false;
-  auto appended = append_batch(batch, term, &want_flush);
+  auto appended = append_batches(batches, term, &want_flush);
   if (want_flush && flush_hook_) flush_hook_();
   return appended;
 }
 
-Result<AppendResult> PartitionLog::append_batch(std::span<const std::byte> batch, Term term,
-                                                 bool* want_flush) {
+Result<AppendResult> PartitionLog::append_batches(
+    std::span<const std::span<const std::byte>> batches, Term term, bool* want_flush) {
+  CAIRN_ASSERT(!batches.empty());
   LogConfig config = this->config();
-  // Validation (CRC over the whole batch) runs before taking the lock.
-  auto header = validate_batch(batch, static_cast<size_t>(config.max_message_bytes));
-  if (!header.ok()) return header.status();
-  if (compacts(config.cleanup_policy)) CAIRN_RETURN_IF_ERROR(check_keyed(batch));
+  // Every batch is validated (CRC, record framing) before the lock and
+  // before any is written.
+  std::vector<BatchHeader> headers;
+  headers.reserve(batches.size());
+  size_t total_bytes = 0;
+  for (auto batch : batches) {
+    auto header = validate_batch(batch, static_cast<size_t>(config.max_message_bytes));
+    if (!header.ok()) return header.status();
+    if (compacts(config.cleanup_policy)) CAIRN_RETURN_IF_ERROR(check_keyed(batch));
+    headers.push_back(*header);
+    total_bytes += batch.size();
+  }
 
   std::lock_guard lock(mutex_);
   if (failed_) return failed_status_;
   if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
   int64_t now_ms = clock_.now_ms();
-  CAIRN_RETURN_IF_ERROR(maybe_roll_locked(batch.size(), now_ms));
+  // What can fail without a byte written fails first: the roll, and writing
+  // the index entries earlier appends left pending.
+  CAIRN_RETURN_IF_ERROR(maybe_roll_locked(total_bytes, now_ms));
+  CAIRN_RETURN_IF_ERROR(persist_index_if_full_locked());
 
+  // One gather write of every batch, each with its offset and term stamped
+  // into a copy of its header; the caller's bytes are not changed.
   Segment& active = *segments_.rbegin()->second;
-  std::array<std::byte, batch_format::kHeaderSize> stamped;
-  std::copy_n(batch.begin(), stamped.size(), stamped.begin());
-  stamp_batch(stamped, log_end_, term);
-  header->base_offset = log_end_;
-  header->leader_epoch = term;
+  std::vector<std::array<std::byte, batch_format::kHeaderSize>> stamped(batches.size());
+  std::vector<std::span<const std::byte>> parts;
+  parts.reserve(2 * batches.size());
+  Offset next = log_end_;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    std::copy_n(batches[i].begin(), stamped[i].size(), stamped[i].begin());
+    stamp_batch(stamped[i], next, term);
+    headers[i].base_offset = next;
+    headers[i].leader_epoch = term;
+    next = headers[i].next_offset();
+    parts.push_back(stamped[i]);
+    parts.push_back(batches[i].subspan(stamped[i].size()));
+  }
   uint64_t position = active.size_bytes;
-  const std::span<const std::byte> parts[] = {stamped, batch.subspan(stamped.size())};
   Status written = active.file->append(parts);
   if (!written.ok()) {
     // Cut any partial write so the segment still ends on a batch boundary.
@@ -83,20 +105,25 @@ Result<AppendResult> PartitionLog::append_batch(std::span<const std::byte> batch
     }
     return written;
   }
+
+  // From here nothing fails: the request is in the log.
   if (active.empty()) active.created_ms = now_ms;
-  active.size_bytes += batch.size();
-  active.next_offset = header->next_offset();
-  log_end_ = header->next_offset();
+  for (const BatchHeader& header : headers) {
+    index_batch_locked(active, header, position);
+    position += header.size_bytes();
+  }
+  active.size_bytes = position;
+  active.next_offset = next;
+  log_end_ = next;
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = now_ms;
-  unflushed_bytes_ += batch.size();
-  CAIRN_RETURN_IF_ERROR(index_batch_locked(active, *header, position));
+  unflushed_bytes_ += total_bytes;
   *want_flush = config_.flush_policy == FlushPolicy::on_append ||
                 unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
-  return AppendResult{header->base_offset, header->last_offset(), now_ms};
+  return AppendResult{headers.front().base_offset, headers.back().last_offset(), now_ms};
 }
 
-Status PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& header,
-                                        uint64_t position) {
+void PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& header,
+                                      uint64_t position) {
   OffsetEntry offset_entry{header.base_offset, position};
   TimeEntry time_entry{header.max_timestamp_ms, header.base_offset};
   bool want_offset_entry = segment.bytes_since_index_entry >= kIndexIntervalBytes;
@@ -107,9 +134,12 @@ Status PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& hea
   segment.max_timestamp_ms = running_max_ts_;
   if (want_offset_entry) pending_index_.offset_entries.push_back(offset_entry);
   if (want_time_entry) pending_index_.time_entries.push_back(time_entry);
-  bool too_many = pending_index_.offset_entries.size() + pending_index_.time_entries.size() >=
-                  kMaxPendingIndexEntries;
-  return too_many ? persist_index_locked(/*clean=*/false, /*sync=*/false) : Status();
+}
+
+Status PartitionLog::persist_index_if_full_locked() {
+  bool full = pending_index_.offset_entries.size() + pending_index_.time_entries.size() >=
+              kMaxPendingIndexEntries;
+  return full ? persist_index_locked(/*clean=*/false, /*sync=*/false) : Status();
 }
 
 std::optional<OffsetEntry> PartitionLog::floor_entry_locked(Offset offset) const {
@@ -144,7 +174,13 @@ Status PartitionLog::persist_index_locked(
   update.summaries = std::move(summaries);
   update.meta = PartitionMeta{log_start_, flushed_, clean, /*sync_failed=*/failed_,
                               compacted_end_};
-  return index_.write(tp_, update, sync);
+  Status written = index_.write(tp_, update, sync);
+  if (!written.ok()) {
+    // Nothing was applied: the entries stay pending for the next write.
+    pending_index_.offset_entries = std::move(update.offset_entries);
+    pending_index_.time_entries = std::move(update.time_entries);
+  }
+  return written;
 }
 
 std::pair<Offset, SegmentSummary> PartitionLog::summary_entry(const Segment& segment) {

@@ -91,12 +91,17 @@ class PartitionLog {
                                                     LogConfig config);
   ~PartitionLog();
 
-  // Validates `batch` (size, CRC, counts) and appends it with its base offset
-  // and term stamped into the written copy of its header; the caller's bytes
-  // are not changed. Rejected batches leave the log unchanged. A compacted
-  // topic refuses a batch with a record without a key (invalid_request): only
-  // there are records decoded on append.
-  Result<AppendResult> append(std::span<const std::byte> batch, Term term);
+  // Appends the batches of one request, all or nothing: every batch is
+  // validated (size, CRC, each record's framing, counts; on a compacted
+  // topic a key on every record, else invalid_request) before any is
+  // written, and all go to the active segment in one gather write that is
+  // cut back if it fails. Each is written with its base offset and term
+  // stamped into a copy of its header; the caller's bytes are not changed.
+  // The result spans every batch. A failed append leaves the log unchanged.
+  Result<AppendResult> append(std::span<const std::span<const std::byte>> batches, Term term);
+  Result<AppendResult> append(std::span<const std::byte> batch, Term term) {
+    return append({&batch, 1}, term);
+  }
 
   // Whole batches starting with the one that holds `offset`, up to `max_bytes`
   // (the first one even if larger, unless `first` says otherwise), none at or
@@ -195,7 +200,8 @@ class PartitionLog {
   // `removed`, whose files the caller deletes.
   Status truncate_locked(Offset offset, std::vector<SegmentPtr>& removed);
   Status maybe_roll_locked(size_t incoming_bytes, int64_t now_ms);
-  Status index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
+  // Adds the batch's entries to pending_index_ (no I/O).
+  void index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
   SegmentPtr segment_for_locked(Offset offset) const;
   // Where the batch holding `offset` starts, scanning from `floor` (the
   // index entry at or below it) when it lies in this segment.
@@ -211,8 +217,11 @@ class PartitionLog {
   // segment summary) in one atomic RocksDB batch.
   Status persist_index_locked(bool clean, bool sync,
                               std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
+  // Writes the pending entries once kMaxPendingIndexEntries pile up.
+  Status persist_index_if_full_locked();
   static std::pair<Offset, SegmentSummary> summary_entry(const Segment& segment);
-  Result<AppendResult> append_batch(std::span<const std::byte> batch, Term term, bool* want_flush);
+  Result<AppendResult> append_batches(std::span<const std::span<const std::byte>> batches,
+                                      Term term, bool* want_flush);
 
   Env& env_;
   Clock& clock_;

@@ -237,7 +237,8 @@ Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_posit
                       (*batch)->position, header.base_offset, segment->next_offset);
       break;
     }
-    CAIRN_RETURN_IF_ERROR(index_batch_locked(*segment, header, (*batch)->position));
+    index_batch_locked(*segment, header, (*batch)->position);
+    CAIRN_RETURN_IF_ERROR(persist_index_if_full_locked());
     segment->size_bytes = (*batch)->position + header.size_bytes();
     segment->next_offset = header.next_offset();
     ++recovery_.batches_scanned;

@@ -140,6 +140,75 @@ TEST_CASE("CrcValidBatchWhoseRecordsDoNotDecodeStoresNothing", "[log]") {
   CHECK(f.log()->log_end() == Offset(2));
 }
 
+TEST_CASE("AppendOfSeveralBatchesIsAllOrNothing", "[log]") {
+  StoreFixture f;
+  auto log = f.log(*LogConfig().with({{"cleanup.policy", "compact"}}));
+  auto keyed = [](const std::string& key) {
+    RecordBatchBuilder builder;
+    builder.add(key, "v", {}, 1000);
+    return std::move(builder.build()).value();
+  };
+  std::string first = keyed("a");
+  REQUIRE(log->append(as_bytes(first), Term(1)).ok());
+  uint64_t size_before = log->size_bytes();
+  auto refused = [&](std::vector<std::string> batches) {
+    std::vector<std::span<const std::byte>> spans;
+    for (const auto& b : batches) spans.push_back(as_bytes(b));
+    auto appended = log->append(spans, Term(1));
+    CHECK(log->size_bytes() == size_before);
+    CHECK(log->log_end() == Offset(1));
+    return appended.ok() ? ErrorCode::ok : appended.status().code();
+  };
+  std::string bad_crc = keyed("c");
+  bad_crc.back() ^= 0x01;
+  CHECK(refused({keyed("b"), keyed("c"), bad_crc}) == ErrorCode::corrupt_batch);
+  CHECK(refused({keyed("b"), make_batch(1, 1000)}) == ErrorCode::invalid_request);  // no key
+  f.env.short_write_next_append();
+  CHECK(refused({keyed("b"), keyed("c"), keyed("d")}) == ErrorCode::io_error);
+
+  std::vector<std::string> batches{keyed("b"), keyed("c")};
+  std::vector<std::span<const std::byte>> spans{as_bytes(batches[0]), as_bytes(batches[1])};
+  auto appended = log->append(spans, Term(1));
+  REQUIRE(appended.ok());
+  CHECK(appended->base_offset == Offset(1));
+  CHECK(appended->last_offset == Offset(2));
+  log.reset();
+  f.reopen();
+  CHECK(values_of(*f.log()) == std::vector<std::string>{"v", "v", "v"});
+}
+
+TEST_CASE("AFailedIndexWriteLeavesNoRecordsBehindAnError", "[log]") {
+  StoreFixture f;
+  auto log = f.log(manual_flush_config());
+  // Rising timestamps give every batch a pending time entry, so an append
+  // soon has to write the pending entries to RocksDB.
+  f.store->index().fail_writes_for_testing(true);
+  int64_t timestamp = 1000;
+  std::optional<Status> failure;
+  for (int i = 0; i < 4 * static_cast<int>(kMaxPendingIndexEntries) && !failure; ++i) {
+    Offset end_before = log->log_end();
+    uint64_t size_before = log->size_bytes();
+    std::string batch = make_batch(1, timestamp++);
+    auto appended = log->append(as_bytes(batch), Term(1));
+    if (appended.ok()) continue;
+    failure = appended.status();
+    CHECK(log->log_end() == end_before);
+    CHECK(log->size_bytes() == size_before);
+  }
+  REQUIRE(failure);
+  CHECK(failure->code() == ErrorCode::io_error);
+  f.store->index().fail_writes_for_testing(false);
+  Offset end = log->log_end();
+  append(*log, make_batch(1, timestamp++, "after"));
+  CHECK(log->flush_now().ok());
+  CHECK(values_of(*log).size() == static_cast<size_t>(end.value) + 1);
+  // The entries kept pending through the failure reach the index.
+  auto found = log->offset_for_time(1000 + end.value / 2);
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK(**found == Offset(end.value / 2));
+}
+
 TEST_CASE("ActiveSegmentRollsBySize", "[log]") {
   StoreFixture f;
   auto log = f.log(*LogConfig().with({{"segment.bytes", "4096"}}));

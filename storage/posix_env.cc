@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cassert>
+#include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "storage/env.h"
 
@@ -29,17 +31,17 @@ class PosixFile final : public File {
   ~PosixFile() override { ::close(fd_); }
 
   Status append(std::span<const std::span<const std::byte>> parts) override {
-    constexpr size_t kMaxParts = 8;
-    assert(parts.size() <= kMaxParts);
-    iovec iov[kMaxParts];
-    size_t count = 0;
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
     for (const auto& part : parts) {
-      if (!part.empty()) iov[count++] = {const_cast<std::byte*>(part.data()), part.size()};
+      if (!part.empty()) iov.push_back({const_cast<std::byte*>(part.data()), part.size()});
     }
     uint64_t at = size_.load(std::memory_order_relaxed);
-    iovec* next = iov;
+    iovec* next = iov.data();
+    size_t count = iov.size();
     while (count > 0) {
-      ssize_t n = ::pwritev(fd_, next, static_cast<int>(count), static_cast<off_t>(at));
+      int chunk = static_cast<int>(std::min<size_t>(count, IOV_MAX));
+      ssize_t n = ::pwritev(fd_, next, chunk, static_cast<off_t>(at));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error("cannot write", path_, errno);
