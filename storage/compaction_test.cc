@@ -190,6 +190,12 @@ TEST_CASE("ReadInsideACompactionGapReturnsTheNextBatch", "[compaction]") {
   REQUIRE(f.store->close().ok());
   f.reopen();
   CHECK(f.log(compact_config())->compacted_end() == Offset(7));
+  // And a lost index: the bounds file beside the segments keeps it.
+  REQUIRE(f.store->close().ok());
+  f.store.reset();
+  std::filesystem::remove_all(f.index_dir());
+  f.reopen();
+  CHECK(f.log(compact_config())->compacted_end() == Offset(7));
 }
 
 TEST_CASE("ActiveSegmentIsNeverCompacted", "[compaction]") {

@@ -4,6 +4,8 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <ctime>
+#include <filesystem>
 #include <limits>
 
 #include <spdlog/spdlog.h>
@@ -75,11 +77,21 @@ Result<std::unique_ptr<IndexStore>> IndexStore::open(const std::string& path, bo
   auto s = rocksdb::DB::Open(options, path, &raw);
   if (rebuilt) *rebuilt = false;
   if (!s.ok()) {
-    // The index is rebuildable from the segments: start afresh rather than
-    // refuse to serve the data.
-    spdlog::warn("index at {} cannot be opened ({}); rebuilding it from the segments", path,
-                 s.ToString());
-    rocksdb::DestroyDB(path, options);
+    // The index is rebuildable from the segments (and the bounds files
+    // beside them): start afresh rather than refuse to serve the data, but
+    // keep the damaged one for a person to look at.
+    std::string aside = fmt::format("{}.damaged-{}", path, std::time(nullptr));
+    std::error_code moved;
+    std::filesystem::rename(path, aside, moved);
+    if (moved) {
+      return error(ErrorCode::io_error,
+                   "the index at {} cannot be opened ({}) nor moved aside to {} ({}); move it "
+                   "away yourself and start again to rebuild it from the segments",
+                   path, s.ToString(), aside, moved.message());
+    }
+    spdlog::error("the index at {} cannot be opened ({}); moved it to {} and rebuilding it "
+                  "from the segments (delete that folder once you no longer need it)",
+                  path, s.ToString(), aside);
     s = rocksdb::DB::Open(options, path, &raw);
     if (!s.ok()) return from_rocks(s, "open");
     if (rebuilt) *rebuilt = true;

@@ -1,5 +1,7 @@
 #include "storage/partition_log.h"
 
+#include "storage/log_bounds_file.h"
+
 #include <algorithm>
 #include <array>
 
@@ -423,6 +425,9 @@ Status PartitionLog::advance_start(Offset offset) {
                    offset, log_end_);
     }
     if (offset <= log_start_) return {};
+    // Durable beside the segments before anything is deleted: an index
+    // rebuilt from them could not tell a start inside a segment.
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{offset, compacted_end_}));
     log_start_ = offset;
     while (segments_.size() > 1 && segments_.begin()->second->next_offset <= offset) {
       removed.push_back(segments_.begin()->second);

@@ -19,6 +19,8 @@
 
 #include "storage/partition_log.h"
 
+#include "storage/log_bounds_file.h"
+
 namespace cairn::storage {
 
 struct PartitionLog::CompactionPlan {
@@ -124,6 +126,14 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   auto it = segments_.find(old->base_offset);
   // Retention or advance_start removed it: nothing to swap, the pass goes on.
   if (it == segments_.end() || it->second != old) return true;
+  // The cleaned segment may have offset gaps, which the log must never be
+  // truncated into: compacted_end says where they end, durably before the
+  // cleaned file can survive a crash (and beside the segments, so a rebuilt
+  // index does not lose it).
+  Offset compacted_end = std::max(compacted_end_, old->next_offset);
+  if (compacted_end > compacted_end_) {
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end}));
+  }
   CAIRN_RETURN_IF_ERROR(env_.rename_file(cleaned_file_path(old->path), old->path));
   // The summary below describes the cleaned file: its name must be durable
   // first, or a power loss could pair it with the old file.
@@ -140,9 +150,7 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   update.cleared_offsets = std::pair(old->base_offset, old->next_offset);
   update.offset_entries = cleaned.offset_entries;
   update.summaries.push_back(summary_entry(*segment));
-  // Synced with the new compacted_end_: a truncation after a power loss
-  // must still see it, as the cleaned file survives one.
-  compacted_end_ = std::max(compacted_end_, segment->next_offset);
+  compacted_end_ = compacted_end;
   update.meta = PartitionMeta{log_start_, flushed_, false, failed_, compacted_end_};
   CAIRN_RETURN_IF_ERROR(index_.write(tp_, update, /*sync=*/true));
   return true;

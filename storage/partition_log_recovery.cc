@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/batch_scanner.h"
+#include "storage/log_bounds_file.h"
 #include "storage/partition_log.h"
 
 namespace cairn::storage {
@@ -40,6 +41,13 @@ Status PartitionLog::recover() {
   auto meta = index_.meta(tp_);
   if (meta) compacted_end_ = meta->compacted_end;
   log_start_ = meta ? meta->log_start : (segments_.empty() ? Offset(0) : segments_.begin()->first);
+  // The bounds file keeps what a lost or rebuilt index cannot give back.
+  auto bounds = read_log_bounds(env_, dir_);
+  if (!bounds.ok()) return bounds.status();
+  if (*bounds) {
+    log_start_ = std::max(log_start_, (*bounds)->log_start);
+    compacted_end_ = std::max(compacted_end_, (*bounds)->compacted_end);
+  }
 
   if (segments_.empty()) {
     auto created = create_segment(log_start_);
@@ -50,6 +58,12 @@ Status PartitionLog::recover() {
   }
 
   log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
+  bool bounds_current = *bounds && (*bounds)->log_start == log_start_ &&
+                        (*bounds)->compacted_end == compacted_end_;
+  bool bounds_needed = log_start_ > segments_.begin()->first || compacted_end_ > Offset(0);
+  if (bounds_needed && !bounds_current) {
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end_}));
+  }
   if (meta && meta->sync_failed && meta->flushed < log_end_) {
     // The page cache may still hold bytes whose sync failed: valid-looking,
     // yet perhaps never on disk. Only what a sync covered is kept.

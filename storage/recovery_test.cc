@@ -127,6 +127,31 @@ TEST_CASE("DamagedIndexIsRebuiltFromSegments", "[recovery]") {
   auto log = f.log();
   CHECK(log->log_end() == Offset(100));
   CHECK(values_of(*log).size() == 100);
+  // Moved aside for a person to look at, not destroyed.
+  int kept = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(f.dir.path())) {
+    kept += entry.path().filename().string().starts_with(".index.damaged-");
+  }
+  CHECK(kept == 1);
+}
+
+TEST_CASE("ALostIndexKeepsWhereTheLogStartsAndWhereCompactionEnded", "[recovery]") {
+  StoreFixture f;
+  LogConfig config = *LogConfig().with({{"segment.bytes", "16384"}});
+  {
+    auto log = f.log(config);
+    for (int i = 0; i < 100; ++i) append(*log, make_batch(2, 10'000 + i * 10, "v", 300));
+    REQUIRE(log->advance_start(Offset(101)).ok());  // inside a segment
+    REQUIRE(log->close().ok());
+  }
+  f.store.reset();
+  std::filesystem::remove_all(f.index_dir());
+  f.reopen();
+  auto log = f.log(config);
+  CHECK(log->log_start() == Offset(101));
+  CHECK(log->log_end() == Offset(200));
+  CHECK(log->read(Offset(100), 1 << 20, Offset::max()).status().code() ==
+        ErrorCode::offset_out_of_range);
 }
 
 TEST_CASE("StaleIndexEntriesAfterLostTailAreDropped", "[recovery]") {
