@@ -46,6 +46,9 @@ struct BrokerConfig {
   // --offsets-retention-ms: committed offsets of a group empty this long
   // expire. Default 7 days.
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  // --test-sync-delay-ms: for fault tests only: every segment file sync
+  // takes this much longer. Default 0.
+  int32_t test_sync_delay_ms = 0;
   // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
   storage::LogConfig topic_defaults;
 };

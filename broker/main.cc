@@ -85,6 +85,10 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.policy "
                  "(on_append|interval), flush.ms, flush.bytes, cleanup.policy (delete|compact|compact,delete), "
                  "delete.retention.ms");
+  app.add_option("--test-sync-delay-ms", c.test_sync_delay_ms,
+                 "For fault tests only: slow every segment file sync down by this much")
+      ->group("Testing")
+      ->check(CLI::Range(0, 60'000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -6,6 +6,8 @@
 
 #include <fstream>
 
+#include "storage/slow_sync_env.h"
+
 namespace cairn::broker {
 
 // How long in-flight requests get to finish at shutdown.
@@ -35,6 +37,13 @@ Status Server::open_components() {
   storage::StoreOptions options;
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
+  if (c.test_sync_delay_ms > 0) {
+    spdlog::warn("--test-sync-delay-ms {}: every file sync is slowed down (for fault tests only)",
+                 c.test_sync_delay_ms);
+    test_env_ = std::make_unique<storage::SlowSyncEnv>(
+        *options.env, std::chrono::milliseconds(c.test_sync_delay_ms));
+    options.env = test_env_.get();
+  }
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);

@@ -17,6 +17,7 @@
 #include "broker/groups_service.h"
 #include "broker/listen_address.h"
 #include "broker/topic_manager.h"
+#include "storage/env.h"
 #include "storage/store.h"
 
 namespace cairn::broker {
@@ -45,6 +46,7 @@ class Server {
 
   const BrokerConfig config_;
   std::unique_ptr<DataDirLock> data_dir_lock_;  // released last: outlives everything using the folder
+  std::unique_ptr<storage::Env> test_env_;      // --test-sync-delay-ms only; outlives the store
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   asio::io_context io_;
