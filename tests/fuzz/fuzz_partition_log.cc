@@ -7,7 +7,9 @@
 // then that many bytes; each batch gets its length and CRC fields fixed up,
 // so the fuzzer explores records rather than checksums. Property: every
 // batch the log accepted reads back and decodes, with offsets contiguous
-// from where the input started; a refused batch leaves the log as it was.
+// from where the input started; a refused batch leaves the log as it was;
+// the whole input appended as one request is accepted exactly when every
+// batch alone was, and otherwise leaves the log as it was.
 // One store over a temp folder serves every input; each input's appends are
 // truncated away afterwards, so the log stays small.
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "proto/batch_test_util.h"
 #include "proto/byte_io.h"
@@ -59,26 +63,38 @@ Fixture& fixture() {
   return *f;
 }
 
-// Appends each framed batch of the input; returns how many records landed.
-int64_t append_all(storage::PartitionLog& log, std::string_view input) {
-  int64_t appended_records = 0;
+// The framed batches of the input, each with its length and CRC fixed up.
+std::vector<std::string> batches_of(std::string_view input) {
+  std::vector<std::string> batches;
   while (input.size() >= 2) {
     size_t length = (static_cast<uint8_t>(input[0]) << 8) | static_cast<uint8_t>(input[1]);
     input.remove_prefix(2);
     length = std::min(length, input.size());
-    std::string batch(input.substr(0, length));
-    reseal(batch);
+    batches.emplace_back(input.substr(0, length));
+    reseal(batches.back());
     input.remove_prefix(length);
+  }
+  return batches;
+}
+
+// Appends each batch alone; returns how many records landed and whether
+// every batch was accepted.
+std::pair<int64_t, bool> append_each(storage::PartitionLog& log,
+                                     const std::vector<std::string>& batches) {
+  int64_t appended_records = 0;
+  bool all_accepted = true;
+  for (const auto& batch : batches) {
     Offset before = log.log_end();
     auto appended = log.append(as_bytes(batch), Term(1));
     if (!appended.ok()) {
       CAIRN_ASSERT(log.log_end() == before);
+      all_accepted = false;
       continue;
     }
     CAIRN_ASSERT(appended->base_offset == before);
     appended_records += appended->last_offset.value - before.value + 1;
   }
-  return appended_records;
+  return {appended_records, all_accepted};
 }
 
 // Reads [from, log end) back and decodes every batch.
@@ -107,9 +123,21 @@ void read_back(const storage::PartitionLog& log, Offset from, int64_t records) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   storage::PartitionLog& log = *fixture().log;
+  auto batches = batches_of({reinterpret_cast<const char*>(data), size});
   Offset start = log.log_end();
-  int64_t records = append_all(log, {reinterpret_cast<const char*>(data), size});
+  auto [records, all_accepted] = append_each(log, batches);
   read_back(log, start, records);
+  CAIRN_ASSERT(log.truncate_suffix(start).ok());
+  if (batches.empty()) return 0;
+
+  // As one request (what ProduceHandler sends): all or nothing, accepted
+  // exactly when each batch alone was.
+  std::vector<std::span<const std::byte>> request;
+  for (const auto& batch : batches) request.push_back(as_bytes(batch));
+  auto whole = log.append(request, Term(1));
+  CAIRN_ASSERT(whole.ok() == all_accepted);
+  CAIRN_ASSERT(log.log_end() == (whole.ok() ? start + records : start));
+  if (whole.ok()) read_back(log, start, records);
   CAIRN_ASSERT(log.truncate_suffix(start).ok());
   return 0;
 }
