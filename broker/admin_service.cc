@@ -62,15 +62,15 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
   out->set_name(topic.name);
   for (const auto& partition : topic.partitions) {
     auto* p = out->add_partitions();
-    const auto& log = *partition->log;
-    p->set_partition(partition->tp.partition);
+    PartitionStats stats = partition->stats();
+    p->set_partition(partition->tp().partition);
     p->set_leader(config_.node_id);
     p->add_replicas(config_.node_id);
-    p->set_log_start_offset(log.log_start().value);
-    p->set_high_watermark(partition->high_watermark().value);
-    p->set_log_end_offset(log.log_end().value);
-    p->set_size_bytes(static_cast<int64_t>(log.size_bytes()));
-    p->set_segments(static_cast<int32_t>(log.segment_count()));
+    p->set_log_start_offset(stats.log_start.value);
+    p->set_high_watermark(stats.high_watermark.value);
+    p->set_log_end_offset(stats.log_end.value);
+    p->set_size_bytes(static_cast<int64_t>(stats.size_bytes));
+    p->set_segments(static_cast<int32_t>(stats.segments));
   }
   auto configs = topic.config.to_map();
   out->mutable_configs()->insert(configs.begin(), configs.end());

@@ -65,10 +65,10 @@ void BrokerService::answer_offset(const v1::OffsetQuery& query, v1::OffsetAnswer
   Offset high_watermark = partition->high_watermark();
   switch (query.spec_case()) {
     case v1::OffsetQuery::kEarliest:
-      answer->set_offset(partition->log->log_start().value);
+      answer->set_offset(partition->log_start().value);
       return;
     case v1::OffsetQuery::kTimestampMs: {
-      auto found = partition->log->offset_for_time(query.timestamp_ms());
+      auto found = partition->offset_for_time(query.timestamp_ms());
       if (!found.ok()) {
         to_proto(found.status(), answer->mutable_error());
         return;
@@ -106,7 +106,7 @@ grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* c
     info->set_name(topic.name);
     for (const auto& partition : topic.partitions) {
       auto* p = info->add_partitions();
-      p->set_partition(partition->tp.partition);
+      p->set_partition(partition->tp().partition);
       p->set_leader(config_.node_id);
       p->add_replicas(config_.node_id);
     }

@@ -77,7 +77,7 @@ void FetchOperation::attempt(bool deadline_passed) {
 void FetchOperation::register_waiters() {
   for (const auto& want : request_->partitions()) {
     if (auto partition = topics_.partition({want.topic(), want.partition()})) {
-      partition->waiters.add(weak_from_this());
+      partition->waiters().add(weak_from_this());
     }
   }
 }
@@ -132,8 +132,8 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
   }
   Offset high_watermark = partition->high_watermark();
   out->set_high_watermark(high_watermark.value);
-  out->set_log_start_offset(partition->log->log_start().value);
-  auto read = partition->log->read(Offset(want.offset()), budget, high_watermark, first);
+  out->set_log_start_offset(partition->log_start().value);
+  auto read = partition->read(Offset(want.offset()), budget, first);
   if (!read.ok()) {
     to_proto(read.status(), out->mutable_error());
     return;

@@ -116,7 +116,7 @@ grpc::ServerUnaryReactor* GroupsService::DescribeGroup(grpc::CallbackServerConte
   for (const auto& [tp, offset] : g->offsets) partitions.insert(tp);
   for (const auto& topic : g->subscribed_topics) {
     if (auto t = topics_.topic(topic)) {
-      for (const auto& p : t->partitions) partitions.insert(p->tp);
+      for (const auto& p : t->partitions) partitions.insert(p->tp());
     }
   }
   for (const auto& tp : partitions) {
@@ -129,7 +129,7 @@ grpc::ServerUnaryReactor* GroupsService::DescribeGroup(grpc::CallbackServerConte
     auto partition = topics_.partition(tp);
     int64_t end = partition ? partition->high_watermark().value : -1;
     lag->set_log_end_offset(end);
-    int64_t start = partition ? partition->log->log_start().value : 0;
+    int64_t start = partition ? partition->log_start().value : 0;
     lag->set_lag(end < 0 ? 0 : end - (offset >= 0 ? offset : start));
     auto owner = owners.find(tp);
     if (owner != owners.end()) lag->set_owner(owner->second);

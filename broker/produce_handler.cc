@@ -76,11 +76,11 @@ Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
   if (data.has_records()) {
     auto batch = batch_from_records(data.records(), now_ms());
     if (!batch.ok()) return batch.status();
-    return partition.log->append(as_bytes(*batch), Term(0));
+    return partition.append(as_bytes(*batch));
   }
   auto batches = split_batches(as_bytes(data.batches()));
   if (!batches.ok()) return batches.status();
-  return partition.log->append(*batches, Term(0));
+  return partition.append(*batches);
 }
 
 bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
@@ -122,11 +122,11 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     result->set_base_offset(appended->base_offset.value);
     result->set_last_offset(appended->last_offset.value);
     result->set_append_time_ms(appended->append_time_ms);
-    result->set_log_start_offset(partition->log->log_start().value);
+    result->set_log_start_offset(partition->log_start().value);
     if (!wait_durable) continue;
     op->expect(result);
-    partition->log->when_flushed(appended->last_offset + 1,
-                                 [op, result](Status s) { op->complete(result, s); });
+    partition->when_committed(appended->last_offset + 1,
+                              [op, result](Status s) { op->complete(result, s); });
   }
   int32_t timeout_ms = request.timeout_ms() > 0 ? request.timeout_ms() : kDefaultProduceTimeoutMs;
   op->arm(io_, timeout_ms);

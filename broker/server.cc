@@ -124,7 +124,7 @@ void Server::stop_serving() {
   spdlog::info("shutting down: finishing in-flight requests");
   broker_service_->begin_shutdown();
   for (const auto& topic : topics_->topics()) {
-    for (const auto& partition : topic.partitions) partition->waiters.wake_all();
+    for (const auto& partition : topic.partitions) partition->waiters().wake_all();
   }
   grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
 }

@@ -40,20 +40,12 @@ Result<Topic> TopicManager::open_topic(const TopicSpec& spec) {
   for (int32_t p = 0; p < spec.partitions; ++p) {
     auto log = store_.open_partition({spec.name, p}, *config);
     if (!log.ok()) return log.status();
-    auto partition = std::make_shared<Partition>();
-    partition->tp = {spec.name, p};
-    partition->log = *log;
-    std::weak_ptr<Partition> weak = partition;
-    partition->log->set_flushed_listener([weak](Offset) {
-      if (auto strong = weak.lock()) strong->waiters.wake_all();
-    });
-    const auto& report = partition->log->recovery_report();
-    spdlog::info("opened {}: offsets [{}, {}), {} segment(s){}", partition->tp,
-                 partition->log->log_start(), partition->log->log_end(),
-                 partition->log->segment_count(),
+    const auto& report = (*log)->recovery_report();
+    spdlog::info("opened {}/{}: offsets [{}, {}), {} segment(s){}", spec.name, p,
+                 (*log)->log_start(), (*log)->log_end(), (*log)->segment_count(),
                  report.scan_skipped ? ", clean shutdown"
                                      : fmt::format(", {} batch(es) verified", report.batches_scanned));
-    topic.partitions.push_back(std::move(partition));
+    topic.partitions.push_back(Partition::serve({spec.name, p}, std::move(*log)));
   }
   return topic;
 }
@@ -125,8 +117,8 @@ Status TopicManager::remove(const std::string& name) {
   CAIRN_RETURN_IF_ERROR(save_registry());
   if (removal_listener_) removal_listener_(name);
   for (const auto& partition : topic.partitions) {
-    CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition->tp));
-    partition->waiters.wake_all();
+    CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition->tp()));
+    partition->waiters().wake_all();
   }
   spdlog::info("deleted topic {}", name);
   return {};
@@ -146,7 +138,7 @@ Status TopicManager::alter(const std::string& name, const std::map<std::string, 
     if (!config.ok()) return config.status();
     it->second.config_overrides = overrides;
     it->second.config = *config;
-    for (const auto& partition : it->second.partitions) partition->log->set_config(*config);
+    for (const auto& partition : it->second.partitions) partition->set_config(*config);
   }
   CAIRN_RETURN_IF_ERROR(save_registry());
   spdlog::info("altered configs of topic {}", name);

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "broker/read_waiters.h"
+#include "broker/partition.h"
 #include "broker/topic_registry.h"
 #include "proto/topic_partition.h"
 #include "storage/log_config.h"
@@ -17,17 +17,6 @@
 #include "storage/store.h"
 
 namespace cairn::broker {
-
-// A partition this broker serves: its log and the fetches waiting on it.
-// The high watermark — what readers may see — is the flushed offset until
-// replication makes it the committed one.
-struct Partition {
-  TopicPartition tp;
-  std::shared_ptr<storage::PartitionLog> log;
-  ReadWaiters waiters;
-
-  Offset high_watermark() const { return log->flushed(); }
-};
 
 // A topic with its effective config and partitions.
 struct Topic {

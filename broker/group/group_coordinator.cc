@@ -57,10 +57,9 @@ Status GroupCoordinator::replay() {
   if (!topic) return error(ErrorCode::unknown, "{} vanished", kOffsetsTopic);
   size_t applied = 0;
   for (const auto& partition : topic->partitions) {
-    const auto& log = *partition->log;
-    Offset next = log.log_start();
-    while (next < log.log_end()) {
-      auto read = log.read(next, 1 << 20, log.log_end());
+    Offset next = partition->log_start();
+    while (next < partition->high_watermark()) {
+      auto read = partition->read(next, 1 << 20);
       if (!read.ok()) return read.status();
       auto data = as_bytes(read->bytes);
       while (!data.empty()) {
@@ -136,7 +135,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     done(appended.status());
     return;
   }
-  appended->partition->log->when_flushed(
+  appended->partition->when_committed(
       appended->end, [this, group, records = *records, targets, done = std::move(done)](Status s) {
         apply_commit(group, records, targets, s.ok());
         done(s);
@@ -191,7 +190,7 @@ Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
   }
   auto batch = builder.build();
   if (!batch.ok()) return batch.status();
-  auto appended = partition->log->append(as_bytes(*batch), Term(0));
+  auto appended = partition->append(as_bytes(*batch));
   if (!appended.ok()) return appended.status();
   return Appended{std::move(partition), appended->last_offset + 1};
 }
@@ -211,7 +210,7 @@ void GroupCoordinator::remove(const std::string& group, std::function<void(Statu
   } else if (!*appended) {
     done({});  // nothing was committed: nothing to write
   } else {
-    (*appended)->partition->log->when_flushed((*appended)->end, std::move(done));
+    (*appended)->partition->when_committed((*appended)->end, std::move(done));
   }
 }
 

@@ -1,0 +1,43 @@
+#include "broker/partition.h"
+
+#include "proto/strong_int.h"
+
+namespace cairn::broker {
+
+// Without consensus there is one term: 0. Raft will stamp its own.
+constexpr Term kSingleBrokerTerm{0};
+
+std::shared_ptr<Partition> Partition::serve(TopicPartition tp,
+                                            std::shared_ptr<storage::PartitionLog> log) {
+  std::shared_ptr<Partition> partition(new Partition(std::move(tp), std::move(log)));
+  // The store may flush the log after the partition is gone (topic deleted).
+  std::weak_ptr<Partition> weak = partition;
+  partition->log_->set_flushed_listener([weak](Offset) {
+    if (auto strong = weak.lock()) strong->waiters_.wake_all();
+  });
+  return partition;
+}
+
+Partition::Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log)
+    : tp_(std::move(tp)), log_(std::move(log)) {}
+
+Result<storage::AppendResult> Partition::append(
+    std::span<const std::span<const std::byte>> batches) {
+  return log_->append(batches, kSingleBrokerTerm);
+}
+
+void Partition::when_committed(Offset end, CommitCallback done) {
+  log_->when_flushed(end, std::move(done));
+}
+
+Result<storage::ReadResult> Partition::read(Offset offset, size_t max_bytes,
+                                            storage::FirstBatch first) const {
+  return log_->read(offset, max_bytes, high_watermark(), first);
+}
+
+PartitionStats Partition::stats() const {
+  return {log_->log_start(), high_watermark(), log_->log_end(), log_->size_bytes(),
+          log_->segment_count()};
+}
+
+}  // namespace cairn::broker

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "broker/read_waiters.h"
+#include "proto/status.h"
+#include "proto/topic_partition.h"
+#include "storage/log_config.h"
+#include "storage/partition_log.h"
+
+namespace cairn::broker {
+
+// What an operator sees of a partition (DescribeTopics).
+struct PartitionStats {
+  Offset log_start;
+  Offset high_watermark;
+  Offset log_end;
+  uint64_t size_bytes = 0;
+  size_t segments = 0;
+};
+
+// A partition this broker serves: the one object produce, fetch, offsets,
+// admin and the group coordinator talk to. It owns the log and the fetches
+// waiting on it, and decides the term batches are stamped with and what
+// "committed" means; nothing outside it reaches the PartitionLog.
+//
+// The high watermark is what readers may see and what acks=all waits for:
+// every offset below it is committed. Today that is the flushed offset
+// (fsynced on this broker); with replication it becomes the Raft commit
+// index (durable on a majority), and only this class changes.
+//
+// Thread-safe, as the log is.
+class Partition {
+ public:
+  using CommitCallback = std::function<void(Status)>;
+
+  // Serves `log`, which must not be shared with another Partition.
+  static std::shared_ptr<Partition> serve(TopicPartition tp,
+                                          std::shared_ptr<storage::PartitionLog> log);
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
+
+  const TopicPartition& tp() const { return tp_; }
+
+  // Appends one request's batches, all or nothing (PartitionLog::append).
+  // The records are readable, and acks=all may be answered, once committed
+  // (when_committed).
+  Result<storage::AppendResult> append(std::span<const std::span<const std::byte>> batches);
+  Result<storage::AppendResult> append(std::span<const std::byte> batch) {
+    return append({&batch, 1});
+  }
+
+  // Calls `done` once every offset below `end` is committed, with an error
+  // if that can no longer happen (a failed sync, the partition closed). It
+  // may run at once on the calling thread: call it holding no lock `done`
+  // takes.
+  void when_committed(Offset end, CommitCallback done);
+
+  // Whole batches from the one holding `offset`, none at or past the high
+  // watermark (see PartitionLog::read for `max_bytes` and `first`).
+  Result<storage::ReadResult> read(
+      Offset offset, size_t max_bytes,
+      storage::FirstBatch first = storage::FirstBatch::always) const;
+
+  Offset high_watermark() const { return log_->flushed(); }
+  Offset log_start() const { return log_->log_start(); }
+  Offset log_end() const { return log_->log_end(); }
+  // The first offset whose batch's max timestamp is at or after
+  // `timestamp_ms`; none if every record is older.
+  Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const {
+    return log_->offset_for_time(timestamp_ms);
+  }
+  PartitionStats stats() const;
+
+  // Fetches waiting for the high watermark to move.
+  ReadWaiters& waiters() { return waiters_; }
+
+  void set_config(const storage::LogConfig& config) { log_->set_config(config); }
+  // Commits everything appended so far now, rather than at the next group
+  // commit (tests and tools).
+  Status commit_now() { return log_->flush_now(); }
+
+ private:
+  Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log);
+
+  const TopicPartition tp_;
+  const std::shared_ptr<storage::PartitionLog> log_;
+  ReadWaiters waiters_;
+};
+
+}  // namespace cairn::broker
