@@ -35,7 +35,7 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp"
 
 if [ "$mode" = full ]; then
   cmake --build "$dir" -j "${CAIRN_BUILD_JOBS:-2}"
