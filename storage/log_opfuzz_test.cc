@@ -111,7 +111,6 @@ class Runner {
 
   void step() {
     auto op = rng_() % 21;
-    fprintf(stderr, "op %d start=%ld end=%ld segs=%zu flushed=%ld\n", (int)op, model_.start, model_.end(), log_->segment_count(), log_->flushed().value);
     switch (op) {
       case 0: case 1: case 2: case 3: case 4: case 5: case 6: append(); break;
       case 7: case 8: case 9: read(); break;
