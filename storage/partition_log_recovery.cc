@@ -60,8 +60,9 @@ Status PartitionLog::recover() {
   log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
   bool bounds_current = *bounds && (*bounds)->log_start == log_start_ &&
                         (*bounds)->compacted_end == compacted_end_;
+  // Also rewritten when a power loss took records below the start it holds.
   bool bounds_needed = log_start_ > segments_.begin()->first || compacted_end_ > Offset(0);
-  if (bounds_needed && !bounds_current) {
+  if ((bounds_needed || *bounds) && !bounds_current) {
     CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end_}));
   }
   if (meta && meta->sync_failed && meta->flushed < log_end_) {
