@@ -17,6 +17,7 @@ namespace {
 
 // Key: <topic> 0x00 <partition be32> <kind> <payload>. Every key of a
 // partition shares the prefix, so a partition is one contiguous range.
+constexpr char kEpochKind = 'e';
 constexpr char kMetaKind = 'm';
 constexpr char kOffsetKind = 'o';
 constexpr char kSummaryKind = 's';
@@ -132,6 +133,14 @@ Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bo
                                (m.sync_failed ? kSyncFailedFlag : 0),
                            static_cast<uint64_t>(m.compacted_end.value)}));
   }
+  if (update.epochs) {
+    std::string value;
+    for (const auto& e : *update.epochs) {
+      append_be<uint64_t>(value, static_cast<uint64_t>(e.term.value));
+      append_be<uint64_t>(value, static_cast<uint64_t>(e.start.value));
+    }
+    batch.Put(prefix(tp, kEpochKind), value);
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   CAIRN_RETURN_IF_ERROR(from_rocks(db_->Write(options, &batch), "write"));
@@ -242,6 +251,18 @@ std::optional<PartitionMeta> IndexStore::meta(const TopicPartition& tp) const {
                        Offset(static_cast<int64_t>(u64_at(value, 1))),
                        (flags & kCleanShutdownFlag) != 0, (flags & kSyncFailedFlag) != 0,
                        compacted_end};
+}
+
+std::vector<EpochEntry> IndexStore::epochs(const TopicPartition& tp) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), prefix(tp, kEpochKind), &value);
+  std::vector<EpochEntry> out;
+  if (!s.ok() || value.size() % 16 != 0) return out;
+  for (size_t i = 0; i < value.size() / 8; i += 2) {
+    out.push_back({Term(static_cast<int64_t>(u64_at(value, i))),
+                   Offset(static_cast<int64_t>(u64_at(value, i + 1)))});
+  }
+  return out;
 }
 
 Status IndexStore::drop_partition(const TopicPartition& tp) {

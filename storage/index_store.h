@@ -40,6 +40,14 @@ struct SegmentSummary {
   int64_t max_timestamp_ms = 0;
 };
 
+// The log's terms: from `start` on, batches carry `term` (their leader-epoch
+// field), until the next entry (Kafka's leader-epoch cache).
+struct EpochEntry {
+  Term term;
+  Offset start;
+  bool operator==(const EpochEntry&) const = default;
+};
+
 // Durable partition metadata that the segments cannot tell.
 struct PartitionMeta {
   Offset log_start;
@@ -65,6 +73,8 @@ struct IndexUpdate {
   // a segment whose file matches its summary without reading it.
   std::vector<std::pair<Offset, SegmentSummary>> summaries;
   std::optional<PartitionMeta> meta;
+  // When set, replaces the partition's whole epoch list (a few entries).
+  std::optional<std::vector<EpochEntry>> epochs;
 };
 
 // The broker's single RocksDB: per partition, the sparse offset index, the
@@ -102,6 +112,8 @@ class IndexStore {
   Status delete_summary(const TopicPartition& tp, Offset segment_base);
 
   std::optional<PartitionMeta> meta(const TopicPartition& tp) const;
+  // The epoch list last written, oldest first; empty if none.
+  std::vector<EpochEntry> epochs(const TopicPartition& tp) const;
 
   // Removes every key of the partition.
   Status drop_partition(const TopicPartition& tp);

@@ -73,6 +73,10 @@ Result<AppendResult> PartitionLog::append_batches(
   std::lock_guard lock(mutex_);
   if (failed_) return failed_status_;
   if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+  if (!epochs_.empty() && term < epochs_.back().term) {
+    return error(ErrorCode::invalid_request, "{}: term {} is below the log's last term {}", tp_,
+                 term, epochs_.back().term);
+  }
   int64_t now_ms = clock_.now_ms();
   // What can fail without a byte written fails first: the roll, and writing
   // the index entries earlier appends left pending.
@@ -136,6 +140,41 @@ void PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& heade
   segment.max_timestamp_ms = running_max_ts_;
   if (want_offset_entry) pending_index_.offset_entries.push_back(offset_entry);
   if (want_time_entry) pending_index_.time_entries.push_back(time_entry);
+  if (epochs_.empty() || header.leader_epoch > epochs_.back().term) {
+    epochs_.push_back({header.leader_epoch, header.base_offset});
+    epochs_dirty_ = true;
+  }
+}
+
+void PartitionLog::drop_epochs_from_locked(Offset offset) {
+  auto erased = std::erase_if(epochs_, [&](const EpochEntry& e) { return e.start >= offset; });
+  epochs_dirty_ = epochs_dirty_ || erased > 0;
+}
+
+void PartitionLog::trim_epochs_below_start_locked() {
+  size_t drop = 0;
+  while (drop + 1 < epochs_.size() && epochs_[drop + 1].start <= log_start_ - 1) ++drop;
+  if (drop == 0) return;
+  epochs_.erase(epochs_.begin(), epochs_.begin() + static_cast<std::ptrdiff_t>(drop));
+  epochs_dirty_ = true;
+}
+
+std::optional<Term> PartitionLog::term_at(Offset offset) const {
+  std::lock_guard lock(mutex_);
+  return term_at_locked(offset);
+}
+
+std::optional<Term> PartitionLog::last_term() const {
+  std::lock_guard lock(mutex_);
+  return term_at_locked(log_end_ - 1);
+}
+
+std::optional<Term> PartitionLog::term_at_locked(Offset offset) const {
+  if (offset < log_start_ - 1 || offset >= log_end_ || offset < Offset(0)) return std::nullopt;
+  auto after = std::upper_bound(epochs_.begin(), epochs_.end(), offset,
+                                [](Offset o, const EpochEntry& e) { return o < e.start; });
+  if (after == epochs_.begin()) return std::nullopt;
+  return std::prev(after)->term;
 }
 
 Status PartitionLog::persist_index_if_full_locked() {
@@ -176,7 +215,9 @@ Status PartitionLog::persist_index_locked(
   update.summaries = std::move(summaries);
   update.meta = PartitionMeta{log_start_, flushed_, clean, /*sync_failed=*/failed_,
                               compacted_end_};
+  if (epochs_dirty_) update.epochs = epochs_;
   Status written = index_.write(tp_, update, sync);
+  if (written.ok()) epochs_dirty_ = false;
   if (!written.ok()) {
     // Nothing was applied: the entries stay pending for the next write.
     pending_index_.offset_entries = std::move(update.offset_entries);
@@ -405,6 +446,7 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
   std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
   std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
+  drop_epochs_from_locked(offset);
   auto running = last_time_entry_below_locked(offset);
   running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
   keep->max_timestamp_ms = running_max_ts_;
@@ -429,6 +471,7 @@ Status PartitionLog::advance_start(Offset offset) {
     // rebuilt from them could not tell a start inside a segment.
     CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{offset, compacted_end_}));
     log_start_ = offset;
+    trim_epochs_below_start_locked();
     while (segments_.size() > 1 && segments_.begin()->second->next_offset <= offset) {
       removed.push_back(segments_.begin()->second);
       segments_.erase(segments_.begin());
@@ -467,6 +510,7 @@ Result<size_t> PartitionLog::apply_retention() {
     if (removed.empty()) return size_t{0};
     first_kept = segments_.begin()->first;
     log_start_ = std::max(log_start_, first_kept);
+    trim_epochs_below_start_locked();
     std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset < first_kept; });
     CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }

@@ -113,6 +113,15 @@ class PartitionLog {
   // when every record is older.
   Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
 
+  // The term stamped on the batch holding `offset` (the epoch index, no
+  // I/O), for offsets in [log_start - 1, log_end): log_start - 1 is the
+  // log's base, whose batch may be gone. None outside, or if unknown (a base
+  // whose term the index lost with the batch). Terms never decrease along
+  // the log; an append with a lower term than the last is refused.
+  std::optional<Term> term_at(Offset offset) const;
+  // The term of the last batch; none for an empty log without a base.
+  std::optional<Term> last_term() const;
+
   // Removes every record at or after `offset`, which must be a batch
   // boundary in [max(log_start, compacted_end), log_end]. Durable when it
   // returns.
@@ -217,6 +226,11 @@ class PartitionLog {
   // segment summary) in one atomic RocksDB batch.
   Status persist_index_locked(bool clean, bool sync,
                               std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
+  // Drops epoch entries that start at or after `offset`.
+  void drop_epochs_from_locked(Offset offset);
+  // Drops epoch entries wholly below log_start_ - 1 (the base).
+  void trim_epochs_below_start_locked();
+  std::optional<Term> term_at_locked(Offset offset) const;
   // Writes the pending entries once kMaxPendingIndexEntries pile up.
   Status persist_index_if_full_locked();
   static std::pair<Offset, SegmentSummary> summary_entry(const Segment& segment);
@@ -239,6 +253,13 @@ class PartitionLog {
   Offset log_end_;
   Offset flushed_;
   Offset compacted_end_;  // durable (PartitionMeta) once a cleaned segment is swapped in
+  // Where each term starts, oldest first: terms and starts strictly rise,
+  // the last entry covers log_end_ - 1, and the first one covers
+  // log_start_ - 1 when the log has a base. Written with the index (the
+  // same invariants as offset entries: a flushed offset or a summary
+  // implies the entries below it are written).
+  std::vector<EpochEntry> epochs_;
+  bool epochs_dirty_ = false;  // epochs_ changed since the index last took it
   int64_t running_max_ts_ = INT64_MIN;
   int64_t first_unflushed_ms_ = 0;  // append time of the oldest unflushed batch
   uint64_t unflushed_bytes_ = 0;

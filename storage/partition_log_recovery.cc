@@ -40,6 +40,7 @@ Status PartitionLog::recover() {
   recovery_.segments = segments_.size();
   auto meta = index_.meta(tp_);
   if (meta) compacted_end_ = meta->compacted_end;
+  epochs_ = index_.epochs(tp_);
   log_start_ = meta ? meta->log_start : (segments_.empty() ? Offset(0) : segments_.begin()->first);
   // The bounds file keeps what a lost or rebuilt index cannot give back.
   auto bounds = read_log_bounds(env_, dir_);
@@ -81,6 +82,8 @@ Status PartitionLog::recover() {
     segments_.erase(segments_.begin());
   }
   CAIRN_RETURN_IF_ERROR(delete_segment_files(below_start));
+  drop_epochs_from_locked(log_end_);
+  trim_epochs_below_start_locked();
 
   // Every segment kept was synced when it was verified (or proven synced by
   // its summary); their names must be durable too before the flushed offset
@@ -159,6 +162,7 @@ Status PartitionLog::verify_segments(const std::optional<PartitionMeta>& meta) {
     running_max_ts = std::max(running_max_ts, running->timestamp_ms);
   }
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, from_offset));
+  drop_epochs_from_locked(from_offset);  // the scan re-derives them
   running_max_ts_ = running_max_ts;
 
   // Everything below it was acknowledged as durable: losing any of it is
