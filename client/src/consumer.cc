@@ -1,5 +1,6 @@
 #include "cairn/consumer.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -108,23 +109,20 @@ class ConsumerImpl final : public Consumer {
                 std::move(listener));
   }
 
-  Status commit_sync() override { return commit_sync(consumed_positions()); }
+  Status commit_sync() override { return commit(consumed_positions()); }
 
   Status commit_sync(const std::map<TopicPartition, Offset>& offsets) override {
-    if (!membership_) {
-      return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
-    }
-    return membership_->commit(offsets);
+    return commit({offsets, incarnation()});
   }
 
   void commit_async(std::function<void(Status)> done) override {
-    auto offsets = consumed_positions();
+    auto positions = consumed_positions();
     std::lock_guard lock(mutex_);
     std::erase_if(async_commits_, [](const std::future<void>& f) {
       return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     });
-    async_commits_.push_back(std::async(std::launch::async, [this, offsets, done = std::move(done)] {
-      Status s = commit_sync(offsets);
+    async_commits_.push_back(std::async(std::launch::async, [this, positions, done = std::move(done)] {
+      Status s = commit(positions);
       if (done) done(s);
     }));
   }
@@ -157,6 +155,8 @@ class ConsumerImpl final : public Consumer {
         return std::vector<ConsumerRecord>{};
       }
       lock.unlock();
+      // The membership may have been lost while waiting: hand out nothing of it.
+      if (membership_) CAIRN_RETURN_IF_ERROR(reconcile());
       CAIRN_RETURN_IF_ERROR(resolve_positions());
       lock.lock();
     }
@@ -192,38 +192,58 @@ class ConsumerImpl final : public Consumer {
     return {};
   }
 
-  std::map<TopicPartition, Offset> consumed_positions() const {
+  // Offsets to commit and the group membership they were read under.
+  struct Positions {
+    std::map<TopicPartition, Offset> offsets;
+    uint64_t incarnation = 0;
+  };
+
+  Positions consumed_positions() const {
     std::lock_guard lock(mutex_);
-    std::map<TopicPartition, Offset> out;
+    Positions out{{}, incarnation_};
     for (const auto& [tp, state] : partitions_) {
-      if (state.position) out[tp] = *state.position;
+      if (state.position) out.offsets[tp] = *state.position;
     }
     return out;
   }
 
-  // Applies the group's target assignment: gives up revoked partitions
-  // (after the listener and a commit), then takes new ones at their
-  // committed offsets, and tells the coordinator what it now owns.
+  uint64_t incarnation() const {
+    std::lock_guard lock(mutex_);
+    return incarnation_;
+  }
+
+  Status commit(const Positions& positions) {
+    if (!membership_) {
+      return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
+    }
+    return membership_->commit(positions.offsets, positions.incarnation);
+  }
+
+  // Applies the group's target assignment: drops everything if the
+  // membership was lost, gives up revoked partitions (after the listener and
+  // a commit), then takes new ones at their committed offsets, and tells the
+  // coordinator what it now owns.
   Status reconcile() {
     auto target = membership_->target();
+    if (target.incarnation != incarnation()) lose_partitions(target.incarnation);
     std::set<TopicPartition> owned;
     {
       std::lock_guard lock(mutex_);
       for (const auto& [tp, state] : partitions_) owned.insert(tp);
     }
+    const auto& assigned = target.partitions;
     std::vector<TopicPartition> revoked, added;
-    std::set_difference(owned.begin(), owned.end(), target.begin(), target.end(), std::back_inserter(revoked));
-    std::set_difference(target.begin(), target.end(), owned.begin(), owned.end(), std::back_inserter(added));
+    std::set_difference(owned.begin(), owned.end(), assigned.begin(), assigned.end(), std::back_inserter(revoked));
+    std::set_difference(assigned.begin(), assigned.end(), owned.begin(), owned.end(), std::back_inserter(added));
     if (revoked.empty() && added.empty()) return {};
     if (!revoked.empty()) {
       if (listener_.on_revoked) listener_.on_revoked(revoked);
       if (options_.enable_auto_commit) {
-        std::map<TopicPartition, Offset> positions = consumed_positions();
-        std::map<TopicPartition, Offset> leaving;
-        for (const auto& tp : revoked) {
-          if (positions.count(tp)) leaving[tp] = positions[tp];
-        }
-        (void)membership_->commit(leaving);  // fenced: the new owner starts at the older commit
+        Positions leaving = consumed_positions();
+        std::erase_if(leaving.offsets, [&](const auto& entry) {
+          return std::find(revoked.begin(), revoked.end(), entry.first) == revoked.end();
+        });
+        (void)commit(leaving);  // fenced: the new owner starts at the older commit
       }
       std::lock_guard lock(mutex_);
       for (const auto& tp : revoked) partitions_.erase(tp);
@@ -243,8 +263,24 @@ class ConsumerImpl final : public Consumer {
       }
     }
     if (!added.empty() && listener_.on_assigned) listener_.on_assigned(added);
-    membership_->set_owned(target);
+    membership_->set_owned(assigned, target.incarnation);
     return {};
+  }
+
+  // The membership was lost (fenced, or its session lapsed): what this
+  // consumer held may be another member's by now, so the partitions are
+  // dropped with their positions and records not yet handed out, nothing
+  // committed; taken again when assigned, at the group's committed offsets.
+  void lose_partitions(uint64_t incarnation) {
+    std::vector<TopicPartition> lost;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [tp, state] : partitions_) lost.push_back(tp);
+      partitions_.clear();  // fetches in flight for them are void
+      ready_.clear();
+      incarnation_ = incarnation;
+    }
+    if (!lost.empty() && listener_.on_lost) listener_.on_lost(lost);
   }
 
   void auto_commit() {
@@ -452,6 +488,7 @@ class ConsumerImpl final : public Consumer {
   std::deque<std::unique_ptr<Fetch>> completed_;
   std::deque<ConsumerRecord> ready_;
   uint64_t last_epoch_ = 0;  // epochs come from this one counter, so none is reused
+  uint64_t incarnation_ = 0;  // of the group membership partitions_ was assigned under
   Status failure_;
   bool closed_ = false;
 };

@@ -1,5 +1,7 @@
 #include "group_membership.h"
 
+#include <chrono>
+
 #include "proto/rpc_error.h"
 #include "proto/topic_partitions.h"
 
@@ -12,9 +14,35 @@ GroupMembership::GroupMembership(Cluster& cluster, MembershipOptions options)
 
 GroupMembership::~GroupMembership() { leave(); }
 
-std::set<TopicPartition> GroupMembership::target() const {
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Assignment GroupMembership::target() {
   std::lock_guard lock(mutex_);
-  return target_;
+  expire_if_lapsed_locked(steady_ms());
+  return {incarnation_, target_};
+}
+
+void GroupMembership::expire_if_lapsed_locked(int64_t now_ms) {
+  if (member_epoch_ > 0 && now_ms - accepted_heartbeat_sent_ms_ > options_.session_timeout_ms) {
+    lose_membership_locked();
+  }
+}
+
+void GroupMembership::lose_membership_locked() {
+  ++incarnation_;
+  member_epoch_ = 0;  // rejoin, claiming nothing
+  target_.clear();
+  owned_.clear();
+  heartbeat_now_ = true;
+  wake_.notify_one();
 }
 
 std::string GroupMembership::member_id() const {
@@ -22,10 +50,10 @@ std::string GroupMembership::member_id() const {
   return member_id_;
 }
 
-void GroupMembership::set_owned(std::set<TopicPartition> owned) {
+void GroupMembership::set_owned(std::set<TopicPartition> owned, uint64_t incarnation) {
   {
     std::lock_guard lock(mutex_);
-    if (owned == owned_) return;
+    if (incarnation != incarnation_ || owned == owned_) return;
     owned_ = std::move(owned);
     heartbeat_now_ = true;
   }
@@ -48,8 +76,12 @@ void GroupMembership::run() {
 
 void GroupMembership::heartbeat_once() {
   v1::HeartbeatRequest request;
+  int64_t sent_ms = steady_ms();
+  uint64_t incarnation = 0;
   {
     std::lock_guard lock(mutex_);
+    expire_if_lapsed_locked(sent_ms);
+    incarnation = incarnation_;
     request.set_group(options_.group);
     request.set_member_id(member_id_);
     request.set_member_epoch(member_epoch_);
@@ -68,26 +100,37 @@ void GroupMembership::heartbeat_once() {
     interval_ms_ = 200;  // the coordinator is unreachable: retry soon
     return;
   }
+  if (incarnation != incarnation_) {
+    heartbeat_now_ = true;  // lost meanwhile: this answer is for the old membership
+    return;
+  }
   Status status = from_proto(response.error());
   if (status.code() == ErrorCode::unknown_member_id || status.code() == ErrorCode::stale_member_epoch) {
-    // Fenced or expired: everything we held may be someone else's now.
-    member_epoch_ = 0;
-    target_.clear();
-    heartbeat_now_ = true;
+    lose_membership_locked();
     return;
   }
   if (!status.ok()) return;
+  accepted_heartbeat_sent_ms_ = sent_ms;
   member_id_ = response.member_id();
   member_epoch_ = response.member_epoch();
   interval_ms_ = std::max(50, response.heartbeat_interval_ms());
   target_ = from_proto(response.assignment());
 }
 
-Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets) {
+Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
+                               uint64_t incarnation) {
   if (offsets.empty()) return {};
   v1::CommitOffsetsRequest request;
   {
     std::lock_guard lock(mutex_);
+    expire_if_lapsed_locked(steady_ms());
+    if (incarnation != incarnation_) {
+      return error(ErrorCode::stale_member_epoch,
+                   "group {}: this member lost its membership (fenced, or its session lapsed) "
+                   "since these positions were read; they are dropped, and the partitions are "
+                   "read again from the committed offsets",
+                   options_.group);
+    }
     request.set_group(options_.group);
     request.set_member_id(member_id_);
     request.set_member_epoch(member_epoch_);

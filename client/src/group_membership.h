@@ -24,24 +24,40 @@ struct MembershipOptions {
   int32_t session_timeout_ms = 10'000;
 };
 
+// What the coordinator lets a member read, and the incarnation of the
+// membership it was granted to.
+struct Assignment {
+  uint64_t incarnation = 0;
+  std::set<TopicPartition> partitions;
+};
+
 // A consumer's membership in a group: a background thread heartbeats at the
 // interval the coordinator asks for, reporting what the consumer owns and
 // receiving its target assignment. The consumer's poll thread reads
-// target() and reports what it took with set_owned(). Losing membership
-// (session expired, fenced) rejoins at once; the consumer sees its target
-// emptied and then refilled. Thread-safe.
+// target() and reports what it took with set_owned(). Thread-safe.
+//
+// Losing the membership — the coordinator fenced it (unknown member, stale
+// epoch), or no heartbeat was accepted for a session timeout, after which
+// the coordinator has expired it or is about to — starts a new incarnation:
+// the target and what the member claims to own are emptied, and it rejoins
+// at once. What the consumer held under an older incarnation may be another
+// member's by now: set_owned() and commit() for it are refused, so the
+// consumer must drop those partitions and their positions.
 class GroupMembership {
  public:
   GroupMembership(Cluster& cluster, MembershipOptions options);
   ~GroupMembership();  // leaves the group
 
-  // The partitions the coordinator lets this member read now.
-  std::set<TopicPartition> target() const;
-  // What the consumer reads now; sent with the next heartbeat, which this
-  // triggers at once when it shrank (a revocation completed).
-  void set_owned(std::set<TopicPartition> owned);
-  // Commits offsets with the current member id and epoch.
-  Status commit(const std::map<TopicPartition, Offset>& offsets);
+  // The partitions the coordinator lets this member read now. Declares the
+  // membership lost first if the session lapsed (see the class comment).
+  Assignment target();
+  // What the consumer reads now, under `incarnation`; sent with the next
+  // heartbeat, which this triggers at once when it shrank (a revocation
+  // completed). Ignored for an older incarnation.
+  void set_owned(std::set<TopicPartition> owned, uint64_t incarnation);
+  // Commits offsets with the current member id and epoch; stale_member_epoch
+  // if they were read under an older incarnation.
+  Status commit(const std::map<TopicPartition, Offset>& offsets, uint64_t incarnation);
   // Committed offsets of these partitions (absent: none committed).
   Result<std::map<TopicPartition, Offset>> committed(const std::set<TopicPartition>& partitions);
   std::string member_id() const;
@@ -51,6 +67,9 @@ class GroupMembership {
  private:
   void run();
   void heartbeat_once();
+  // Declares the membership lost if no heartbeat was accepted for a session.
+  void expire_if_lapsed_locked(int64_t now_ms);
+  void lose_membership_locked();
 
   Cluster& cluster_;
   const MembershipOptions options_;
@@ -59,6 +78,10 @@ class GroupMembership {
   std::string member_id_;
   int32_t member_epoch_ = 0;
   int32_t interval_ms_ = 1000;
+  uint64_t incarnation_ = 0;  // memberships lost so far
+  // When the last heartbeat the coordinator accepted was sent (steady ms):
+  // the coordinator heard from this member no earlier.
+  int64_t accepted_heartbeat_sent_ms_ = 0;
   std::set<TopicPartition> target_;
   std::set<TopicPartition> owned_;
   bool heartbeat_now_ = true;

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <mutex>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "broker_process.h"
@@ -118,6 +120,18 @@ class OffThreadFailures {
     INFO((failures).summary());                \
     CHECK((failures).empty());                 \
   } while (0)
+
+// Evaluates `condition` until it holds or `timeout` passed; returns whether
+// it held. `condition` may do work (poll a consumer); between tries it waits
+// 20 ms.
+inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 // Polls until `count` records arrived or `timeout` passed without progress.
 // Off the test thread, pass `failures`: a failed poll is recorded there and

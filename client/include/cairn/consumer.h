@@ -48,9 +48,15 @@ struct ConsumerOptions {
 // Called from poll() (on the polling thread) when the group moves
 // partitions. on_revoked runs before the partitions are given up — commit
 // there what was processed; with auto-commit the consumer already does.
+// on_lost runs instead when this member lost its membership (fenced by the
+// coordinator, or no heartbeat accepted for session_timeout_ms): the
+// partitions may be another member's already, so their positions are dropped
+// and nothing can be committed for them; the consumer rejoins and reads what
+// it is assigned again from the committed offsets.
 struct RebalanceListener {
   std::function<void(const std::vector<TopicPartition>&)> on_revoked;
   std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+  std::function<void(const std::vector<TopicPartition>&)> on_lost;
 };
 
 struct ConsumerRecord {
