@@ -141,8 +141,9 @@ class ConsumerImpl final : public Consumer {
     CAIRN_RETURN_IF_ERROR(resolve_positions());
     std::unique_lock lock(mutex_);
     while (true) {
-      if (!failure_.ok()) return std::exchange(failure_, Status());
+      // Records before a failure first: they precede what failed.
       if (!ready_.empty()) return take_ready_locked();
+      if (!failure_.ok()) return std::exchange(failure_, Status());
       if (!completed_.empty()) {
         auto fetch = std::move(completed_.front());
         completed_.pop_front();
@@ -353,7 +354,7 @@ class ConsumerImpl final : public Consumer {
       if (!state.position) continue;
       auto leader = cluster_.leader(tp);
       if (!leader.ok()) {
-        failure_ = leader.status();
+        fail_locked(leader.status());
         continue;
       }
       const std::string& address = (*leader)->address;
@@ -430,24 +431,43 @@ class ConsumerImpl final : public Consumer {
         if (is_retriable(status.code())) {
           cluster_.invalidate(tp.topic);
         } else {
-          failure_ = error(status.code(), "{}: {}", tp, status.message());
+          fail_locked(error(status.code(), "{} at offset {}: {}", tp, *it->second.position, status.message()));
         }
         continue;
       }
-      Status decoded = decode_into_ready_locked(tp, it->second, p.batches());
-      if (!decoded.ok()) failure_ = decoded;
+      decode_into_ready_locked(tp, it->second, p.batches());
     }
   }
 
-  Status decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
-                                  const std::string& bytes) {
+  // Keeps the first failure until poll() reports it.
+  void fail_locked(Status status) {
+    if (failure_.ok()) failure_ = std::move(status);
+  }
+
+  // Decodes fetched batches into ready_, from the partition's position on.
+  // The first batch that does not decode stops it, and is never skipped:
+  // the partition fetches from there again (a fetch already past it is
+  // void) and poll() reports it, naming its offsets, after the records
+  // before it; seeking past it is the application's call.
+  void decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
+                                const std::string& bytes) {
     auto data = as_bytes(bytes);
     Offset next = *state.position;
     while (!data.empty()) {
       auto header = parse_batch_header(data, data.size());
-      if (!header.ok()) return error(ErrorCode::corrupt_batch, "{}: {}", tp, header.status().message());
+      if (!header.ok()) {
+        stop_at_locked(state, next, error(ErrorCode::corrupt_batch, "{} at offset {}: a batch header "
+                                          "does not parse ({})", tp, next, header.status().message()));
+        return;
+      }
       auto records = decode_batch(data.subspan(0, header->size_bytes()));
-      if (!records.ok()) return error(records.status().code(), "{}: {}", tp, records.status().message());
+      if (!records.ok()) {
+        stop_at_locked(state, next, error(records.status().code(), "{} at offset {}: the batch of "
+                                          "offsets {}..{} does not decode ({}); seek past it to skip it",
+                                          tp, header->base_offset, header->base_offset,
+                                          header->last_offset(), records.status().message()));
+        return;
+      }
       for (auto& r : *records) {
         if (r.offset < next) continue;  // the batch began before our position
         next = r.offset + 1;
@@ -455,7 +475,12 @@ class ConsumerImpl final : public Consumer {
       }
       data = data.subspan(header->size_bytes());
     }
-    return {};
+  }
+
+  void stop_at_locked(PartitionState& state, Offset next, Status why) {
+    state.fetch_offset = next;
+    state.epoch = ++last_epoch_;
+    fail_locked(std::move(why));
   }
 
   std::vector<ConsumerRecord> take_ready_locked() {

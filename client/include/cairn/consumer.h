@@ -73,7 +73,10 @@ struct ConsumerRecord {
 // again — make processing idempotent, or commit after each batch.
 // Fetches are pipelined:
 // the next fetch to a broker is in flight while poll() decodes the last.
-// Records come in offset order per partition; batches are CRC-checked.
+// Records come in offset order per partition; batches are CRC-checked. A
+// batch that does not decode is never skipped: poll() hands out the records
+// before it, then fails with corrupt_batch naming its partition and offsets,
+// and again at every poll until the application seeks past it.
 // Not thread-safe: one thread polls (like Kafka's consumer).
 class Consumer {
  public:
