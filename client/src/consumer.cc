@@ -29,6 +29,16 @@ struct PartitionState {
   std::optional<Offset> position;  // next offset poll() hands out
   Offset fetch_offset;             // next offset to fetch
   uint64_t epoch = 0;              // new at every seek or (re)assignment: older fetches are void
+  // A position the broker found outside the log, until auto_offset_reset
+  // replaced it (then reported to on_offset_reset).
+  std::optional<Offset> out_of_range;
+};
+
+// A position moved because it was outside the log.
+struct PositionReset {
+  TopicPartition tp;
+  Offset out_of_range;
+  Offset reset_to;
 };
 
 struct Fetch {
@@ -187,6 +197,12 @@ class ConsumerImpl final : public Consumer {
       return error(ErrorCode::invalid_config, "subscribe needs ConsumerOptions::group_id");
     }
     if (membership_) return error(ErrorCode::invalid_request, "already subscribed");
+    // Fail now rather than wait in silence: no broker, or no such topic.
+    CAIRN_RETURN_IF_ERROR(cluster_.refresh(membership.topics));
+    for (const auto& topic : membership.topics) {
+      auto partitions = cluster_.partition_count(topic);
+      if (!partitions.ok()) return partitions.status();
+    }
     listener_ = std::move(listener);
     membership_ = std::make_unique<client::GroupMembership>(cluster_, std::move(membership));
     last_commit_ = SteadyClock::now();
@@ -294,6 +310,7 @@ class ConsumerImpl final : public Consumer {
   }
 
   void set_position_locked(const TopicPartition& tp, PartitionState& state, Offset offset) {
+    state.out_of_range.reset();
     state.position = offset;
     state.fetch_offset = offset;
     state.epoch = ++last_epoch_;
@@ -320,7 +337,8 @@ class ConsumerImpl final : public Consumer {
     return {};
   }
 
-  // Gives partitions without a position one, per auto_offset_reset.
+  // Gives partitions without a position one, per auto_offset_reset, and
+  // reports those that replace a position outside the log.
   Status resolve_positions() {
     std::vector<TopicPartition> unresolved;
     {
@@ -329,6 +347,7 @@ class ConsumerImpl final : public Consumer {
         if (!state.position) unresolved.push_back(tp);
       }
     }
+    std::vector<PositionReset> resets;
     for (const auto& tp : unresolved) {
       if (options_.auto_offset_reset == OffsetReset::none) {
         return error(ErrorCode::offset_out_of_range,
@@ -340,7 +359,12 @@ class ConsumerImpl final : public Consumer {
       if (!offset.ok()) return offset.status();
       std::lock_guard lock(mutex_);
       auto it = partitions_.find(tp);
-      if (it != partitions_.end() && !it->second.position) set_position_locked(tp, it->second, *offset);
+      if (it == partitions_.end() || it->second.position) continue;
+      if (it->second.out_of_range) resets.push_back({tp, *it->second.out_of_range, *offset});
+      set_position_locked(tp, it->second, *offset);
+    }
+    if (options_.on_offset_reset) {
+      for (const auto& r : resets) options_.on_offset_reset(r.tp, r.out_of_range, r.reset_to);
     }
     return {};
   }
@@ -423,8 +447,7 @@ class ConsumerImpl final : public Consumer {
       if (it == partitions_.end() || it->second.epoch != fetch.epochs[tp]) continue;
       Status status = from_proto(p.error());
       if (status.code() == ErrorCode::offset_out_of_range) {
-        it->second.position.reset();  // resolved again per auto_offset_reset
-        it->second.epoch = ++last_epoch_;
+        out_of_range_locked(tp, it->second, status);
         continue;
       }
       if (!status.ok()) {
@@ -437,6 +460,20 @@ class ConsumerImpl final : public Consumer {
       }
       decode_into_ready_locked(tp, it->second, p.batches());
     }
+  }
+
+  // The broker says the partition's position is outside its log: without a
+  // reset policy that is the application's to handle, at every poll until it
+  // seeks; else resolve_positions() moves it and reports the move.
+  void out_of_range_locked(const TopicPartition& tp, PartitionState& state, const Status& status) {
+    if (options_.auto_offset_reset == OffsetReset::none) {
+      fail_locked(error(ErrorCode::offset_out_of_range, "{} at offset {}: {}; seek to a valid offset",
+                        tp, *state.position, status.message()));
+      return;
+    }
+    state.out_of_range = state.position;
+    state.position.reset();
+    state.epoch = ++last_epoch_;
   }
 
   // Keeps the first failure until poll() reports it.

@@ -21,8 +21,16 @@ enum class OffsetReset { earliest, latest, none };
 
 struct ConsumerOptions {
   ClientOptions client;
-  // earliest, latest (default) or none (poll fails with offset_out_of_range).
+  // Where a partition starts when it has no position (none committed), and
+  // where it goes on when its position is outside the log (retention deleted
+  // it, or it is past the end): earliest (the log start), latest (default,
+  // the end), or none (poll fails with offset_out_of_range naming the
+  // partition and position, at every poll until the application seeks).
   OffsetReset auto_offset_reset = OffsetReset::latest;
+  // Called from poll(), on the polling thread, when a position outside the
+  // log was moved per auto_offset_reset: the partition, the position that
+  // was out of range and the new one. Default none (the move is silent).
+  std::function<void(const TopicPartition&, Offset out_of_range, Offset reset_to)> on_offset_reset;
   // A fetch waits up to this long for fetch_min_bytes, in ms. Default 500.
   int32_t fetch_max_wait_ms = 500;
   int32_t fetch_min_bytes = 1;
@@ -98,6 +106,9 @@ class Consumer {
   // Joins group_id and reads what the coordinator assigns, among these
   // topics or the topics matching `pattern` (ECMAScript regex). Partitions
   // start at the group's committed offset, else per auto_offset_reset.
+  // Asks a broker for metadata first: fails at once with broker_unavailable
+  // when none answers, and with unknown_topic_or_partition when one of
+  // `topics` does not exist (a pattern matches topics created later too).
   virtual Status subscribe(const std::vector<std::string>& topics, RebalanceListener listener = {}) = 0;
   virtual Status subscribe_pattern(const std::string& pattern, RebalanceListener listener = {}) = 0;
   // Commits the consumed positions (the next offsets to read) of every
