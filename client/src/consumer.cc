@@ -15,6 +15,8 @@
 #include "group_membership.h"
 #include "proto/byte_io.h"
 #include "proto/rpc_error.h"
+#include "reachability.h"
+#include "retry_backoff.h"
 
 namespace cairn {
 namespace {
@@ -23,7 +25,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Unprocessed fetch responses kept per consumer before fetching pauses.
 constexpr size_t kMaxPrefetchedResponses = 2;
-constexpr auto kRetryBackoff = std::chrono::milliseconds(100);
 
 struct PartitionState {
   std::optional<Offset> position;  // next offset poll() hands out
@@ -43,6 +44,7 @@ struct PositionReset {
 
 struct Fetch {
   std::string address;
+  std::shared_ptr<client::BrokerConnection> connection;
   grpc::ClientContext context;
   v1::FetchRequest request;
   v1::FetchResponse response;
@@ -53,7 +55,9 @@ struct Fetch {
 class ConsumerImpl final : public Consumer {
  public:
   explicit ConsumerImpl(ConsumerOptions options)
-      : options_(std::move(options)), cluster_(options_.client) {}
+      : options_(std::move(options)),
+        cluster_(options_.client),
+        reachability_(std::chrono::milliseconds(options_.reconnect_timeout_ms)) {}
 
   ~ConsumerImpl() override { close(); }
 
@@ -161,8 +165,10 @@ class ConsumerImpl final : public Consumer {
         continue;
       }
       start_fetches_locked();
-      if (arrived_.wait_until(lock, deadline) == std::cv_status::timeout &&
-          completed_.empty()) {
+      // With nothing in flight, look again when a retry is due.
+      arrived_.wait_until(lock, in_flight_.empty() ? std::min(deadline, next_retry_locked()) : deadline);
+      if (SteadyClock::now() >= deadline && completed_.empty()) {
+        CAIRN_RETURN_IF_ERROR(reachability_.check());
         return std::vector<ConsumerRecord>{};
       }
       lock.unlock();
@@ -204,7 +210,7 @@ class ConsumerImpl final : public Consumer {
       if (!partitions.ok()) return partitions.status();
     }
     listener_ = std::move(listener);
-    membership_ = std::make_unique<client::GroupMembership>(cluster_, std::move(membership));
+    membership_ = std::make_unique<client::GroupMembership>(cluster_, reachability_, std::move(membership));
     last_commit_ = SteadyClock::now();
     return {};
   }
@@ -243,11 +249,7 @@ class ConsumerImpl final : public Consumer {
   Status reconcile() {
     auto target = membership_->target();
     if (target.incarnation != incarnation()) lose_partitions(target.incarnation);
-    std::set<TopicPartition> owned;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [tp, state] : partitions_) owned.insert(tp);
-    }
+    std::set<TopicPartition> owned = owned_partitions();
     const auto& assigned = target.partitions;
     std::vector<TopicPartition> revoked, added;
     std::set_difference(owned.begin(), owned.end(), assigned.begin(), assigned.end(), std::back_inserter(revoked));
@@ -269,19 +271,41 @@ class ConsumerImpl final : public Consumer {
       });
     }
     if (!added.empty()) {
-      auto committed = membership_->committed({added.begin(), added.end()});
+      auto committed = look_up_committed(added);
       if (!committed.ok()) return committed.status();
-      std::lock_guard lock(mutex_);
-      for (const auto& tp : added) {
-        auto& state = partitions_[tp];
-        state.epoch = ++last_epoch_;
-        auto it = committed->find(tp);
-        if (it != committed->end()) set_position_locked(tp, state, it->second);
+      if (!*committed) {
+        added.clear();  // taken once the committed offsets can be read
+      } else {
+        std::lock_guard lock(mutex_);
+        for (const auto& tp : added) {
+          auto& state = partitions_[tp];
+          state.epoch = ++last_epoch_;
+          auto it = (*committed)->find(tp);
+          if (it != (*committed)->end()) set_position_locked(tp, state, it->second);
+        }
       }
     }
     if (!added.empty() && listener_.on_assigned) listener_.on_assigned(added);
-    membership_->set_owned(assigned, target.incarnation);
+    membership_->set_owned(owned_partitions(), target.incarnation);
     return {};
+  }
+
+  std::set<TopicPartition> owned_partitions() const {
+    std::lock_guard lock(mutex_);
+    std::set<TopicPartition> out;
+    for (const auto& [tp, state] : partitions_) out.insert(tp);
+    return out;
+  }
+
+  // The group's committed offsets of partitions to take; none (no value)
+  // while the brokers cannot say, retried after a backoff.
+  Result<std::optional<std::map<TopicPartition, Offset>>> look_up_committed(
+      const std::vector<TopicPartition>& partitions) {
+    if (lookup_backoff_waiting()) return std::optional<std::map<TopicPartition, Offset>>();
+    auto committed = membership_->committed({partitions.begin(), partitions.end()});
+    if (Status failed = note_lookup(committed.status()); !failed.ok()) return failed;
+    if (!committed.ok()) return std::optional<std::map<TopicPartition, Offset>>();
+    return std::optional(std::move(*committed));
   }
 
   // The membership was lost (fenced, or its session lapsed): what this
@@ -353,10 +377,12 @@ class ConsumerImpl final : public Consumer {
         return error(ErrorCode::offset_out_of_range,
                      "{} has no position and auto_offset_reset is none: seek first", tp);
       }
+      if (lookup_backoff_waiting()) break;
       auto offset = look_up(tp, options_.auto_offset_reset == OffsetReset::earliest
                                     ? OffsetSpec::earliest()
                                     : OffsetSpec::latest());
-      if (!offset.ok()) return offset.status();
+      CAIRN_RETURN_IF_ERROR(note_lookup(offset.status()));
+      if (!offset.ok()) break;  // retried after a backoff
       std::lock_guard lock(mutex_);
       auto it = partitions_.find(tp);
       if (it == partitions_.end() || it->second.position) continue;
@@ -369,6 +395,38 @@ class ConsumerImpl final : public Consumer {
     return {};
   }
 
+  bool lookup_backoff_waiting() const {
+    std::lock_guard lock(mutex_);
+    return lookup_backoff_.waiting(SteadyClock::now());
+  }
+
+  // Records how an offset lookup went: a failure that may pass (brokers
+  // unreachable or restarting) is retried after a backoff; others are
+  // returned to fail the poll.
+  Status note_lookup(const Status& status) {
+    std::lock_guard lock(mutex_);
+    if (status.ok()) {
+      lookup_backoff_.succeeded();
+      reachability_.answered();
+      return {};
+    }
+    if (!is_retriable(status.code())) return status;
+    lookup_backoff_.failed(options_.client, SteadyClock::now());
+    reachability_.failed(status);
+    return {};
+  }
+
+  // When the earliest retry waiting for a backoff is due (far off if none).
+  SteadyClock::time_point next_retry_locked() const {
+    auto next = SteadyClock::time_point::max();
+    auto now = SteadyClock::now();
+    if (lookup_backoff_.waiting(now)) next = lookup_backoff_.retry_at();
+    for (const auto& [address, backoff] : fetch_backoff_) {
+      if (backoff.waiting(now)) next = std::min(next, backoff.retry_at());
+    }
+    return next;
+  }
+
   // One fetch per broker in flight, and a bounded backlog of responses.
   void start_fetches_locked() {
     if (closed_ || completed_.size() >= kMaxPrefetchedResponses) return;
@@ -376,17 +434,23 @@ class ConsumerImpl final : public Consumer {
     auto now = SteadyClock::now();
     for (const auto& [tp, state] : partitions_) {
       if (!state.position) continue;
-      auto leader = cluster_.leader(tp);
+      auto leader = cluster_.leader(tp);  // Cluster paces refreshes that fail
       if (!leader.ok()) {
-        fail_locked(leader.status());
+        if (is_retriable(leader.status().code())) {
+          lookup_backoff_.failed(options_.client, now);  // to look again then
+          reachability_.failed(leader.status());
+        } else {
+          fail_locked(leader.status());
+        }
         continue;
       }
       const std::string& address = (*leader)->address;
-      if (in_flight_.count(address) || retry_at_[address] > now) continue;
+      if (in_flight_.count(address) || fetch_backoff_[address].waiting(now)) continue;
       auto& fetch = fetches[address];
       if (!fetch) {
         fetch = std::make_unique<Fetch>();
         fetch->address = address;
+        fetch->connection = *leader;
         fetch->request.set_max_wait_ms(options_.fetch_max_wait_ms);
         fetch->request.set_min_bytes(options_.fetch_min_bytes);
         fetch->request.set_max_bytes(options_.fetch_max_bytes);
@@ -399,15 +463,12 @@ class ConsumerImpl final : public Consumer {
       fetch->epochs[tp] = state.epoch;
     }
     for (auto& [address, fetch] : fetches) {
-      auto leader = cluster_.any_broker();
-      auto connection = cluster_.leader(fetch->epochs.begin()->first);
-      if (!connection.ok()) continue;
       fetch->context.set_deadline(std::chrono::system_clock::now() +
                                   std::chrono::milliseconds(options_.fetch_max_wait_ms +
                                                             options_.client.request_timeout_ms));
       Fetch* raw = fetch.get();
       in_flight_[address] = std::move(fetch);
-      (*connection)->broker->async()->Fetch(&raw->context, &raw->request, &raw->response,
+      raw->connection->broker->async()->Fetch(&raw->context, &raw->request, &raw->response,
                                             [this, raw](grpc::Status status) { on_fetched(raw, status); });
     }
   }
@@ -419,8 +480,14 @@ class ConsumerImpl final : public Consumer {
     std::unique_ptr<Fetch> fetch = std::move(node.mapped());
     fetch->status = status;
     if (!status.ok()) {
-      retry_at_[fetch->address] = SteadyClock::now() + kRetryBackoff;
+      if (status.error_code() != grpc::StatusCode::CANCELLED) {  // cancelled: closing
+        fetch_backoff_[fetch->address].failed(options_.client, SteadyClock::now());
+        reachability_.failed(error(from_grpc(status).code(), "fetch from {}: {}", fetch->address,
+                                   status.error_message()));
+      }
     } else {
+      fetch_backoff_[fetch->address].succeeded();
+      reachability_.answered();
       for (const auto& p : fetch->response.partitions()) {
         TopicPartition tp{p.topic(), p.partition()};
         auto it = partitions_.find(tp);
@@ -453,6 +520,7 @@ class ConsumerImpl final : public Consumer {
       if (!status.ok()) {
         if (is_retriable(status.code())) {
           cluster_.invalidate(tp.topic);
+          fetch_backoff_[fetch.address].failed(options_.client, SteadyClock::now());
         } else {
           fail_locked(error(status.code(), "{} at offset {}: {}", tp, *it->second.position, status.message()));
         }
@@ -536,6 +604,7 @@ class ConsumerImpl final : public Consumer {
 
   const ConsumerOptions options_;
   client::Cluster cluster_;
+  client::Reachability reachability_;  // thread-safe itself
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<client::GroupMembership> membership_;
   RebalanceListener listener_;
@@ -546,7 +615,10 @@ class ConsumerImpl final : public Consumer {
   std::condition_variable arrived_;
   std::map<TopicPartition, PartitionState> partitions_;
   std::map<std::string, std::unique_ptr<Fetch>> in_flight_;  // by broker address
-  std::map<std::string, SteadyClock::time_point> retry_at_;
+  // Retriable failures are retried after a backoff: fetches per broker, and
+  // lookups (leaders, offsets, committed offsets).
+  std::map<std::string, client::Backoff> fetch_backoff_;
+  client::Backoff lookup_backoff_;
   std::deque<std::unique_ptr<Fetch>> completed_;
   std::deque<ConsumerRecord> ready_;
   uint64_t last_epoch_ = 0;  // epochs come from this one counter, so none is reused
@@ -558,9 +630,8 @@ class ConsumerImpl final : public Consumer {
 }  // namespace
 
 Result<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions options) {
-  if (options.client.bootstrap_brokers.empty()) {
-    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  }
+  CAIRN_RETURN_IF_ERROR(client::check_client_options(options.client));
+  if (options.reconnect_timeout_ms < 1) return error(ErrorCode::invalid_config, "reconnect_timeout_ms >= 1 is required");
   return std::unique_ptr<Consumer>(new ConsumerImpl(std::move(options)));
 }
 

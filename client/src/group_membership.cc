@@ -4,11 +4,13 @@
 
 #include "proto/rpc_error.h"
 #include "proto/topic_partitions.h"
+#include "retry_backoff.h"
 
 namespace cairn::client {
 
-GroupMembership::GroupMembership(Cluster& cluster, MembershipOptions options)
-    : cluster_(cluster), options_(std::move(options)) {
+GroupMembership::GroupMembership(Cluster& cluster, Reachability& reachability,
+                                 MembershipOptions options)
+    : cluster_(cluster), reachability_(reachability), options_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -97,9 +99,14 @@ void GroupMembership::heartbeat_once() {
   auto rpc = (*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
   std::lock_guard lock(mutex_);
   if (!rpc.ok()) {
-    interval_ms_ = 200;  // the coordinator is unreachable: retry soon
+    // The coordinator is unreachable (or restarting): retry after a backoff.
+    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
+    reachability_.failed(error(from_grpc(rpc).code(), "heartbeat to {}: {}", (*broker)->address,
+                               rpc.error_message()));
     return;
   }
+  failed_heartbeats_ = 0;
+  reachability_.answered();
   if (incarnation != incarnation_) {
     heartbeat_now_ = true;  // lost meanwhile: this answer is for the old membership
     return;

@@ -13,6 +13,7 @@
 #include "proto/status.h"
 #include "proto/strong_int.h"
 #include "proto/topic_partition.h"
+#include "reachability.h"
 
 namespace cairn::client {
 
@@ -45,7 +46,8 @@ struct Assignment {
 // consumer must drop those partitions and their positions.
 class GroupMembership {
  public:
-  GroupMembership(Cluster& cluster, MembershipOptions options);
+  // `cluster` and `reachability` must outlive it; heartbeats report to the latter.
+  GroupMembership(Cluster& cluster, Reachability& reachability, MembershipOptions options);
   ~GroupMembership();  // leaves the group
 
   // The partitions the coordinator lets this member read now. Declares the
@@ -72,12 +74,14 @@ class GroupMembership {
   void lose_membership_locked();
 
   Cluster& cluster_;
+  Reachability& reachability_;
   const MembershipOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::string member_id_;
   int32_t member_epoch_ = 0;
   int32_t interval_ms_ = 1000;
+  int failed_heartbeats_ = 0;  // in a row: paces the retries
   uint64_t incarnation_ = 0;  // memberships lost so far
   // When the last heartbeat the coordinator accepted was sent (steady ms):
   // the coordinator heard from this member no earlier.

@@ -15,10 +15,12 @@
 #include "produce_stream_client.h"
 #include "proto/assert.h"
 #include "proto/rpc_error.h"
+#include "retry_backoff.h"
 
 namespace cairn {
 namespace {
 
+using client::retry_backoff;
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t steady_ms() {
@@ -43,6 +45,7 @@ struct Batch {
   int64_t created_ms = 0;   // steady clock
   int64_t deadline_ms = 0;  // steady clock: delivery timeout
   int64_t retry_at_ms = 0;
+  int32_t attempts = 0;     // sends that failed
   int64_t reserved_bytes = 0;
   bool closed = false;      // takes no more records
 };
@@ -572,7 +575,7 @@ class ProducerImpl final : public Producer {
             status.code() == ErrorCode::broker_unavailable) {
           cluster_.invalidate(send.tp.topic);
         }
-        batch->retry_at_ms = now + options_.retry_backoff_ms;
+        batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
         retry.push_back(std::move(batch));
       } else {
         fail(std::move(batch), status);
@@ -659,9 +662,7 @@ class ProducerImpl final : public Producer {
 }  // namespace
 
 Result<std::unique_ptr<Producer>> Producer::create(ProducerOptions options) {
-  if (options.client.bootstrap_brokers.empty()) {
-    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  }
+  CAIRN_RETURN_IF_ERROR(client::check_client_options(options.client));
   if (options.batch_bytes < 1024 || options.linger_ms < 0 || options.buffer_bytes < options.batch_bytes ||
       options.max_in_flight_requests < 1) {
     return error(ErrorCode::invalid_config,

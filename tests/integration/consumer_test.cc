@@ -93,3 +93,41 @@ TEST_CASE("UndecodableBatchIsReportedAtItsOffsetAndNeverSkipped", "[integration]
   REQUIRE(rest.size() == 3);
   CHECK(rest.front().record.offset == Offset(6));
 }
+
+TEST_CASE("ConsumerReportsBrokersSilentForItsReconnectTimeoutAndGoesOn", "[integration][consumer]") {
+  SingleBroker cluster;
+  cluster.create_topic("quiet", 1);
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  options.auto_offset_reset = OffsetReset::earliest;
+  options.fetch_max_wait_ms = 100;
+  options.reconnect_timeout_ms = 1'000;
+  auto consumer = std::move(Consumer::create(options)).value();
+  REQUIRE(consumer->assign({{"quiet", 0}}).ok());
+  REQUIRE(consumer->poll(std::chrono::milliseconds(300)).ok());
+
+  cluster.broker.kill();
+  auto killed_at = std::chrono::steady_clock::now();
+  Status failure;
+  CHECK(eventually([&] {
+    auto records = consumer->poll(std::chrono::milliseconds(200));
+    failure = records.status();
+    return !records.ok();
+  }, std::chrono::seconds(10)));
+  CHECK(std::chrono::steady_clock::now() - killed_at >= std::chrono::milliseconds(1'000));
+  CHECK(failure.code() == ErrorCode::broker_unavailable);
+  CHECK_THAT(failure.message(), Catch::Contains("no broker answered for 1000 ms"));
+
+  // It kept retrying: once the broker is back, records flow again (the
+  // report may come once more meanwhile).
+  REQUIRE(cluster.broker.start().ok());
+  REQUIRE(cluster.producer()->send({"quiet", 0, std::nullopt, "back", {}, 0}).get().ok());
+  std::vector<ConsumerRecord> got;
+  CHECK(eventually([&] {
+    auto records = consumer->poll(std::chrono::milliseconds(200));
+    if (records.ok()) got.insert(got.end(), records->begin(), records->end());
+    return !got.empty();
+  }, std::chrono::seconds(10)));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].record.value == "back");
+}

@@ -39,6 +39,12 @@ struct ConsumerOptions {
   int32_t partition_max_bytes = 1 << 20;
   // Records one poll() returns at most. Default 10000.
   int32_t max_poll_records = 10'000;
+  // Brokers that do not answer (down, restarting, unreachable) are retried,
+  // pausing per ClientOptions::retry_backoff_ms; poll() fails with
+  // broker_unavailable once requests failed for this long, in ms, with no
+  // answer in between (and again after each further such period), while the
+  // consumer keeps retrying. Default 60000.
+  int32_t reconnect_timeout_ms = 60'000;
 
   // Consumer groups (subscribe()). The group this consumer joins; empty
   // (default) allows only manual assign().
