@@ -1,5 +1,6 @@
 #include "cluster.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "proto/rpc_error.h"
@@ -79,7 +80,10 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
     std::lock_guard lock(mutex_);
     last_good_ = address;
     refresh_backoff_.succeeded();
-    for (const auto& broker : response.brokers()) broker_addresses_[broker.id()] = address_of(broker);
+    for (const auto& broker : response.brokers()) {
+      broker_addresses_[broker.id()] = address_of(broker);
+      if (broker.max_request_bytes() > 0) request_limits_[broker.id()] = broker.max_request_bytes();
+    }
     for (const auto& topic : response.topics()) {
       if (topic.error().code() != v1::NONE) {
         topics_.erase(topic.name());
@@ -99,6 +103,13 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   refresh_backoff_.failed(options_, Backoff::Clock::now());
   refresh_failure_ = last_error;
   return last_error;
+}
+
+size_t Cluster::max_request_bytes() const {
+  std::lock_guard lock(mutex_);
+  int64_t limit = options_.max_message_bytes;
+  for (const auto& [id, advertised] : request_limits_) limit = std::min(limit, advertised);
+  return static_cast<size_t>(limit);
 }
 
 void Cluster::invalidate(const std::string& topic) {
@@ -146,6 +157,9 @@ Status check_client_options(const ClientOptions& options) {
   }
   if (options.retry_backoff_ms < 1 || options.retry_backoff_max_ms < options.retry_backoff_ms) {
     return error(ErrorCode::invalid_config, "1 <= retry_backoff_ms <= retry_backoff_max_ms is required");
+  }
+  if (options.max_message_bytes < kMinMaxMessageBytes) {
+    return error(ErrorCode::invalid_config, "max_message_bytes must be at least {}", kMinMaxMessageBytes);
   }
   return {};
 }

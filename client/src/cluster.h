@@ -51,6 +51,9 @@ class Cluster {
   Status refresh(const std::vector<std::string>& topics = {});
   // Marks a topic's leaders stale, so the next leader lookup refreshes them.
   void invalidate(const std::string& topic);
+  // The largest request this client may send to any broker: the smallest
+  // limit a broker advertised in metadata, and ClientOptions::max_message_bytes.
+  size_t max_request_bytes() const;
 
   // A context with the request deadline set.
   std::unique_ptr<grpc::ClientContext> context() const;
@@ -59,9 +62,10 @@ class Cluster {
   std::shared_ptr<BrokerConnection> connection_locked(const std::string& address);
 
   const ClientOptions options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<BrokerConnection>> connections_;  // by address
   std::map<int32_t, std::string> broker_addresses_;                        // by broker id
+  std::map<int32_t, int64_t> request_limits_;  // by broker id, as advertised
   struct TopicMetadata {
     std::vector<int32_t> leaders;  // broker id per partition
     bool stale = false;            // refresh before trusting a leader
@@ -71,6 +75,10 @@ class Cluster {
   Backoff refresh_backoff_;  // after refreshes no broker answered
   Status refresh_failure_;   // the last of them
 };
+
+// The least ClientOptions::max_message_bytes may be (a broker's
+// --max-request-bytes is at least as much).
+constexpr int32_t kMinMaxMessageBytes = 1024;
 
 // What every client needs of its options (brokers, sane backoff bounds).
 Status check_client_options(const ClientOptions& options);

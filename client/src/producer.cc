@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "produce_stream_client.h"
 #include "proto/assert.h"
+#include "proto/record_batch_format.h"
 #include "proto/rpc_error.h"
 #include "retry_backoff.h"
 
@@ -50,14 +51,31 @@ struct Batch {
   bool closed = false;      // takes no more records
 };
 
-// Overhead of a record in a batch beyond its key, value and headers.
-constexpr int64_t kRecordOverheadBytes = 24;
-// A produce request carries at most this much, whatever the batches.
+// A record's bytes in a batch beyond its key, value and header fields, at
+// most: its varints (length, timestamp and offset deltas, key and value
+// lengths, header count) at their longest; and per header, two lengths.
+constexpr int64_t kMaxRecordFramingBytes = 36;
+constexpr int64_t kMaxHeaderFramingBytes = 10;
+// A produce request carries at most this much, whatever the batches (less
+// when the brokers accept less).
 constexpr size_t kMaxRequestBytes = 8 << 20;
 // A request's bytes besides its entries, and an entry's besides its batch
 // and topic name (protobuf tags and varints), at most.
 constexpr size_t kRequestOverheadBytes = 64;
 constexpr size_t kEntryOverheadBytes = 32;
+static_assert(kRequestOverheadBytes + kEntryOverheadBytes + kMaxTopicNameLength +
+                  batch_format::kHeaderSize < client::kMinMaxMessageBytes,
+              "the smallest request limit must leave room for a record");
+
+// The bytes `record` takes in an uncompressed batch, at most.
+int64_t record_bytes(const ProducerRecord& record) {
+  auto size = [](const std::optional<std::string>& s) { return static_cast<int64_t>(s ? s->size() : 0); };
+  int64_t bytes = kMaxRecordFramingBytes + size(record.key) + size(record.value);
+  for (const auto& h : record.headers) {
+    bytes += kMaxHeaderFramingBytes + static_cast<int64_t>(h.key.size()) + size(h.value);
+  }
+  return bytes;
+}
 
 // A partition's batches that travel in one produce request, oldest first.
 struct PartitionSend {
@@ -108,7 +126,8 @@ struct PartitionQueue {
 
 // Locks (never two at once except as noted): a partition queue's mutex, then
 // sticky_mutex_ inside it; requests_mutex_ for requests in flight and the
-// streams; sender_mutex_ and drain_mutex_ only around condition waits.
+// streams, with the Cluster's own lock inside it; sender_mutex_ and
+// drain_mutex_ only around condition waits.
 class ProducerImpl final : public Producer {
  public:
   explicit ProducerImpl(ProducerOptions options)
@@ -130,9 +149,17 @@ class ProducerImpl final : public Producer {
       callback(partition.status());
       return;
     }
-    int64_t bytes = kRecordOverheadBytes + static_cast<int64_t>(
-        (record.key ? record.key->size() : 0) + (record.value ? record.value->size() : 0));
-    for (const auto& h : record.headers) bytes += static_cast<int64_t>(h.key.size() + (h.value ? h.value->size() : 0));
+    TopicPartition tp{record.topic, *partition};
+    int64_t bytes = record_bytes(record);
+    size_t max_batch = max_batch_bytes(tp);
+    if (batch_format::kHeaderSize + static_cast<size_t>(bytes) > max_batch) {
+      // Sent, it would end the stream (the broker refuses the message).
+      callback(error(ErrorCode::record_too_large,
+                     "a record of up to {} bytes cannot fit in a produce request: the brokers accept "
+                     "at most {} bytes (--max-request-bytes; this client's max_message_bytes is {})",
+                     bytes, cluster_.max_request_bytes(), options_.client.max_message_bytes));
+      return;
+    }
     if (record.timestamp_ms == 0) record.timestamp_ms = wall_ms();
     Status reserved = reserve_buffer(bytes);
     if (!reserved.ok()) {
@@ -140,7 +167,7 @@ class ProducerImpl final : public Producer {
       return;
     }
 
-    TopicPartition tp{record.topic, *partition};
+    size_t batch_limit = std::min(static_cast<size_t>(options_.batch_bytes), max_batch);
     auto queue = queue_for(tp);
     bool wake = false;
     {
@@ -151,14 +178,14 @@ class ProducerImpl final : public Producer {
         callback(error(ErrorCode::shutting_down, "the producer is closed"));
         return;
       }
-      Batch& batch = open_batch_locked(*queue, tp, bytes, &wake);
+      Batch& batch = open_batch_locked(*queue, tp, bytes, batch_limit, &wake);
       batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
                         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
                         record.headers, record.timestamp_ms);
       batch.callbacks.push_back(std::move(callback));
       batch.timestamps.push_back(record.timestamp_ms);
       batch.reserved_bytes += bytes;
-      if (batch.builder.size_bytes() >= static_cast<size_t>(options_.batch_bytes)) {
+      if (batch.builder.size_bytes() >= batch_limit) {
         close_batch(batch);
         wake = true;
       }
@@ -202,6 +229,17 @@ class ProducerImpl final : public Producer {
     std::string address;
     std::vector<PartitionSend> sends;  // in the order of the request's entries
   };
+
+  // What one request may carry besides its own overhead: kMaxRequestBytes,
+  // or less when a broker (or this client) accepts less.
+  size_t request_budget() const {
+    return std::min(kMaxRequestBytes, cluster_.max_request_bytes()) - kRequestOverheadBytes;
+  }
+
+  // The largest batch of `tp` a request can carry.
+  size_t max_batch_bytes(const TopicPartition& tp) const {
+    return request_budget() - kEntryOverheadBytes - tp.topic.size();
+  }
 
   Result<int32_t> choose_partition(const ProducerRecord& record) {
     auto count = cluster_.partition_count(record.topic);
@@ -261,12 +299,13 @@ class ProducerImpl final : public Producer {
     return out;
   }
 
+  // The batch that takes the next record of `incoming_bytes`: the last one,
+  // unless that would grow it past `batch_limit` bytes.
   Batch& open_batch_locked(PartitionQueue& queue, const TopicPartition& tp, int64_t incoming_bytes,
-                           bool* wake) {
+                           size_t batch_limit, bool* wake) {
     auto& batches = queue.batches;
     if (!batches.empty() && !batches.back()->closed &&
-        batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) >
-            static_cast<size_t>(options_.batch_bytes)) {
+        batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) > batch_limit) {
       close_batch(*batches.back());
       *wake = true;
     }
@@ -365,13 +404,21 @@ class ProducerImpl final : public Producer {
   }
 
   // Puts back at the front of the queue, in order, the batches beyond what
-  // one request carries (the first always goes). The queue stays in flight,
-  // so nothing newer can overtake them.
+  // one request carries. The queue stays in flight, so nothing newer can
+  // overtake them. A first batch that no request can carry (compression
+  // made it larger than its records) fails.
   void fit_one_request(PartitionQueue& queue, PartitionSend& send) {
-    size_t bytes = kRequestOverheadBytes;
+    size_t budget = request_budget();
+    while (!send.batches.empty() && entry_bytes(*send.batches.front()) > budget) {
+      size_t size = send.batches.front()->encoded.size();
+      fail(std::move(send.batches.front()),
+           error(ErrorCode::record_too_large, "a batch of {} bytes for {} cannot fit in a produce "
+                 "request of at most {} bytes", size, send.tp, budget + kRequestOverheadBytes));
+      send.batches.erase(send.batches.begin());
+    }
+    size_t bytes = 0;
     size_t fitting = 0;
-    while (fitting < send.batches.size() &&
-           (fitting == 0 || bytes + entry_bytes(*send.batches[fitting]) <= kMaxRequestBytes)) {
+    while (fitting < send.batches.size() && bytes + entry_bytes(*send.batches[fitting]) <= budget) {
       bytes += entry_bytes(*send.batches[fitting++]);
     }
     std::lock_guard lock(queue.mutex);
@@ -425,6 +472,7 @@ class ProducerImpl final : public Producer {
       }
       by_broker[(*leader)->address].push_back(std::move(send));
     }
+    size_t budget = request_budget();
     for (auto& [address, to_send] : by_broker) {
       size_t next = 0;
       while (next < to_send.size()) {
@@ -432,9 +480,9 @@ class ProducerImpl final : public Producer {
         request->set_acks(to_proto(options_.acks));
         request->set_timeout_ms(options_.client.request_timeout_ms);
         std::vector<PartitionSend> in_request;
-        size_t bytes = kRequestOverheadBytes;
+        size_t bytes = 0;  // each send fits alone (fit_one_request)
         while (next < to_send.size() &&
-               (in_request.empty() || bytes + request_bytes(to_send[next]) <= kMaxRequestBytes)) {
+               (in_request.empty() || bytes + request_bytes(to_send[next]) <= budget)) {
           bytes += request_bytes(to_send[next]);
           for (const auto& batch : to_send[next].batches) {
             auto* p = request->add_partitions();

@@ -77,3 +77,29 @@ TEST_CASE("SplitRequestRetriedAfterARefusalKeepsPartitionOrder", "[integration][
     CHECK(r.record.value->substr(0, r.record.value->find(':')) == std::to_string(i));
   }
 }
+
+// The broker refuses a gRPC message over --max-request-bytes by ending the
+// whole stream: the producer must know the limit, fail a record that cannot
+// fit at once, and split the rest into requests that fit.
+TEST_CASE("RecordBeyondTheBrokersRequestLimitFailsAtOnceAndTheRestFits", "[integration][producer]") {
+  SingleBroker cluster({"--max-request-bytes", "100000"});
+  cluster.create_topic("small", 1, {{"max.message.bytes", "90000"}});
+  auto producer = cluster.producer(Acks::all, /*delivery_timeout_ms=*/10'000);
+  auto started = std::chrono::steady_clock::now();
+  auto big = producer->send({"small", 0, std::nullopt, std::string(150'000, 'x'), {}, 0});
+  REQUIRE(big.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+  auto refused = big.get();
+  CHECK(refused.status().code() == ErrorCode::record_too_large);
+  CHECK_THAT(refused.status().message(), Catch::Contains("100000"));
+
+  // 40 records of 10 KB: more than one request's worth, each fits.
+  Acknowledgements acks;
+  for (int i = 0; i < 40; ++i) {
+    producer->send({"small", 0, std::nullopt, std::to_string(i) + std::string(10'000, 'y'), {}, 0}, acks.callback(i));
+  }
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(acks.failures);
+  std::lock_guard lock(acks.mutex);
+  CHECK(acks.offset_of.size() == 40);
+}
