@@ -12,6 +12,7 @@
 
 #include "cairn/admin.h"
 #include "cluster.h"
+#include "fetched_batches.h"
 #include "group_membership.h"
 #include "proto/byte_io.h"
 #include "proto/rpc_error.h"
@@ -550,36 +551,14 @@ class ConsumerImpl final : public Consumer {
   }
 
   // Decodes fetched batches into ready_, from the partition's position on.
-  // The first batch that does not decode stops it, and is never skipped:
-  // the partition fetches from there again (a fetch already past it is
-  // void) and poll() reports it, naming its offsets, after the records
-  // before it; seeking past it is the application's call.
+  // A batch that does not decode is never skipped: the partition fetches
+  // from it again (a fetch already past it is void) and poll() reports it
+  // after the records before it; seeking past it is the application's call.
   void decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
                                 const std::string& bytes) {
-    auto data = as_bytes(bytes);
-    Offset next = *state.position;
-    while (!data.empty()) {
-      auto header = parse_batch_header(data, data.size());
-      if (!header.ok()) {
-        stop_at_locked(state, next, error(ErrorCode::corrupt_batch, "{} at offset {}: a batch header "
-                                          "does not parse ({})", tp, next, header.status().message()));
-        return;
-      }
-      auto records = decode_batch(data.subspan(0, header->size_bytes()));
-      if (!records.ok()) {
-        stop_at_locked(state, next, error(records.status().code(), "{} at offset {}: the batch of "
-                                          "offsets {}..{} does not decode ({}); seek past it to skip it",
-                                          tp, header->base_offset, header->base_offset,
-                                          header->last_offset(), records.status().message()));
-        return;
-      }
-      for (auto& r : *records) {
-        if (r.offset < next) continue;  // the batch began before our position
-        next = r.offset + 1;
-        ready_.push_back({tp.topic, tp.partition, std::move(r)});
-      }
-      data = data.subspan(header->size_bytes());
-    }
+    auto fetched = client::decode_fetched(tp, *state.position, as_bytes(bytes));
+    for (auto& r : fetched.records) ready_.push_back({tp.topic, tp.partition, std::move(r)});
+    if (!fetched.failure.ok()) stop_at_locked(state, fetched.next, std::move(fetched.failure));
   }
 
   void stop_at_locked(PartitionState& state, Offset next, Status why) {

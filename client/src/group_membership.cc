@@ -16,24 +16,15 @@ GroupMembership::GroupMembership(Cluster& cluster, Reachability& reachability,
 
 GroupMembership::~GroupMembership() { leave(); }
 
-namespace {
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 Assignment GroupMembership::target() {
   std::lock_guard lock(mutex_);
-  expire_if_lapsed_locked(steady_ms());
+  expire_if_lapsed_locked(Clock::now());
   return {incarnation_, target_};
 }
 
-void GroupMembership::expire_if_lapsed_locked(int64_t now_ms) {
-  if (member_epoch_ > 0 && now_ms - accepted_heartbeat_sent_ms_ > options_.session_timeout_ms) {
+void GroupMembership::expire_if_lapsed_locked(Clock::time_point now) {
+  if (member_epoch_ > 0 &&
+      now - accepted_heartbeat_sent_ > std::chrono::milliseconds(options_.session_timeout_ms)) {
     lose_membership_locked();
   }
 }
@@ -78,11 +69,11 @@ void GroupMembership::run() {
 
 void GroupMembership::heartbeat_once() {
   v1::HeartbeatRequest request;
-  int64_t sent_ms = steady_ms();
+  auto sent = Clock::now();
   uint64_t incarnation = 0;
   {
     std::lock_guard lock(mutex_);
-    expire_if_lapsed_locked(sent_ms);
+    expire_if_lapsed_locked(sent);
     incarnation = incarnation_;
     request.set_group(options_.group);
     request.set_member_id(member_id_);
@@ -117,7 +108,7 @@ void GroupMembership::heartbeat_once() {
     return;
   }
   if (!status.ok()) return;
-  accepted_heartbeat_sent_ms_ = sent_ms;
+  accepted_heartbeat_sent_ = sent;
   member_id_ = response.member_id();
   member_epoch_ = response.member_epoch();
   interval_ms_ = std::max(50, response.heartbeat_interval_ms());
@@ -130,7 +121,7 @@ Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
   v1::CommitOffsetsRequest request;
   {
     std::lock_guard lock(mutex_);
-    expire_if_lapsed_locked(steady_ms());
+    expire_if_lapsed_locked(Clock::now());
     if (incarnation != incarnation_) {
       return error(ErrorCode::stale_member_epoch,
                    "group {}: this member lost its membership (fenced, or its session lapsed) "

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -46,6 +47,8 @@ struct Assignment {
 // consumer must drop those partitions and their positions.
 class GroupMembership {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // `cluster` and `reachability` must outlive it; heartbeats report to the latter.
   GroupMembership(Cluster& cluster, Reachability& reachability, MembershipOptions options);
   ~GroupMembership();  // leaves the group
@@ -70,7 +73,7 @@ class GroupMembership {
   void run();
   void heartbeat_once();
   // Declares the membership lost if no heartbeat was accepted for a session.
-  void expire_if_lapsed_locked(int64_t now_ms);
+  void expire_if_lapsed_locked(Clock::time_point now);
   void lose_membership_locked();
 
   Cluster& cluster_;
@@ -83,9 +86,9 @@ class GroupMembership {
   int32_t interval_ms_ = 1000;
   int failed_heartbeats_ = 0;  // in a row: paces the retries
   uint64_t incarnation_ = 0;  // memberships lost so far
-  // When the last heartbeat the coordinator accepted was sent (steady ms):
-  // the coordinator heard from this member no earlier.
-  int64_t accepted_heartbeat_sent_ms_ = 0;
+  // When the last heartbeat the coordinator accepted was sent: the
+  // coordinator heard from this member no earlier.
+  Clock::time_point accepted_heartbeat_sent_;
   std::set<TopicPartition> target_;
   std::set<TopicPartition> owned_;
   bool heartbeat_now_ = true;
