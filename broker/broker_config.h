@@ -30,7 +30,8 @@ struct BrokerConfig {
   int32_t default_partitions = 1;
   // --retention-check-interval-ms: how often retention runs. Default 300000.
   int64_t retention_check_interval_ms = 300'000;
-  // --max-request-bytes: largest gRPC message accepted. Default 64 MiB.
+  // --max-request-bytes: largest gRPC message accepted; advertised in
+  // metadata so that producers keep within it. Default 64 MiB.
   int64_t max_request_bytes = 64LL << 20;
   // --max-inflight-produce-bytes: produce bytes awaiting their acks at once;
   // beyond it requests are refused (resource_exhausted) until some finish. Default 256 MiB.

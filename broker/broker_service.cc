@@ -100,6 +100,7 @@ grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* c
   broker->set_id(config_.node_id);
   broker->set_host(config_.listen.substr(0, config_.listen.rfind(':')));
   broker->set_port(advertised_port_);
+  broker->set_max_request_bytes(config_.max_request_bytes);
   response->set_controller_id(config_.node_id);
   auto describe = [&](const Topic& topic) {
     auto* info = response->add_topics();

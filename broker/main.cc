@@ -58,7 +58,8 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "How often old segments are deleted (retention.ms / retention.bytes)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-request-bytes", c.max_request_bytes, "Largest gRPC message accepted")
+  app.add_option("--max-request-bytes", c.max_request_bytes,
+                 "Largest gRPC message accepted (advertised in metadata: producers keep their requests within it)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
   app.add_option("--max-inflight-produce-bytes", c.max_inflight_produce_bytes,

@@ -86,4 +86,12 @@ void BrokerProcess::signal_and_wait(int signal) {
 void BrokerProcess::stop() { signal_and_wait(SIGTERM); }
 void BrokerProcess::kill() { signal_and_wait(SIGKILL); }
 
+void BrokerProcess::pause() {
+  if (running()) ::kill(pid_, SIGSTOP);
+}
+
+void BrokerProcess::resume() {
+  if (running()) ::kill(pid_, SIGCONT);
+}
+
 }  // namespace cairn::testing

@@ -25,6 +25,10 @@ class BrokerProcess {
   void stop();
   // SIGKILL and wait: a crash.
   void kill();
+  // SIGSTOP / SIGCONT: a broker that hangs (its connections stay open, nothing
+  // is answered) and comes back.
+  void pause();
+  void resume();
   bool running() const { return pid_ > 0; }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }

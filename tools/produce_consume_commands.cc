@@ -141,14 +141,26 @@ int print_records(Consumer& consumer, const ConsumeOptions& o) {
   return 0;
 }
 
-// As a member of a group: partitions come from the coordinator, positions
-// from the group's commits; commits as it goes and when it stops.
-int consume_in_group(const ConsumeOptions& o) {
+// Options of both kinds of consume: a position outside the log moves per
+// `reset`, with a warning on stderr.
+ConsumerOptions consumer_options(const ConsumeOptions& o, OffsetReset reset) {
   ConsumerOptions options;
   options.client = o.brokers.client_options();
   options.fetch_max_wait_ms = 200;
+  options.auto_offset_reset = reset;
+  options.on_offset_reset = [](const TopicPartition& tp, Offset out_of_range, Offset reset_to) {
+    fmt::print(stderr, "warning: {}: offset {} is out of range; continuing at offset {}\n", tp,
+               out_of_range, reset_to);
+  };
+  return options;
+}
+
+// As a member of a group: partitions come from the coordinator, positions
+// from the group's commits; commits as it goes and when it stops.
+int consume_in_group(const ConsumeOptions& o) {
+  ConsumerOptions options =
+      consumer_options(o, o.from == "beginning" ? OffsetReset::earliest : OffsetReset::latest);
   options.group_id = o.group;
-  options.auto_offset_reset = o.from == "beginning" ? OffsetReset::earliest : OffsetReset::latest;
   options.auto_commit_interval_ms = 1000;
   options.session_timeout_ms = o.session_timeout_ms;
   auto consumer = Consumer::create(options);
@@ -174,10 +186,8 @@ int consume(const ConsumeOptions& o) {
     return fail(error(ErrorCode::unknown_topic_or_partition, "topic {} has no partition {}", o.topic,
                       o.partition));
   }
-  ConsumerOptions options;
-  options.client = o.brokers.client_options();
-  options.fetch_max_wait_ms = 200;
-  auto consumer = Consumer::create(options);
+  // A position retention deleted restarts at the log start: the records that remain.
+  auto consumer = Consumer::create(consumer_options(o, OffsetReset::earliest));
   if (!consumer.ok()) return fail(consumer.status());
   Status assigned = (*consumer)->assign(partitions);
   if (!assigned.ok()) return fail(assigned);
@@ -193,7 +203,8 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   auto p = std::make_shared<ProduceOptions>();
   auto* produce_cmd = app.add_subcommand(
       "produce",
-      "Send each line of standard input as one record\n"
+      "Send each line of standard input as one record. A broker that restarts meanwhile is waited for "
+      "(retrying for up to 120 s per record); the first record that fails ends it, with its line number\n"
       "Example: printf 'user1:hello\\nuser2:world\\n' | cairn produce greetings --key-separator :");
   produce_cmd->add_option("TOPIC", p->topic, "topic to write to")->required();
   produce_cmd->add_option("--acks", p->acks, "all: wait until durable (default); 1: until the leader appended; 0: do not wait")
@@ -210,7 +221,11 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
       "Example: cairn consume orders --from beginning --max-messages 10 --print-offset");
   consume_cmd->add_option("TOPIC", c->topic, "topic to read")->required();
   consume_cmd->add_option("--partition", c->partition, "read only this partition (default: all)");
-  consume_cmd->add_option("--from", c->from, "where to start: beginning, end (default), an OFFSET, or @UNIX_MS (first record at or after that time)");
+  consume_cmd->add_option("--from", c->from,
+                          "where to start: beginning, end (default), an OFFSET, or @UNIX_MS (first record at or "
+                          "after that time). A position outside the log (deleted by retention, or past its end) "
+                          "moves to the log start (with --group: to the start with --from beginning, else to the "
+                          "end), with a warning on stderr naming the old and new offsets");
   consume_cmd->add_option("--max-messages", c->max_messages, "stop after N records");
   consume_cmd->add_option("--timeout-ms", c->timeout_ms, "stop after MS milliseconds without a new record");
   consume_cmd->add_flag("--print-key", c->print_key, "print KEY<tab> before each value");

@@ -171,9 +171,7 @@ class AdminImpl final : public Admin {
 }  // namespace
 
 Result<std::unique_ptr<Admin>> Admin::connect(ClientOptions options) {
-  if (options.bootstrap_brokers.empty()) {
-    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  }
+  CAIRN_RETURN_IF_ERROR(client::check_client_options(options));
   return std::unique_ptr<Admin>(new AdminImpl(std::move(options)));
 }
 

@@ -1,5 +1,6 @@
 #include "cluster.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "proto/rpc_error.h"
@@ -26,6 +27,10 @@ std::shared_ptr<BrokerConnection> Cluster::connection_locked(const std::string& 
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(options_.max_message_bytes);
     args.SetMaxSendMessageSize(options_.max_message_bytes);
+    // gRPC's own default waits up to 120 s between attempts to reach a broker
+    // that was down: a restarted broker would go unnoticed for minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, options_.retry_backoff_ms);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, options_.retry_backoff_max_ms);
     auto connection = std::make_shared<BrokerConnection>();
     connection->address = address;
     connection->channel =
@@ -51,6 +56,7 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   std::vector<std::string> candidates;
   {
     std::lock_guard lock(mutex_);
+    if (refresh_backoff_.waiting(Backoff::Clock::now())) return refresh_failure_;
     if (!last_good_.empty()) candidates.push_back(last_good_);
     for (const auto& [id, address] : broker_addresses_) candidates.push_back(address);
     for (const auto& address : options_.bootstrap_brokers) candidates.push_back(address);
@@ -73,10 +79,14 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
     }
     std::lock_guard lock(mutex_);
     last_good_ = address;
-    for (const auto& broker : response.brokers()) broker_addresses_[broker.id()] = address_of(broker);
+    refresh_backoff_.succeeded();
+    for (const auto& broker : response.brokers()) {
+      broker_addresses_[broker.id()] = address_of(broker);
+      if (broker.max_request_bytes() > 0) request_limits_[broker.id()] = broker.max_request_bytes();
+    }
     for (const auto& topic : response.topics()) {
       if (topic.error().code() != v1::NONE) {
-        leaders_.erase(topic.name());
+        topics_.erase(topic.name());
         continue;
       }
       std::vector<int32_t> leaders(static_cast<size_t>(topic.partitions_size()), -1);
@@ -85,24 +95,35 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
           leaders[static_cast<size_t>(p.partition())] = p.leader();
         }
       }
-      leaders_[topic.name()] = std::move(leaders);
+      topics_[topic.name()] = {std::move(leaders), false};
     }
     return {};
   }
+  std::lock_guard lock(mutex_);
+  refresh_backoff_.failed(options_, Backoff::Clock::now());
+  refresh_failure_ = last_error;
   return last_error;
+}
+
+size_t Cluster::max_request_bytes() const {
+  std::lock_guard lock(mutex_);
+  int64_t limit = options_.max_message_bytes;
+  for (const auto& [id, advertised] : request_limits_) limit = std::min(limit, advertised);
+  return static_cast<size_t>(limit);
 }
 
 void Cluster::invalidate(const std::string& topic) {
   std::lock_guard lock(mutex_);
-  leaders_.erase(topic);
+  auto it = topics_.find(topic);
+  if (it != topics_.end()) it->second.stale = true;
 }
 
 Result<int32_t> Cluster::partition_count(const std::string& topic) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
       std::lock_guard lock(mutex_);
-      auto it = leaders_.find(topic);
-      if (it != leaders_.end()) return static_cast<int32_t>(it->second.size());
+      auto it = topics_.find(topic);
+      if (it != topics_.end()) return static_cast<int32_t>(it->second.leaders.size());
     }
     if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({topic}));
   }
@@ -114,19 +135,33 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& 
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
       std::lock_guard lock(mutex_);
-      auto it = leaders_.find(tp.topic);
-      if (it != leaders_.end()) {
-        if (tp.partition < 0 || tp.partition >= static_cast<int32_t>(it->second.size())) {
+      auto it = topics_.find(tp.topic);
+      if (it != topics_.end() && !it->second.stale) {
+        const auto& leaders = it->second.leaders;
+        if (tp.partition < 0 || tp.partition >= static_cast<int32_t>(leaders.size())) {
           return error(ErrorCode::unknown_topic_or_partition, "topic '{}' has no partition {}",
                        tp.topic, tp.partition);
         }
-        auto address = broker_addresses_.find(it->second[static_cast<size_t>(tp.partition)]);
+        auto address = broker_addresses_.find(leaders[static_cast<size_t>(tp.partition)]);
         if (address != broker_addresses_.end()) return connection_locked(address->second);
       }
     }
     if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({tp.topic}));
   }
   return error(ErrorCode::unknown_topic_or_partition, "no leader known for {}", tp);
+}
+
+Status check_client_options(const ClientOptions& options) {
+  if (options.bootstrap_brokers.empty()) {
+    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
+  }
+  if (options.retry_backoff_ms < 1 || options.retry_backoff_max_ms < options.retry_backoff_ms) {
+    return error(ErrorCode::invalid_config, "1 <= retry_backoff_ms <= retry_backoff_max_ms is required");
+  }
+  if (options.max_message_bytes < kMinMaxMessageBytes) {
+    return error(ErrorCode::invalid_config, "max_message_bytes must be at least {}", kMinMaxMessageBytes);
+  }
+  return {};
 }
 
 }  // namespace cairn::client

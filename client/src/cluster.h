@@ -14,6 +14,7 @@
 #include "cairn/v1/groups.grpc.pb.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
+#include "retry_backoff.h"
 
 namespace cairn::client {
 
@@ -29,6 +30,9 @@ struct BrokerConnection {
 // The client's view of the cluster: connections and cached metadata (which
 // broker leads each partition). Bootstraps from any listed broker; refreshed
 // on demand and whenever a broker says not_leader or an unknown partition.
+// After a refresh that no broker answered, the next ones fail at once with
+// the same error until a backoff (ClientOptions::retry_backoff_ms) passed,
+// so callers retrying in a loop do not flood a broker that is down.
 // Thread-safe.
 class Cluster {
  public:
@@ -40,12 +44,16 @@ class Cluster {
   Result<std::shared_ptr<BrokerConnection>> any_broker();
   // The leader of a partition, refreshing metadata if it is not known.
   Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
-  // The partition count of a topic (unknown_topic_or_partition if none).
+  // The partition count of a topic (unknown_topic_or_partition if none);
+  // a count known before stays usable while its leaders are refreshed.
   Result<int32_t> partition_count(const std::string& topic);
   // Fetches metadata for these topics (all when empty) from any broker.
   Status refresh(const std::vector<std::string>& topics = {});
-  // Forgets a topic's metadata so the next lookup refreshes it.
+  // Marks a topic's leaders stale, so the next leader lookup refreshes them.
   void invalidate(const std::string& topic);
+  // The largest request this client may send to any broker: the smallest
+  // limit a broker advertised in metadata, and ClientOptions::max_message_bytes.
+  size_t max_request_bytes() const;
 
   // A context with the request deadline set.
   std::unique_ptr<grpc::ClientContext> context() const;
@@ -54,12 +62,26 @@ class Cluster {
   std::shared_ptr<BrokerConnection> connection_locked(const std::string& address);
 
   const ClientOptions options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<BrokerConnection>> connections_;  // by address
   std::map<int32_t, std::string> broker_addresses_;                        // by broker id
-  std::map<std::string, std::vector<int32_t>> leaders_;                   // topic -> leader per partition
+  std::map<int32_t, int64_t> request_limits_;  // by broker id, as advertised
+  struct TopicMetadata {
+    std::vector<int32_t> leaders;  // broker id per partition
+    bool stale = false;            // refresh before trusting a leader
+  };
+  std::map<std::string, TopicMetadata> topics_;
   std::string last_good_;
+  Backoff refresh_backoff_;  // after refreshes no broker answered
+  Status refresh_failure_;   // the last of them
 };
+
+// The least ClientOptions::max_message_bytes may be (a broker's
+// --max-request-bytes is at least as much).
+constexpr int32_t kMinMaxMessageBytes = 1024;
+
+// What every client needs of its options (brokers, sane backoff bounds).
+Status check_client_options(const ClientOptions& options);
 
 // "host:port" of a broker as metadata describes it.
 std::string address_of(const v1::BrokerInfo& broker);

@@ -1,5 +1,6 @@
 #include "cairn/consumer.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -11,9 +12,12 @@
 
 #include "cairn/admin.h"
 #include "cluster.h"
+#include "fetched_batches.h"
 #include "group_membership.h"
 #include "proto/byte_io.h"
 #include "proto/rpc_error.h"
+#include "reachability.h"
+#include "retry_backoff.h"
 
 namespace cairn {
 namespace {
@@ -22,16 +26,26 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Unprocessed fetch responses kept per consumer before fetching pauses.
 constexpr size_t kMaxPrefetchedResponses = 2;
-constexpr auto kRetryBackoff = std::chrono::milliseconds(100);
 
 struct PartitionState {
   std::optional<Offset> position;  // next offset poll() hands out
   Offset fetch_offset;             // next offset to fetch
   uint64_t epoch = 0;              // new at every seek or (re)assignment: older fetches are void
+  // A position the broker found outside the log, until auto_offset_reset
+  // replaced it (then reported to on_offset_reset).
+  std::optional<Offset> out_of_range;
+};
+
+// A position moved because it was outside the log.
+struct PositionReset {
+  TopicPartition tp;
+  Offset out_of_range;
+  Offset reset_to;
 };
 
 struct Fetch {
   std::string address;
+  std::shared_ptr<client::BrokerConnection> connection;
   grpc::ClientContext context;
   v1::FetchRequest request;
   v1::FetchResponse response;
@@ -42,7 +56,9 @@ struct Fetch {
 class ConsumerImpl final : public Consumer {
  public:
   explicit ConsumerImpl(ConsumerOptions options)
-      : options_(std::move(options)), cluster_(options_.client) {}
+      : options_(std::move(options)),
+        cluster_(options_.client),
+        reachability_(std::chrono::milliseconds(options_.reconnect_timeout_ms)) {}
 
   ~ConsumerImpl() override { close(); }
 
@@ -108,23 +124,20 @@ class ConsumerImpl final : public Consumer {
                 std::move(listener));
   }
 
-  Status commit_sync() override { return commit_sync(consumed_positions()); }
+  Status commit_sync() override { return commit(consumed_positions()); }
 
   Status commit_sync(const std::map<TopicPartition, Offset>& offsets) override {
-    if (!membership_) {
-      return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
-    }
-    return membership_->commit(offsets);
+    return commit({offsets, incarnation()});
   }
 
   void commit_async(std::function<void(Status)> done) override {
-    auto offsets = consumed_positions();
+    auto positions = consumed_positions();
     std::lock_guard lock(mutex_);
     std::erase_if(async_commits_, [](const std::future<void>& f) {
       return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     });
-    async_commits_.push_back(std::async(std::launch::async, [this, offsets, done = std::move(done)] {
-      Status s = commit_sync(offsets);
+    async_commits_.push_back(std::async(std::launch::async, [this, positions, done = std::move(done)] {
+      Status s = commit(positions);
       if (done) done(s);
     }));
   }
@@ -143,8 +156,9 @@ class ConsumerImpl final : public Consumer {
     CAIRN_RETURN_IF_ERROR(resolve_positions());
     std::unique_lock lock(mutex_);
     while (true) {
-      if (!failure_.ok()) return std::exchange(failure_, Status());
+      // Records before a failure first: they precede what failed.
       if (!ready_.empty()) return take_ready_locked();
+      if (!failure_.ok()) return std::exchange(failure_, Status());
       if (!completed_.empty()) {
         auto fetch = std::move(completed_.front());
         completed_.pop_front();
@@ -152,11 +166,15 @@ class ConsumerImpl final : public Consumer {
         continue;
       }
       start_fetches_locked();
-      if (arrived_.wait_until(lock, deadline) == std::cv_status::timeout &&
-          completed_.empty()) {
+      // With nothing in flight, look again when a retry is due.
+      arrived_.wait_until(lock, in_flight_.empty() ? std::min(deadline, next_retry_locked()) : deadline);
+      if (SteadyClock::now() >= deadline && completed_.empty()) {
+        CAIRN_RETURN_IF_ERROR(reachability_.check());
         return std::vector<ConsumerRecord>{};
       }
       lock.unlock();
+      // The membership may have been lost while waiting: hand out nothing of it.
+      if (membership_) CAIRN_RETURN_IF_ERROR(reconcile());
       CAIRN_RETURN_IF_ERROR(resolve_positions());
       lock.lock();
     }
@@ -186,44 +204,66 @@ class ConsumerImpl final : public Consumer {
       return error(ErrorCode::invalid_config, "subscribe needs ConsumerOptions::group_id");
     }
     if (membership_) return error(ErrorCode::invalid_request, "already subscribed");
+    // Fail now rather than wait in silence: no broker, or no such topic.
+    CAIRN_RETURN_IF_ERROR(cluster_.refresh(membership.topics));
+    for (const auto& topic : membership.topics) {
+      auto partitions = cluster_.partition_count(topic);
+      if (!partitions.ok()) return partitions.status();
+    }
     listener_ = std::move(listener);
-    membership_ = std::make_unique<client::GroupMembership>(cluster_, std::move(membership));
+    membership_ = std::make_unique<client::GroupMembership>(cluster_, reachability_, std::move(membership));
     last_commit_ = SteadyClock::now();
     return {};
   }
 
-  std::map<TopicPartition, Offset> consumed_positions() const {
+  // Offsets to commit and the group membership they were read under.
+  struct Positions {
+    std::map<TopicPartition, Offset> offsets;
+    uint64_t incarnation = 0;
+  };
+
+  Positions consumed_positions() const {
     std::lock_guard lock(mutex_);
-    std::map<TopicPartition, Offset> out;
+    Positions out{{}, incarnation_};
     for (const auto& [tp, state] : partitions_) {
-      if (state.position) out[tp] = *state.position;
+      if (state.position) out.offsets[tp] = *state.position;
     }
     return out;
   }
 
-  // Applies the group's target assignment: gives up revoked partitions
-  // (after the listener and a commit), then takes new ones at their
-  // committed offsets, and tells the coordinator what it now owns.
+  uint64_t incarnation() const {
+    std::lock_guard lock(mutex_);
+    return incarnation_;
+  }
+
+  Status commit(const Positions& positions) {
+    if (!membership_) {
+      return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
+    }
+    return membership_->commit(positions.offsets, positions.incarnation);
+  }
+
+  // Applies the group's target assignment: drops everything if the
+  // membership was lost, gives up revoked partitions (after the listener and
+  // a commit), then takes new ones at their committed offsets, and tells the
+  // coordinator what it now owns.
   Status reconcile() {
     auto target = membership_->target();
-    std::set<TopicPartition> owned;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [tp, state] : partitions_) owned.insert(tp);
-    }
+    if (target.incarnation != incarnation()) lose_partitions(target.incarnation);
+    std::set<TopicPartition> owned = owned_partitions();
+    const auto& assigned = target.partitions;
     std::vector<TopicPartition> revoked, added;
-    std::set_difference(owned.begin(), owned.end(), target.begin(), target.end(), std::back_inserter(revoked));
-    std::set_difference(target.begin(), target.end(), owned.begin(), owned.end(), std::back_inserter(added));
+    std::set_difference(owned.begin(), owned.end(), assigned.begin(), assigned.end(), std::back_inserter(revoked));
+    std::set_difference(assigned.begin(), assigned.end(), owned.begin(), owned.end(), std::back_inserter(added));
     if (revoked.empty() && added.empty()) return {};
     if (!revoked.empty()) {
       if (listener_.on_revoked) listener_.on_revoked(revoked);
       if (options_.enable_auto_commit) {
-        std::map<TopicPartition, Offset> positions = consumed_positions();
-        std::map<TopicPartition, Offset> leaving;
-        for (const auto& tp : revoked) {
-          if (positions.count(tp)) leaving[tp] = positions[tp];
-        }
-        (void)membership_->commit(leaving);  // fenced: the new owner starts at the older commit
+        Positions leaving = consumed_positions();
+        std::erase_if(leaving.offsets, [&](const auto& entry) {
+          return std::find(revoked.begin(), revoked.end(), entry.first) == revoked.end();
+        });
+        (void)commit(leaving);  // fenced: the new owner starts at the older commit
       }
       std::lock_guard lock(mutex_);
       for (const auto& tp : revoked) partitions_.erase(tp);
@@ -232,19 +272,57 @@ class ConsumerImpl final : public Consumer {
       });
     }
     if (!added.empty()) {
-      auto committed = membership_->committed({added.begin(), added.end()});
+      auto committed = look_up_committed(added);
       if (!committed.ok()) return committed.status();
-      std::lock_guard lock(mutex_);
-      for (const auto& tp : added) {
-        auto& state = partitions_[tp];
-        state.epoch = ++last_epoch_;
-        auto it = committed->find(tp);
-        if (it != committed->end()) set_position_locked(tp, state, it->second);
+      if (!*committed) {
+        added.clear();  // taken once the committed offsets can be read
+      } else {
+        std::lock_guard lock(mutex_);
+        for (const auto& tp : added) {
+          auto& state = partitions_[tp];
+          state.epoch = ++last_epoch_;
+          auto it = (*committed)->find(tp);
+          if (it != (*committed)->end()) set_position_locked(tp, state, it->second);
+        }
       }
     }
     if (!added.empty() && listener_.on_assigned) listener_.on_assigned(added);
-    membership_->set_owned(target);
+    membership_->set_owned(owned_partitions(), target.incarnation);
     return {};
+  }
+
+  std::set<TopicPartition> owned_partitions() const {
+    std::lock_guard lock(mutex_);
+    std::set<TopicPartition> out;
+    for (const auto& [tp, state] : partitions_) out.insert(tp);
+    return out;
+  }
+
+  // The group's committed offsets of partitions to take; none (no value)
+  // while the brokers cannot say, retried after a backoff.
+  Result<std::optional<std::map<TopicPartition, Offset>>> look_up_committed(
+      const std::vector<TopicPartition>& partitions) {
+    if (lookup_backoff_waiting()) return std::optional<std::map<TopicPartition, Offset>>();
+    auto committed = membership_->committed({partitions.begin(), partitions.end()});
+    if (Status failed = note_lookup(committed.status()); !failed.ok()) return failed;
+    if (!committed.ok()) return std::optional<std::map<TopicPartition, Offset>>();
+    return std::optional(std::move(*committed));
+  }
+
+  // The membership was lost (fenced, or its session lapsed): what this
+  // consumer held may be another member's by now, so the partitions are
+  // dropped with their positions and records not yet handed out, nothing
+  // committed; taken again when assigned, at the group's committed offsets.
+  void lose_partitions(uint64_t incarnation) {
+    std::vector<TopicPartition> lost;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [tp, state] : partitions_) lost.push_back(tp);
+      partitions_.clear();  // fetches in flight for them are void
+      ready_.clear();
+      incarnation_ = incarnation;
+    }
+    if (!lost.empty() && listener_.on_lost) listener_.on_lost(lost);
   }
 
   void auto_commit() {
@@ -257,6 +335,7 @@ class ConsumerImpl final : public Consumer {
   }
 
   void set_position_locked(const TopicPartition& tp, PartitionState& state, Offset offset) {
+    state.out_of_range.reset();
     state.position = offset;
     state.fetch_offset = offset;
     state.epoch = ++last_epoch_;
@@ -283,7 +362,8 @@ class ConsumerImpl final : public Consumer {
     return {};
   }
 
-  // Gives partitions without a position one, per auto_offset_reset.
+  // Gives partitions without a position one, per auto_offset_reset, and
+  // reports those that replace a position outside the log.
   Status resolve_positions() {
     std::vector<TopicPartition> unresolved;
     {
@@ -292,20 +372,60 @@ class ConsumerImpl final : public Consumer {
         if (!state.position) unresolved.push_back(tp);
       }
     }
+    std::vector<PositionReset> resets;
     for (const auto& tp : unresolved) {
       if (options_.auto_offset_reset == OffsetReset::none) {
         return error(ErrorCode::offset_out_of_range,
                      "{} has no position and auto_offset_reset is none: seek first", tp);
       }
+      if (lookup_backoff_waiting()) break;
       auto offset = look_up(tp, options_.auto_offset_reset == OffsetReset::earliest
                                     ? OffsetSpec::earliest()
                                     : OffsetSpec::latest());
-      if (!offset.ok()) return offset.status();
+      CAIRN_RETURN_IF_ERROR(note_lookup(offset.status()));
+      if (!offset.ok()) break;  // retried after a backoff
       std::lock_guard lock(mutex_);
       auto it = partitions_.find(tp);
-      if (it != partitions_.end() && !it->second.position) set_position_locked(tp, it->second, *offset);
+      if (it == partitions_.end() || it->second.position) continue;
+      if (it->second.out_of_range) resets.push_back({tp, *it->second.out_of_range, *offset});
+      set_position_locked(tp, it->second, *offset);
+    }
+    if (options_.on_offset_reset) {
+      for (const auto& r : resets) options_.on_offset_reset(r.tp, r.out_of_range, r.reset_to);
     }
     return {};
+  }
+
+  bool lookup_backoff_waiting() const {
+    std::lock_guard lock(mutex_);
+    return lookup_backoff_.waiting(SteadyClock::now());
+  }
+
+  // Records how an offset lookup went: a failure that may pass (brokers
+  // unreachable or restarting) is retried after a backoff; others are
+  // returned to fail the poll.
+  Status note_lookup(const Status& status) {
+    std::lock_guard lock(mutex_);
+    if (status.ok()) {
+      lookup_backoff_.succeeded();
+      reachability_.answered();
+      return {};
+    }
+    if (!is_retriable(status.code())) return status;
+    lookup_backoff_.failed(options_.client, SteadyClock::now());
+    reachability_.failed(status);
+    return {};
+  }
+
+  // When the earliest retry waiting for a backoff is due (far off if none).
+  SteadyClock::time_point next_retry_locked() const {
+    auto next = SteadyClock::time_point::max();
+    auto now = SteadyClock::now();
+    if (lookup_backoff_.waiting(now)) next = lookup_backoff_.retry_at();
+    for (const auto& [address, backoff] : fetch_backoff_) {
+      if (backoff.waiting(now)) next = std::min(next, backoff.retry_at());
+    }
+    return next;
   }
 
   // One fetch per broker in flight, and a bounded backlog of responses.
@@ -315,17 +435,23 @@ class ConsumerImpl final : public Consumer {
     auto now = SteadyClock::now();
     for (const auto& [tp, state] : partitions_) {
       if (!state.position) continue;
-      auto leader = cluster_.leader(tp);
+      auto leader = cluster_.leader(tp);  // Cluster paces refreshes that fail
       if (!leader.ok()) {
-        failure_ = leader.status();
+        if (is_retriable(leader.status().code())) {
+          lookup_backoff_.failed(options_.client, now);  // to look again then
+          reachability_.failed(leader.status());
+        } else {
+          fail_locked(leader.status());
+        }
         continue;
       }
       const std::string& address = (*leader)->address;
-      if (in_flight_.count(address) || retry_at_[address] > now) continue;
+      if (in_flight_.count(address) || fetch_backoff_[address].waiting(now)) continue;
       auto& fetch = fetches[address];
       if (!fetch) {
         fetch = std::make_unique<Fetch>();
         fetch->address = address;
+        fetch->connection = *leader;
         fetch->request.set_max_wait_ms(options_.fetch_max_wait_ms);
         fetch->request.set_min_bytes(options_.fetch_min_bytes);
         fetch->request.set_max_bytes(options_.fetch_max_bytes);
@@ -338,15 +464,12 @@ class ConsumerImpl final : public Consumer {
       fetch->epochs[tp] = state.epoch;
     }
     for (auto& [address, fetch] : fetches) {
-      auto leader = cluster_.any_broker();
-      auto connection = cluster_.leader(fetch->epochs.begin()->first);
-      if (!connection.ok()) continue;
       fetch->context.set_deadline(std::chrono::system_clock::now() +
                                   std::chrono::milliseconds(options_.fetch_max_wait_ms +
                                                             options_.client.request_timeout_ms));
       Fetch* raw = fetch.get();
       in_flight_[address] = std::move(fetch);
-      (*connection)->broker->async()->Fetch(&raw->context, &raw->request, &raw->response,
+      raw->connection->broker->async()->Fetch(&raw->context, &raw->request, &raw->response,
                                             [this, raw](grpc::Status status) { on_fetched(raw, status); });
     }
   }
@@ -358,8 +481,14 @@ class ConsumerImpl final : public Consumer {
     std::unique_ptr<Fetch> fetch = std::move(node.mapped());
     fetch->status = status;
     if (!status.ok()) {
-      retry_at_[fetch->address] = SteadyClock::now() + kRetryBackoff;
+      if (status.error_code() != grpc::StatusCode::CANCELLED) {  // cancelled: closing
+        fetch_backoff_[fetch->address].failed(options_.client, SteadyClock::now());
+        reachability_.failed(error(from_grpc(status).code(), "fetch from {}: {}", fetch->address,
+                                   status.error_message()));
+      }
     } else {
+      fetch_backoff_[fetch->address].succeeded();
+      reachability_.answered();
       for (const auto& p : fetch->response.partitions()) {
         TopicPartition tp{p.topic(), p.partition()};
         auto it = partitions_.find(tp);
@@ -386,40 +515,56 @@ class ConsumerImpl final : public Consumer {
       if (it == partitions_.end() || it->second.epoch != fetch.epochs[tp]) continue;
       Status status = from_proto(p.error());
       if (status.code() == ErrorCode::offset_out_of_range) {
-        it->second.position.reset();  // resolved again per auto_offset_reset
-        it->second.epoch = ++last_epoch_;
+        out_of_range_locked(tp, it->second, status);
         continue;
       }
       if (!status.ok()) {
         if (is_retriable(status.code())) {
           cluster_.invalidate(tp.topic);
+          fetch_backoff_[fetch.address].failed(options_.client, SteadyClock::now());
         } else {
-          failure_ = error(status.code(), "{}: {}", tp, status.message());
+          fail_locked(error(status.code(), "{} at offset {}: {}", tp, *it->second.position, status.message()));
         }
         continue;
       }
-      Status decoded = decode_into_ready_locked(tp, it->second, p.batches());
-      if (!decoded.ok()) failure_ = decoded;
+      decode_into_ready_locked(tp, it->second, p.batches());
     }
   }
 
-  Status decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
-                                  const std::string& bytes) {
-    auto data = as_bytes(bytes);
-    Offset next = *state.position;
-    while (!data.empty()) {
-      auto header = parse_batch_header(data, data.size());
-      if (!header.ok()) return error(ErrorCode::corrupt_batch, "{}: {}", tp, header.status().message());
-      auto records = decode_batch(data.subspan(0, header->size_bytes()));
-      if (!records.ok()) return error(records.status().code(), "{}: {}", tp, records.status().message());
-      for (auto& r : *records) {
-        if (r.offset < next) continue;  // the batch began before our position
-        next = r.offset + 1;
-        ready_.push_back({tp.topic, tp.partition, std::move(r)});
-      }
-      data = data.subspan(header->size_bytes());
+  // The broker says the partition's position is outside its log: without a
+  // reset policy that is the application's to handle, at every poll until it
+  // seeks; else resolve_positions() moves it and reports the move.
+  void out_of_range_locked(const TopicPartition& tp, PartitionState& state, const Status& status) {
+    if (options_.auto_offset_reset == OffsetReset::none) {
+      fail_locked(error(ErrorCode::offset_out_of_range, "{} at offset {}: {}; seek to a valid offset",
+                        tp, *state.position, status.message()));
+      return;
     }
-    return {};
+    state.out_of_range = state.position;
+    state.position.reset();
+    state.epoch = ++last_epoch_;
+  }
+
+  // Keeps the first failure until poll() reports it.
+  void fail_locked(Status status) {
+    if (failure_.ok()) failure_ = std::move(status);
+  }
+
+  // Decodes fetched batches into ready_, from the partition's position on.
+  // A batch that does not decode is never skipped: the partition fetches
+  // from it again (a fetch already past it is void) and poll() reports it
+  // after the records before it; seeking past it is the application's call.
+  void decode_into_ready_locked(const TopicPartition& tp, PartitionState& state,
+                                const std::string& bytes) {
+    auto fetched = client::decode_fetched(tp, *state.position, as_bytes(bytes));
+    for (auto& r : fetched.records) ready_.push_back({tp.topic, tp.partition, std::move(r)});
+    if (!fetched.failure.ok()) stop_at_locked(state, fetched.next, std::move(fetched.failure));
+  }
+
+  void stop_at_locked(PartitionState& state, Offset next, Status why) {
+    state.fetch_offset = next;
+    state.epoch = ++last_epoch_;
+    fail_locked(std::move(why));
   }
 
   std::vector<ConsumerRecord> take_ready_locked() {
@@ -438,6 +583,7 @@ class ConsumerImpl final : public Consumer {
 
   const ConsumerOptions options_;
   client::Cluster cluster_;
+  client::Reachability reachability_;  // thread-safe itself
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<client::GroupMembership> membership_;
   RebalanceListener listener_;
@@ -448,10 +594,14 @@ class ConsumerImpl final : public Consumer {
   std::condition_variable arrived_;
   std::map<TopicPartition, PartitionState> partitions_;
   std::map<std::string, std::unique_ptr<Fetch>> in_flight_;  // by broker address
-  std::map<std::string, SteadyClock::time_point> retry_at_;
+  // Retriable failures are retried after a backoff: fetches per broker, and
+  // lookups (leaders, offsets, committed offsets).
+  std::map<std::string, client::Backoff> fetch_backoff_;
+  client::Backoff lookup_backoff_;
   std::deque<std::unique_ptr<Fetch>> completed_;
   std::deque<ConsumerRecord> ready_;
   uint64_t last_epoch_ = 0;  // epochs come from this one counter, so none is reused
+  uint64_t incarnation_ = 0;  // of the group membership partitions_ was assigned under
   Status failure_;
   bool closed_ = false;
 };
@@ -459,9 +609,8 @@ class ConsumerImpl final : public Consumer {
 }  // namespace
 
 Result<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions options) {
-  if (options.client.bootstrap_brokers.empty()) {
-    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  }
+  CAIRN_RETURN_IF_ERROR(client::check_client_options(options.client));
+  if (options.reconnect_timeout_ms < 1) return error(ErrorCode::invalid_config, "reconnect_timeout_ms >= 1 is required");
   return std::unique_ptr<Consumer>(new ConsumerImpl(std::move(options)));
 }
 

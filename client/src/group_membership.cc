@@ -1,20 +1,41 @@
 #include "group_membership.h"
 
+#include <chrono>
+
 #include "proto/rpc_error.h"
 #include "proto/topic_partitions.h"
+#include "retry_backoff.h"
 
 namespace cairn::client {
 
-GroupMembership::GroupMembership(Cluster& cluster, MembershipOptions options)
-    : cluster_(cluster), options_(std::move(options)) {
+GroupMembership::GroupMembership(Cluster& cluster, Reachability& reachability,
+                                 MembershipOptions options)
+    : cluster_(cluster), reachability_(reachability), options_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
 }
 
 GroupMembership::~GroupMembership() { leave(); }
 
-std::set<TopicPartition> GroupMembership::target() const {
+Assignment GroupMembership::target() {
   std::lock_guard lock(mutex_);
-  return target_;
+  expire_if_lapsed_locked(Clock::now());
+  return {incarnation_, target_};
+}
+
+void GroupMembership::expire_if_lapsed_locked(Clock::time_point now) {
+  if (member_epoch_ > 0 &&
+      now - accepted_heartbeat_sent_ > std::chrono::milliseconds(options_.session_timeout_ms)) {
+    lose_membership_locked();
+  }
+}
+
+void GroupMembership::lose_membership_locked() {
+  ++incarnation_;
+  member_epoch_ = 0;  // rejoin, claiming nothing
+  target_.clear();
+  owned_.clear();
+  heartbeat_now_ = true;
+  wake_.notify_one();
 }
 
 std::string GroupMembership::member_id() const {
@@ -22,10 +43,10 @@ std::string GroupMembership::member_id() const {
   return member_id_;
 }
 
-void GroupMembership::set_owned(std::set<TopicPartition> owned) {
+void GroupMembership::set_owned(std::set<TopicPartition> owned, uint64_t incarnation) {
   {
     std::lock_guard lock(mutex_);
-    if (owned == owned_) return;
+    if (incarnation != incarnation_ || owned == owned_) return;
     owned_ = std::move(owned);
     heartbeat_now_ = true;
   }
@@ -48,8 +69,12 @@ void GroupMembership::run() {
 
 void GroupMembership::heartbeat_once() {
   v1::HeartbeatRequest request;
+  auto sent = Clock::now();
+  uint64_t incarnation = 0;
   {
     std::lock_guard lock(mutex_);
+    expire_if_lapsed_locked(sent);
+    incarnation = incarnation_;
     request.set_group(options_.group);
     request.set_member_id(member_id_);
     request.set_member_epoch(member_epoch_);
@@ -65,29 +90,45 @@ void GroupMembership::heartbeat_once() {
   auto rpc = (*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
   std::lock_guard lock(mutex_);
   if (!rpc.ok()) {
-    interval_ms_ = 200;  // the coordinator is unreachable: retry soon
+    // The coordinator is unreachable (or restarting): retry after a backoff.
+    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
+    reachability_.failed(error(from_grpc(rpc).code(), "heartbeat to {}: {}", (*broker)->address,
+                               rpc.error_message()));
+    return;
+  }
+  failed_heartbeats_ = 0;
+  reachability_.answered();
+  if (incarnation != incarnation_) {
+    heartbeat_now_ = true;  // lost meanwhile: this answer is for the old membership
     return;
   }
   Status status = from_proto(response.error());
   if (status.code() == ErrorCode::unknown_member_id || status.code() == ErrorCode::stale_member_epoch) {
-    // Fenced or expired: everything we held may be someone else's now.
-    member_epoch_ = 0;
-    target_.clear();
-    heartbeat_now_ = true;
+    lose_membership_locked();
     return;
   }
   if (!status.ok()) return;
+  accepted_heartbeat_sent_ = sent;
   member_id_ = response.member_id();
   member_epoch_ = response.member_epoch();
   interval_ms_ = std::max(50, response.heartbeat_interval_ms());
   target_ = from_proto(response.assignment());
 }
 
-Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets) {
+Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
+                               uint64_t incarnation) {
   if (offsets.empty()) return {};
   v1::CommitOffsetsRequest request;
   {
     std::lock_guard lock(mutex_);
+    expire_if_lapsed_locked(Clock::now());
+    if (incarnation != incarnation_) {
+      return error(ErrorCode::stale_member_epoch,
+                   "group {}: this member lost its membership (fenced, or its session lapsed) "
+                   "since these positions were read; they are dropped, and the partitions are "
+                   "read again from the committed offsets",
+                   options_.group);
+    }
     request.set_group(options_.group);
     request.set_member_id(member_id_);
     request.set_member_epoch(member_epoch_);

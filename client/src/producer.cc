@@ -13,11 +13,23 @@
 
 #include "cluster.h"
 #include "produce_stream_client.h"
+#include "producer_batch.h"
+#include "proto/assert.h"
+#include "proto/record_batch_format.h"
 #include "proto/rpc_error.h"
+#include "retry_backoff.h"
 
 namespace cairn {
 namespace {
 
+using client::Batch;
+using client::kEntryOverheadBytes;
+using client::kMaxRequestBytes;
+using client::kRequestOverheadBytes;
+using client::PartitionQueue;
+using client::PartitionSend;
+using client::record_bytes;
+using client::retry_backoff;
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t steady_ms() {
@@ -32,31 +44,6 @@ int64_t wall_ms() {
       .count();
 }
 
-// Records bound for one partition, sent as one record batch.
-struct Batch {
-  TopicPartition tp;
-  RecordBatchBuilder builder;
-  std::vector<SendCallback> callbacks;
-  std::vector<int64_t> timestamps;
-  std::string encoded;    // built at the first send, reused by retries
-  int64_t created_ms = 0;   // steady clock
-  int64_t deadline_ms = 0;  // steady clock: delivery timeout
-  int64_t retry_at_ms = 0;
-  int64_t reserved_bytes = 0;
-  bool closed = false;      // takes no more records
-};
-
-// Overhead of a record in a batch beyond its key, value and headers.
-constexpr int64_t kRecordOverheadBytes = 24;
-// A produce request carries at most this much, whatever the batches.
-constexpr size_t kMaxRequestBytes = 8 << 20;
-
-std::vector<std::unique_ptr<Batch>> just(std::unique_ptr<Batch> batch) {
-  std::vector<std::unique_ptr<Batch>> out;
-  out.push_back(std::move(batch));
-  return out;
-}
-
 v1::Acks to_proto(Acks acks) {
   switch (acks) {
     case Acks::none: return v1::ACKS_NONE;
@@ -66,21 +53,10 @@ v1::Acks to_proto(Acks acks) {
   return v1::ACKS_ALL;
 }
 
-// The records bound for one partition, oldest batch first. Its own lock, so
-// that send() on the caller's thread rarely meets the sender or the
-// acknowledgement threads.
-struct PartitionQueue {
-  std::mutex mutex;
-  std::deque<std::unique_ptr<Batch>> batches;
-  // A request with this partition's batches is unanswered. Only one at a
-  // time: a failed batch is retried before any later batch is sent, so a
-  // partition keeps its send order. Every ready batch rides in that request.
-  bool in_flight = false;
-};
-
 // Locks (never two at once except as noted): a partition queue's mutex, then
 // sticky_mutex_ inside it; requests_mutex_ for requests in flight and the
-// streams; sender_mutex_ and drain_mutex_ only around condition waits.
+// streams, with the Cluster's own lock inside it; sender_mutex_ and
+// drain_mutex_ only around condition waits.
 class ProducerImpl final : public Producer {
  public:
   explicit ProducerImpl(ProducerOptions options)
@@ -102,9 +78,17 @@ class ProducerImpl final : public Producer {
       callback(partition.status());
       return;
     }
-    int64_t bytes = kRecordOverheadBytes + static_cast<int64_t>(
-        (record.key ? record.key->size() : 0) + (record.value ? record.value->size() : 0));
-    for (const auto& h : record.headers) bytes += static_cast<int64_t>(h.key.size() + (h.value ? h.value->size() : 0));
+    TopicPartition tp{record.topic, *partition};
+    int64_t bytes = record_bytes(record);
+    size_t max_batch = max_batch_bytes(tp);
+    if (batch_format::kHeaderSize + static_cast<size_t>(bytes) > max_batch) {
+      // Sent, it would end the stream (the broker refuses the message).
+      callback(error(ErrorCode::record_too_large,
+                     "a record of up to {} bytes cannot fit in a produce request: the brokers accept "
+                     "at most {} bytes (--max-request-bytes; this client's max_message_bytes is {})",
+                     bytes, cluster_.max_request_bytes(), options_.client.max_message_bytes));
+      return;
+    }
     if (record.timestamp_ms == 0) record.timestamp_ms = wall_ms();
     Status reserved = reserve_buffer(bytes);
     if (!reserved.ok()) {
@@ -112,7 +96,7 @@ class ProducerImpl final : public Producer {
       return;
     }
 
-    TopicPartition tp{record.topic, *partition};
+    size_t batch_limit = std::min(static_cast<size_t>(options_.batch_bytes), max_batch);
     auto queue = queue_for(tp);
     bool wake = false;
     {
@@ -123,14 +107,14 @@ class ProducerImpl final : public Producer {
         callback(error(ErrorCode::shutting_down, "the producer is closed"));
         return;
       }
-      Batch& batch = open_batch_locked(*queue, tp, bytes, &wake);
+      Batch& batch = open_batch_locked(*queue, tp, bytes, batch_limit, &wake);
       batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
                         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
                         record.headers, record.timestamp_ms);
       batch.callbacks.push_back(std::move(callback));
       batch.timestamps.push_back(record.timestamp_ms);
       batch.reserved_bytes += bytes;
-      if (batch.builder.size_bytes() >= static_cast<size_t>(options_.batch_bytes)) {
+      if (batch.builder.size_bytes() >= batch_limit) {
         close_batch(batch);
         wake = true;
       }
@@ -165,17 +149,26 @@ class ProducerImpl final : public Producer {
       queue->batches.clear();
     }
     Status closed = error(ErrorCode::shutting_down, "the producer closed before sending this record");
-    for (auto& batch : leftovers) {
-      for (auto& callback : batch->callbacks) callback(closed);
-      release(*batch);
-    }
+    for (auto& batch : leftovers) fail(std::move(batch), closed);
   }
 
  private:
+  // A request sent and not yet answered.
   struct Pending {
     std::string address;
-    std::vector<std::unique_ptr<Batch>> batches;
+    std::vector<PartitionSend> sends;  // in the order of the request's entries
   };
+
+  // What one request may carry besides its own overhead: kMaxRequestBytes,
+  // or less when a broker (or this client) accepts less.
+  size_t request_budget() const {
+    return std::min(kMaxRequestBytes, cluster_.max_request_bytes()) - kRequestOverheadBytes;
+  }
+
+  // The largest batch of `tp` a request can carry.
+  size_t max_batch_bytes(const TopicPartition& tp) const {
+    return request_budget() - kEntryOverheadBytes - tp.topic.size();
+  }
 
   Result<int32_t> choose_partition(const ProducerRecord& record) {
     auto count = cluster_.partition_count(record.topic);
@@ -235,12 +228,13 @@ class ProducerImpl final : public Producer {
     return out;
   }
 
+  // The batch that takes the next record of `incoming_bytes`: the last one,
+  // unless that would grow it past `batch_limit` bytes.
   Batch& open_batch_locked(PartitionQueue& queue, const TopicPartition& tp, int64_t incoming_bytes,
-                           bool* wake) {
+                           size_t batch_limit, bool* wake) {
     auto& batches = queue.batches;
     if (!batches.empty() && !batches.back()->closed &&
-        batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) >
-            static_cast<size_t>(options_.batch_bytes)) {
+        batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) > batch_limit) {
       close_batch(*batches.back());
       *wake = true;
     }
@@ -279,29 +273,88 @@ class ProducerImpl final : public Producer {
     sender_cv_.notify_one();
   }
 
-  // Takes the sendable batches off the front of every queue; returns when
-  // the sender should look again if nothing was ready.
-  std::vector<std::unique_ptr<Batch>> collect_ready(int64_t now, int64_t* next_wake) {
-    std::vector<std::unique_ptr<Batch>> ready;
+  // Takes each partition's sendable batches (unless it is in flight) as one
+  // send; returns when the sender should look again if nothing was ready.
+  std::vector<PartitionSend> collect_ready(int64_t now, int64_t* next_wake) {
+    std::vector<PartitionSend> sends;
     for (auto& queue : all_queues()) {
-      std::lock_guard lock(queue->mutex);
-      if (queue->in_flight) continue;
-      size_t taken = ready.size();
-      while (!queue->batches.empty()) {
-        Batch& front = *queue->batches.front();
-        if (!sendable(front, now)) {
-          *next_wake = std::min(*next_wake, front.retry_at_ms > now
-                                                ? front.retry_at_ms
-                                                : front.created_ms + options_.linger_ms);
-          break;
-        }
-        if (!front.closed) close_batch(front);
-        ready.push_back(std::move(queue->batches.front()));
-        queue->batches.pop_front();
+      PartitionSend send = take_sendable(*queue, now, next_wake);
+      if (send.batches.empty()) continue;
+      encode(send);
+      fit_one_request(*queue, send);
+      if (send.batches.empty()) {
+        partition_done(*queue);  // none could be encoded
+      } else {
+        sends.push_back(std::move(send));
       }
-      if (ready.size() > taken) queue->in_flight = true;
     }
-    return ready;
+    return sends;
+  }
+
+  // The sendable batches at the front of a queue, which is then in flight.
+  PartitionSend take_sendable(PartitionQueue& queue, int64_t now, int64_t* next_wake) {
+    PartitionSend send;
+    std::lock_guard lock(queue.mutex);
+    if (queue.in_flight) return send;
+    while (!queue.batches.empty()) {
+      Batch& front = *queue.batches.front();
+      if (!sendable(front, now)) {
+        *next_wake = std::min(*next_wake, front.retry_at_ms > now
+                                              ? front.retry_at_ms
+                                              : front.created_ms + options_.linger_ms);
+        break;
+      }
+      if (!front.closed) close_batch(front);
+      send.tp = front.tp;
+      send.batches.push_back(std::move(queue.batches.front()));
+      queue.batches.pop_front();
+    }
+    queue.in_flight = !send.batches.empty();
+    return send;
+  }
+
+  // Encodes the batches not encoded yet (taken off their queue, they are the
+  // sender's alone); one that cannot be encoded fails.
+  void encode(PartitionSend& send) {
+    std::vector<std::unique_ptr<Batch>> encoded;
+    for (auto& batch : send.batches) {
+      if (batch->encoded.empty()) {
+        auto built = batch->builder.build();
+        if (!built.ok()) {
+          fail(std::move(batch), built.status());
+          continue;
+        }
+        batch->encoded = std::move(*built);
+        batch->builder.reset();
+      }
+      encoded.push_back(std::move(batch));
+    }
+    send.batches = std::move(encoded);
+  }
+
+  // Puts back at the front of the queue, in order, the batches beyond what
+  // one request carries. The queue stays in flight, so nothing newer can
+  // overtake them. A first batch that no request can carry (compression
+  // made it larger than its records) fails.
+  void fit_one_request(PartitionQueue& queue, PartitionSend& send) {
+    size_t budget = request_budget();
+    while (!send.batches.empty() && entry_bytes(*send.batches.front()) > budget) {
+      size_t size = send.batches.front()->encoded.size();
+      fail(std::move(send.batches.front()),
+           error(ErrorCode::record_too_large, "a batch of {} bytes for {} cannot fit in a produce "
+                 "request of at most {} bytes", size, send.tp, budget + kRequestOverheadBytes));
+      send.batches.erase(send.batches.begin());
+    }
+    size_t bytes = 0;
+    size_t fitting = 0;
+    while (fitting < send.batches.size() && bytes + entry_bytes(*send.batches[fitting]) <= budget) {
+      bytes += entry_bytes(*send.batches[fitting++]);
+    }
+    std::lock_guard lock(queue.mutex);
+    while (send.batches.size() > fitting) {
+      queue.batches.push_front(std::move(send.batches.back()));
+      send.batches.pop_back();
+    }
   }
 
   // The sender thread: moves sendable batches into requests, one per broker.
@@ -336,43 +389,37 @@ class ProducerImpl final : public Producer {
     while (!all_done()) streams_done_.wait_for(lock, std::chrono::milliseconds(1));
   }
 
-  // Groups batches by leader and sends them, a request per broker (split at
-  // kMaxRequestBytes). Runs on the sender thread without the lock.
-  void dispatch(std::vector<std::unique_ptr<Batch>> ready) {
-    std::map<std::string, std::vector<std::unique_ptr<Batch>>> by_broker;
-    for (auto& batch : ready) {
-      auto leader = cluster_.leader(batch->tp);
+  // Groups sends by leader and packs them into requests, one or more per
+  // broker; a partition's send is never split. Runs on the sender thread.
+  void dispatch(std::vector<PartitionSend> sends) {
+    std::map<std::string, std::vector<PartitionSend>> by_broker;
+    for (auto& send : sends) {
+      auto leader = cluster_.leader(send.tp);
       if (!leader.ok()) {
-        fail_or_retry(just(std::move(batch)), leader.status());
+        settle(std::move(send), leader.status());
         continue;
       }
-      if (batch->encoded.empty()) {
-        auto encoded = batch->builder.build();
-        if (!encoded.ok()) {
-          fail_or_retry(just(std::move(batch)), encoded.status());
-          continue;
-        }
-        batch->encoded = std::move(*encoded);
-        batch->builder.reset();
-      }
-      by_broker[(*leader)->address].push_back(std::move(batch));
+      by_broker[(*leader)->address].push_back(std::move(send));
     }
-    for (auto& [address, batches] : by_broker) {
-      while (!batches.empty()) {
+    size_t budget = request_budget();
+    for (auto& [address, to_send] : by_broker) {
+      size_t next = 0;
+      while (next < to_send.size()) {
         auto request = std::make_unique<v1::ProduceRequest>();
         request->set_acks(to_proto(options_.acks));
         request->set_timeout_ms(options_.client.request_timeout_ms);
-        std::vector<std::unique_ptr<Batch>> in_request;
-        size_t bytes = 0;
-        while (!batches.empty() && (in_request.empty() || bytes + batches.front()->encoded.size() <= kMaxRequestBytes)) {
-          Batch& b = *batches.front();
-          auto* p = request->add_partitions();
-          p->set_topic(b.tp.topic);
-          p->set_partition(b.tp.partition);
-          p->set_batches(b.encoded);
-          bytes += b.encoded.size();
-          in_request.push_back(std::move(batches.front()));
-          batches.erase(batches.begin());
+        std::vector<PartitionSend> in_request;
+        size_t bytes = 0;  // each send fits alone (fit_one_request)
+        while (next < to_send.size() &&
+               (in_request.empty() || bytes + request_bytes(to_send[next]) <= budget)) {
+          bytes += request_bytes(to_send[next]);
+          for (const auto& batch : to_send[next].batches) {
+            auto* p = request->add_partitions();
+            p->set_topic(batch->tp.topic);
+            p->set_partition(batch->tp.partition);
+            p->set_batches(batch->encoded);
+          }
+          in_request.push_back(std::move(to_send[next++]));
         }
         send_request(address, std::move(request), std::move(in_request));
       }
@@ -380,7 +427,7 @@ class ProducerImpl final : public Producer {
   }
 
   void send_request(const std::string& address, std::unique_ptr<v1::ProduceRequest> request,
-                    std::vector<std::unique_ptr<Batch>> batches) {
+                    std::vector<PartitionSend> sends) {
     std::unique_lock lock(requests_mutex_);
     // Bound requests in flight per broker: wait for answers (sender thread only).
     in_flight_changed_.wait(lock, [&] {
@@ -391,11 +438,11 @@ class ProducerImpl final : public Producer {
     auto& stream = streams_[address];
     if (!stream || stream->done()) {
       if (stream) dead_streams_.push_back(std::move(stream));
-      auto connection = cluster_.leader(batches.front()->tp);
+      auto connection = cluster_.leader(sends.front().tp);
       v1::Broker::Stub* stub = connection.ok() ? (*connection)->broker.get() : nullptr;
       if (!stub) {
         lock.unlock();
-        fail_or_retry(std::move(batches), connection.status());
+        settle_all(std::move(sends), connection.status());
         return;
       }
       stream = std::make_unique<client::ProduceStreamClient>(
@@ -405,11 +452,10 @@ class ProducerImpl final : public Producer {
     if (!stream->send(request)) {
       // The stream ended between the check and now: retry on a new one.
       lock.unlock();
-      fail_or_retry(std::move(batches), error(ErrorCode::broker_unavailable,
-                                              "the stream to {} ended", address));
+      settle_all(std::move(sends), error(ErrorCode::broker_unavailable, "the stream to {} ended", address));
       return;
     }
-    pending_[id] = Pending{address, std::move(batches)};
+    pending_[id] = Pending{address, std::move(sends)};
     ++in_flight_per_broker_[address];
   }
 
@@ -424,47 +470,31 @@ class ProducerImpl final : public Producer {
       --in_flight_per_broker_[pending.address];
     }
     in_flight_changed_.notify_all();
-    std::set<TopicPartition> partitions;
-    std::vector<std::unique_ptr<Batch>> failed;
-    Status failure;
-    for (size_t i = 0; i < pending.batches.size(); ++i) {
-      auto& batch = pending.batches[i];
-      partitions.insert(batch->tp);
-      Status status = static_cast<int>(i) < response.results_size()
-                          ? from_proto(response.results(static_cast<int>(i)).error())
-                          : error(ErrorCode::unknown, "the broker skipped a partition");
-      if (status.ok()) {
-        complete(std::move(batch), Offset(response.results(static_cast<int>(i)).base_offset()));
-        continue;
-      }
-      if (!failed.empty() && status.code() != failure.code()) {
-        fail_or_retry(std::move(failed), failure);
-        failed.clear();
-      }
-      failure = status;
-      failed.push_back(std::move(batch));
+    int entry = 0;
+    for (auto& send : pending.sends) {
+      std::vector<Result<Offset>> outcomes;
+      for (size_t i = 0; i < send.batches.size(); ++i) outcomes.push_back(outcome_of(response, entry++));
+      settle(std::move(send), outcomes);
     }
-    if (!failed.empty()) fail_or_retry(std::move(failed), failure);
-    for (const auto& tp : partitions) partition_done(tp);
   }
 
-  // The partition's request was answered (or failed): it may send again.
-  void partition_done(const TopicPartition& tp) {
-    auto queue = queue_for(tp);
-    {
-      std::lock_guard lock(queue->mutex);
-      queue->in_flight = false;
+  static Result<Offset> outcome_of(const v1::ProduceResponse& response, int entry) {
+    if (entry >= response.results_size()) {
+      return error(ErrorCode::unknown, "the broker skipped a partition");
     }
-    wake_sender();
+    const auto& result = response.results(entry);
+    Status status = from_proto(result.error());
+    if (!status.ok()) return status;
+    return Offset(result.base_offset());
   }
 
   void on_stream_done(const std::string& address, const grpc::Status& status) {
-    std::vector<std::unique_ptr<Batch>> orphans;
+    std::vector<PartitionSend> orphans;
     {
       std::lock_guard lock(requests_mutex_);
       for (auto it = pending_.begin(); it != pending_.end();) {
         if (it->second.address == address) {
-          for (auto& b : it->second.batches) orphans.push_back(std::move(b));
+          for (auto& send : it->second.sends) orphans.push_back(std::move(send));
           it = pending_.erase(it);
         } else {
           ++it;
@@ -477,9 +507,71 @@ class ProducerImpl final : public Producer {
       Status why = status.ok() ? error(ErrorCode::broker_unavailable, "the stream to {} closed", address)
                                : error(ErrorCode::broker_unavailable, "lost the stream to {}: {}", address,
                                        status.error_message());
-      fail_or_retry(std::move(orphans), why);
+      settle_all(std::move(orphans), why);
     }
     streams_done_.notify_all();
+    wake_sender();
+  }
+
+  void settle_all(std::vector<PartitionSend> sends, const Status& status) {
+    for (auto& send : sends) settle(std::move(send), status);
+  }
+
+  // Settles a send that failed as a whole.
+  void settle(PartitionSend send, const Status& status) {
+    std::vector<Result<Offset>> outcomes(send.batches.size(), status);
+    settle(std::move(send), outcomes);
+  }
+
+  // Settles a send once its outcomes are known (see PartitionQueue):
+  // acknowledges the batches that landed; of the others, those before the
+  // last that landed fail, those after it are retried while their error is
+  // retriable and their delivery timeout allows; then the partition may send
+  // again.
+  void settle(PartitionSend send, const std::vector<Result<Offset>>& outcomes) {
+    CAIRN_ASSERT(outcomes.size() == send.batches.size());
+    size_t landed_end = 0;  // one past the last batch that landed
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (outcomes[i].ok()) landed_end = i + 1;
+    }
+    int64_t now = steady_ms();
+    std::vector<std::unique_ptr<Batch>> retry;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      auto& batch = send.batches[i];
+      if (outcomes[i].ok()) {
+        complete(std::move(batch), *outcomes[i]);
+        continue;
+      }
+      Status status = outcomes[i].status();
+      if (i < landed_end) {
+        fail(std::move(batch), error(status.code(), "{} (not retried: later records of {} were written)",
+                                     status.message(), send.tp));
+      } else if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
+        if (status.code() == ErrorCode::not_leader ||
+            status.code() == ErrorCode::unknown_topic_or_partition ||
+            status.code() == ErrorCode::broker_unavailable) {
+          cluster_.invalidate(send.tp.topic);
+        }
+        batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
+        retry.push_back(std::move(batch));
+      } else {
+        fail(std::move(batch), status);
+      }
+    }
+    auto queue = queue_for(send.tp);
+    {
+      std::lock_guard lock(queue->mutex);
+      for (auto it = retry.rbegin(); it != retry.rend(); ++it) queue->batches.push_front(std::move(*it));
+    }
+    partition_done(*queue);
+  }
+
+  // The partition's send is settled: it may send again.
+  void partition_done(PartitionQueue& queue) {
+    {
+      std::lock_guard lock(queue.mutex);
+      queue.in_flight = false;
+    }
     wake_sender();
   }
 
@@ -491,36 +583,9 @@ class ProducerImpl final : public Producer {
     release(*batch);
   }
 
-  // Retriable failures go back to the front of their partition's queue (in
-  // their original order) until the delivery timeout; others fail.
-  void fail_or_retry(std::vector<std::unique_ptr<Batch>> batches, const Status& status) {
-    int64_t now = steady_ms();
-    std::vector<std::unique_ptr<Batch>> failed;
-    std::set<std::string> stale_topics;
-    std::set<TopicPartition> partitions;
-    for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-      auto& batch = *it;
-      partitions.insert(batch->tp);
-      if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
-        if (status.code() == ErrorCode::not_leader ||
-            status.code() == ErrorCode::unknown_topic_or_partition ||
-            status.code() == ErrorCode::broker_unavailable) {
-          stale_topics.insert(batch->tp.topic);
-        }
-        batch->retry_at_ms = now + options_.retry_backoff_ms;
-        auto queue = queue_for(batch->tp);
-        std::lock_guard lock(queue->mutex);
-        queue->batches.push_front(std::move(batch));
-      } else {
-        failed.push_back(std::move(batch));
-      }
-    }
-    for (const auto& topic : stale_topics) cluster_.invalidate(topic);
-    for (const auto& tp : partitions) partition_done(tp);
-    for (auto& batch : failed) {
-      for (auto& callback : batch->callbacks) callback(status);
-      release(*batch);
-    }
+  void fail(std::unique_ptr<Batch> batch, const Status& status) {
+    for (auto& callback : batch->callbacks) callback(status);
+    release(*batch);
   }
 
   void release(const Batch& batch) {
@@ -574,9 +639,7 @@ class ProducerImpl final : public Producer {
 }  // namespace
 
 Result<std::unique_ptr<Producer>> Producer::create(ProducerOptions options) {
-  if (options.client.bootstrap_brokers.empty()) {
-    return error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  }
+  CAIRN_RETURN_IF_ERROR(client::check_client_options(options.client));
   if (options.batch_bytes < 1024 || options.linger_ms < 0 || options.buffer_bytes < options.batch_bytes ||
       options.max_in_flight_requests < 1) {
     return error(ErrorCode::invalid_config,

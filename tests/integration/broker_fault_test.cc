@@ -200,25 +200,7 @@ TEST_CASE("AcknowledgedRecordsSurviveSigkillMidStream", "[integration]") {
 TEST_CASE("RetentionMovesTheEarliestOffsetAndConsumersStartThere", "[integration]") {
   SingleBroker cluster({"--retention-check-interval-ms", "200"});
   cluster.create_topic("short", 1, {{"segment.ms", "300"}, {"retention.ms", "600"}});
-  auto producer = cluster.producer();
-  auto send_batch = [&](const std::string& tag) {
-    for (int i = 0; i < 10; ++i) {
-      producer->send({"short", 0, std::nullopt, tag + std::to_string(i), {}, 0},
-                     [](const Result<RecordMetadata>& r) { REQUIRE(r.ok()); });
-    }
-    producer->flush();
-  };
-  send_batch("old");
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  send_batch("mid");  // rolls the first segment (older than segment.ms)
-  Offset earliest(0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (earliest == Offset(0) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    send_batch("new");  // keeps rolling segments so old ones close and expire
-    earliest = *cluster.admin->list_offset("short", 0, OffsetSpec::earliest());
-  }
-  REQUIRE(earliest > Offset(0));
+  Offset earliest = produce_until_retention_moves_the_start(cluster, "short");
   auto consumer = cluster.consumer(OffsetReset::earliest);
   REQUIRE(consumer->assign({{"short", 0}}).ok());
   auto records = consume(*consumer, 1, std::chrono::seconds(3));

@@ -85,6 +85,41 @@ TEST_CASE("CliSaysWhenNoBrokerAnswers", "[integration][cli]") {
   CHECK_THAT(result.output, Catch::Contains("is a broker running"));
 }
 
+TEST_CASE("CliGroupConsumeFailsAtOnceWithoutABrokerOrTopic", "[integration][cli][groups]") {
+  // `timeout` bounds the test if the command waits silently.
+  auto no_broker = run_command(fmt::format("timeout 10 {} consume t --group g --brokers 127.0.0.1:1 2>&1",
+                                           bin_path("cairn")));
+  CHECK(no_broker.exit_code == 1);
+  CHECK_THAT(no_broker.output, Catch::Contains("broker_unavailable"));
+
+  SingleBroker cluster;
+  auto no_topic = cairn_cli(cluster, "consume nope --group g --timeout-ms 1000");
+  CHECK(no_topic.exit_code == 1);
+  CHECK_THAT(no_topic.output, Catch::Contains("unknown_topic_or_partition: topic 'nope' does not exist"));
+}
+
+TEST_CASE("CliConsumeFromAnOffsetRetentionDeletedWarnsAndStartsAtTheLogStart", "[integration][cli]") {
+  SingleBroker cluster({"--retention-check-interval-ms", "200"});
+  cluster.create_topic("short", 1, {{"segment.ms", "300"}, {"retention.ms", "600"}});
+  Offset earliest = produce_until_retention_moves_the_start(cluster, "short");
+  auto consumed = cairn_cli(cluster, "consume short --from 5 --max-messages 1 --timeout-ms 3000 --print-offset");
+  CHECK(consumed.exit_code == 0);
+  CHECK_THAT(consumed.output, Catch::Contains(fmt::format(
+      "warning: short/0: offset 5 is out of range; continuing at offset {}\n", earliest.value)));
+  CHECK_THAT(consumed.output, Catch::Contains(fmt::format("0:{}\t", earliest.value)));
+
+  // The library without a reset policy: a typed error naming the position.
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  options.auto_offset_reset = OffsetReset::none;
+  auto consumer = std::move(Consumer::create(options)).value();
+  REQUIRE(consumer->assign({{"short", 0}}).ok());
+  REQUIRE(consumer->seek({"short", 0}, Offset(5)).ok());
+  auto polled = consumer->poll(std::chrono::seconds(5));
+  CHECK(polled.status().code() == ErrorCode::offset_out_of_range);
+  CHECK_THAT(polled.status().message(), Catch::Contains("short/0 at offset 5"));
+}
+
 TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
   SingleBroker cluster;
   cluster.create_topic("orders", 2);

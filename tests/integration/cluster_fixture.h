@@ -7,9 +7,11 @@
 #include <chrono>
 #include <mutex>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "broker_process.h"
@@ -118,6 +120,47 @@ class OffThreadFailures {
     INFO((failures).summary());                \
     CHECK((failures).empty());                 \
   } while (0)
+
+// Evaluates `condition` until it holds or `timeout` passed; returns whether
+// it held. `condition` may do work (poll a consumer); between tries it waits
+// 20 ms.
+inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// Sends batches of 10 records ("old0".., then "mid", then "new") to
+// partition 0 of `topic` until retention deleted its first segment; returns
+// the new log start. The topic needs short segment.ms and retention.ms
+// (e.g. 300 and 600) and the broker a short --retention-check-interval-ms.
+inline Offset produce_until_retention_moves_the_start(SingleBroker& cluster, const std::string& topic) {
+  auto producer = cluster.producer();
+  OffThreadFailures failures;
+  auto send_batch = [&](const std::string& tag) {
+    for (int i = 0; i < 10; ++i) {
+      producer->send({topic, 0, std::nullopt, tag + std::to_string(i), {}, 0},
+                     [&](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
+    }
+    producer->flush();
+  };
+  send_batch("old");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  send_batch("mid");  // rolls the first segment (older than segment.ms)
+  Offset earliest(0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (earliest == Offset(0) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    send_batch("new");  // keeps rolling segments so old ones close and expire
+    earliest = *cluster.admin->list_offset(topic, 0, OffsetSpec::earliest());
+  }
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  REQUIRE(earliest > Offset(0));
+  return earliest;
+}
 
 // Polls until `count` records arrived or `timeout` passed without progress.
 // Off the test thread, pass `failures`: a failed poll is recorded there and

@@ -286,6 +286,9 @@ struct ConsumerProcess {
     }
   }
   ~ConsumerProcess() { kill_now(); }
+  // SIGSTOP / SIGCONT: a member that hangs (no heartbeats, no polls) and wakes up.
+  void pause() { ::kill(pid, SIGSTOP); }
+  void resume() { ::kill(pid, SIGCONT); }
   void kill_now() {
     if (pid <= 0) return;
     ::kill(pid, SIGKILL);
@@ -359,6 +362,84 @@ TEST_CASE("KilledConsumerLosesItsPartitionsAndOnlyUncommittedRecordsRepeat", "[i
   // commits every second): far fewer than everything it read.
   INFO("records read by both: " << duplicates << " of " << by_victim.size() << " read by the victim");
   CHECK(duplicates < by_victim.size() / 2);
+}
+
+namespace {
+
+// The group's committed offset of each partition; absent when none.
+std::map<TopicPartition, Offset> committed_offsets(SingleBroker& cluster, const std::string& group) {
+  std::map<TopicPartition, Offset> out;
+  auto g = cluster.admin->describe_group(group);
+  if (!g.ok()) return out;
+  for (const auto& p : g->partitions) {
+    if (p.committed) out[p.tp] = *p.committed;
+  }
+  return out;
+}
+
+std::map<TopicPartition, Offset> log_ends(SingleBroker& cluster, const std::string& topic, int32_t partitions) {
+  std::map<TopicPartition, Offset> out;
+  for (int32_t p = 0; p < partitions; ++p) {
+    out[{topic, p}] = *cluster.admin->list_offset(topic, p, OffsetSpec::latest());
+  }
+  return out;
+}
+
+bool stable_with(SingleBroker& cluster, const std::string& group, size_t members) {
+  auto g = cluster.admin->describe_group(group);
+  return g.ok() && g->state == "stable" && g->members.size() == members;
+}
+
+}  // namespace
+
+// A member that stops heartbeating (paused) is fenced; another takes its
+// partitions, reads on and commits. When the first wakes up and rejoins, it
+// must drop what it held: no record from its old positions, no commit of
+// them over the other member's progress; it starts at the committed offsets.
+TEST_CASE("FencedMemberRejoinsFromTheCommittedOffsetsNotItsOldPositions", "[integration][groups]") {
+  SingleBroker cluster;
+  cluster.create_topic("chores", 2);
+  produce_n(cluster, "chores", 200, "first");
+  ConsumerProcess victim(cluster, "chores", "crew", cluster.folder.path() + "/victim.out");
+  REQUIRE(eventually([&] { return committed_offsets(cluster, "crew") == log_ends(cluster, "chores", 2); },
+                     std::chrono::seconds(15)));
+  REQUIRE(victim.lines().size() == 200);
+
+  victim.pause();
+  produce_n(cluster, "chores", 200, "second");
+  auto survivor = group_consumer(cluster, "crew", 2'000);
+  REQUIRE(survivor->subscribe({"chores"}).ok());
+  std::vector<std::string> by_survivor = values(*survivor, 200, std::chrono::seconds(10));
+  REQUIRE(by_survivor.size() == 200);  // after the victim's session expired
+  REQUIRE(survivor->commit_sync().ok());
+  auto progress = log_ends(cluster, "chores", 2);
+  REQUIRE(committed_offsets(cluster, "crew") == progress);
+
+  victim.resume();
+  REQUIRE(eventually([&] {
+    for (const auto& v : values(*survivor, 1, std::chrono::milliseconds(100))) by_survivor.push_back(v);
+    return stable_with(cluster, "crew", 2);
+  }, std::chrono::seconds(15)));
+  CHECK(committed_offsets(cluster, "crew") == progress);  // nothing committed from the old positions
+
+  produce_n(cluster, "chores", 100, "third");
+  auto third_by_victim = [&] {
+    size_t n = 0;
+    for (const auto& line : victim.lines()) n += line.find("\tthird-") != std::string::npos;
+    return n;
+  };
+  CHECK(eventually([&] {
+    for (const auto& v : values(*survivor, 1, std::chrono::milliseconds(100))) by_survivor.push_back(v);
+    size_t third_by_survivor = 0;
+    for (const auto& v : by_survivor) third_by_survivor += v.rfind("third-", 0) == 0;
+    return third_by_victim() + third_by_survivor == 100;
+  }, std::chrono::seconds(15)));
+  CHECK(third_by_victim() > 0);  // it took a partition again
+  size_t second_by_victim = 0;
+  for (const auto& line : victim.lines()) second_by_victim += line.find("\tsecond-") != std::string::npos;
+  CHECK(second_by_victim == 0);  // nothing re-read from its positions of before the fence
+  CHECK(by_survivor.size() == 200 + 100 - third_by_victim());
+  survivor->close();
 }
 
 TEST_CASE("CompactedTopicKeepsTheLatestValuePerKey", "[integration][groups]") {

@@ -21,8 +21,16 @@ enum class OffsetReset { earliest, latest, none };
 
 struct ConsumerOptions {
   ClientOptions client;
-  // earliest, latest (default) or none (poll fails with offset_out_of_range).
+  // Where a partition starts when it has no position (none committed), and
+  // where it goes on when its position is outside the log (retention deleted
+  // it, or it is past the end): earliest (the log start), latest (default,
+  // the end), or none (poll fails with offset_out_of_range naming the
+  // partition and position, at every poll until the application seeks).
   OffsetReset auto_offset_reset = OffsetReset::latest;
+  // Called from poll(), on the polling thread, when a position outside the
+  // log was moved per auto_offset_reset: the partition, the position that
+  // was out of range and the new one. Default none (the move is silent).
+  std::function<void(const TopicPartition&, Offset out_of_range, Offset reset_to)> on_offset_reset;
   // A fetch waits up to this long for fetch_min_bytes, in ms. Default 500.
   int32_t fetch_max_wait_ms = 500;
   int32_t fetch_min_bytes = 1;
@@ -31,6 +39,12 @@ struct ConsumerOptions {
   int32_t partition_max_bytes = 1 << 20;
   // Records one poll() returns at most. Default 10000.
   int32_t max_poll_records = 10'000;
+  // Brokers that do not answer (down, restarting, unreachable) are retried,
+  // pausing per ClientOptions::retry_backoff_ms; poll() fails with
+  // broker_unavailable once requests failed for this long, in ms, with no
+  // answer in between (and again after each further such period), while the
+  // consumer keeps retrying. Default 60000.
+  int32_t reconnect_timeout_ms = 60'000;
 
   // Consumer groups (subscribe()). The group this consumer joins; empty
   // (default) allows only manual assign().
@@ -48,9 +62,15 @@ struct ConsumerOptions {
 // Called from poll() (on the polling thread) when the group moves
 // partitions. on_revoked runs before the partitions are given up — commit
 // there what was processed; with auto-commit the consumer already does.
+// on_lost runs instead when this member lost its membership (fenced by the
+// coordinator, or no heartbeat accepted for session_timeout_ms): the
+// partitions may be another member's already, so their positions are dropped
+// and nothing can be committed for them; the consumer rejoins and reads what
+// it is assigned again from the committed offsets.
 struct RebalanceListener {
   std::function<void(const std::vector<TopicPartition>&)> on_revoked;
   std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+  std::function<void(const std::vector<TopicPartition>&)> on_lost;
 };
 
 struct ConsumerRecord {
@@ -67,7 +87,10 @@ struct ConsumerRecord {
 // again — make processing idempotent, or commit after each batch.
 // Fetches are pipelined:
 // the next fetch to a broker is in flight while poll() decodes the last.
-// Records come in offset order per partition; batches are CRC-checked.
+// Records come in offset order per partition; batches are CRC-checked. A
+// batch that does not decode is never skipped: poll() hands out the records
+// before it, then fails with corrupt_batch naming its partition and offsets,
+// and again at every poll until the application seeks past it.
 // Not thread-safe: one thread polls (like Kafka's consumer).
 class Consumer {
  public:
@@ -89,6 +112,9 @@ class Consumer {
   // Joins group_id and reads what the coordinator assigns, among these
   // topics or the topics matching `pattern` (ECMAScript regex). Partitions
   // start at the group's committed offset, else per auto_offset_reset.
+  // Asks a broker for metadata first: fails at once with broker_unavailable
+  // when none answers, and with unknown_topic_or_partition when one of
+  // `topics` does not exist (a pattern matches topics created later too).
   virtual Status subscribe(const std::vector<std::string>& topics, RebalanceListener listener = {}) = 0;
   virtual Status subscribe_pattern(const std::string& pattern, RebalanceListener listener = {}) = 0;
   // Commits the consumed positions (the next offsets to read) of every

@@ -37,10 +37,11 @@ struct ProducerOptions {
   // Produce requests in flight per broker. Default 16.
   int32_t max_in_flight_requests = 16;
   // A record not acknowledged within this many ms of send() fails with its
-  // last error; retriable errors are retried until then. Default 120000.
+  // last error. Until then failures that may pass — the broker unreachable
+  // or restarting (broker_unavailable, shutting_down), timeouts, not the
+  // leader, too busy — are retried, pausing per ClientOptions::retry_backoff_ms
+  // between attempts. Default 120000.
   int32_t delivery_timeout_ms = 120'000;
-  // Pause before retrying a failed batch, in ms. Default 100.
-  int32_t retry_backoff_ms = 100;
 };
 
 // A record to send. Without a partition, records with a key go to
@@ -76,6 +77,11 @@ class Producer {
   static Result<std::unique_ptr<Producer>> create(ProducerOptions options);
   virtual ~Producer() = default;  // close()s
 
+  // Queues a record; `callback` gets where it landed or why it failed. Fails
+  // at once (the callback runs before send returns) when the topic or
+  // partition does not exist, or when the producer never had the topic's
+  // metadata and no broker answers; a topic it knows is written to across a
+  // broker restart, until delivery_timeout_ms.
   virtual void send(ProducerRecord record, SendCallback callback) = 0;
   std::future<Result<RecordMetadata>> send(ProducerRecord record);
 

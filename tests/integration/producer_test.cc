@@ -1,0 +1,105 @@
+// The producer against a real broker that refuses, hangs, or is too small
+// for what it is given.
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "cluster_fixture.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+// What the send callbacks saw, in the order they ran (the producer's I/O
+// thread); checked on the test thread.
+struct Acknowledgements {
+  std::mutex mutex;
+  std::map<int, Offset> offset_of;  // by send index
+  OffThreadFailures failures;
+
+  SendCallback callback(int index) {
+    return [this, index](const Result<RecordMetadata>& r) {
+      if (!failures.expect_ok(r.status(), "send " + std::to_string(index))) return;
+      std::lock_guard lock(mutex);
+      if (!offset_of.emplace(index, r->offset).second) {
+        failures.add("send " + std::to_string(index) + " was acknowledged twice");
+      }
+    };
+  }
+};
+
+}  // namespace
+
+// A backlog bigger than one request (8 MiB) is split; the broker's in-flight
+// byte bound then refuses (resource_exhausted, retriable) the middle request
+// while the first waits for its flush and accepts the small last one. The
+// refused records must still land before the last ones.
+TEST_CASE("SplitRequestRetriedAfterARefusalKeepsPartitionOrder", "[integration][producer]") {
+  SingleBroker cluster({"--max-inflight-produce-bytes", std::to_string(14 << 20)});
+  // acks=all answers at the next interval flush: the first request stays in
+  // flight (holding its bytes) while the others arrive.
+  cluster.create_topic("ordered", 1, {{"flush.policy", "interval"}, {"flush.ms", "300"}});
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.batch_bytes = 1 << 20;
+  options.linger_ms = 0;
+  auto producer = std::move(Producer::create(options)).value();
+  REQUIRE(producer->send({"ordered", 0, std::nullopt, "warm-up", {}, 0}).get().ok());
+
+  // While the broker hangs, the first batch goes out and the rest (22 batches
+  // of about 1 MiB) wait behind it, to be split once it is answered.
+  constexpr int kRecords = 330;
+  const std::string value(64 << 10, 'v');
+  Acknowledgements acks;
+  cluster.broker.pause();
+  for (int i = 0; i < kRecords; ++i) {
+    producer->send({"ordered", 0, std::nullopt, std::to_string(i) + ":" + value, {}, 0}, acks.callback(i));
+  }
+  cluster.broker.resume();
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(acks.failures);
+
+  std::lock_guard lock(acks.mutex);
+  REQUIRE(acks.offset_of.size() == kRecords);
+  int out_of_order = -1;  // the first send not acknowledged right after the one before
+  for (int i = 1; i < kRecords && out_of_order < 0; ++i) {
+    if (acks.offset_of.at(i) != acks.offset_of.at(i - 1) + 1) out_of_order = i;
+  }
+  CHECK(out_of_order == -1);
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"ordered", 0}}).ok());
+  auto stored = consume(*consumer, kRecords + 1);
+  REQUIRE(stored.size() == kRecords + 1);
+  for (int i = 0; i < kRecords; ++i) {
+    const auto& r = stored.at(static_cast<size_t>(acks.offset_of.at(i).value));
+    CHECK(r.record.value->substr(0, r.record.value->find(':')) == std::to_string(i));
+  }
+}
+
+// The broker refuses a gRPC message over --max-request-bytes by ending the
+// whole stream: the producer must know the limit, fail a record that cannot
+// fit at once, and split the rest into requests that fit.
+TEST_CASE("RecordBeyondTheBrokersRequestLimitFailsAtOnceAndTheRestFits", "[integration][producer]") {
+  SingleBroker cluster({"--max-request-bytes", "100000"});
+  cluster.create_topic("small", 1, {{"max.message.bytes", "90000"}});
+  auto producer = cluster.producer(Acks::all, /*delivery_timeout_ms=*/10'000);
+  auto started = std::chrono::steady_clock::now();
+  auto big = producer->send({"small", 0, std::nullopt, std::string(150'000, 'x'), {}, 0});
+  REQUIRE(big.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+  auto refused = big.get();
+  CHECK(refused.status().code() == ErrorCode::record_too_large);
+  CHECK_THAT(refused.status().message(), Catch::Contains("100000"));
+
+  // 40 records of 10 KB: more than one request's worth, each fits.
+  Acknowledgements acks;
+  for (int i = 0; i < 40; ++i) {
+    producer->send({"small", 0, std::nullopt, std::to_string(i) + std::string(10'000, 'y'), {}, 0}, acks.callback(i));
+  }
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(acks.failures);
+  std::lock_guard lock(acks.mutex);
+  CHECK(acks.offset_of.size() == 40);
+}
