@@ -466,6 +466,11 @@ Status PartitionLog::advance_start(Offset offset) {
       return error(ErrorCode::offset_out_of_range, "cannot start {} at {}: log ends at {}", tp_,
                    offset, log_end_);
     }
+    if (offset > flushed_) {
+      return error(ErrorCode::offset_out_of_range,
+                   "cannot start {} at {}: only records below the flushed offset {} may be "
+                   "deleted", tp_, offset, flushed_);
+    }
     if (offset <= log_start_) return {};
     // Durable beside the segments before anything is deleted: an index
     // rebuilt from them could not tell a start inside a segment.

@@ -126,7 +126,9 @@ class PartitionLog {
   // boundary in [max(log_start, compacted_end), log_end]. Durable when it
   // returns.
   Status truncate_suffix(Offset offset);
-  // Forgets everything below `offset` (<= log_end); whole segments below it go.
+  // Forgets everything below `offset`, which must be flushed (as Kafka's
+  // DeleteRecords stops at the high watermark), so a power loss can never
+  // take back records below the log start; whole segments below it go.
   Status advance_start(Offset offset);
   // Closes the active segment; the next append opens a new one.
   Status roll();
