@@ -1,0 +1,97 @@
+#include "broker/raft_state_file.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <sstream>
+
+#include "storage/durable_file.h"
+
+namespace cairn::broker {
+
+namespace {
+
+constexpr size_t kMaxFileBytes = 1 << 20;
+
+std::string encode(const raft::HardState& state, const std::vector<raft::MembershipAt>& memberships) {
+  std::string out = fmt::format("term={} voted_for={}\n", state.term.value,
+                                state.voted_for ? std::to_string(state.voted_for->value) : "-");
+  for (const auto& m : memberships) {
+    out += fmt::format("membership index={} {}\n", m.index.value, m.membership.encode());
+  }
+  return out;
+}
+
+std::optional<int64_t> parse_int(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+// Parses `text` into `state` and `memberships`; false if it is not one.
+bool decode(std::string_view text, raft::HardState& state,
+            std::vector<raft::MembershipAt>& memberships) {
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  if (!std::getline(lines, line) || !line.starts_with("term=")) return false;
+  size_t vote_at = line.find(" voted_for=");
+  if (vote_at == std::string::npos) return false;
+  auto term = parse_int(std::string_view(line).substr(5, vote_at - 5));
+  std::string_view vote = std::string_view(line).substr(vote_at + 11);
+  if (!term) return false;
+  state.term = Term(*term);
+  if (vote != "-") {
+    auto voted = parse_int(vote);
+    if (!voted) return false;
+    state.voted_for = raft::NodeId(*voted);
+  }
+  constexpr std::string_view kPrefix = "membership index=";
+  while (std::getline(lines, line)) {
+    if (!line.starts_with(kPrefix)) return false;
+    size_t space = line.find(' ', kPrefix.size());
+    if (space == std::string::npos) return false;
+    auto index = parse_int(std::string_view(line).substr(kPrefix.size(), space - kPrefix.size()));
+    auto membership = raft::Membership::decode(std::string_view(line).substr(space + 1));
+    if (!index || !membership) return false;
+    memberships.push_back({Offset(*index), std::move(*membership)});
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RaftStateFile>> RaftStateFile::open(storage::Env& env, std::string path) {
+  CAIRN_RETURN_IF_ERROR(env.create_dirs(path.substr(0, path.rfind('/'))));
+  std::unique_ptr<RaftStateFile> state(new RaftStateFile(env, std::move(path)));
+  auto text = storage::read_small_file(env, state->path_, kMaxFileBytes);
+  if (!text.ok()) return text.status();
+  if (*text && !decode(**text, state->hard_state_, state->memberships_)) {
+    return error(ErrorCode::storage_corrupt,
+                 "{} is not a Raft state file (want 'term=N voted_for=ID|-' then "
+                 "'membership index=N v=...;l=...' lines); it holds this replica's vote, so it "
+                 "is never reset silently",
+                 state->path_);
+  }
+  return state;
+}
+
+Status RaftStateFile::save_hard_state(const raft::HardState& state) {
+  return save(state, memberships_);
+}
+
+Status RaftStateFile::save_memberships(const std::vector<raft::MembershipAt>& memberships) {
+  return save(hard_state_, memberships);
+}
+
+Status RaftStateFile::save(const raft::HardState& state,
+                           const std::vector<raft::MembershipAt>& memberships) {
+  // Memory follows only a durable save: what consensus reads back is what
+  // a restart would find.
+  CAIRN_RETURN_IF_ERROR(storage::replace_file_durably(env_, path_, encode(state, memberships)));
+  hard_state_ = state;
+  memberships_ = memberships;
+  return {};
+}
+
+}  // namespace cairn::broker
