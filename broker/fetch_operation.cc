@@ -147,6 +147,10 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
   while (!data.empty()) {
     auto header = parse_batch_header(data, data.size());
     if (!header.ok()) break;  // the log returns whole, verified batches
+    if (header->is_control()) {  // the broker's own entry, not a record
+      data = data.subspan(header->size_bytes());
+      continue;
+    }
     auto records = decode_batch(data.subspan(0, header->size_bytes()));
     if (!records.ok()) {
       to_proto(records.status(), out->mutable_error());

@@ -41,6 +41,11 @@ Result<std::vector<std::span<const std::byte>>> split_batches(std::span<const st
       return error(ErrorCode::corrupt_batch, "batch says {} bytes but {} remain",
                    header->size_bytes(), data.size());
     }
+    if (header->is_control()) {
+      return error(ErrorCode::invalid_request,
+                   "a control batch (attribute bit 5) is the broker's own entry; producers may "
+                   "not write one");
+    }
     batches.push_back(data.subspan(0, header->size_bytes()));
     data = data.subspan(header->size_bytes());
   }

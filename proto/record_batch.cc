@@ -263,7 +263,9 @@ Result<std::string> RecordBatchBuilder::build() const {
   store_be<int32_t>(&b[bf::kBatchLengthPos], static_cast<int32_t>(out.size() - bf::kLengthFieldEnd));
   store_be<int32_t>(&b[bf::kLeaderEpochPos], 0);
   store_be<int8_t>(&b[bf::kMagicPos], bf::kMagic);
-  store_be<int16_t>(&b[bf::kAttributesPos], static_cast<int16_t>(compression_));
+  store_be<int16_t>(&b[bf::kAttributesPos],
+                    static_cast<int16_t>(static_cast<int16_t>(compression_) |
+                                         (control_ ? bf::kControlBit : 0)));
   store_be<int32_t>(&b[bf::kLastOffsetDeltaPos], record_count_ - 1);
   store_be<int64_t>(&b[bf::kBaseTimestampPos], base_timestamp_ms_);
   store_be<int64_t>(&b[bf::kMaxTimestampPos], max_timestamp_ms_);

@@ -100,6 +100,9 @@ class RecordBatchBuilder {
 
   // Idempotent producers: the id/epoch and the sequence of the first record.
   void set_producer(int64_t producer_id, int16_t producer_epoch, int32_t base_sequence);
+  // Marks the batch a control batch (proto/control_batch.h): the broker's
+  // own entries, never a client's, never handed to applications.
+  void set_control() { control_ = true; }
 
   int32_t record_count() const { return record_count_; }
   bool empty() const { return record_count_ == 0; }
@@ -118,6 +121,7 @@ class RecordBatchBuilder {
   int64_t producer_id_ = -1;
   int16_t producer_epoch_ = -1;
   int32_t base_sequence_ = -1;
+  bool control_ = false;
 };
 
 }  // namespace cairn

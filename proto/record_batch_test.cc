@@ -2,6 +2,7 @@
 
 #include "proto/batch_test_util.h"
 #include "proto/byte_io.h"
+#include "proto/control_batch.h"
 #include "proto/crc32c.h"
 #include "proto/record_batch.h"
 #include "proto/record_batch_format.h"
@@ -389,4 +390,23 @@ TEST_CASE("BaseOffsetWithNoRoomForTheBatchIsRejected", "[codec]") {
   }
   store_be<int64_t>(&as_writable_bytes(batch)[bf::kBaseOffsetPos], INT64_MAX - 2);
   CHECK(validate_batch(as_bytes(batch), kMaxBatch).ok());
+}
+
+TEST_CASE("ControlBatchesAreMarkedAndSayWhatTheyAre", "[record_batch]") {
+  auto batch = build_control_batch(ControlType::voters, "v=1,2,3;l=", 1234);
+  REQUIRE(batch.ok());
+  auto header = validate_batch(as_bytes(*batch), 1 << 20);
+  REQUIRE(header.ok());
+  CHECK(header->is_control());
+  auto records = decode_batch(as_bytes(*batch));
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 1);
+  CHECK(control_type_of(records->front()) == ControlType::voters);
+  CHECK(*records->front().value == "v=1,2,3;l=");
+
+  RecordBatchBuilder plain;
+  plain.add(std::string("\0\0\0\6", 4), "x", {}, 1234);
+  auto data = plain.build();
+  REQUIRE(data.ok());
+  CHECK_FALSE(validate_batch(as_bytes(*data), 1 << 20)->is_control());
 }

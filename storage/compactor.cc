@@ -118,6 +118,8 @@ Status KeyIndex::add_segment(const File& file, const std::string& path, uint64_t
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) return corrupt(path, batch.status());
     if (!batch->has_value()) break;
+    // Control batches are kept whole; their keys are not application keys.
+    if ((*batch)->header.is_control()) continue;
     auto records = decode_batch(scanner.last_batch_bytes());
     if (!records.ok()) return corrupt(path, records.status());
     for (const Record& record : *records) {

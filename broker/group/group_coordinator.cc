@@ -65,6 +65,10 @@ Status GroupCoordinator::replay() {
       while (!data.empty()) {
         auto header = parse_batch_header(data, data.size());
         if (!header.ok()) return header.status();
+        if (header->is_control()) {
+          data = data.subspan(header->size_bytes());
+          continue;
+        }
         auto records = decode_batch(data.subspan(0, header->size_bytes()));
         if (!records.ok()) return records.status();
         for (const auto& record : *records) {

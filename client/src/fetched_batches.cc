@@ -1,5 +1,7 @@
 #include "fetched_batches.h"
 
+#include <algorithm>
+
 namespace cairn::client {
 
 FetchedRecords decode_fetched(const TopicPartition& tp, Offset from,
@@ -11,6 +13,11 @@ FetchedRecords decode_fetched(const TopicPartition& tp, Offset from,
       out.failure = error(ErrorCode::corrupt_batch, "{} at offset {}: a batch header does not parse ({})",
                           tp, out.next, header.status().message());
       return out;
+    }
+    if (header->is_control()) {  // the broker's own entry: read past it
+      out.next = std::max(out.next, header->next_offset());
+      batches = batches.subspan(header->size_bytes());
+      continue;
     }
     auto records = decode_batch(batches.subspan(0, header->size_bytes()));
     if (!records.ok()) {

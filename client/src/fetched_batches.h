@@ -21,7 +21,8 @@ struct FetchedRecords {
 };
 
 // Decodes the whole batches of a fetch response, keeping the records at or
-// after `from` (the first batch may begin before it). The first batch that
+// after `from` (the first batch may begin before it). Control batches are
+// read past: `next` moves beyond them, their records are not returned. The first batch that
 // does not decode stops it: the records before it are returned, and `next`
 // is where to fetch again, so that it is reported, never skipped.
 FetchedRecords decode_fetched(const TopicPartition& tp, Offset from,

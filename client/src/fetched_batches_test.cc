@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "proto/batch_test_util.h"
+#include "proto/control_batch.h"
 
 using namespace cairn;
 using cairn::client::decode_fetched;
@@ -70,4 +71,15 @@ TEST_CASE("TruncatedBatchHeaderStopsDecoding", "[client]") {
   CHECK(fetched.next == Offset(2));
   CHECK(fetched.failure.code() == ErrorCode::corrupt_batch);
   CHECK_THAT(fetched.failure.message(), Catch::Contains("t/0 at offset 2: a batch header does not parse"));
+}
+
+TEST_CASE("ControlBatchesAreReadPastNeverHandedOut", "[client]") {
+  std::string control = build_control_batch(ControlType::leader_change, "", 1000).value();
+  stamp_batch(as_writable_bytes(control), Offset(3), Term(0));
+  std::string trailing = build_control_batch(ControlType::voters, "v=1,2,3;l=", 1000).value();
+  stamp_batch(as_writable_bytes(trailing), Offset(6), Term(0));
+  auto fetched = decode_fetched(kTp, Offset(0), as_bytes(batch_at(0, 3) + control + batch_at(4, 2) + trailing));
+  CHECK(fetched.failure.ok());
+  CHECK(offsets(fetched) == std::vector<int64_t>{0, 1, 2, 4, 5});
+  CHECK(fetched.next == Offset(7));  // past the trailing control batch, or it is fetched forever
 }

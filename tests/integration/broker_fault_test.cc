@@ -9,6 +9,7 @@
 #include "cluster_fixture.h"
 #include "raw_broker.h"
 #include "proto/byte_io.h"
+#include "proto/control_batch.h"
 #include "proto/record_batch_format.h"
 
 using namespace cairn;
@@ -31,6 +32,10 @@ TEST_CASE("BadInputGetsTypedErrorsAndTheBrokerKeepsServing", "[integration]") {
   CHECK(produce_error(*stub, "strict", 0, batch_of(2) + "garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage") ==
         v1::CORRUPT_BATCH);
   CHECK(produce_error(*stub, "strict", 0, "") == v1::INVALID_REQUEST);
+  // Control batches are the broker's own entries.
+  CHECK(produce_error(*stub, "strict", 0,
+                      build_control_batch(ControlType::leader_change, "", 1000).value()) ==
+        v1::INVALID_REQUEST);
 
   grpc::Status rpc;
   v1::ProduceRequest empty;
