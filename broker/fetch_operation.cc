@@ -130,10 +130,11 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
              out->mutable_error());
     return;
   }
-  Offset high_watermark = partition->high_watermark();
-  out->set_high_watermark(high_watermark.value);
-  out->set_log_start_offset(partition->log_start().value);
   auto read = partition->read(Offset(want.offset()), budget, first);
+  // Taken after the read: the watermark only rises, so it is never below
+  // the records the read returned.
+  out->set_high_watermark(partition->high_watermark().value);
+  out->set_log_start_offset(partition->log_start().value);
   if (!read.ok()) {
     to_proto(read.status(), out->mutable_error());
     return;
