@@ -46,8 +46,9 @@ grpc::ServerUnaryReactor* BrokerService::Fetch(grpc::CallbackServerContext* cont
   }
   FetchLimits limits{config_.max_fetch_wait_ms, static_cast<size_t>(config_.fetch_max_bytes),
                      static_cast<size_t>(config_.max_request_bytes)};
-  auto op = std::make_shared<FetchOperation>(topics_, io_, request, response, reactor, limits,
-                                             shutting_down_);
+  auto op = std::make_shared<FetchOperation>(
+      topics_, io_, request, response, [reactor] { reactor->Finish(grpc::Status::OK); }, limits,
+      shutting_down_);
   op->start();
   return reactor;
 }

@@ -33,9 +33,9 @@ void drop_data(const v1::PartitionFetch& want, v1::FetchedPartition* out) {
 
 FetchOperation::FetchOperation(TopicManager& topics, asio::io_context& io,
                                const v1::FetchRequest* request, v1::FetchResponse* response,
-                               grpc::ServerUnaryReactor* reactor, const FetchLimits& limits,
+                               std::function<void()> finish, const FetchLimits& limits,
                                const std::atomic<bool>& shutting_down)
-    : topics_(topics), io_(io), request_(request), response_(response), reactor_(reactor),
+    : topics_(topics), io_(io), request_(request), response_(response), finish_(std::move(finish)),
       limits_(limits), max_wait_ms_(std::clamp(request->max_wait_ms(), 0, limits.max_wait_ms)),
       shutting_down_(shutting_down) {}
 
@@ -70,7 +70,7 @@ void FetchOperation::attempt(bool deadline_passed) {
   if (bytes >= min_bytes || any_error || deadline_passed) {
     finished_ = true;
     if (timer_) timer_->cancel();
-    reactor_->Finish(grpc::Status::OK);
+    finish_();
   }
 }
 

@@ -2,9 +2,8 @@
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -24,7 +23,8 @@ struct FetchLimits {
 // One Fetch RPC: reads every requested partition up to its high watermark;
 // if fewer than min_bytes are available it waits — registered with each
 // partition's ReadWaiters — until more are, or until max_wait_ms passes,
-// then answers with what it has. Finishes the RPC exactly once.
+// then answers with what it has: calls `finish` exactly once, the response
+// then complete (the RPC layer sends it; fuzz tests inspect it).
 //
 // Reads run on the calling gRPC thread the first time and on the io_context
 // afterwards (never on the flusher thread that wakes it). Bounded: a response
@@ -35,7 +35,7 @@ struct FetchLimits {
 class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<FetchOperation> {
  public:
   FetchOperation(TopicManager& topics, asio::io_context& io, const v1::FetchRequest* request,
-                 v1::FetchResponse* response, grpc::ServerUnaryReactor* reactor,
+                 v1::FetchResponse* response, std::function<void()> finish,
                  const FetchLimits& limits, const std::atomic<bool>& shutting_down);
 
   void start();
@@ -54,7 +54,7 @@ class FetchOperation : public ReadWaiter, public std::enable_shared_from_this<Fe
   asio::io_context& io_;
   const v1::FetchRequest* request_;
   v1::FetchResponse* response_;
-  grpc::ServerUnaryReactor* reactor_;
+  const std::function<void()> finish_;
   const FetchLimits limits_;
   const int32_t max_wait_ms_;
   const std::atomic<bool>& shutting_down_;  // answer at once: the server is stopping

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_record_batch fuzz_compression fuzz_partition_log)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_record_batch fuzz_compression fuzz_partition_log fuzz_broker_requests)
 
 bash scripts/install-deps.sh fuzz
 if [ ! -f build-fuzz/build.ninja ]; then
