@@ -137,6 +137,18 @@ void reseal_batches(std::string* batches) {
   *batches = std::move(out);
 }
 
+// Runs one fetch as the Fetch RPC would; it must answer at once, exactly once.
+v1::FetchResponse run_fetch(Fixture& f, const v1::FetchRequest& request) {
+  v1::FetchResponse response;
+  int finished = 0;
+  auto op = std::make_shared<FetchOperation>(*f.topics, f.io, &request, &response,
+                                             [&finished] { ++finished; }, kLimits,
+                                             f.shutting_down);
+  op->start();
+  CAIRN_ASSERT(finished == 1);
+  return response;
+}
+
 // Every offset in [from, to) of `tp`, read through Fetch and decoded.
 void read_back(Fixture& f, const TopicPartition& tp, Offset from, Offset to, bool as_records) {
   Offset next = from;
@@ -147,13 +159,7 @@ void read_back(Fixture& f, const TopicPartition& tp, Offset from, Offset to, boo
     want->set_topic(tp.topic);
     want->set_partition(tp.partition);
     want->set_offset(next.value);
-    v1::FetchResponse response;
-    int finished = 0;
-    auto op = std::make_shared<FetchOperation>(*f.topics, f.io, &request, &response,
-                                               [&finished] { ++finished; }, kLimits,
-                                               f.shutting_down);
-    op->start();
-    CAIRN_ASSERT(finished == 1);
+    v1::FetchResponse response = run_fetch(f, request);
     CAIRN_ASSERT(response.partitions_size() == 1);
     const auto& got = response.partitions(0);
     if (as_records && got.error().code() == v1::RECORD_TOO_LARGE) {
@@ -233,13 +239,7 @@ void fuzz_produce(Fixture& f, v1::ProduceRequest& request, uint8_t flags) {
 
 void fuzz_fetch(Fixture& f, const v1::FetchRequest& request) {
   if (request.partitions().empty()) return;  // refused by the RPC before an operation exists
-  v1::FetchResponse response;
-  int finished = 0;
-  auto op = std::make_shared<FetchOperation>(*f.topics, f.io, &request, &response,
-                                             [&finished] { ++finished; }, kLimits,
-                                             f.shutting_down);
-  op->start();
-  CAIRN_ASSERT(finished == 1);
+  v1::FetchResponse response = run_fetch(f, request);
   CAIRN_ASSERT(response.ByteSizeLong() <= kLimits.send_limit);
   CAIRN_ASSERT(response.partitions_size() == request.partitions_size());
   for (int i = 0; i < response.partitions_size(); ++i) {
