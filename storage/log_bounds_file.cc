@@ -24,23 +24,37 @@ Result<std::optional<LogBounds>> read_log_bounds(Env& env, const std::string& di
   if (!*text) return std::optional<LogBounds>();
   int64_t log_start = -1;
   int64_t compacted_end = -1;
+  int64_t restart_term = -1;
   int consumed = 0;
-  int fields = std::sscanf((*text)->c_str(), "log_start=%" SCNd64 " compacted_end=%" SCNd64 "\n%n",
+  const char* line = (*text)->c_str();
+  int fields = std::sscanf(line, "log_start=%" SCNd64 " compacted_end=%" SCNd64 "\n%n",
                            &log_start, &compacted_end, &consumed);
-  if (fields != 2 || static_cast<size_t>(consumed) != (*text)->size() || log_start < 0 ||
+  if (fields == 2 && static_cast<size_t>(consumed) != (*text)->size()) {
+    consumed = 0;
+    fields = std::sscanf(line,
+                         "log_start=%" SCNd64 " compacted_end=%" SCNd64 " restart_term=%" SCNd64
+                         "\n%n",
+                         &log_start, &compacted_end, &restart_term, &consumed);
+    if (fields == 3 && restart_term < 0) fields = 0;
+  }
+  if (fields < 2 || static_cast<size_t>(consumed) != (*text)->size() || log_start < 0 ||
       compacted_end < 0) {
     return error(ErrorCode::storage_corrupt,
-                 "{} is not a partition bounds file (want 'log_start=N compacted_end=M'); it "
-                 "holds where the log starts, which the segments cannot tell",
+                 "{} is not a partition bounds file (want 'log_start=N compacted_end=M "
+                 "[restart_term=T]'); it holds where the log starts, which the segments cannot "
+                 "tell",
                  path);
   }
-  return std::optional<LogBounds>(LogBounds{Offset(log_start), Offset(compacted_end)});
+  LogBounds bounds{Offset(log_start), Offset(compacted_end)};
+  if (fields == 3) bounds.restart_term = Term(restart_term);
+  return std::optional<LogBounds>(bounds);
 }
 
 Status write_log_bounds(Env& env, const std::string& dir, const LogBounds& bounds) {
-  return replace_file_durably(env, path_in(dir),
-                              fmt::format("log_start={} compacted_end={}\n",
-                                          bounds.log_start.value, bounds.compacted_end.value));
+  std::string text = fmt::format("log_start={} compacted_end={}", bounds.log_start.value,
+                                 bounds.compacted_end.value);
+  if (bounds.restart_term) text += fmt::format(" restart_term={}", bounds.restart_term->value);
+  return replace_file_durably(env, path_in(dir), text + "\n");
 }
 
 }  // namespace cairn::storage

@@ -16,11 +16,19 @@ namespace cairn::storage {
 //                  (retention moves it only to a segment's base)
 //   compacted_end  below it compaction may have left offset gaps, and the
 //                  log is never truncated
+//   restart_term   set by PartitionLog::reset: the log restarted empty at
+//                  log_start, after an entry (log_start - 1) of this term
+//                  that it never held; every segment with a lower base is
+//                  from before the restart and is deleted (recovery
+//                  finishes a reset a crash interrupted). Cleared by the
+//                  next write, which only happens once the reset is done.
 // Written whole, synced and renamed into place (then the folder synced), so
 // a crash leaves the old file or the new one, never a mix.
 struct LogBounds {
   Offset log_start;
   Offset compacted_end;
+  std::optional<Term> restart_term;
+  bool operator==(const LogBounds&) const = default;
 };
 
 inline constexpr char kLogBoundsFileName[] = "bounds";

@@ -151,6 +151,12 @@ void PartitionLog::drop_epochs_from_locked(Offset offset) {
   epochs_dirty_ = epochs_dirty_ || erased > 0;
 }
 
+void PartitionLog::set_base_epoch_locked(Offset start, Term term) {
+  std::erase_if(epochs_, [&](const EpochEntry& e) { return e.start < start || e.term == term; });
+  epochs_.insert(epochs_.begin(), EpochEntry{term, start - 1});
+  epochs_dirty_ = true;
+}
+
 void PartitionLog::trim_epochs_below_start_locked() {
   size_t drop = 0;
   while (drop + 1 < epochs_.size() && epochs_[drop + 1].start <= log_start_ - 1) ++drop;
@@ -343,6 +349,33 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
   return result;
 }
 
+Result<BatchHeader> PartitionLog::batch_header_at(Offset offset) const {
+  SegmentPtr segment;
+  uint64_t segment_size = 0;
+  std::optional<OffsetEntry> floor;
+  {
+    std::lock_guard lock(mutex_);
+    if (offset < log_start_ || offset >= log_end_) {
+      return error(ErrorCode::offset_out_of_range, "offset {} is outside the log of {} [{}, {})",
+                   offset, tp_, log_start_, log_end_);
+    }
+    segment = segment_for_locked(offset);
+    segment_size = segment->size_bytes;
+    floor = floor_entry_locked(offset);
+  }
+  auto position = position_of(*segment, segment_size, offset, floor);
+  if (!position.ok()) return position.status();
+  BatchScanner scanner(*segment->file, *position, segment_size);
+  auto batch = scanner.next(/*verify=*/false);
+  if (!batch.ok()) {
+    return error(ErrorCode::storage_corrupt, "{}: {}", segment->path, batch.status().message());
+  }
+  if (!batch->has_value() || (*batch)->header.base_offset > offset) {
+    return error(ErrorCode::offset_out_of_range, "no batch of {} holds offset {}", tp_, offset);
+  }
+  return (*batch)->header;
+}
+
 Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms) const {
   struct Snapshot {
     SegmentPtr segment;
@@ -486,6 +519,63 @@ Status PartitionLog::advance_start(Offset offset) {
   }
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
   return delete_segment_files(removed);
+}
+
+Status PartitionLog::reset(Offset start, Term base_term) {
+  std::lock_guard sync_lock(sync_mutex_);
+  std::vector<SegmentPtr> removed;
+  std::multimap<Offset, FlushCallback> orphaned;
+  {
+    std::lock_guard lock(mutex_);
+    if (failed_) return failed_status_;
+    if (closed_) return error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+    if (start < log_start_) {
+      return error(ErrorCode::invalid_request, "cannot restart {} at {}: it starts at {}", tp_,
+                   start, log_start_);
+    }
+    if (auto last = term_at_locked(log_end_ - 1); last && *last > base_term) {
+      return error(ErrorCode::invalid_request,
+                   "cannot restart {} after term {}: the log already holds term {}", tp_,
+                   base_term, *last);
+    }
+    // First every segment holding offsets at or past `start` goes, as a
+    // durable truncation: then each segment left has a base below `start`,
+    // which is how recovery tells it from those written after the restart.
+    auto from = segments_.lower_bound(start);
+    if (from != segments_.end() && from->first < log_end_) {
+      CAIRN_RETURN_IF_ERROR(truncate_locked(std::max(from->first, log_start_), removed));
+    }
+    // The commit point: from here on, recovery completes the reset.
+    CAIRN_RETURN_IF_ERROR(
+        write_log_bounds(env_, dir_, LogBounds{start, start, base_term}));
+    for (auto it = segments_.begin(); it != segments_.end();) {
+      if (it->first == start && it->second->empty()) {  // already the restarted log's segment
+        ++it;
+        continue;
+      }
+      removed.push_back(it->second);
+      it = segments_.erase(it);
+    }
+    unsynced_.clear();
+    pending_index_ = {};
+    running_max_ts_ = INT64_MIN;
+    if (segments_.empty()) {
+      auto created = create_segment(start);
+      if (!created.ok()) return created.status();
+    }
+    log_start_ = log_end_ = flushed_ = compacted_end_ = start;
+    unflushed_bytes_ = 0;
+    ++truncations_;
+    set_base_epoch_locked(start, base_term);
+    orphaned = std::move(flush_waiters_);
+    flush_waiters_.clear();
+    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
+  }
+  Status gone = error(ErrorCode::offset_out_of_range, "{} restarted at {}", tp_, start);
+  for (auto& [unused, callback] : orphaned) callback(gone);
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, start));
+  CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
+  return env_.sync_dir(dir_);  // the restarted segment's name
 }
 
 Result<size_t> PartitionLog::apply_retention() {

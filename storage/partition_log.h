@@ -109,6 +109,10 @@ class PartitionLog {
   Result<ReadResult> read(Offset offset, size_t max_bytes, Offset max_offset,
                           FirstBatch first = FirstBatch::always) const;
 
+  // The header of the batch holding `offset`, in [log_start, log_end): its
+  // offsets and term, as Raft's entry bounds; reads one batch.
+  Result<BatchHeader> batch_header_at(Offset offset) const;
+
   // The first offset whose record timestamp is >= `timestamp_ms`, or nullopt
   // when every record is older.
   Result<std::optional<Offset>> offset_for_time(int64_t timestamp_ms) const;
@@ -130,6 +134,15 @@ class PartitionLog {
   // DeleteRecords stops at the high watermark), so a power loss can never
   // take back records below the log start; whole segments below it go.
   Status advance_start(Offset offset);
+  // Drops every record and restarts the log empty at `start`, after an
+  // entry (start - 1) of term `base_term` it never held: how a replica too
+  // far behind jumps to its leader's log start. log_start, log_end and the
+  // flushed offset all become `start`; appends continue there. Flush
+  // waiters not yet answered fail. `base_term` may not be below the last
+  // term. Durable when it returns; a crash midway leaves either the old log
+  // or the restarted one (the bounds file's restart_term is the commit
+  // point, and recovery finishes a reset it finds).
+  Status reset(Offset start, Term base_term);
   // Closes the active segment; the next append opens a new one.
   Status roll();
 
@@ -193,6 +206,9 @@ class PartitionLog {
   // Records that [segment's end, lost_end) is gone though durable.
   void report_loss(const Segment& segment, Offset lost_end, Offset durable_end);
   Status remove_cleaned_leftovers(const std::vector<std::string>& names);
+  // Deletes the segments from before a reset (bases below `restart`) and
+  // makes (restart - 1, restart_term) the base epoch; idempotent.
+  Status finish_reset(Offset restart, Term restart_term);
 
   // compaction (partition_log_compaction.cc)
   struct CompactionPlan;
@@ -230,6 +246,8 @@ class PartitionLog {
                               std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
   // Drops epoch entries that start at or after `offset`.
   void drop_epochs_from_locked(Offset offset);
+  // Makes (term, start - 1) the log's base epoch, dropping entries below.
+  void set_base_epoch_locked(Offset start, Term term);
   // Drops epoch entries wholly below log_start_ - 1 (the base).
   void trim_epochs_below_start_locked();
   std::optional<Term> term_at_locked(Offset offset) const;

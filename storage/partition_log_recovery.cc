@@ -48,6 +48,9 @@ Status PartitionLog::recover() {
   if (*bounds) {
     log_start_ = std::max(log_start_, (*bounds)->log_start);
     compacted_end_ = std::max(compacted_end_, (*bounds)->compacted_end);
+    if ((*bounds)->restart_term) {
+      CAIRN_RETURN_IF_ERROR(finish_reset((*bounds)->log_start, *(*bounds)->restart_term));
+    }
   }
 
   if (segments_.empty()) {
@@ -59,8 +62,8 @@ Status PartitionLog::recover() {
   }
 
   log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
-  bool bounds_current = *bounds && (*bounds)->log_start == log_start_ &&
-                        (*bounds)->compacted_end == compacted_end_;
+  // A restart mark is dropped here: finish_reset has done its work.
+  bool bounds_current = *bounds && **bounds == LogBounds{log_start_, compacted_end_};
   // Also rewritten when a power loss took records below the start it holds.
   bool bounds_needed = log_start_ > segments_.begin()->first || compacted_end_ > Offset(0);
   if ((bounds_needed || *bounds) && !bounds_current) {
@@ -100,6 +103,21 @@ Status PartitionLog::recover() {
                  recovery_.truncation_reason);
   }
   return {};
+}
+
+Status PartitionLog::finish_reset(Offset restart, Term restart_term) {
+  std::vector<SegmentPtr> stale;
+  while (!segments_.empty() && segments_.begin()->first < restart) {
+    stale.push_back(segments_.begin()->second);
+    segments_.erase(segments_.begin());
+  }
+  if (!stale.empty()) {
+    spdlog::info("partition {}: finishing a restart at offset {} that a crash interrupted", tp_,
+                 restart);
+  }
+  set_base_epoch_locked(restart, restart_term);
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, restart));
+  return delete_segment_files(stale);
 }
 
 Status PartitionLog::remove_cleaned_leftovers(const std::vector<std::string>& names) {
