@@ -14,6 +14,7 @@ struct EntryBounds {
   Offset first;
   Offset last;
   Term term;
+  bool operator==(const EntryBounds&) const = default;
 };
 
 // The replicated log of one group, as consensus sees it. The partition's
