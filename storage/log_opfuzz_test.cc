@@ -1,7 +1,8 @@
 // A randomized operation test: a partition log and an in-memory model take
 // the same random operations (append, read, read by time, truncate, advance
-// the start, roll, flush, compact, clean reopen, process crash, power loss)
-// and must agree after each. On failure the seed and the operation number
+// the start, roll, flush, compact, clean reopen, process crash, power loss,
+// and in the Raft variant a reset: restart empty after a given base) and
+// must agree after each. On failure the seed and the operation number
 // are printed: rerun one seed with
 // `storage_tests "LogMatchesModelUnderRandomOperations" -c "seed N"`.
 //
@@ -45,6 +46,8 @@ class Model {
   // Records that had a newer one of their key when a compaction ran: they
   // may be gone even if a truncation later removed the newer one.
   std::set<int64_t> superseded;
+  // After a reset: the term of start - 1, an entry the log never held.
+  std::optional<int64_t> base_term;
 
   int64_t end() const { return batches.empty() ? start : batches.back().next(); }
 
@@ -62,9 +65,13 @@ class Model {
   }
 
   // Appends may not go below it (batches below the start stay in the model).
-  int64_t last_term() const { return batches.empty() ? 1 : batches.back().term; }
+  int64_t last_term() const {
+    return batches.empty() ? base_term.value_or(1) : batches.back().term;
+  }
 
   int64_t term_at(int64_t offset) const {
+    // The base a reset left, before the first batch appended after it.
+    if (base_term && (batches.empty() || offset < batches.front().base)) return *base_term;
     for (const auto& b : batches) {
       if (offset < b.next()) return b.term;
     }
@@ -115,7 +122,10 @@ std::string encode(const std::vector<ModelRecord>& records) {
 
 class Runner {
  public:
-  Runner(uint64_t seed, bool compacted) : rng_(seed), compacted_(compacted) {
+  // `resets`: Raft's use of the log, which also resets it (a new random
+  // stream; without it the stream is the one the regression seeds need).
+  Runner(uint64_t seed, bool compacted, bool resets = false)
+      : rng_(seed), compacted_(compacted), resets_(resets) {
     config_ = manual_flush_config({{"segment.bytes", std::to_string(2048 + rng_() % 8192)},
                                    {"cleanup.policy", compacted ? "compact" : "delete"}});
     log_ = f_.log(config_);
@@ -123,6 +133,7 @@ class Runner {
 
   void step() {
     auto op = rng_() % 21;
+    if (resets_ && op == 13 && rng_() % 2 == 0) op = 21;
     switch (op) {
       case 0: case 1: case 2: case 3: case 4: case 5: case 6: append(); break;
       case 7: case 8: case 9: read(); break;
@@ -133,6 +144,7 @@ class Runner {
       case 15: case 16: flush(); break;
       case 17: reopen(); break;
       case 18: compact(); break;
+      case 21: reset(); break;
       default: crash(); break;
     }
     REQUIRE(log_->log_end() == Offset(model_.end()));
@@ -301,6 +313,31 @@ class Runner {
     model_.start = offset;
   }
 
+  // A follower jumping to its leader's start: below, inside or past the log.
+  void reset() {
+    int64_t start = random_in(model_.start - 2, model_.end() + 40);
+    int64_t term = model_.last_term() + random_in(-1, 2);
+    Status status = log_->reset(Offset(start), Term(term));
+    // The log knows a last term once it held a batch or a base.
+    bool knows_a_term = !model_.batches.empty() || model_.base_term;
+    if (start < model_.start || (knows_a_term && term < model_.last_term())) {
+      REQUIRE(status.code() == ErrorCode::invalid_request);
+      return;
+    }
+    if (start < log_->compacted_end().value && !status.ok()) {
+      // Refused, as a truncation there would be (Raft never resets there).
+      REQUIRE(status.code() == ErrorCode::invalid_request);
+      REQUIRE(log_->log_end() == Offset(model_.end()));
+      return;
+    }
+    INFO(status.to_string());
+    REQUIRE(status.ok());
+    model_.batches.clear();
+    model_.superseded.clear();
+    model_.start = model_.acknowledged = start;
+    model_.base_term = term;
+  }
+
   void flush() {
     REQUIRE(log_->flush_now().ok());
     model_.acknowledged = model_.end();
@@ -336,6 +373,7 @@ class Runner {
 
   std::mt19937_64 rng_;
   const bool compacted_;
+  const bool resets_;
   StoreFixture f_{kModelPowerLoss};
   LogConfig config_;
   std::shared_ptr<PartitionLog> log_;
@@ -362,8 +400,8 @@ std::vector<uint64_t> seeds_to_run(std::span<const uint64_t> regressions) {
   return seeds;
 }
 
-void run_seed(uint64_t seed, bool compacted) {
-  Runner runner(seed, compacted);
+void run_seed(uint64_t seed, bool compacted, bool resets = false) {
+  Runner runner(seed, compacted, resets);
   for (int op = 0; op < 300; ++op) {
     CAPTURE(seed, op);
     runner.step();
@@ -379,5 +417,14 @@ TEST_CASE("LogMatchesModelUnderRandomOperations", "[opfuzz]") {
 TEST_CASE("CompactedLogMatchesModelUnderRandomOperations", "[opfuzz]") {
   for (uint64_t seed : seeds_to_run({})) {
     DYNAMIC_SECTION("seed " << seed) { run_seed(seed, /*compacted=*/true); }
+  }
+}
+
+TEST_CASE("RaftLogMatchesModelUnderRandomOperationsWithResets", "[opfuzz]") {
+  for (uint64_t seed : seeds_to_run({})) {
+    DYNAMIC_SECTION("seed " << seed) {
+      run_seed(seed, /*compacted=*/false, /*resets=*/true);
+      run_seed(seed, /*compacted=*/true, /*resets=*/true);
+    }
   }
 }

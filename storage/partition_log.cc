@@ -566,14 +566,20 @@ Status PartitionLog::reset(Offset start, Term base_term) {
     log_start_ = log_end_ = flushed_ = compacted_end_ = start;
     unflushed_bytes_ = 0;
     ++truncations_;
+    epochs_.clear();  // a segment that straddled `start` left terms above it
     set_base_epoch_locked(start, base_term);
     orphaned = std::move(flush_waiters_);
     flush_waiters_.clear();
+    // No offset or time entry survives: not those a segment straddling
+    // `start` left above it, nor the running-max entry that deleting below an
+    // offset keeps (the restarted log's timestamps may be lower, and time
+    // entries must rise with offsets). The synced write below makes the
+    // deletes durable too.
+    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, Offset(0)));
     CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   Status gone = error(ErrorCode::offset_out_of_range, "{} restarted at {}", tp_, start);
   for (auto& [unused, callback] : orphaned) callback(gone);
-  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, start));
   CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
   return env_.sync_dir(dir_);  // the restarted segment's name
 }

@@ -138,10 +138,13 @@ class PartitionLog {
   // entry (start - 1) of term `base_term` it never held: how a replica too
   // far behind jumps to its leader's log start. log_start, log_end and the
   // flushed offset all become `start`; appends continue there. Flush
-  // waiters not yet answered fail. `base_term` may not be below the last
-  // term. Durable when it returns; a crash midway leaves either the old log
-  // or the restarted one (the bounds file's restart_term is the commit
-  // point, and recovery finishes a reset it finds).
+  // waiters not yet answered fail. Refused (invalid_request) if
+  // `base_term` is below the last term, or if `start` lies below the
+  // compacted end while segments begin there (Raft never resets there:
+  // compaction stays below the commit index). Durable when it returns; a
+  // crash midway leaves either the old log or the restarted one (the bounds
+  // file's restart_term is the commit point, and recovery finishes a reset
+  // it finds).
   Status reset(Offset start, Term base_term);
   // Closes the active segment; the next append opens a new one.
   Status roll();

@@ -111,12 +111,14 @@ Status PartitionLog::finish_reset(Offset restart, Term restart_term) {
     stale.push_back(segments_.begin()->second);
     segments_.erase(segments_.begin());
   }
+  set_base_epoch_locked(restart, restart_term);
   if (!stale.empty()) {
+    // The reset deletes the index entries before the old segments, and
+    // nothing is appended until it is done: every entry is from before it.
     spdlog::info("partition {}: finishing a restart at offset {} that a crash interrupted", tp_,
                  restart);
+    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, Offset(0)));
   }
-  set_base_epoch_locked(restart, restart_term);
-  CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, restart));
   return delete_segment_files(stale);
 }
 
