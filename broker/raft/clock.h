@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 namespace cairn::raft {
@@ -15,6 +16,16 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual int64_t now_ms() const = 0;
+};
+
+// The machine's monotonic clock: what a broker's groups run on.
+class SteadyClock final : public Clock {
+ public:
+  int64_t now_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 // A clock that moves only when told to. Single-threaded.

@@ -22,6 +22,7 @@ struct VoteRequest {
   Term last_term;
   bool pre_vote = false;
   bool transfer = false;  // sent after TimeoutNow: voters ignore their leader lease
+  bool operator==(const VoteRequest&) const = default;
 };
 
 struct VoteResponse {
@@ -29,6 +30,7 @@ struct VoteResponse {
   NodeId from;
   bool pre_vote = false;
   bool granted = false;
+  bool operator==(const VoteResponse&) const = default;
 };
 
 // AppendEntries; a heartbeat when `entries` is empty. prev_index is the last
@@ -40,6 +42,7 @@ struct AppendRequest {
   Term prev_term;
   Offset commit_index;
   std::vector<Entry> entries;
+  bool operator==(const AppendRequest&) const = default;
 };
 
 // On success, match_index is the last index that the follower both holds
@@ -58,6 +61,7 @@ struct AppendResponse {
   Offset rejected_prev;
   Offset hint_index;
   Term hint_term;
+  bool operator==(const AppendResponse&) const = default;
 };
 
 // Tells a follower whose next needed index was trimmed from the leader's
@@ -72,12 +76,14 @@ struct JumpRequest {
   Term base_term;
   Offset commit_index;
   MembershipAt membership;
+  bool operator==(const JumpRequest&) const = default;
 };
 
 // Leadership transfer: "start an election now, skipping pre-vote".
 struct TimeoutNow {
   Term term;
   NodeId from;
+  bool operator==(const TimeoutNow&) const = default;
 };
 
 using Message =

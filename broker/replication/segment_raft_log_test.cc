@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "broker/raft/consensus.h"
-#include "broker/segment_raft_log.h"
+#include "broker/replication/segment_raft_log.h"
 #include "proto/control_batch.h"
 #include "storage/test_util.h"
 

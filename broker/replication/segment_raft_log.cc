@@ -1,4 +1,4 @@
-#include "broker/segment_raft_log.h"
+#include "broker/replication/segment_raft_log.h"
 
 #include "proto/assert.h"
 #include "proto/byte_io.h"
@@ -16,7 +16,8 @@ Result<std::string> control_batch_for(const raft::Entry& entry) {
 
 // The entry one stored batch is.
 Result<raft::Entry> entry_of(const BatchHeader& header, std::span<const std::byte> batch) {
-  raft::Entry entry{header.leader_epoch, header.base_offset, header.last_offset()};
+  raft::Entry entry{header.leader_epoch, header.base_offset, header.last_offset(),
+                    raft::EntryType::data, {}};
   if (!header.is_control()) {
     entry.payload.assign(as_chars(batch).begin(), as_chars(batch).end());
     return entry;

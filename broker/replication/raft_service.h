@@ -1,0 +1,54 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "broker/raft/messages.h"
+#include "cairn/v1/raft.grpc.pb.h"
+#include "proto/topic_partition.h"
+
+namespace cairn::broker {
+
+// Receives the Raft streams of peer brokers (RaftTransport sends them) and
+// hands every message to `deliver`, on a gRPC thread: it must only queue
+// the message for its group's executor, never run consensus itself.
+//
+// A message that does not decode (raft_codec.h) is dropped and counted,
+// and the stream goes on; a frame meant for another broker id ends its
+// stream with FAILED_PRECONDITION (a peer list that points at the wrong
+// address must not feed one broker's groups another's traffic).
+class RaftService final : public v1::Raft::CallbackService {
+ public:
+  using Deliver = std::function<void(const TopicPartition& group, raft::Message message)>;
+
+  struct Stats {
+    int64_t frames_received = 0;
+    int64_t messages_received = 0;
+    int64_t messages_malformed = 0;
+  };
+
+  RaftService(int32_t self, Deliver deliver) : self_(self), deliver_(std::move(deliver)) {}
+
+  grpc::ServerReadReactor<v1::RaftFrame>* Send(grpc::CallbackServerContext* context,
+                                               v1::RaftSendSummary* summary) override;
+
+  Stats stats() const;
+
+  // Lets peers' keepalive pings through (RaftTransport pings every few
+  // seconds to find a vanished peer); call on the broker's ServerBuilder.
+  static void allow_peer_keepalive(grpc::ServerBuilder& builder);
+
+ private:
+  class Reader;
+
+  const int32_t self_;
+  const Deliver deliver_;
+  std::atomic<int64_t> frames_received_{0};
+  std::atomic<int64_t> messages_received_{0};
+  std::atomic<int64_t> messages_malformed_{0};
+};
+
+}  // namespace cairn::broker
