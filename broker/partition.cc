@@ -18,15 +18,29 @@ std::shared_ptr<Partition> Partition::serve(TopicPartition tp,
   return partition;
 }
 
+Result<std::shared_ptr<Partition>> Partition::serve_replicated(
+    TopicPartition tp, std::shared_ptr<storage::PartitionLog> log, ReplicaSetup setup) {
+  std::shared_ptr<Partition> partition(new Partition(tp, log));
+  std::weak_ptr<Partition> weak = partition;
+  auto replica = Replica::start(std::move(tp), std::move(log), std::move(setup), [weak](Offset) {
+    if (auto strong = weak.lock()) strong->waiters_.wake_all();
+  });
+  if (!replica.ok()) return replica.status();
+  partition->replica_ = std::move(*replica);
+  return partition;
+}
+
 Partition::Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log)
     : tp_(std::move(tp)), log_(std::move(log)) {}
 
 Result<storage::AppendResult> Partition::append(
     std::span<const std::span<const std::byte>> batches) {
+  if (replica_) return replica_->propose(batches);
   return log_->append(batches, kSingleBrokerTerm);
 }
 
 void Partition::when_committed(Offset end, CommitCallback done) {
+  if (replica_) return replica_->when_committed(end, std::move(done));
   log_->when_flushed(end, std::move(done));
 }
 

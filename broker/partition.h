@@ -7,6 +7,7 @@
 #include <span>
 
 #include "broker/read_waiters.h"
+#include "broker/replication/replica.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
 #include "storage/log_config.h"
@@ -29,9 +30,10 @@ struct PartitionStats {
 // "committed" means; nothing outside it reaches the PartitionLog.
 //
 // The high watermark is what readers may see and what acks=all waits for:
-// every offset below it is committed. Today that is the flushed offset
-// (fsynced on this broker); with replication it becomes the Raft commit
-// index (durable on a majority), and only this class changes.
+// every offset below it is committed. Served alone, that is the flushed
+// offset (fsynced on this broker); served as a replica of a Raft group, it
+// is the commit index + 1 (durable on a majority), appends go through
+// consensus and only the leader takes them.
 //
 // Thread-safe, as the log is.
 class Partition {
@@ -41,6 +43,9 @@ class Partition {
   // Serves `log`, which must not be shared with another Partition.
   static std::shared_ptr<Partition> serve(TopicPartition tp,
                                           std::shared_ptr<storage::PartitionLog> log);
+  // Serves `log` as one replica of a Raft group.
+  static Result<std::shared_ptr<Partition>> serve_replicated(
+      TopicPartition tp, std::shared_ptr<storage::PartitionLog> log, ReplicaSetup setup);
   Partition(const Partition&) = delete;
   Partition& operator=(const Partition&) = delete;
 
@@ -48,7 +53,7 @@ class Partition {
 
   // Appends one request's batches, all or nothing (PartitionLog::append).
   // The records are readable, and acks=all may be answered, once committed
-  // (when_committed).
+  // (when_committed). A replica that does not lead answers not_leader.
   Result<storage::AppendResult> append(std::span<const std::span<const std::byte>> batches);
   Result<storage::AppendResult> append(std::span<const std::byte> batch) {
     return append({&batch, 1});
@@ -66,7 +71,11 @@ class Partition {
       Offset offset, size_t max_bytes,
       storage::FirstBatch first = storage::FirstBatch::always) const;
 
-  Offset high_watermark() const { return log_->flushed(); }
+  Offset high_watermark() const {
+    return replica_ ? replica_->high_watermark() : log_->flushed();
+  }
+  // The Raft replica; null when served alone.
+  Replica* replica() const { return replica_.get(); }
   Offset log_start() const { return log_->log_start(); }
   Offset log_end() const { return log_->log_end(); }
   // The first offset whose batch's max timestamp is at or after
@@ -80,8 +89,8 @@ class Partition {
   ReadWaiters& waiters() { return waiters_; }
 
   void set_config(const storage::LogConfig& config) { log_->set_config(config); }
-  // Commits everything appended so far now, rather than at the next group
-  // commit (tests and tools).
+  // Syncs everything appended so far now, rather than at the next group
+  // commit (tests and tools); served alone, that commits it.
   Status commit_now() { return log_->flush_now(); }
 
  private:
@@ -89,6 +98,7 @@ class Partition {
 
   const TopicPartition tp_;
   const std::shared_ptr<storage::PartitionLog> log_;
+  std::shared_ptr<Replica> replica_;  // set once, before the partition is shared
   ReadWaiters waiters_;
 };
 

@@ -22,10 +22,12 @@ std::string encode(const raft::HardState& state, const std::vector<raft::Members
   return out;
 }
 
-std::optional<int64_t> parse_int(std::string_view text) {
+// A decimal of at least `min`: terms and ids are never negative; a
+// membership's index is -1 for the one a group was founded with.
+std::optional<int64_t> parse_int(std::string_view text, int64_t min = 0) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value < min) return std::nullopt;
   return value;
 }
 
@@ -51,7 +53,8 @@ bool decode(std::string_view text, raft::HardState& state,
     if (!line.starts_with(kPrefix)) return false;
     size_t space = line.find(' ', kPrefix.size());
     if (space == std::string::npos) return false;
-    auto index = parse_int(std::string_view(line).substr(kPrefix.size(), space - kPrefix.size()));
+    auto index =
+        parse_int(std::string_view(line).substr(kPrefix.size(), space - kPrefix.size()), -1);
     auto membership = raft::Membership::decode(std::string_view(line).substr(space + 1));
     if (!index || !membership) return false;
     memberships.push_back({Offset(*index), std::move(*membership)});

@@ -35,8 +35,9 @@ TEST_CASE("AFreshGroupHasTermZeroAndNoVote", "[raft-state]") {
 TEST_CASE("TermVoteAndMembershipsSurviveAPowerLossOnceSaved", "[raft-state]") {
   FaultInjectionEnv env;
   const HardState voted{Term(7), NodeId(2)};
+  // The founding membership sits at the base: index -1.
   const std::vector<MembershipAt> memberships{
-      {Offset(10), Membership{{NodeId(1), NodeId(2), NodeId(3)}, {}}},
+      {Offset(-1), Membership{{NodeId(1), NodeId(2), NodeId(3)}, {}}},
       {Offset(42), Membership{{NodeId(1), NodeId(2), NodeId(3)}, {NodeId(4)}}}};
   {
     auto state = open_state(env);

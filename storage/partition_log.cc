@@ -53,22 +53,30 @@ Result<AppendResult> PartitionLog::append(std::span<const std::span<const std::b
   return appended;
 }
 
-Result<AppendResult> PartitionLog::append_batches(
-    std::span<const std::span<const std::byte>> batches, Term term, bool* want_flush) {
-  CAIRN_ASSERT(!batches.empty());
+Result<std::vector<BatchHeader>> PartitionLog::check_batches(
+    std::span<const std::span<const std::byte>> batches) const {
   LogConfig config = this->config();
-  // Every batch is validated (CRC, record framing) before the lock and
-  // before any is written.
   std::vector<BatchHeader> headers;
   headers.reserve(batches.size());
-  size_t total_bytes = 0;
   for (auto batch : batches) {
     auto header = validate_batch(batch, static_cast<size_t>(config.max_message_bytes));
     if (!header.ok()) return header.status();
     if (compacts(config.cleanup_policy)) CAIRN_RETURN_IF_ERROR(check_keyed(batch));
     headers.push_back(*header);
-    total_bytes += batch.size();
   }
+  return headers;
+}
+
+Result<AppendResult> PartitionLog::append_batches(
+    std::span<const std::span<const std::byte>> batches, Term term, bool* want_flush) {
+  CAIRN_ASSERT(!batches.empty());
+  // Every batch is validated (CRC, record framing) before the lock and
+  // before any is written.
+  auto checked = check_batches(batches);
+  if (!checked.ok()) return checked.status();
+  std::vector<BatchHeader>& headers = *checked;
+  size_t total_bytes = 0;
+  for (auto batch : batches) total_bytes += batch.size();
 
   std::lock_guard lock(mutex_);
   if (failed_) return failed_status_;

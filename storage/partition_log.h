@@ -99,6 +99,11 @@ class PartitionLog {
   // stamped into a copy of its header; the caller's bytes are not changed.
   // The result spans every batch. A failed append leaves the log unchanged.
   Result<AppendResult> append(std::span<const std::span<const std::byte>> batches, Term term);
+  // The checks append() makes of each batch before writing any, without
+  // writing: what a Raft leader runs before it proposes, so that bad input
+  // is refused rather than stopping the group at its own append.
+  Result<std::vector<BatchHeader>> check_batches(
+      std::span<const std::span<const std::byte>> batches) const;
   Result<AppendResult> append(std::span<const std::byte> batch, Term term) {
     return append({&batch, 1}, term);
   }

@@ -75,6 +75,13 @@ class Consensus {
   // (watch the apply callback). Fails with not_leader elsewhere or while a
   // transfer is in progress, resource_exhausted past the backlog bound.
   [[nodiscard]] Result<Offset> propose(std::string payload, int64_t record_count = 1);
+  // Leader only: several entries at once, all or nothing (one log append),
+  // e.g. the batches of one produce request. Returns the last one's last index.
+  struct Proposal {
+    std::string payload;
+    int64_t record_count = 1;
+  };
+  [[nodiscard]] Result<Offset> propose(std::vector<Proposal> proposals);
   // Leader only: hands leadership to `target`, a voter, once it has caught
   // up. Proposals fail until the transfer ends (at most an election timeout).
   [[nodiscard]] Status transfer_leadership(NodeId target);

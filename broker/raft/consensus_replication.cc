@@ -285,6 +285,12 @@ void Consensus::apply_committed() {
 }
 
 Result<Offset> Consensus::propose(std::string payload, int64_t record_count) {
+  std::vector<Proposal> one;
+  one.push_back({std::move(payload), record_count});
+  return propose(std::move(one));
+}
+
+Result<Offset> Consensus::propose(std::vector<Proposal> proposals) {
   if (failed()) return failure_;
   if (role_ != Role::leader) {
     return error(ErrorCode::not_leader, "node {} is not the leader (leader hint: {})",
@@ -293,14 +299,25 @@ Result<Offset> Consensus::propose(std::string payload, int64_t record_count) {
   if (transfer_target_) {
     return error(ErrorCode::not_leader, "leadership is moving to node {}", *transfer_target_);
   }
-  if (record_count < 1) return error(ErrorCode::invalid_request, "an entry needs at least one record");
+  if (proposals.empty()) return error(ErrorCode::invalid_request, "nothing proposed");
+  for (const auto& p : proposals) {
+    if (p.record_count < 1) {
+      return error(ErrorCode::invalid_request, "an entry needs at least one record");
+    }
+  }
   if (log_.last_index() - commit_index_ > options_.max_uncommitted_indices) {
     return error(ErrorCode::resource_exhausted, "{} uncommitted indices",
                  log_.last_index() - commit_index_);
   }
-  Offset first = log_.last_index() + 1;
-  Offset last = first + (record_count - 1);
-  append_to_log({Entry{term_, first, last, EntryType::data, std::move(payload)}});
+  std::vector<Entry> entries;
+  entries.reserve(proposals.size());
+  Offset last = log_.last_index();
+  for (auto& p : proposals) {
+    Offset first = last + 1;
+    last = first + (p.record_count - 1);
+    entries.push_back(Entry{term_, first, last, EntryType::data, std::move(p.payload)});
+  }
+  append_to_log(std::move(entries));
   if (failed()) return failure_;
   replicate_to_all();
   maybe_commit();

@@ -1,0 +1,198 @@
+#include "broker/replication/replica.h"
+
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proto/assert.h"
+#include "proto/byte_io.h"
+
+namespace cairn::broker {
+
+Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
+                                                std::shared_ptr<storage::PartitionLog> log,
+                                                ReplicaSetup setup,
+                                                std::function<void(Offset)> on_commit) {
+  CAIRN_ASSERT(setup.durable && setup.transport && setup.io);
+  std::shared_ptr<Replica> replica(
+      new Replica(std::move(tp), std::move(log), std::move(setup), std::move(on_commit)));
+  std::weak_ptr<Replica> weak = replica;
+  replica->log_->set_flushed_listener([weak, io = replica->setup_.io](Offset) {
+    asio::post(*io, [weak] {
+      if (auto strong = weak.lock()) strong->on_log_flushed();
+    });
+  });
+  std::lock_guard lock(replica->mutex_);
+  Status started = replica->consensus_->start();
+  if (!started.ok()) return started;
+  return replica;
+}
+
+Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
+                 ReplicaSetup setup, std::function<void(Offset)> on_commit)
+    : tp_(std::move(tp)),
+      self_(static_cast<int32_t>(setup.raft.self.value)),
+      log_(std::move(log)),
+      raft_log_(*log_),
+      setup_(std::move(setup)),
+      on_commit_(std::move(on_commit)),
+      high_watermark_(log_->log_start().value) {
+  consensus_ = std::make_unique<raft::Consensus>(
+      setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
+      [this](const raft::Entry& entry) { on_applied(entry); });
+}
+
+Replica::~Replica() { stop(); }
+
+std::optional<int32_t> Replica::leader() const {
+  int64_t id = leader_.load();
+  return id < 0 ? std::nullopt : std::optional<int32_t>(static_cast<int32_t>(id));
+}
+
+Result<storage::AppendResult> Replica::propose(
+    std::span<const std::span<const std::byte>> batches) {
+  // Bad input is refused here: at the leader's own append it would stop the group.
+  auto headers = log_->check_batches(batches);
+  if (!headers.ok()) return headers.status();
+  std::vector<raft::Consensus::Proposal> proposals;
+  proposals.reserve(batches.size());
+  int64_t records = 0;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    int64_t count = (*headers)[i].last_offset_delta + 1;
+    records += count;
+    proposals.push_back({std::string(as_chars(batches[i])), count});
+  }
+  Due due;
+  bool moved = false;
+  Result<Offset> last = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+  {
+    std::lock_guard lock(mutex_);
+    if (consensus_) {
+      last = consensus_->propose(std::move(proposals));
+      settle_locked(due, &moved);
+    }
+  }
+  finish(due, moved);
+  if (!last.ok()) {
+    if (last.status().code() == ErrorCode::not_leader) {
+      auto known = leader();
+      return error(ErrorCode::not_leader, "{}: broker {} is not the leader; {}", tp_, self_,
+                   known ? fmt::format("broker {} is", *known) : std::string("none is known yet"));
+    }
+    return last.status();
+  }
+  storage::AppendResult result;
+  result.base_offset = *last - (records - 1);
+  result.last_offset = *last;
+  result.append_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  return result;
+}
+
+void Replica::when_committed(Offset end, CommitCallback done) {
+  Status outcome;
+  {
+    std::lock_guard lock(mutex_);
+    if (!consensus_) {
+      outcome = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+    } else if (Offset(high_watermark_.load()) >= end) {
+      outcome = Status();
+    } else if (consensus_->role() != raft::Role::leader) {
+      outcome = error(ErrorCode::not_leader, "{}: leadership moved before offset {} committed",
+                      tp_, end - 1);
+    } else {
+      // The entry proposed at end - 1 carries the current term; it must
+      // still be there, in that term, when the commit index passes it.
+      waiters_.emplace(end, Waiter{consensus_->term(), std::move(done)});
+      return;
+    }
+  }
+  done(outcome);
+}
+
+void Replica::tick() {
+  run([](raft::Consensus& c) { return c.tick(); });
+}
+
+void Replica::handle(const raft::Message& message) {
+  run([&](raft::Consensus& c) { return c.handle(message); });
+}
+
+void Replica::on_log_flushed() {
+  run([](raft::Consensus& c) { return c.on_log_flushed(); });
+}
+
+void Replica::stop() {
+  Due due;
+  {
+    std::lock_guard lock(mutex_);
+    if (!consensus_) return;
+    consensus_.reset();
+    Status closed = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+    for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), closed);
+    waiters_.clear();
+  }
+  finish(due, false);
+}
+
+void Replica::run(const std::function<Status(raft::Consensus&)>& call) {
+  Due due;
+  bool moved = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!consensus_) return;
+    Status status = call(*consensus_);
+    if (!status.ok() && consensus_->failed()) {
+      // The log or the durable state failed: the group stops; a restart of
+      // the partition (recovery) brings it back.
+      spdlog::error("partition {}: Raft stopped: {}", tp_, status.to_string());
+    }
+    settle_locked(due, &moved);
+  }
+  finish(due, moved);
+}
+
+void Replica::on_applied(const raft::Entry& entry) {
+  applied_.push_back({entry.first, entry.last, entry.term});
+}
+
+void Replica::settle_locked(Due& due, bool* moved) {
+  auto leader = consensus_->leader();
+  leader_ = leader ? leader->value : -1;
+  for (const raft::EntryBounds& entry : applied_) {
+    Offset end = entry.last + 1;
+    // Waiters whose last offset this entry holds: theirs if the term matches.
+    while (!waiters_.empty() && waiters_.begin()->first <= end) {
+      auto node = waiters_.extract(waiters_.begin());
+      Waiter& waiter = node.mapped();
+      bool ours = node.key() > entry.first && waiter.term == entry.term;
+      due.emplace_back(std::move(waiter.done),
+                       ours ? Status()
+                            : error(ErrorCode::not_leader,
+                                    "{}: offset {} was replaced by another leader's record", tp_,
+                                    node.key() - 1));
+    }
+  }
+  applied_.clear();
+  // Applied, not just each entry's end: a jump forward moves it too.
+  int64_t applied_end = consensus_->applied_index().value + 1;
+  if (applied_end > high_watermark_.load()) {
+    high_watermark_ = applied_end;
+    *moved = true;
+  }
+  if (consensus_->role() != raft::Role::leader && !waiters_.empty()) {
+    Status moved_away = error(ErrorCode::not_leader,
+                              "{}: leadership moved before these records committed; they may "
+                              "or may not be",
+                              tp_);
+    for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), moved_away);
+    waiters_.clear();
+  }
+}
+
+void Replica::finish(Due& due, bool moved) {
+  for (auto& [done, status] : due) done(status);
+  if (moved && on_commit_) on_commit_(high_watermark());
+}
+
+}  // namespace cairn::broker

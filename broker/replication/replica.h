@@ -1,0 +1,109 @@
+#pragma once
+
+#include <asio/io_context.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "broker/raft/consensus.h"
+#include "broker/replication/segment_raft_log.h"
+#include "proto/topic_partition.h"
+#include "storage/partition_log.h"
+
+namespace cairn::broker {
+
+// How a partition replica takes part in its Raft group.
+struct ReplicaSetup {
+  raft::RaftOptions raft;  // self, the founding voters, timeouts
+  std::unique_ptr<raft::DurableState> durable;  // term and vote, written synced
+  std::unique_ptr<raft::Transport> transport;   // to the group's peers
+  asio::io_context* io = nullptr;               // where flush notices run
+};
+
+// One replica of a partition's Raft group: consensus over the partition's
+// segment log, which nothing else may append to.
+//
+// One owner: every call into consensus (a proposal from a produce handler,
+// a tick from the broker's timer, a message from a peer, a flush notice)
+// holds the replica's mutex, so consensus runs one call at a time. Flush
+// notices come from the log's flushing thread, which may hold the log's
+// sync lock, so they are posted to `io` rather than taking the mutex there
+// (a truncation under the mutex waits for that lock).
+//
+// Committed means durable on a majority: the high watermark is the commit
+// index + 1, on every replica. A proposal's acks=all waiter is answered
+// when the commit index passes its end with its own entry still there; if
+// the leader steps down first, it fails with not_leader (the records may or
+// may not end up committed, as with Kafka).
+class Replica : public std::enable_shared_from_this<Replica> {
+ public:
+  using CommitCallback = std::function<void(Status)>;
+
+  // Starts the group on `log`; `on_commit` runs (without locks) each time
+  // the high watermark moves, with its new value.
+  static Result<std::shared_ptr<Replica>> start(TopicPartition tp,
+                                                std::shared_ptr<storage::PartitionLog> log,
+                                                ReplicaSetup setup,
+                                                std::function<void(Offset)> on_commit);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+  ~Replica();
+
+  // Leader only: the batches, checked as the log would, proposed as entries
+  // of the leader's term, all or nothing. not_leader elsewhere (the message
+  // names the leader's id when known).
+  Result<storage::AppendResult> propose(std::span<const std::span<const std::byte>> batches);
+  void when_committed(Offset end, CommitCallback done);
+
+  Offset high_watermark() const { return Offset(high_watermark_.load()); }
+  // The leader's broker id, if this replica knows one.
+  std::optional<int32_t> leader() const;
+  bool is_leader() const { return leader() == self_; }
+
+  // From the broker's timer, every tick interval.
+  void tick();
+  // A message from a peer.
+  void handle(const raft::Message& message);
+  // Fails every waiter and stops calling consensus (the partition closes).
+  void stop();
+
+ private:
+  struct Waiter {
+    Term term;
+    CommitCallback done;
+  };
+  using Due = std::vector<std::pair<CommitCallback, Status>>;
+
+  Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log, ReplicaSetup setup,
+          std::function<void(Offset)> on_commit);
+  void on_log_flushed();
+  // Runs `call` on consensus under the mutex, then settles what it changed.
+  void run(const std::function<Status(raft::Consensus&)>& call);
+  void on_applied(const raft::Entry& entry);
+  // After a call (mutex held): the new high watermark, the waiters it
+  // settles, and, if no longer leader, every waiter failed.
+  void settle_locked(Due& due, bool* moved);
+  void finish(Due& due, bool moved);
+
+  const TopicPartition tp_;
+  const int32_t self_;
+  const std::shared_ptr<storage::PartitionLog> log_;
+  SegmentRaftLog raft_log_;
+  ReplicaSetup setup_;
+  std::function<void(Offset)> on_commit_;
+  raft::SteadyClock clock_;
+
+  mutable std::mutex mutex_;
+  std::unique_ptr<raft::Consensus> consensus_;  // null once stopped
+  std::multimap<Offset, Waiter> waiters_;       // by end offset
+  std::vector<raft::EntryBounds> applied_;      // entries committed during the current call
+  std::atomic<int64_t> high_watermark_;
+  std::atomic<int64_t> leader_{-1};
+};
+
+}  // namespace cairn::broker

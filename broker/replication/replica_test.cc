@@ -1,0 +1,275 @@
+// Replicated partitions: three brokers' Partition objects, each a Raft
+// replica over its own segment log (group commit by the store's flusher),
+// talking through RaftTransport over real gRPC on 127.0.0.1, in real time.
+// Produce goes to the leader only; acks=all is answered once a majority
+// has the records durable, never on fewer; acknowledged records survive
+// the leader's loss.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "broker/partition.h"
+#include "broker/raft_state_file.h"
+#include "broker/replication/raft_test_util.h"
+#include "broker/replication/raft_transport.h"
+#include "storage/test_util.h"
+
+using namespace cairn;
+using namespace cairn::broker;
+using namespace cairn::broker::testing;
+using namespace std::chrono_literals;
+using cairn::storage::testing::make_batch;
+
+namespace {
+
+const TopicPartition kTp{"events", 0};
+
+struct Node {
+  int32_t id = 0;
+  storage::testing::StoreFixture store;
+  std::unique_ptr<Endpoint> endpoint;
+  std::unique_ptr<RaftTransport> transport;
+  std::mutex mutex;
+  std::shared_ptr<Partition> partition;  // null while the broker is down
+
+  std::shared_ptr<Partition> serving() {
+    std::lock_guard lock(mutex);
+    return partition;
+  }
+};
+
+// What a produce request was told.
+struct Outcome {
+  std::mutex mutex;
+  std::vector<Status> statuses;
+  void add(Status s) {
+    std::lock_guard lock(mutex);
+    statuses.push_back(std::move(s));
+  }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return statuses.size();
+  }
+};
+
+class ReplicatedCluster {
+ public:
+  explicit ReplicatedCluster(int size) {
+    for (int i = 1; i <= size; ++i) {
+      auto node = std::make_unique<Node>();
+      node->id = i;
+      Node* n = node.get();
+      n->endpoint = std::make_unique<Endpoint>(i, 0, [n](const TopicPartition& tp, raft::Message m) {
+        auto partition = n->serving();
+        if (partition && tp == kTp) partition->replica()->handle(m);
+      });
+      nodes_.push_back(std::move(node));
+    }
+    for (auto& node : nodes_) {
+      node->transport = std::make_unique<RaftTransport>(node->id, io_.io);
+      for (auto& peer : nodes_) {
+        if (peer->id != node->id) node->transport->set_peer(peer->id, peer->endpoint->address());
+      }
+      up(node->id);
+    }
+    ticker_ = std::thread([this] {
+      while (!stop_) {
+        for (auto& node : nodes_) {
+          if (auto p = node->serving()) p->replica()->tick();
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+    });
+  }
+
+  ~ReplicatedCluster() {
+    stop_ = true;
+    ticker_.join();
+    for (auto& node : nodes_) down(node->id);
+  }
+
+  Node& node(int id) { return *nodes_.at(id - 1); }
+  Partition& partition(int id) { return *node(id).serving(); }
+
+  // Opens the node's partition from its store and starts its replica.
+  void up(int id) {
+    Node& n = node(id);
+    auto log = n.store.log();
+    auto durable = RaftStateFile::open(n.store.env, n.store.dir.path() + "/raft/events-0");
+    INFO(durable.status().to_string());
+    REQUIRE(durable.ok());
+    ReplicaSetup setup;
+    setup.raft.self = raft::NodeId(id);
+    for (auto& peer : nodes_) setup.raft.initial_voters.push_back(raft::NodeId(peer->id));
+    setup.raft.random_seed = uint64_t(id) * 7919;
+    setup.durable = std::move(*durable);
+    setup.transport = n.transport->for_group(kTp);
+    setup.io = &io_.io;
+    auto partition = Partition::serve_replicated(kTp, log, std::move(setup));
+    REQUIRE(partition.ok());
+    std::lock_guard lock(n.mutex);
+    n.partition = *partition;
+  }
+
+  // The broker stops: its replica answers nothing more.
+  void down(int id) {
+    Node& n = node(id);
+    std::shared_ptr<Partition> partition;
+    {
+      std::lock_guard lock(n.mutex);
+      partition = std::exchange(n.partition, nullptr);
+    }
+    if (partition) partition->replica()->stop();
+  }
+
+  // The leader among the brokers up (not `other_than`), within 10 s.
+  int leader(int other_than = 0) {
+    for (int i = 0; i < 1'000; ++i) {
+      for (auto& n : nodes_) {
+        auto p = n->serving();
+        if (p && n->id != other_than && p->replica()->is_leader()) return n->id;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("no leader within 10 s");
+    return 0;
+  }
+
+  // Produces one request of two batches with acks=all at broker `id`.
+  Result<storage::AppendResult> produce(int id, int i, Outcome& outcome) {
+    std::string a = make_batch(2, 1000 + i, "a" + std::to_string(i));
+    std::string b = make_batch(3, 1000 + i, "b" + std::to_string(i));
+    std::vector<std::span<const std::byte>> batches{as_bytes(a), as_bytes(b)};
+    auto appended = partition(id).append(batches);
+    if (appended.ok()) {
+      partition(id).when_committed(appended->last_offset + 1,
+                                   [&outcome](Status s) { outcome.add(std::move(s)); });
+    }
+    return appended;
+  }
+
+  static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return done();
+  }
+
+  // The values of the records below the high watermark at broker `id`,
+  // as consumers see them.
+  std::vector<std::string> committed_values(int id) {
+    Partition& p = partition(id);
+    std::vector<std::string> values;
+    Offset next = p.log_start();
+    while (next < p.high_watermark()) {
+      auto read = p.read(next, 1 << 20);
+      REQUIRE(read.ok());
+      auto data = as_bytes(read->bytes);
+      while (!data.empty()) {
+        auto header = parse_batch_header(data, data.size());
+        REQUIRE(header.ok());
+        auto batch = data.subspan(0, header->size_bytes());
+        data = data.subspan(header->size_bytes());
+        if (header->is_control()) continue;  // a leader's no-op: not a record
+        auto records = decode_batch(batch);
+        REQUIRE(records.ok());
+        for (const auto& r : *records) values.push_back(r.value.value_or(""));
+      }
+      next = read->next_offset;
+    }
+    return values;
+  }
+
+ private:
+  IoThread io_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::atomic<bool> stop_{false};
+  std::thread ticker_;
+};
+
+}  // namespace
+
+TEST_CASE("Replica.ProduceGoesToTheLeaderAndCommitsOnAMajority", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  int follower = leader % 3 + 1;
+
+  Outcome ignored;
+  auto refused = cluster.produce(follower, 0, ignored);
+  CHECK(refused.status().code() == ErrorCode::not_leader);
+  CHECK_THAT(refused.status().message(),
+             Catch::Contains("broker " + std::to_string(leader) + " is"));
+
+  Outcome outcome;
+  Offset end;
+  for (int i = 0; i < 20; ++i) {
+    auto appended = cluster.produce(leader, i, outcome);
+    REQUIRE(appended.ok());
+    if (i > 0) CHECK(appended->base_offset == end);
+    end = appended->last_offset + 1;
+  }
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 20; }));
+  for (const Status& s : outcome.statuses) CHECK(s.ok());
+  // Every replica learns the commit index, and serves exactly the leader's records.
+  for (int id = 1; id <= 3; ++id) {
+    INFO("broker " << id);
+    REQUIRE(ReplicatedCluster::eventually(
+        [&] { return cluster.partition(id).high_watermark() == end; }));
+    CHECK(cluster.committed_values(id) == cluster.committed_values(leader));
+    CHECK(cluster.committed_values(id).size() == 100);
+  }
+}
+
+TEST_CASE("Replica.NoAcknowledgementWithoutAMajority", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  for (int id = 1; id <= 3; ++id) {
+    if (id != leader) cluster.down(id);
+  }
+  Outcome outcome;
+  auto appended = cluster.produce(leader, 0, outcome);
+  if (appended.ok()) {
+    // Appended on the leader alone: never acknowledged as committed. The
+    // leader steps down once it cannot reach a majority (check-quorum),
+    // and the waiter learns so.
+    REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 1; }));
+    CHECK(outcome.statuses[0].code() == ErrorCode::not_leader);
+  } else {
+    CHECK(appended.status().code() == ErrorCode::not_leader);  // it stepped down first
+  }
+  CHECK(cluster.partition(leader).high_watermark() <= Offset(1));  // at most its no-op
+}
+
+TEST_CASE("Replica.AcknowledgedRecordsSurviveTheLeadersLoss", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  Outcome outcome;
+  for (int i = 0; i < 30; ++i) REQUIRE(cluster.produce(leader, i, outcome).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 30; }));
+  for (const Status& s : outcome.statuses) REQUIRE(s.ok());
+  std::vector<std::string> acknowledged = cluster.committed_values(leader);
+  REQUIRE(acknowledged.size() == 150);
+
+  cluster.down(leader);
+  int next = cluster.leader(leader);
+  REQUIRE(next != leader);
+  // The new leader's no-op commits its term; then everything acknowledged
+  // is there, in order, and more can be written.
+  Outcome more;
+  REQUIRE(cluster.produce(next, 100, more).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return more.count() == 1; }));
+  CHECK(more.statuses[0].ok());
+  auto values = cluster.committed_values(next);
+  REQUIRE(values.size() == 155);
+  CHECK(std::vector<std::string>(values.begin(), values.begin() + 150) == acknowledged);
+
+  // The old leader comes back as a follower and catches up.
+  cluster.up(leader);
+  REQUIRE(ReplicatedCluster::eventually(
+      [&] { return cluster.partition(leader).high_watermark() == cluster.partition(next).high_watermark(); }));
+  CHECK(cluster.committed_values(leader) == values);
+}
