@@ -485,3 +485,41 @@ TEST_CASE("RenameReplacesAFileWhileOldHandlesKeepTheirBytes", "[compaction]") {
   CHECK((*reopened)->size() == 3);
   CHECK(env.rename_file(source, target).code() == ErrorCode::io_error);
 }
+
+TEST_CASE("ARecordIsNotCompactedAwayByANewerOneThatCouldStillBeLost", "[compaction]") {
+  // The newer record of the key is not flushed (a power loss takes it), or,
+  // on a Raft replica, not committed (a new leader truncates it): the older
+  // one must stay, or the key loses its last durable value.
+  StoreFixture f(kModelPowerLoss);
+  LogConfig config = compact_config(
+      {{"flush.policy", "interval"}, {"flush.ms", "1000000000"}, {"flush.bytes", "1000000000"}});
+  auto values_of_k = [](const PartitionLog& log) {
+    std::vector<std::string> values;
+    for (const auto& r : read_all(log)) {
+      if (r.key == "k") values.push_back(*r.value);
+    }
+    return values;
+  };
+  auto log = f.log(config);
+  append(*log, keyed_batch({{"k", "old"}}, 1000));
+  for (int i = 0; i < 60; ++i) append(*log, keyed_batch({{"other" + std::to_string(i), "x"}}, 1000));
+  REQUIRE(log->roll().ok());
+  REQUIRE(log->flush_now().ok());
+
+  SECTION("not flushed") {
+    append(*log, keyed_batch({{"k", "new"}}, 1000));
+    REQUIRE(log->roll().ok());
+    REQUIRE(log->compact().ok());
+    log.reset();
+    f.crash(CrashMode::power_loss);
+    CHECK(values_of_k(*f.log(config)) == std::vector<std::string>{"old"});
+  }
+  SECTION("not committed") {
+    log->set_delete_limit(log->log_end());
+    append(*log, keyed_batch({{"k", "new"}}, 1000));
+    REQUIRE(log->roll().ok());
+    REQUIRE(log->flush_now().ok());  // durable here, but not committed
+    REQUIRE(log->compact().ok());
+    CHECK(values_of_k(*log) == std::vector<std::string>{"old", "new"});
+  }
+}

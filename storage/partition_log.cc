@@ -507,10 +507,11 @@ Status PartitionLog::advance_start(Offset offset) {
       return error(ErrorCode::offset_out_of_range, "cannot start {} at {}: log ends at {}", tp_,
                    offset, log_end_);
     }
-    if (offset > flushed_) {
+    if (offset > deletable_end_locked()) {
       return error(ErrorCode::offset_out_of_range,
-                   "cannot start {} at {}: only records below the flushed offset {} may be "
-                   "deleted", tp_, offset, flushed_);
+                   "cannot start {} at {}: only records below {} ({}) may be deleted", tp_,
+                   offset, deletable_end_locked(),
+                   delete_limit_ < flushed_ ? "the committed offset" : "the flushed offset");
     }
     if (offset <= log_start_) return {};
     // Durable beside the segments before anything is deleted: an index
@@ -527,6 +528,11 @@ Status PartitionLog::advance_start(Offset offset) {
   }
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
   return delete_segment_files(removed);
+}
+
+void PartitionLog::set_delete_limit(Offset end) {
+  std::lock_guard lock(mutex_);
+  delete_limit_ = end;
 }
 
 Status PartitionLog::reset(Offset start, Term base_term) {
@@ -612,6 +618,9 @@ Result<size_t> PartitionLog::apply_retention() {
                        total - oldest.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
       bool below_start = oldest.next_offset <= log_start_;
       if (!expired && !oversized && !below_start) break;
+      // Not flushed is no bar here (the records are old or over the size
+      // anyway), but a replica's uncommitted tail is.
+      if (!below_start && oldest.next_offset > delete_limit_) break;
       total -= oldest.size_bytes;
       removed.push_back(segments_.begin()->second);
       segments_.erase(segments_.begin());

@@ -135,10 +135,17 @@ class PartitionLog {
   // boundary in [max(log_start, compacted_end), log_end]. Durable when it
   // returns.
   Status truncate_suffix(Offset offset);
-  // Forgets everything below `offset`, which must be flushed (as Kafka's
-  // DeleteRecords stops at the high watermark), so a power loss can never
-  // take back records below the log start; whole segments below it go.
+  // Forgets everything below `offset`, which must be at most the deletable
+  // end (as Kafka's DeleteRecords stops at the high watermark), so a power
+  // loss can never take back records below the log start; whole segments
+  // below it go.
   Status advance_start(Offset offset);
+  // Records at or past `end` are never deleted: not by retention, not by
+  // advance_start, and compaction neither cleans them nor lets them
+  // supersede older records. A Raft replica sets it to its commit index + 1
+  // (its uncommitted tail may still be truncated). advance_start and
+  // compaction also stop at the flushed offset. Default: no limit.
+  void set_delete_limit(Offset end);
   // Drops every record and restarts the log empty at `start`, after an
   // entry (start - 1) of term `base_term` it never held: how a replica too
   // far behind jumps to its leader's log start. log_start, log_end and the
@@ -252,6 +259,8 @@ class PartitionLog {
   // segment summary) in one atomic RocksDB batch.
   Status persist_index_locked(bool clean, bool sync,
                               std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
+  // min(flushed_, delete_limit_): what advance_start and compaction may touch.
+  Offset deletable_end_locked() const { return std::min(flushed_, delete_limit_); }
   // Drops epoch entries that start at or after `offset`.
   void drop_epochs_from_locked(Offset offset);
   // Makes (term, start - 1) the log's base epoch, dropping entries below.
@@ -281,6 +290,7 @@ class PartitionLog {
   Offset log_end_;
   Offset flushed_;
   Offset compacted_end_;  // durable (PartitionMeta) once a cleaned segment is swapped in
+  Offset delete_limit_ = Offset::max();  // set_delete_limit
   // Where each term starts, oldest first: terms and starts strictly rise,
   // the last entry covers log_end_ - 1, and the first one covers
   // log_start_ - 1 when the log has a base. Written with the index (the

@@ -30,11 +30,12 @@ struct PartitionLog::CompactionPlan {
     Offset next_offset;
     int64_t max_timestamp_ms = 0;
   };
-  // Every non-empty segment, oldest first, as it was when planned; the keys
-  // of all of them decide what is newest.
+  // Every non-empty segment wholly below the deletable end (flushed and,
+  // on a replica, committed), oldest first, as it was when planned; the keys
+  // of all of them decide what is newest. A newer record that a power loss
+  // or a new leader could still take back must not make an older one go.
   std::vector<Entry> segments;
-  // The first `cleanable` segments are closed and wholly flushed: with
-  // replication the bound will be the committed offset instead.
+  // The first `cleanable` of them are closed.
   size_t cleanable = 0;
   uint64_t truncations = 0;
   // Tombstones go from segments whose newest timestamp is older than this.
@@ -45,14 +46,14 @@ PartitionLog::CompactionPlan PartitionLog::plan_compaction() const {
   std::lock_guard lock(mutex_);
   CompactionPlan plan;
   if (closed_) return plan;
+  Offset deletable = deletable_end_locked();
   for (const auto& [base, segment] : segments_) {
     if (segment->empty()) continue;
+    if (segment->next_offset > deletable) break;
     plan.segments.push_back(
         {segment, segment->size_bytes, segment->next_offset, segment->max_timestamp_ms});
     bool active = segment == segments_.rbegin()->second;
-    if (!active && segment->next_offset <= flushed_ && plan.cleanable + 1 == plan.segments.size()) {
-      ++plan.cleanable;
-    }
+    if (!active && plan.cleanable + 1 == plan.segments.size()) ++plan.cleanable;
   }
   plan.truncations = truncations_;
   plan.tombstone_horizon_ms = clock_.now_ms() - config_.delete_retention_ms;

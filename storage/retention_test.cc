@@ -178,3 +178,26 @@ TEST_CASE("ReadersRacingRetentionGetTheirDataOrOffsetOutOfRange", "[retention]")
   log.reset();
   REQUIRE(store->close().ok());
 }
+
+TEST_CASE("RetentionAndDeleteRecordsStopAtTheDeleteLimit", "[retention]") {
+  // A Raft replica's uncommitted tail may still be truncated: nothing from
+  // the committed offset on may go, however old or large.
+  StoreFixture f;
+  auto log = f.log(*LogConfig().with({{"segment.bytes", "4096"}, {"retention.bytes", "1"}}));
+  append_now(f, *log, 40);
+  REQUIRE(log->flush_now().ok());
+  REQUIRE(log->segment_count() > 3);
+  auto committed = log->batch_header_at(Offset(20));
+  REQUIRE(committed.ok());
+  Offset limit = committed->base_offset;
+  log->set_delete_limit(limit);
+  f.store->run_retention();
+  CHECK(log->log_start() <= limit);
+  CHECK(log->log_start() > Offset(0));  // segments wholly below the limit did go
+  CHECK(log->advance_start(limit + 1).code() == ErrorCode::offset_out_of_range);
+  REQUIRE(log->advance_start(limit).ok());
+
+  log->set_delete_limit(log->log_end());
+  f.store->run_retention();
+  CHECK(log->log_start() > limit);
+}

@@ -15,6 +15,8 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
   CAIRN_ASSERT(setup.durable && setup.transport && setup.io);
   std::shared_ptr<Replica> replica(
       new Replica(std::move(tp), std::move(log), std::move(setup), std::move(on_commit)));
+  // Nothing is deletable until this replica learns what is committed.
+  replica->log_->set_delete_limit(replica->log_->log_start());
   std::weak_ptr<Replica> weak = replica;
   replica->log_->set_flushed_listener([weak, io = replica->setup_.io](Offset) {
     asio::post(*io, [weak] {
@@ -178,6 +180,8 @@ void Replica::settle_locked(Due& due, bool* moved) {
   int64_t applied_end = consensus_->applied_index().value + 1;
   if (applied_end > high_watermark_.load()) {
     high_watermark_ = applied_end;
+    // Retention and compaction stay below it: the tail may still be truncated.
+    log_->set_delete_limit(Offset(applied_end));
     *moved = true;
   }
   if (consensus_->role() != raft::Role::leader && !waiters_.empty()) {

@@ -36,7 +36,9 @@ struct ReplicaSetup {
 // (a truncation under the mutex waits for that lock).
 //
 // Committed means durable on a majority: the high watermark is the commit
-// index + 1, on every replica. A proposal's acks=all waiter is answered
+// index + 1, on every replica, and the log's delete limit (retention,
+// DeleteRecords and compaction never touch the uncommitted tail, which a
+// new leader may still truncate). A proposal's acks=all waiter is answered
 // when the commit index passes its end with its own entry still there; if
 // the leader steps down first, it fails with not_leader (the records may or
 // may not end up committed, as with Kafka).
