@@ -75,7 +75,7 @@ class Partition {
     return replica_ ? replica_->high_watermark() : log_->flushed();
   }
   // The Raft replica; null when served alone.
-  Replica* replica() const { return replica_.get(); }
+  const std::shared_ptr<Replica>& replica() const { return replica_; }
   Offset log_start() const { return log_->log_start(); }
   Offset log_end() const { return log_->log_end(); }
   // The first offset whose batch's max timestamp is at or after

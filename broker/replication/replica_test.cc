@@ -1,6 +1,7 @@
 // Replicated partitions: three brokers' Partition objects, each a Raft
 // replica over its own segment log (group commit by the store's flusher),
-// talking through RaftTransport over real gRPC on 127.0.0.1, in real time.
+// each broker's ReplicaManager ticking them and routing their messages over
+// real gRPC on 127.0.0.1, in real time.
 // Produce goes to the leader only; acks=all is answered once a majority
 // has the records durable, never on fewer; acknowledged records survive
 // the leader's loss.
@@ -13,7 +14,7 @@
 #include "broker/partition.h"
 #include "broker/raft_state_file.h"
 #include "broker/replication/raft_test_util.h"
-#include "broker/replication/raft_transport.h"
+#include "broker/replication/replica_manager.h"
 #include "storage/test_util.h"
 
 using namespace cairn;
@@ -29,8 +30,9 @@ const TopicPartition kTp{"events", 0};
 struct Node {
   int32_t id = 0;
   storage::testing::StoreFixture store;
-  std::unique_ptr<Endpoint> endpoint;
-  std::unique_ptr<RaftTransport> transport;
+  std::unique_ptr<ReplicaManager> manager;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
   std::mutex mutex;
   std::shared_ptr<Partition> partition;  // null while the broker is down
 
@@ -60,34 +62,33 @@ class ReplicatedCluster {
     for (int i = 1; i <= size; ++i) {
       auto node = std::make_unique<Node>();
       node->id = i;
-      Node* n = node.get();
-      n->endpoint = std::make_unique<Endpoint>(i, 0, [n](const TopicPartition& tp, raft::Message m) {
-        auto partition = n->serving();
-        if (partition && tp == kTp) partition->replica()->handle(m);
-      });
+      ReplicaManager::Options options;
+      options.self = i;
+      node->manager = std::make_unique<ReplicaManager>(options, io_.io);
+      grpc::ServerBuilder builder;
+      builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &node->port);
+      RaftService::allow_peer_keepalive(builder);
+      builder.RegisterService(&node->manager->service());
+      node->server = builder.BuildAndStart();
+      REQUIRE(node->server);
       nodes_.push_back(std::move(node));
     }
     for (auto& node : nodes_) {
-      node->transport = std::make_unique<RaftTransport>(node->id, io_.io);
       for (auto& peer : nodes_) {
-        if (peer->id != node->id) node->transport->set_peer(peer->id, peer->endpoint->address());
+        if (peer->id == node->id) continue;
+        node->manager->set_peer({peer->id, "127.0.0.1:" + std::to_string(peer->port)});
       }
       up(node->id);
     }
-    ticker_ = std::thread([this] {
-      while (!stop_) {
-        for (auto& node : nodes_) {
-          if (auto p = node->serving()) p->replica()->tick();
-        }
-        std::this_thread::sleep_for(10ms);
-      }
-    });
   }
 
   ~ReplicatedCluster() {
-    stop_ = true;
-    ticker_.join();
-    for (auto& node : nodes_) down(node->id);
+    for (auto& node : nodes_) {
+      down(node->id);
+      node->server->Shutdown(std::chrono::system_clock::now() + 1s);
+      node->manager.reset();
+    }
   }
 
   Node& node(int id) { return *nodes_.at(id - 1); }
@@ -100,15 +101,12 @@ class ReplicatedCluster {
     auto durable = RaftStateFile::open(n.store.env, n.store.dir.path() + "/raft/events-0");
     INFO(durable.status().to_string());
     REQUIRE(durable.ok());
-    ReplicaSetup setup;
-    setup.raft.self = raft::NodeId(id);
-    for (auto& peer : nodes_) setup.raft.initial_voters.push_back(raft::NodeId(peer->id));
-    setup.raft.random_seed = uint64_t(id) * 7919;
-    setup.durable = std::move(*durable);
-    setup.transport = n.transport->for_group(kTp);
-    setup.io = &io_.io;
-    auto partition = Partition::serve_replicated(kTp, log, std::move(setup));
+    std::vector<int32_t> voters;
+    for (auto& peer : nodes_) voters.push_back(peer->id);
+    auto partition = Partition::serve_replicated(
+        kTp, log, n.manager->setup_for(kTp, voters, std::move(*durable)));
     REQUIRE(partition.ok());
+    n.manager->add(kTp, (*partition)->replica());
     std::lock_guard lock(n.mutex);
     n.partition = *partition;
   }
@@ -121,6 +119,7 @@ class ReplicatedCluster {
       std::lock_guard lock(n.mutex);
       partition = std::exchange(n.partition, nullptr);
     }
+    n.manager->remove(kTp);
     if (partition) partition->replica()->stop();
   }
 
@@ -187,8 +186,6 @@ class ReplicatedCluster {
  private:
   IoThread io_;
   std::vector<std::unique_ptr<Node>> nodes_;
-  std::atomic<bool> stop_{false};
-  std::thread ticker_;
 };
 
 }  // namespace

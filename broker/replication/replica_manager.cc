@@ -1,0 +1,102 @@
+#include "broker/replication/replica_manager.h"
+
+namespace cairn::broker {
+
+ReplicaManager::ReplicaManager(Options options, asio::io_context& io)
+    : options_(std::move(options)),
+      io_(io),
+      transport_(options_.self, io),
+      service_(options_.self,
+               [this](const TopicPartition& tp, raft::Message m) { deliver(tp, std::move(m)); }),
+      timer_(io) {
+  for (const auto& peer : options_.peers) transport_.set_peer(peer.id, peer.address);
+  schedule_tick();
+}
+
+ReplicaManager::~ReplicaManager() {
+  std::unique_lock lock(ticker_->mutex);
+  ticker_->stopped = true;
+  timer_.cancel();
+  ticker_->idle.wait(lock, [&] { return !ticker_->ticking; });
+}
+
+ReplicaSetup ReplicaManager::setup_for(const TopicPartition& tp, const std::vector<int32_t>& voters,
+                                       std::unique_ptr<raft::DurableState> durable) {
+  ReplicaSetup setup;
+  setup.raft = options_.raft;
+  setup.raft.self = raft::NodeId(options_.self);
+  setup.raft.initial_voters.clear();
+  for (int32_t id : voters) setup.raft.initial_voters.push_back(raft::NodeId(id));
+  // Different brokers draw different election timeouts for the same group.
+  setup.raft.random_seed =
+      std::hash<std::string>{}(tp.topic) * 31 + uint64_t(tp.partition) * 7919 + uint64_t(options_.self);
+  setup.durable = std::move(durable);
+  setup.transport = transport_.for_group(tp);
+  setup.io = &io_;
+  return setup;
+}
+
+void ReplicaManager::add(const TopicPartition& tp, std::weak_ptr<Replica> replica) {
+  std::lock_guard lock(mutex_);
+  replicas_[tp] = std::move(replica);
+}
+
+void ReplicaManager::remove(const TopicPartition& tp) {
+  std::lock_guard lock(mutex_);
+  replicas_.erase(tp);
+}
+
+void ReplicaManager::deliver(const TopicPartition& tp, raft::Message message) {
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = replicas_.find(tp);
+    if (it != replicas_.end()) replica = it->second.lock();
+  }
+  if (!replica) {
+    ++unknown_groups_;  // not hosted here (yet, or any more): Raft retries
+    return;
+  }
+  replica->handle(message);
+}
+
+void ReplicaManager::schedule_tick() {
+  std::lock_guard lock(ticker_->mutex);
+  arm_locked();
+}
+
+void ReplicaManager::arm_locked() {
+  if (ticker_->stopped) return;
+  timer_.expires_after(std::chrono::milliseconds(options_.raft.tick_interval_ms));
+  // Touches `this` only while the ticker says the manager lives.
+  timer_.async_wait([this, ticker = ticker_](const std::error_code& ec) {
+    {
+      std::lock_guard lock(ticker->mutex);
+      if (ec || ticker->stopped) return;
+      ticker->ticking = true;
+    }
+    tick_all();
+    std::lock_guard lock(ticker->mutex);
+    ticker->ticking = false;
+    arm_locked();
+    ticker->idle.notify_all();
+  });
+}
+
+void ReplicaManager::tick_all() {
+  std::vector<std::shared_ptr<Replica>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = replicas_.begin(); it != replicas_.end();) {
+      if (auto replica = it->second.lock()) {
+        live.push_back(std::move(replica));
+        ++it;
+      } else {
+        it = replicas_.erase(it);
+      }
+    }
+  }
+  for (auto& replica : live) replica->tick();
+}
+
+}  // namespace cairn::broker
