@@ -20,6 +20,12 @@ std::shared_ptr<Partition> Partition::serve(TopicPartition tp,
 
 Result<std::shared_ptr<Partition>> Partition::serve_replicated(
     TopicPartition tp, std::shared_ptr<storage::PartitionLog> log, ReplicaSetup setup) {
+  if (storage::compacts(log->config().cleanup_policy)) {
+    // Compaction leaves offset gaps, which Raft's contiguous entries cannot
+    // carry to a follower yet.
+    return error(ErrorCode::invalid_config,
+                 "{}: a compacted topic cannot be replicated yet; use cleanup.policy=delete", tp);
+  }
   std::shared_ptr<Partition> partition(new Partition(tp, log));
   std::weak_ptr<Partition> weak = partition;
   auto replica = Replica::start(std::move(tp), std::move(log), std::move(setup), [weak](Offset) {
@@ -39,8 +45,9 @@ Result<storage::AppendResult> Partition::append(
   return log_->append(batches, kSingleBrokerTerm);
 }
 
-void Partition::when_committed(Offset end, CommitCallback done) {
-  if (replica_) return replica_->when_committed(end, std::move(done));
+void Partition::when_committed(const storage::AppendResult& appended, CommitCallback done) {
+  Offset end = appended.last_offset + 1;
+  if (replica_) return replica_->when_committed(end, appended.term, std::move(done));
   log_->when_flushed(end, std::move(done));
 }
 

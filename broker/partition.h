@@ -59,11 +59,12 @@ class Partition {
     return append({&batch, 1});
   }
 
-  // Calls `done` once every offset below `end` is committed, with an error
-  // if that can no longer happen (a failed sync, the partition closed). It
-  // may run at once on the calling thread: call it holding no lock `done`
-  // takes.
-  void when_committed(Offset end, CommitCallback done);
+  // Calls `done` once everything `appended` holds is committed, with an
+  // error if that can no longer happen (a failed sync, the partition
+  // closed, or on a replica: leadership moved and its records may have been
+  // replaced). It may run at once on the calling thread: call it holding no
+  // lock `done` takes.
+  void when_committed(const storage::AppendResult& appended, CommitCallback done);
 
   // Whole batches from the one holding `offset`, none at or past the high
   // watermark (see PartitionLog::read for `max_bytes` and `first`).

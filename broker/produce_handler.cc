@@ -130,7 +130,7 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     result->set_log_start_offset(partition->log_start().value);
     if (!wait_durable) continue;
     op->expect(result);
-    partition->when_committed(appended->last_offset + 1,
+    partition->when_committed(*appended,
                               [op, result](Status s) { op->complete(result, s); });
   }
   int32_t timeout_ms = request.timeout_ms() > 0 ? request.timeout_ms() : kDefaultProduceTimeoutMs;

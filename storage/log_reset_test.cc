@@ -86,16 +86,35 @@ TEST_CASE("ResetFailsTheFlushWaitersItStrands", "[reset]") {
   CHECK(outcome->code() == ErrorCode::offset_out_of_range);
 }
 
-TEST_CASE("ResetRefusesALowerTermOrAStartBelowTheLog", "[reset]") {
+TEST_CASE("ResetRefusesAStartBelowTheLog", "[reset]") {
   StoreFixture f;
   auto log = f.log(manual_flush_config());
   fill(*log, Term(5), 4);
   REQUIRE(log->flush_now().ok());
-  CHECK(log->reset(Offset(30), Term(4)).code() == ErrorCode::invalid_request);
   REQUIRE(log->advance_start(Offset(10)).ok());
   CHECK(log->reset(Offset(5), Term(5)).code() == ErrorCode::invalid_request);
   CHECK(log->log_end() == Offset(20));
   CHECK(log->log_start() == Offset(10));
+}
+
+TEST_CASE("ResetMayGoBelowTheTermsOfTheTailItDrops", "[reset]") {
+  // A deposed leader wrote uncommitted term-4 records past the base its new
+  // leader (term 5) sends, which committed in term 3: the reset must take it,
+  // or the replica's group stops for good.
+  StoreFixture f(kModelPowerLoss);
+  LogConfig config = manual_flush_config({{"segment.bytes", "1024"}});
+  {
+    auto log = f.log(config);
+    fill(*log, Term(3), 6);
+    fill(*log, Term(4), 20);  // past several segment boundaries
+    REQUIRE(log->flush_now().ok());
+    REQUIRE(log->reset(Offset(60), Term(3)).ok());
+    expect_restarted_at(*log, Offset(60), Term(3));
+  }
+  f.crash(CrashMode::power_loss);
+  auto log = f.log(config);
+  CHECK(log->log_start() == Offset(60));
+  CHECK(log->term_at(Offset(59)) == Term(3));
 }
 
 TEST_CASE("RecoveryFinishesAResetACrashInterrupted", "[reset]") {

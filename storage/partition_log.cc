@@ -133,7 +133,7 @@ Result<AppendResult> PartitionLog::append_batches(
   unflushed_bytes_ += total_bytes;
   *want_flush = config_.flush_policy == FlushPolicy::on_append ||
                 unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
-  return AppendResult{headers.front().base_offset, headers.back().last_offset(), now_ms};
+  return AppendResult{headers.front().base_offset, headers.back().last_offset(), now_ms, term};
 }
 
 void PartitionLog::index_batch_locked(Segment& segment, const BatchHeader& header,
@@ -539,6 +539,7 @@ Status PartitionLog::reset(Offset start, Term base_term) {
   std::lock_guard sync_lock(sync_mutex_);
   std::vector<SegmentPtr> removed;
   std::multimap<Offset, FlushCallback> orphaned;
+  Status outcome;
   {
     std::lock_guard lock(mutex_);
     if (failed_) return failed_status_;
@@ -547,55 +548,71 @@ Status PartitionLog::reset(Offset start, Term base_term) {
       return error(ErrorCode::invalid_request, "cannot restart {} at {}: it starts at {}", tp_,
                    start, log_start_);
     }
-    if (auto last = term_at_locked(log_end_ - 1); last && *last > base_term) {
-      return error(ErrorCode::invalid_request,
-                   "cannot restart {} after term {}: the log already holds term {}", tp_,
-                   base_term, *last);
-    }
-    // First every segment holding offsets at or past `start` goes, as a
-    // durable truncation: then each segment left has a base below `start`,
-    // which is how recovery tells it from those written after the restart.
+    // First every record at or past `start` goes, as a durable truncation,
+    // and with it every segment file based above `start`: then each segment
+    // left has a base below `start` (or is the empty one at it), which is
+    // how recovery tells the old log from the restarted one.
     auto from = segments_.lower_bound(start);
     if (from != segments_.end() && from->first < log_end_) {
-      CAIRN_RETURN_IF_ERROR(truncate_locked(std::max(from->first, log_start_), removed));
+      CAIRN_RETURN_IF_ERROR(truncate_locked(from->first, removed));
     }
+    while (segments_.rbegin()->first > start) {
+      removed.push_back(segments_.rbegin()->second);
+      segments_.erase(std::prev(segments_.end()));
+    }
+    CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
+    removed.clear();
     // The commit point: from here on, recovery completes the reset.
-    CAIRN_RETURN_IF_ERROR(
-        write_log_bounds(env_, dir_, LogBounds{start, start, base_term}));
-    for (auto it = segments_.begin(); it != segments_.end();) {
-      if (it->first == start && it->second->empty()) {  // already the restarted log's segment
-        ++it;
-        continue;
-      }
-      removed.push_back(it->second);
-      it = segments_.erase(it);
-    }
-    unsynced_.clear();
-    pending_index_ = {};
-    running_max_ts_ = INT64_MIN;
-    if (segments_.empty()) {
-      auto created = create_segment(start);
-      if (!created.ok()) return created.status();
-    }
-    log_start_ = log_end_ = flushed_ = compacted_end_ = start;
-    unflushed_bytes_ = 0;
-    ++truncations_;
-    epochs_.clear();  // a segment that straddled `start` left terms above it
-    set_base_epoch_locked(start, base_term);
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{start, start, base_term}));
+    outcome = restart_locked(start, base_term, removed);
     orphaned = std::move(flush_waiters_);
     flush_waiters_.clear();
-    // No offset or time entry survives: not those a segment straddling
-    // `start` left above it, nor the running-max entry that deleting below an
-    // offset keeps (the restarted log's timestamps may be lower, and time
-    // entries must rise with offsets). The synced write below makes the
-    // deletes durable too.
-    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, Offset(0)));
-    CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
+    if (!outcome.ok()) {
+      // Half done in memory: stop; reopening the partition finishes the reset.
+      failed_ = closed_ = true;
+      failed_status_ = error(ErrorCode::io_error, "partition {} stopped in a reset: {}", tp_,
+                             outcome.message());
+      outcome = failed_status_;
+    }
   }
-  Status gone = error(ErrorCode::offset_out_of_range, "{} restarted at {}", tp_, start);
+  Status gone = outcome.ok() ? error(ErrorCode::offset_out_of_range, "{} restarted at {}", tp_, start)
+                             : outcome;
   for (auto& [unused, callback] : orphaned) callback(gone);
+  CAIRN_RETURN_IF_ERROR(outcome);
   CAIRN_RETURN_IF_ERROR(delete_segment_files(removed));
   return env_.sync_dir(dir_);  // the restarted segment's name
+}
+
+Status PartitionLog::restart_locked(Offset start, Term base_term,
+                                    std::vector<SegmentPtr>& removed) {
+  // Nothing of the old log's timestamps carries over (time entries must
+  // rise with offsets from the restart on).
+  running_max_ts_ = INT64_MIN;
+  // The restarted log's segment exists before the old ones leave the map,
+  // which is never empty.
+  if (segments_.rbegin()->first != start || !segments_.rbegin()->second->empty()) {
+    auto created = create_segment(start);
+    if (!created.ok()) return created.status();
+  }
+  segments_.rbegin()->second->max_timestamp_ms = running_max_ts_;
+  while (segments_.begin()->first < start) {
+    removed.push_back(segments_.begin()->second);
+    segments_.erase(segments_.begin());
+  }
+  unsynced_.clear();
+  pending_index_ = {};
+  log_start_ = log_end_ = flushed_ = compacted_end_ = start;
+  unflushed_bytes_ = 0;
+  ++truncations_;
+  epochs_.clear();  // a segment that straddled `start` left terms above it
+  set_base_epoch_locked(start, base_term);
+  // No offset or time entry survives: not those a segment straddling
+  // `start` left above it, nor the running-max entry that deleting below an
+  // offset keeps (the restarted log's timestamps may be lower, and time
+  // entries must rise with offsets). The synced write below makes the
+  // deletes durable too.
+  CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, Offset(0)));
+  return persist_index_locked(/*clean=*/false, /*sync=*/true);
 }
 
 Result<size_t> PartitionLog::apply_retention() {
@@ -618,9 +635,11 @@ Result<size_t> PartitionLog::apply_retention() {
                        total - oldest.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
       bool below_start = oldest.next_offset <= log_start_;
       if (!expired && !oversized && !below_start) break;
-      // Not flushed is no bar here (the records are old or over the size
-      // anyway), but a replica's uncommitted tail is.
-      if (!below_start && oldest.next_offset > delete_limit_) break;
+      // Not flushed is no bar alone (the records are old or over the size
+      // anyway), but a replica's uncommitted tail is, and a replica keeps
+      // its log start at or below its flushed offset (Raft's log contract).
+      Offset limit = delete_limit_ == Offset::max() ? delete_limit_ : deletable_end_locked();
+      if (!below_start && oldest.next_offset > limit) break;
       total -= oldest.size_bytes;
       removed.push_back(segments_.begin()->second);
       segments_.erase(segments_.begin());

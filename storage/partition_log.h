@@ -28,6 +28,7 @@ struct AppendResult {
   Offset base_offset;
   Offset last_offset;
   int64_t append_time_ms = 0;
+  Term term;  // the batches were stamped with
 };
 
 // Whether PartitionLog::read returns a first batch larger than max_bytes.
@@ -150,13 +151,15 @@ class PartitionLog {
   // entry (start - 1) of term `base_term` it never held: how a replica too
   // far behind jumps to its leader's log start. log_start, log_end and the
   // flushed offset all become `start`; appends continue there. Flush
-  // waiters not yet answered fail. Refused (invalid_request) if
-  // `base_term` is below the last term, or if `start` lies below the
+  // waiters not yet answered fail. `base_term` may be below the terms of
+  // the records dropped (a deposed leader's uncommitted tail). Refused
+  // (invalid_request) if `start` is below the log start, or below the
   // compacted end while segments begin there (Raft never resets there:
   // compaction stays below the commit index). Durable when it returns; a
-  // crash midway leaves either the old log or the restarted one (the bounds
-  // file's restart_term is the commit point, and recovery finishes a reset
-  // it finds).
+  // crash midway leaves either the old log (perhaps truncated) or the
+  // restarted one (the bounds file's restart_term is the commit point, and
+  // recovery finishes a reset it finds). A failure past the commit point
+  // stops the partition; reopening it finishes the reset.
   Status reset(Offset start, Term base_term);
   // Closes the active segment; the next append opens a new one.
   Status roll();
@@ -221,6 +224,9 @@ class PartitionLog {
   // Records that [segment's end, lost_end) is gone though durable.
   void report_loss(const Segment& segment, Offset lost_end, Offset durable_end);
   Status remove_cleaned_leftovers(const std::vector<std::string>& names);
+  // reset() past its commit point: the in-memory log restarted; the old
+  // segments go to `removed` (files deleted by the caller).
+  Status restart_locked(Offset start, Term base_term, std::vector<SegmentPtr>& removed);
   // Deletes the segments from before a reset (bases below `restart`) and
   // makes (restart - 1, restart_term) the base epoch; idempotent.
   Status finish_reset(Offset restart, Term restart_term);

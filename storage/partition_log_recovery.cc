@@ -49,7 +49,13 @@ Status PartitionLog::recover() {
     log_start_ = std::max(log_start_, (*bounds)->log_start);
     compacted_end_ = std::max(compacted_end_, (*bounds)->compacted_end);
     if ((*bounds)->restart_term) {
-      CAIRN_RETURN_IF_ERROR(finish_reset((*bounds)->log_start, *(*bounds)->restart_term));
+      Offset restart = (*bounds)->log_start;
+      // Interrupted before its index write: the metadata is the old log's,
+      // whose flushed offset says nothing of the restarted one.
+      if (meta && !segments_.empty() && segments_.begin()->first < restart) {
+        meta->flushed = std::min(meta->flushed, restart);
+      }
+      CAIRN_RETURN_IF_ERROR(finish_reset(restart, *(*bounds)->restart_term));
     }
   }
 

@@ -140,7 +140,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     return;
   }
   appended->partition->when_committed(
-      appended->end, [this, group, records = *records, targets, done = std::move(done)](Status s) {
+      appended->result, [this, group, records = *records, targets, done = std::move(done)](Status s) {
         apply_commit(group, records, targets, s.ok());
         done(s);
       });
@@ -196,7 +196,7 @@ Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
   if (!batch.ok()) return batch.status();
   auto appended = partition->append(as_bytes(*batch));
   if (!appended.ok()) return appended.status();
-  return Appended{std::move(partition), appended->last_offset + 1};
+  return Appended{std::move(partition), *appended};
 }
 
 Result<std::map<TopicPartition, CommittedOffset>> GroupCoordinator::committed(
@@ -214,7 +214,7 @@ void GroupCoordinator::remove(const std::string& group, std::function<void(Statu
   } else if (!*appended) {
     done({});  // nothing was committed: nothing to write
   } else {
-    (*appended)->partition->when_committed((*appended)->end, std::move(done));
+    (*appended)->partition->when_committed((*appended)->result, std::move(done));
   }
 }
 

@@ -89,7 +89,7 @@ class GroupCoordinator {
   void forget_missing_topics();
   struct Appended {
     std::shared_ptr<Partition> partition;  // of __consumer_offsets
-    Offset end;                            // durable once flushed up to here
+    storage::AppendResult result;          // committed: Partition::when_committed
   };
   // Appends offset records (tombstones when a value is null) of one group.
   Result<Appended> append_locked(const std::string& group, const std::vector<OffsetRecord>& records);

@@ -19,6 +19,7 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
   replica->log_->set_delete_limit(replica->log_->log_start());
   std::weak_ptr<Replica> weak = replica;
   replica->log_->set_flushed_listener([weak, io = replica->setup_.io](Offset) {
+    if (weak.expired()) return;  // the io_context may be gone with its replicas
     asio::post(*io, [weak] {
       if (auto strong = weak.lock()) strong->on_log_flushed();
     });
@@ -66,10 +67,12 @@ Result<storage::AppendResult> Replica::propose(
   Due due;
   bool moved = false;
   Result<Offset> last = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+  Term term;
   {
     std::lock_guard lock(mutex_);
     if (consensus_) {
       last = consensus_->propose(std::move(proposals));
+      term = consensus_->term();
       settle_locked(due, &moved);
     }
   }
@@ -85,27 +88,34 @@ Result<storage::AppendResult> Replica::propose(
   storage::AppendResult result;
   result.base_offset = *last - (records - 1);
   result.last_offset = *last;
+  result.term = term;
   result.append_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
   return result;
 }
 
-void Replica::when_committed(Offset end, CommitCallback done) {
+void Replica::when_committed(Offset end, Term term, CommitCallback done) {
   Status outcome;
   {
     std::lock_guard lock(mutex_);
     if (!consensus_) {
       outcome = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
     } else if (Offset(high_watermark_.load()) >= end) {
-      outcome = Status();
-    } else if (consensus_->role() != raft::Role::leader) {
+      // Committed already (a peer's message may have come between the
+      // proposal and this call): theirs only if the entry there is still
+      // of the proposal's term.
+      outcome = log_->term_at(end - 1) == term
+                    ? Status()
+                    : error(ErrorCode::not_leader,
+                            "{}: offset {} was replaced by another leader's record", tp_, end - 1);
+    } else if (consensus_->role() != raft::Role::leader || consensus_->term() != term) {
       outcome = error(ErrorCode::not_leader, "{}: leadership moved before offset {} committed",
                       tp_, end - 1);
     } else {
-      // The entry proposed at end - 1 carries the current term; it must
-      // still be there, in that term, when the commit index passes it.
-      waiters_.emplace(end, Waiter{consensus_->term(), std::move(done)});
+      // The entry at end - 1 must still be there, in `term`, when the
+      // commit index passes it.
+      waiters_.emplace(end, Waiter{term, std::move(done)});
       return;
     }
   }

@@ -60,7 +60,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // of the leader's term, all or nothing. not_leader elsewhere (the message
   // names the leader's id when known).
   Result<storage::AppendResult> propose(std::span<const std::span<const std::byte>> batches);
-  void when_committed(Offset end, CommitCallback done);
+  // `done` once offsets below `end`, proposed in `term`, are committed;
+  // not_leader if another leader's records replaced them (or may have).
+  void when_committed(Offset end, Term term, CommitCallback done);
 
   Offset high_watermark() const { return Offset(high_watermark_.load()); }
   // The leader's broker id, if this replica knows one.

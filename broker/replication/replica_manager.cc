@@ -1,5 +1,7 @@
 #include "broker/replication/replica_manager.h"
 
+#include <asio/post.hpp>
+
 namespace cairn::broker {
 
 ReplicaManager::ReplicaManager(Options options, asio::io_context& io)
@@ -57,7 +59,12 @@ void ReplicaManager::deliver(const TopicPartition& tp, raft::Message message) {
     ++unknown_groups_;  // not hosted here (yet, or any more): Raft retries
     return;
   }
-  replica->handle(message);
+  // Off the gRPC thread: consensus may wait on the log (a truncation behind
+  // an fsync), and one slow group must not hold up the stream every group
+  // with this peer shares. Raft tolerates the reordering a pool may cause.
+  asio::post(io_, [replica = std::move(replica), message = std::move(message)] {
+    replica->handle(message);
+  });
 }
 
 void ReplicaManager::schedule_tick() {

@@ -143,7 +143,7 @@ class ReplicatedCluster {
     std::vector<std::span<const std::byte>> batches{as_bytes(a), as_bytes(b)};
     auto appended = partition(id).append(batches);
     if (appended.ok()) {
-      partition(id).when_committed(appended->last_offset + 1,
+      partition(id).when_committed(*appended,
                                    [&outcome](Status s) { outcome.add(std::move(s)); });
     }
     return appended;
