@@ -1,34 +1,83 @@
 #include "broker/admin_service.h"
 
+#include <thread>
+
 #include "proto/rpc_error.h"
 
 namespace cairn::broker {
 namespace {
 
-grpc::ServerUnaryReactor* finish_ok(grpc::CallbackServerContext* context) {
+// Marks a request one broker forwarded to the controller: never forwarded again.
+constexpr const char* kForwardedHeader = "cairn-forwarded-by";
+// A change waits up to Controller::Options::change_timeout (15 s) there.
+constexpr auto kForwardTimeout = std::chrono::seconds(20);
+// How long a forward waits for a controller to be elected.
+constexpr auto kElectionWait = std::chrono::seconds(5);
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context,
+                                 const grpc::Status& status = grpc::Status::OK) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(status);
   return reactor;
 }
 
 }  // namespace
 
-AdminService::AdminService(const BrokerConfig& config, TopicManager& topics)
-    : config_(config), topics_(topics) {}
+AdminService::AdminService(const BrokerConfig& config, TopicManager& topics, Controller* controller)
+    : config_(config), topics_(topics), controller_(controller) {}
+
+std::optional<grpc::Status> AdminService::forward_to_controller(grpc::CallbackServerContext* context,
+                                                                const AdminCall& call) {
+  // Alone, or forwarded here already: answered here (not_leader if the
+  // controller moved meanwhile; the client retries).
+  if (!controller_ || context->client_metadata().count(kForwardedHeader)) return std::nullopt;
+  auto give_up = std::chrono::steady_clock::now() + kElectionWait;
+  std::optional<int32_t> leader = controller_->leader();
+  while (!leader && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    leader = controller_->leader();
+  }
+  if (!leader || *leader == config_.node_id) return std::nullopt;
+  const PeerBroker* broker = controller_->voters().find(*leader);
+  if (!broker) return std::nullopt;
+  v1::Admin::Stub* stub = nullptr;
+  {
+    std::lock_guard lock(stubs_mutex_);
+    auto& cached = stubs_[broker->address];
+    if (!cached) {
+      cached = v1::Admin::NewStub(grpc::CreateChannel(broker->address, grpc::InsecureChannelCredentials()));
+    }
+    stub = cached.get();
+  }
+  grpc::ClientContext forwarded;
+  forwarded.AddMetadata(kForwardedHeader, std::to_string(config_.node_id));
+  forwarded.set_deadline(std::chrono::system_clock::now() + kForwardTimeout);
+  grpc::Status status = call(*stub, forwarded);
+  if (status.ok()) return status;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      fmt::format("broker {} forwarded the change to the controller, broker {} at {}, "
+                                  "which did not answer: {}; retry",
+                                  config_.node_id, *leader, broker->address, status.error_message()));
+}
 
 grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext* context,
                                                      const v1::CreateTopicsRequest* request,
                                                      v1::CreateTopicsResponse* response) {
+  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+    return stub.CreateTopics(&c, *request, response);
+  });
+  if (forwarded) return finish(context, *forwarded);
   for (const auto& spec : request->topics()) {
     auto* result = response->add_results();
     result->set_name(spec.name());
     to_proto(create(spec), result->mutable_error());
   }
-  return finish_ok(context);
+  return finish(context);
 }
 
 Status AdminService::create(const v1::TopicSpec& spec) {
   CAIRN_RETURN_IF_ERROR(refuse_if_internal(spec.name(), "create"));
+  if (controller_) return controller_->create_topic(spec);
   if (spec.replication_factor() > 1) {
     return error(ErrorCode::invalid_request, "replication factor {} needs a cluster; this broker runs alone",
                  spec.replication_factor());
@@ -40,13 +89,26 @@ Status AdminService::create(const v1::TopicSpec& spec) {
 grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* context,
                                                      const v1::DeleteTopicsRequest* request,
                                                      v1::DeleteTopicsResponse* response) {
+  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+    return stub.DeleteTopics(&c, *request, response);
+  });
+  if (forwarded) return finish(context, *forwarded);
   for (const auto& name : request->names()) {
     auto* result = response->add_results();
     result->set_name(name);
-    Status refused = refuse_if_internal(name, "delete");
-    to_proto(refused.ok() ? topics_.remove(name) : refused, result->mutable_error());
+    to_proto(remove(name), result->mutable_error());
   }
-  return finish_ok(context);
+  return finish(context);
+}
+
+Status AdminService::remove(const std::string& name) {
+  CAIRN_RETURN_IF_ERROR(refuse_if_internal(name, "delete"));
+  return controller_ ? controller_->delete_topic(name) : topics_.remove(name);
+}
+
+Status AdminService::alter(const std::string& name, const std::map<std::string, std::string>& set) {
+  CAIRN_RETURN_IF_ERROR(refuse_if_internal(name, "alter"));
+  return controller_ ? controller_->alter_topic(name, set) : topics_.alter(name, set);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* context,
@@ -55,17 +117,19 @@ grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* 
   for (const auto& topic : topics_.topics()) {
     if (request->include_internal() || !is_internal_topic(topic.name)) response->add_names(topic.name);
   }
-  return finish_ok(context);
+  return finish(context);
 }
 
 void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const {
   out->set_name(topic.name);
-  for (const auto& partition : topic.partitions) {
+  for (int32_t number = 0; number < static_cast<int32_t>(topic.partitions.size()); ++number) {
     auto* p = out->add_partitions();
+    p->set_partition(number);
+    p->set_leader(topic.leader_of(number, config_.node_id));
+    for (int32_t id : topic.replicas_of(number, config_.node_id)) p->add_replicas(id);
+    const auto& partition = topic.partitions[static_cast<size_t>(number)];
+    if (!partition) continue;  // hosted elsewhere: its offsets are known there
     PartitionStats stats = partition->stats();
-    p->set_partition(partition->tp().partition);
-    p->set_leader(config_.node_id);
-    p->add_replicas(config_.node_id);
     p->set_log_start_offset(stats.log_start.value);
     p->set_high_watermark(stats.high_watermark.value);
     p->set_log_end_offset(stats.log_end.value);
@@ -81,7 +145,7 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
                                                        v1::DescribeTopicsResponse* response) {
   if (request->names().empty()) {
     for (const auto& topic : topics_.topics()) describe(topic, response->add_topics());
-    return finish_ok(context);
+    return finish(context);
   }
   for (const auto& name : request->names()) {
     auto* out = response->add_topics();
@@ -93,17 +157,19 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
                out->mutable_error());
     }
   }
-  return finish_ok(context);
+  return finish(context);
 }
 
 grpc::ServerUnaryReactor* AdminService::AlterTopicConfigs(grpc::CallbackServerContext* context,
                                                           const v1::AlterTopicConfigsRequest* request,
                                                           v1::AlterTopicConfigsResponse* response) {
-  Status refused = refuse_if_internal(request->name(), "alter");
-  to_proto(refused.ok() ? topics_.alter(request->name(), {request->set().begin(), request->set().end()})
-                        : refused,
+  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+    return stub.AlterTopicConfigs(&c, *request, response);
+  });
+  if (forwarded) return finish(context, *forwarded);
+  to_proto(alter(request->name(), {request->set().begin(), request->set().end()}),
            response->mutable_error());
-  return finish_ok(context);
+  return finish(context);
 }
 
 }  // namespace cairn::broker

@@ -1,6 +1,13 @@
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
 #include "broker/broker_config.h"
+#include "broker/cluster/controller.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/admin.grpc.pb.h"
 
@@ -10,9 +17,15 @@ namespace cairn::broker {
 // creation, one registry file sync), so they run on the gRPC thread.
 // Internal topics (is_internal_topic) cannot be created, deleted or altered
 // here: the broker manages them (internal_topic error).
+//
+// In a cluster, changes go through the controller: a broker that is not
+// the controller leader forwards the request there, once (KIP-590's
+// forwarding), and answers with the leader's response; any broker will do
+// for a client. The forward waits on the gRPC thread, as changes are rare.
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  AdminService(const BrokerConfig& config, TopicManager& topics);
+  // `controller` is null on a broker alone.
+  AdminService(const BrokerConfig& config, TopicManager& topics, Controller* controller);
 
   grpc::ServerUnaryReactor* CreateTopics(grpc::CallbackServerContext* context,
                                          const v1::CreateTopicsRequest* request,
@@ -32,10 +45,20 @@ class AdminService final : public v1::Admin::CallbackService {
 
  private:
   Status create(const v1::TopicSpec& spec);
+  Status remove(const std::string& name);
+  Status alter(const std::string& name, const std::map<std::string, std::string>& set);
   void describe(const Topic& topic, v1::TopicDescription* out) const;
+  // In a cluster, on a broker that is not the controller leader: `call`
+  // made on the leader, its outcome; none where the change is made here.
+  using AdminCall = std::function<grpc::Status(v1::Admin::Stub&, grpc::ClientContext&)>;
+  std::optional<grpc::Status> forward_to_controller(grpc::CallbackServerContext* context,
+                                                    const AdminCall& call);
 
   const BrokerConfig& config_;
   TopicManager& topics_;
+  Controller* const controller_;
+  std::mutex stubs_mutex_;
+  std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs_;  // by address
 };
 
 }  // namespace cairn::broker

@@ -22,8 +22,13 @@ struct BrokerConfig {
   // --port-file: if set, the bound port is written there once serving
   // (for scripts and tests that listen on port 0).
   std::string port_file;
-  // --node-id: this broker's id in metadata. Default 0.
+  // --node-id: this broker's id in metadata (in a cluster, its id in
+  // --controller-voters). Default 0.
   int32_t node_id = 0;
+  // --controller-voters: `ID@HOST:PORT,...`, every broker of the cluster
+  // and where the others reach it (Kafka's controller.quorum.voters). Empty:
+  // this broker runs alone, with no replication. Default empty.
+  std::string controller_voters;
   // --auto-create-topics: produce to an unknown topic creates it. Default off.
   bool auto_create_topics = false;
   // --default-partitions: partitions of a topic created without a count. Default 1.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/fetch_operation.h"
+#include "broker/listen_address.h"
 #include "broker/produce_stream.h"
 #include "proto/rpc_error.h"
 
@@ -12,8 +13,10 @@ constexpr const char* kProduceBudgetExhausted =
     "the broker has too many produce bytes awaiting acknowledgement; retry with backoff";
 
 BrokerService::BrokerService(const BrokerConfig& config, TopicManager& topics,
-                             asio::io_context& io, int32_t advertised_port)
-    : config_(config), topics_(topics), io_(io), advertised_port_(advertised_port),
+                             asio::io_context& io, int32_t advertised_port,
+                             const Controller* controller)
+    : config_(config), topics_(topics), controller_(controller), io_(io),
+      advertised_port_(advertised_port),
       produce_(config, topics, io) {}
 
 grpc::ServerUnaryReactor* BrokerService::Produce(grpc::CallbackServerContext* context,
@@ -97,20 +100,15 @@ grpc::ServerUnaryReactor* BrokerService::ListOffsets(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* context,
                                                   const v1::MetadataRequest* request,
                                                   v1::MetadataResponse* response) {
-  auto* broker = response->add_brokers();
-  broker->set_id(config_.node_id);
-  broker->set_host(config_.listen.substr(0, config_.listen.rfind(':')));
-  broker->set_port(advertised_port_);
-  broker->set_max_request_bytes(config_.max_request_bytes);
-  response->set_controller_id(config_.node_id);
+  describe_brokers(response);
   auto describe = [&](const Topic& topic) {
     auto* info = response->add_topics();
     info->set_name(topic.name);
-    for (const auto& partition : topic.partitions) {
-      auto* p = info->add_partitions();
-      p->set_partition(partition->tp().partition);
-      p->set_leader(config_.node_id);
-      p->add_replicas(config_.node_id);
+    for (int32_t p = 0; p < static_cast<int32_t>(topic.partitions.size()); ++p) {
+      auto* out = info->add_partitions();
+      out->set_partition(p);
+      out->set_leader(topic.leader_of(p, config_.node_id));
+      for (int32_t id : topic.replicas_of(p, config_.node_id)) out->add_replicas(id);
     }
   };
   if (request->topics().empty()) {
@@ -130,6 +128,26 @@ grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* c
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+void BrokerService::describe_brokers(v1::MetadataResponse* response) const {
+  auto add = [&](int32_t id, std::string host, int32_t port) {
+    auto* broker = response->add_brokers();
+    broker->set_id(id);
+    broker->set_host(std::move(host));
+    broker->set_port(port);
+    broker->set_max_request_bytes(config_.max_request_bytes);
+  };
+  if (!controller_) {
+    add(config_.node_id, config_.listen.substr(0, config_.listen.rfind(':')), advertised_port_);
+    response->set_controller_id(config_.node_id);
+    return;
+  }
+  for (const auto& broker : controller_->voters().brokers) {
+    auto address = parse_listen_address(broker.address);
+    if (address.ok()) add(broker.id, address->host, address->port);
+  }
+  response->set_controller_id(controller_->leader().value_or(-1));
 }
 
 }  // namespace cairn::broker

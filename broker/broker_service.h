@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "broker/broker_config.h"
+#include "broker/cluster/controller.h"
 #include "broker/produce_handler.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/broker.grpc.pb.h"
@@ -18,8 +19,9 @@ namespace cairn::broker {
 // only an unusable request as a whole fails the RPC.
 class BrokerService final : public v1::Broker::CallbackService {
  public:
+  // `controller` is null on a broker alone.
   BrokerService(const BrokerConfig& config, TopicManager& topics, asio::io_context& io,
-                int32_t advertised_port);
+                int32_t advertised_port, const Controller* controller);
 
   // Known once the server bound its port.
   void set_advertised_port(int32_t port) { advertised_port_ = port; }
@@ -43,9 +45,11 @@ class BrokerService final : public v1::Broker::CallbackService {
 
  private:
   void answer_offset(const v1::OffsetQuery& query, v1::OffsetAnswer* answer);
+  void describe_brokers(v1::MetadataResponse* response) const;
 
   const BrokerConfig& config_;
   TopicManager& topics_;
+  const Controller* const controller_;
   asio::io_context& io_;
   std::atomic<int32_t> advertised_port_;
   std::atomic<bool> shutting_down_{false};

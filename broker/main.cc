@@ -47,7 +47,15 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
   app.add_option("--listen", c.listen, "host:port to serve gRPC on; port 0 picks a free one")
       ->capture_default_str();
   app.add_option("--port-file", c.port_file, "Write the bound port to this file once serving");
-  app.add_option("--node-id", c.node_id, "This broker's id in metadata")->capture_default_str();
+  app.add_option("--node-id", c.node_id,
+                 "This broker's id in metadata; in a cluster, its id in --controller-voters")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--controller-voters", c.controller_voters,
+                 "Run as one broker of a cluster: ID@HOST:PORT for every broker, comma-separated, "
+                 "the same list on each (e.g. 1@10.0.0.1:7070,2@10.0.0.2:7070,3@10.0.0.3:7070); "
+                 "this broker's --node-id and --listen must match its entry. Partitions are then "
+                 "replicated and topics kept by the controller quorum. Without it the broker runs alone");
   app.add_flag("--auto-create-topics", c.auto_create_topics,
                "Create unknown topics on first produce (off: producing to one is an error)");
   app.add_option("--default-partitions", c.default_partitions,
@@ -129,7 +137,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "cairnd: the Cairn broker. Serves produce, fetch, offsets, metadata and admin over gRPC; "
       "stores partitions as segment files under --data-dir.\n"
-      "Example: cairnd --data-dir /var/lib/cairn --listen 0.0.0.0:7070"};
+      "Example: cairnd --data-dir /var/lib/cairn --listen 0.0.0.0:7070\n"
+      "A cluster of three (one line per broker, each with its own --data-dir):\n"
+      "  cairnd --node-id 1 --listen 127.0.0.1:7071 --data-dir data/broker-1 "
+      "--controller-voters 1@127.0.0.1:7071,2@127.0.0.1:7072,3@127.0.0.1:7073"};
   BrokerConfig config;
   std::vector<std::string> topic_defaults;
   std::string log_level = "info";

@@ -7,6 +7,7 @@
 #include "broker/produce_operation.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
+#include "storage/clock.h"
 #include "proto/rpc_error.h"
 
 namespace cairn::broker {
@@ -68,11 +69,7 @@ Result<std::string> batch_from_records(const v1::RecordList& list, int64_t now_m
   return builder.build();
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ms() { return storage::Clock::system().now_ms(); }
 
 }  // namespace
 

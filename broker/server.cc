@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "broker/cluster/node_identity.h"
 #include "storage/slow_sync_env.h"
 
 namespace cairn::broker {
@@ -13,15 +14,23 @@ namespace cairn::broker {
 // How long in-flight requests get to finish at shutdown.
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 
-Server::Server(BrokerConfig config) : config_(std::move(config)), work_(io_.get_executor()) {}
+Server::Server(BrokerConfig config, std::optional<ControllerVoters> voters)
+    : config_(std::move(config)), voters_(std::move(voters)), work_(io_.get_executor()) {}
 
 Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
   // Checked before anything is touched: a bad address or a taken port must
   // not cost a recovery of every partition first.
   auto address = parse_listen_address(config.listen);
   if (!address.ok()) return address.status();
+  std::optional<ControllerVoters> voters;
+  if (!config.controller_voters.empty()) {
+    auto parsed = parse_controller_voters(config.controller_voters);
+    if (!parsed.ok()) return parsed.status();
+    CAIRN_RETURN_IF_ERROR(check_member_of(*parsed, config.node_id, config.listen));
+    voters = std::move(*parsed);
+  }
   CAIRN_RETURN_IF_ERROR(check_can_listen(*address));
-  std::unique_ptr<Server> server(new Server(std::move(config)));
+  std::unique_ptr<Server> server(new Server(std::move(config), std::move(voters)));
   spdlog::info("cairnd {}: data in {}", "0.1.0", server->config_.data_dir);
   CAIRN_RETURN_IF_ERROR(server->open_components());
   CAIRN_RETURN_IF_ERROR(server->start_grpc(*address));
@@ -48,26 +57,68 @@ Status Server::open_components() {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 
-  auto topics = TopicManager::open(*store_, c.data_dir + "/.topics", c.topic_defaults,
-                                   c.max_request_bytes);
+  if (voters_) CAIRN_RETURN_IF_ERROR(open_cluster(*options.env));
+  // In a cluster the controller's log is the topic registry.
+  auto topics = TopicManager::open(*store_, voters_ ? "" : c.data_dir + "/.topics",
+                                   c.topic_defaults, c.max_request_bytes);
   if (!topics.ok()) return topics.status();
   topics_ = std::move(*topics);
-  spdlog::info("recovered {} topic(s)", topics_->topics().size());
 
-  GroupCoordinatorOptions group_options;
-  group_options.offsets_retention_ms = c.offsets_retention_ms;
-  auto groups = GroupCoordinator::open(*topics_, io_, group_options);
-  if (!groups.ok()) return groups.status();
-  groups_ = std::move(*groups);
-  // A deleted topic takes the groups' offsets with it: a recreated topic of
-  // the same name starts afresh instead of at a stale offset.
-  topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
-    groups->forget_topic(topic);
-  });
+  if (voters_) {
+    topics_->set_replica_host(cluster_replicas_.get());
+  } else {
+    spdlog::info("recovered {} topic(s)", topics_->topics().size());
+    GroupCoordinatorOptions group_options;
+    group_options.offsets_retention_ms = c.offsets_retention_ms;
+    auto groups = GroupCoordinator::open(*topics_, io_, group_options);
+    if (!groups.ok()) return groups.status();
+    groups_ = std::move(*groups);
+    // A deleted topic takes the groups' offsets with it: a recreated topic of
+    // the same name starts afresh instead of at a stale offset.
+    topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
+      groups->forget_topic(topic);
+    });
+  }
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
+  if (voters_) {
+    Controller::Options options;
+    options.self = c.node_id;
+    options.voters = *voters_;
+    options.default_partitions = c.default_partitions;
+    auto controller = Controller::start(options, *store_, *cluster_replicas_, *topics_);
+    if (!controller.ok()) return controller.status();
+    controller_ = std::move(*controller);
+  }
+  return {};
+}
+
+// A broker of a cluster: its folder bound to its id and voters, the Raft
+// side (transport to every other voter, the replicas' state files).
+Status Server::open_cluster(storage::Env& env) {
+  const BrokerConfig& c = config_;
+  CAIRN_RETURN_IF_ERROR(check_node_identity(env, c.data_dir, c.node_id, voters_->canonical()));
+  auto single = load_topics(c.data_dir + "/.topics");
+  if (single.ok() && !single->empty()) {
+    return error(ErrorCode::invalid_config,
+                 "{} holds the topics of a broker that ran alone ({} of them); a cluster cannot "
+                 "adopt them yet: start that broker without --controller-voters, or give this one "
+                 "an empty --data-dir",
+                 c.data_dir, single->size());
+  }
+  ReplicaManager::Options options;
+  options.self = c.node_id;
+  options.cluster_id = voters_->canonical();
+  for (const auto& broker : voters_->brokers) {
+    if (broker.id != c.node_id) options.peers.push_back(broker);
+  }
+  replica_manager_ = std::make_unique<ReplicaManager>(options, io_);
+  cluster_replicas_ =
+      std::make_unique<ClusterReplicas>(c.node_id, *replica_manager_, env, c.data_dir + "/.raft");
+  spdlog::info("broker {} of a cluster of {} (controller voters {})", c.node_id,
+               voters_->brokers.size(), voters_->canonical());
   return {};
 }
 
@@ -83,12 +134,18 @@ Status Server::start_grpc(const ListenAddress& address) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_request_bytes));
   // The port is known only after BuildAndStart; services read it lazily.
-  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0);
-  admin_service_ = std::make_unique<AdminService>(config_, *topics_);
-  groups_service_ = std::make_unique<GroupsService>(*groups_, *topics_);
+  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0, controller_.get());
+  admin_service_ = std::make_unique<AdminService>(config_, *topics_, controller_.get());
   builder.RegisterService(broker_service_.get());
   builder.RegisterService(admin_service_.get());
-  builder.RegisterService(groups_service_.get());
+  if (groups_) {
+    groups_service_ = std::make_unique<GroupsService>(*groups_, *topics_);
+    builder.RegisterService(groups_service_.get());
+  }
+  if (replica_manager_) {
+    builder.RegisterService(&replica_manager_->service());
+    RaftService::allow_peer_keepalive(builder);
+  }
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port_ == 0) {
     // Taken since the check in start(), or refused for a reason a plain bind does not meet.
@@ -113,6 +170,7 @@ void Server::shutdown() {
   if (stopped_) return;
   stopped_ = true;
   if (grpc_server_) stop_serving();
+  if (controller_) controller_->stop();
   if (groups_) groups_->stop();
   work_.reset();
   io_.stop();
@@ -124,7 +182,9 @@ void Server::stop_serving() {
   spdlog::info("shutting down: finishing in-flight requests");
   broker_service_->begin_shutdown();
   for (const auto& topic : topics_->topics()) {
-    for (const auto& partition : topic.partitions) partition->waiters().wake_all();
+    for (const auto& partition : topic.partitions) {
+      if (partition) partition->waiters().wake_all();
+    }
   }
   grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
 }

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "proto/assert.h"
+
 namespace cairn::broker {
 
 Status refuse_if_internal(const std::string& topic, std::string_view action) {
@@ -10,6 +14,18 @@ Status refuse_if_internal(const std::string& topic, std::string_view action) {
                "'{}' is an internal topic: the broker manages it, clients cannot {} it "
                "(names starting with '__' are reserved)",
                topic, action);
+}
+
+std::vector<int32_t> Topic::replicas_of(int32_t p, int32_t self) const {
+  if (replicas.empty()) return {self};
+  return replicas.at(static_cast<size_t>(p));
+}
+
+int32_t Topic::leader_of(int32_t p, int32_t self) const {
+  const auto& partition = partitions.at(static_cast<size_t>(p));
+  if (!partition) return -1;
+  if (!partition->replica()) return self;
+  return partition->replica()->leader().value_or(-1);
 }
 
 TopicManager::TopicManager(storage::Store& store, std::string registry_path,
@@ -23,6 +39,7 @@ Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
                                                          int64_t max_message_bytes_limit) {
   std::unique_ptr<TopicManager> manager(
       new TopicManager(store, std::move(registry_path), defaults, max_message_bytes_limit));
+  if (manager->registry_path_.empty()) return manager;
   auto specs = load_topics(manager->registry_path_);
   if (!specs.ok()) return specs.status();
   for (const auto& spec : *specs) {
@@ -36,26 +53,41 @@ Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
 Result<Topic> TopicManager::open_topic(const TopicSpec& spec) {
   auto config = defaults_.with(spec.config_overrides);
   if (!config.ok()) return config.status();
-  Topic topic{spec.name, spec.config_overrides, *config, {}};
+  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas};
   for (int32_t p = 0; p < spec.partitions; ++p) {
-    auto log = store_.open_partition({spec.name, p}, *config);
+    const std::vector<int32_t>* replicas =
+        spec.replicas.empty() ? nullptr : &spec.replicas[static_cast<size_t>(p)];
+    if (replicas && std::find(replicas->begin(), replicas->end(), replica_host_->self()) ==
+                        replicas->end()) {
+      topic.partitions.push_back(nullptr);  // hosted by other brokers only
+      continue;
+    }
+    TopicPartition tp{spec.name, p};
+    auto log = store_.open_partition(tp, *config);
     if (!log.ok()) return log.status();
     const auto& report = (*log)->recovery_report();
-    spdlog::info("opened {}/{}: offsets [{}, {}), {} segment(s){}", spec.name, p,
-                 (*log)->log_start(), (*log)->log_end(), (*log)->segment_count(),
+    spdlog::info("opened {}: offsets [{}, {}), {} segment(s){}", tp, (*log)->log_start(),
+                 (*log)->log_end(), (*log)->segment_count(),
                  report.scan_skipped ? ", clean shutdown"
                                      : fmt::format(", {} batch(es) verified", report.batches_scanned));
-    topic.partitions.push_back(Partition::serve({spec.name, p}, std::move(*log)));
+    if (!replicas) {
+      topic.partitions.push_back(Partition::serve(tp, std::move(*log)));
+      continue;
+    }
+    auto partition = replica_host_->serve(tp, std::move(*log), *replicas);
+    if (!partition.ok()) return partition.status();
+    topic.partitions.push_back(std::move(*partition));
   }
   return topic;
 }
 
 Status TopicManager::save_registry() const {
+  if (registry_path_.empty()) return {};
   std::vector<TopicSpec> specs;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [name, t] : topics_) {
-      specs.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides});
+      specs.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides, t.replicas});
     }
   }
   return save_topics(registry_path_, specs);
@@ -78,25 +110,33 @@ Result<storage::LogConfig> TopicManager::config_for_change(
   return config;
 }
 
-Status TopicManager::create(const std::string& name, int32_t partitions,
-                            const std::map<std::string, std::string>& overrides) {
-  CAIRN_RETURN_IF_ERROR(validate_topic_name(name));
-  if (partitions < 1 || partitions > kMaxPartitions) {
+Status TopicManager::check_new(const TopicSpec& spec) const {
+  CAIRN_RETURN_IF_ERROR(validate_topic_name(spec.name));
+  if (spec.partitions < 1 || spec.partitions > kMaxPartitions) {
     return error(ErrorCode::invalid_request, "a topic needs 1 to {} partitions, not {}",
-                 kMaxPartitions, partitions);
+                 kMaxPartitions, spec.partitions);
   }
-  CAIRN_RETURN_IF_ERROR(config_for_change(overrides, overrides).status());
+  CAIRN_ASSERT(spec.replicas.empty() || (replica_host_ && static_cast<int32_t>(spec.replicas.size()) ==
+                                                              spec.partitions));
+  CAIRN_RETURN_IF_ERROR(config_for_change(spec.config_overrides, spec.config_overrides).status());
+  if (topic(spec.name)) {
+    return error(ErrorCode::topic_already_exists, "topic '{}' already exists", spec.name);
+  }
+  return {};
+}
+
+Status TopicManager::create(const TopicSpec& spec) {
   std::lock_guard changes(changes_mutex_);
-  if (topic(name)) return error(ErrorCode::topic_already_exists, "topic '{}' already exists", name);
+  CAIRN_RETURN_IF_ERROR(check_new(spec));
   // Opening creates folders and recovers leftovers: slow, so lookups go on meanwhile.
-  auto opened = open_topic({name, partitions, overrides});
+  auto opened = open_topic(spec);
   if (!opened.ok()) return opened.status();
   {
     std::lock_guard lock(mutex_);
-    topics_[name] = std::move(*opened);
+    topics_[spec.name] = std::move(*opened);
   }
   CAIRN_RETURN_IF_ERROR(save_registry());
-  spdlog::info("created topic {} with {} partition(s)", name, partitions);
+  spdlog::info("created topic {} with {} partition(s)", spec.name, spec.partitions);
   return {};
 }
 
@@ -117,6 +157,8 @@ Status TopicManager::remove(const std::string& name) {
   CAIRN_RETURN_IF_ERROR(save_registry());
   if (removal_listener_) removal_listener_(name);
   for (const auto& partition : topic.partitions) {
+    if (!partition) continue;
+    if (partition->replica()) CAIRN_RETURN_IF_ERROR(replica_host_->forget(*partition));
     CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition->tp()));
     partition->waiters().wake_all();
   }
@@ -124,21 +166,28 @@ Status TopicManager::remove(const std::string& name) {
   return {};
 }
 
+Status TopicManager::check_alter(const std::string& name,
+                                 const std::map<std::string, std::string>& set) const {
+  auto topic = this->topic(name);
+  if (!topic) return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
+  auto overrides = topic->config_overrides;
+  for (const auto& [key, value] : set) overrides[key] = value;
+  return config_for_change(overrides, set).status();
+}
+
 Status TopicManager::alter(const std::string& name, const std::map<std::string, std::string>& set) {
   std::lock_guard changes(changes_mutex_);
+  CAIRN_RETURN_IF_ERROR(check_alter(name, set));
   {
     std::lock_guard lock(mutex_);
-    auto it = topics_.find(name);
-    if (it == topics_.end()) {
-      return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
+    auto& topic = topics_.at(name);  // changes_mutex_ held: still there
+    for (const auto& [key, value] : set) topic.config_overrides[key] = value;
+    auto config = config_for_change(topic.config_overrides, set);
+    CAIRN_ASSERT(config.ok());
+    topic.config = *config;
+    for (const auto& partition : topic.partitions) {
+      if (partition) partition->set_config(*config);
     }
-    auto overrides = it->second.config_overrides;
-    for (const auto& [key, value] : set) overrides[key] = value;
-    auto config = config_for_change(overrides, set);
-    if (!config.ok()) return config.status();
-    it->second.config_overrides = overrides;
-    it->second.config = *config;
-    for (const auto& partition : it->second.partitions) partition->set_config(*config);
   }
   CAIRN_RETURN_IF_ERROR(save_registry());
   spdlog::info("altered configs of topic {}", name);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/partition.h"
+#include "broker/replica_host.h"
 #include "broker/topic_registry.h"
 #include "proto/topic_partition.h"
 #include "storage/log_config.h"
@@ -23,11 +24,21 @@ struct Topic {
   std::string name;
   std::map<std::string, std::string> config_overrides;
   storage::LogConfig config;
+  // By partition number; in a cluster, null where this broker hosts no replica.
   std::vector<std::shared_ptr<Partition>> partitions;
+  std::vector<std::vector<int32_t>> replicas;  // per partition, in a cluster (TopicSpec)
+
+  // Partition p's replicas: broker `self` alone when not replicated.
+  std::vector<int32_t> replicas_of(int32_t p, int32_t self) const;
+  // Partition p's leader as broker `self` knows it; -1 when unknown (an
+  // election runs, or no replica is hosted here).
+  int32_t leader_of(int32_t p, int32_t self) const;
 };
 
-// The topics of a single broker: their partitions in the store and their
-// specs in the topic registry file. Thread-safe.
+// The topics a broker serves: their partitions in the store. A broker alone
+// keeps their specs in the topic registry file; in a cluster the controller
+// holds them and applies each change here, and the partitions this broker
+// hosts are Raft replicas (ReplicaHost). Thread-safe.
 //
 // Locks, and the order in which they nest (a lock may be held while taking
 // one further right, never one further left, so no cycle can form):
@@ -41,9 +52,11 @@ struct Topic {
 // mutex. Nothing may take changes_mutex_ while holding the coordinator's.
 class TopicManager {
  public:
-  // Reopens every registered topic's partitions (recovering them).
-  // `max_message_bytes_limit` (the broker's --max-request-bytes) bounds the
-  // max.message.bytes a topic may be created or altered with.
+  // Reopens every registered topic's partitions (recovering them); an empty
+  // `registry_path` keeps no registry (in a cluster, the controller's log is
+  // the registry). `max_message_bytes_limit` (the broker's
+  // --max-request-bytes) bounds the max.message.bytes a topic may be created
+  // or altered with.
   static Result<std::unique_ptr<TopicManager>> open(storage::Store& store,
                                                     std::string registry_path,
                                                     storage::LogConfig defaults,
@@ -52,9 +65,16 @@ class TopicManager {
   static constexpr int32_t kMaxPartitions = 10'000;
 
   Status create(const std::string& name, int32_t partitions,
-                const std::map<std::string, std::string>& overrides);
+                const std::map<std::string, std::string>& overrides) {
+    return create(TopicSpec{name, partitions, overrides, {}});
+  }
+  Status create(const TopicSpec& spec);
+  // What create() would refuse `spec` for, without creating it.
+  Status check_new(const TopicSpec& spec) const;
   Status remove(const std::string& name);
   Status alter(const std::string& name, const std::map<std::string, std::string>& set);
+  // What alter() would refuse, without changing anything.
+  Status check_alter(const std::string& name, const std::map<std::string, std::string>& set) const;
 
   // Called with a topic's name once remove() has taken it out of the registry,
   // holding changes_mutex_ (see the lock order above). Set before the manager
@@ -63,7 +83,11 @@ class TopicManager {
     removal_listener_ = std::move(listener);
   }
 
-  // Null when the topic or partition does not exist.
+  // Serves replicated topics' partitions through `host` (a broker of a
+  // cluster). Set before any such topic is created.
+  void set_replica_host(ReplicaHost* host) { replica_host_ = host; }
+
+  // Null when the topic or partition does not exist, or is not hosted here.
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
   std::optional<Topic> topic(const std::string& name) const;
   std::vector<Topic> topics() const;
@@ -84,6 +108,7 @@ class TopicManager {
   const storage::LogConfig defaults_;
   const int64_t max_message_bytes_limit_;
   std::function<void(const std::string&)> removal_listener_;
+  ReplicaHost* replica_host_ = nullptr;
   std::mutex changes_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, Topic> topics_;  // guarded by mutex_

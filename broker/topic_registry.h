@@ -13,9 +13,12 @@ struct TopicSpec {
   std::string name;
   int32_t partitions = 1;
   std::map<std::string, std::string> config_overrides;  // only what differs from defaults
+  // In a cluster, each partition's replicas (broker ids, preferred leader
+  // first), as the controller assigned them; empty on a broker alone.
+  std::vector<std::vector<int32_t>> replicas;
 };
 
-// The broker's topic list in one file (<data-dir>/.topics, protobuf
+// A broker alone keeps its topic list in one file (<data-dir>/.topics, protobuf
 // TopicRegistryState). Replaced atomically: written to a temporary file,
 // synced, renamed over the old one, folder synced. A missing file is an
 // empty list.

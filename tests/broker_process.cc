@@ -1,6 +1,9 @@
 #include "broker_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +21,25 @@ namespace cairn::testing {
 
 std::string bin_path(const std::string& program) { return std::string(CAIRN_BIN_DIR) + "/" + program; }
 
-BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra_args)
+BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra_args, int port)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)),
-      log_path_(data_dir_ + ".log") {}
+      log_path_(data_dir_ + ".log"), port_(port) {}
+
+int pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 BrokerProcess::~BrokerProcess() {
   if (running()) kill();

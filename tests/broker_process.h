@@ -14,7 +14,8 @@ namespace cairn::testing {
 // The destructor kills it if it still runs.
 class BrokerProcess {
  public:
-  BrokerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `port` 0: one chosen by the kernel at the first start.
+  BrokerProcess(std::string data_dir, std::vector<std::string> extra_args = {}, int port = 0);
   ~BrokerProcess();
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
@@ -45,6 +46,10 @@ class BrokerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// A port free on 127.0.0.1 right now (the kernel's pick), for brokers that
+// must know each other's ports before they start.
+int pick_free_port();
 
 // Path of a program built next to the tests (build/bin).
 std::string bin_path(const std::string& program);

@@ -1,6 +1,7 @@
 #include "tools/topic_commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cairn/admin.h"
 #include "tools/cli_common.h"
@@ -11,7 +12,8 @@ namespace {
 struct TopicOptions {
   BrokerFlag brokers;
   std::string name;
-  int32_t partitions = 1;
+  int32_t partitions = 0;
+  int32_t replication_factor = 0;
   std::vector<std::string> configs;
   bool internal = false;
 };
@@ -25,9 +27,13 @@ int create(const TopicOptions& o) {
   if (!configs.ok()) return fail(configs.status());
   auto admin = connect(o);
   if (!admin.ok()) return fail(admin.status());
-  Status created = (*admin)->create_topic(o.name, o.partitions, *configs);
+  Status created = (*admin)->create_topic({o.name, o.partitions, o.replication_factor, *configs});
   if (!created.ok()) return fail(created);
-  fmt::print("created topic {} with {} partition(s)\n", o.name, o.partitions);
+  auto topic = (*admin)->describe_topic(o.name);
+  if (!topic.ok()) return fail(topic.status());
+  size_t replicas = topic->partitions.empty() ? 0 : topic->partitions.front().replicas.size();
+  fmt::print("created topic {} with {} partition(s) of {} replica(s)\n", o.name,
+             topic->partitions.size(), replicas);
   return 0;
 }
 
@@ -46,11 +52,13 @@ int describe(const TopicOptions& o) {
   auto topic = (*admin)->describe_topic(o.name);
   if (!topic.ok()) return fail(topic.status());
   fmt::print("topic {}: {} partition(s)\n", topic->name, topic->partitions.size());
-  fmt::print("{:>9} {:>6} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition", "leader",
-             "log-start", "high-watermark", "log-end", "bytes", "segments");
+  fmt::print("{:>9} {:>6} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition", "leader",
+             "replicas", "log-start", "high-watermark", "log-end", "bytes", "segments");
   for (const auto& p : topic->partitions) {
-    fmt::print("{:>9} {:>6} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition, p.leader,
-               p.log_start_offset, p.high_watermark, p.log_end_offset, p.size_bytes, p.segments);
+    fmt::print("{:>9} {:>6} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition,
+               p.leader < 0 ? std::string("-") : std::to_string(p.leader),
+               fmt::format("{}", fmt::join(p.replicas, ",")), p.log_start_offset, p.high_watermark,
+               p.log_end_offset, p.size_bytes, p.segments);
   }
   fmt::print("configs:\n");
   for (const auto& [key, value] : topic->configs) fmt::print("  {} = {}\n", key, value);
@@ -92,9 +100,12 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
   topic->require_subcommand(1);
   auto o = std::make_shared<TopicOptions>();
 
-  auto* create_cmd = topic->add_subcommand("create", "Create a topic\nExample: cairn topic create orders --partitions 6 --config retention.ms=86400000");
+  auto* create_cmd = topic->add_subcommand("create", "Create a topic\nExample: cairn topic create orders --partitions 6 --replication-factor 3 --config retention.ms=86400000");
   create_cmd->add_option("NAME", o->name, "topic name: letters, digits, '.', '_', '-'")->required();
-  create_cmd->add_option("--partitions", o->partitions, "number of partitions")->capture_default_str()->check(CLI::Range(1, 10'000));
+  create_cmd->add_option("--partitions", o->partitions, "number of partitions (default: the broker's --default-partitions)")->check(CLI::Range(1, 10'000));
+  create_cmd->add_option("--replication-factor", o->replication_factor,
+                         "copies of each partition, on as many brokers (default: 3 in a cluster of 3 or more, else every broker; 1 on a broker alone)")
+      ->check(CLI::Range(1, 100));
   create_cmd->add_option("--config", o->configs, kConfigHelp);
   o->brokers.add_to(*create_cmd);
   create_cmd->callback([o, &exit_code] { exit_code = create(*o); });

@@ -4,18 +4,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/partition_records.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
+#include "storage/clock.h"
 
 namespace cairn::broker {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ms() { return storage::Clock::system().now_ms(); }
 
 // Spreads groups over the offsets partitions. The mapping is fixed: a
 // group's offsets must always be found where they were written.
@@ -57,35 +55,18 @@ Status GroupCoordinator::replay() {
   if (!topic) return error(ErrorCode::unknown, "{} vanished", kOffsetsTopic);
   size_t applied = 0;
   for (const auto& partition : topic->partitions) {
-    Offset next = partition->log_start();
-    while (next < partition->high_watermark()) {
-      auto read = partition->read(next, 1 << 20);
-      if (!read.ok()) return read.status();
-      auto data = as_bytes(read->bytes);
-      while (!data.empty()) {
-        auto header = parse_batch_header(data, data.size());
-        if (!header.ok()) return header.status();
-        if (header->is_control()) {
-          data = data.subspan(header->size_bytes());
-          continue;
-        }
-        auto records = decode_batch(data.subspan(0, header->size_bytes()));
-        if (!records.ok()) return records.status();
-        for (const auto& record : *records) {
-          auto parsed = parse_offset_record(record);
-          if (!parsed) continue;
-          auto& offsets = groups_.try_emplace(parsed->group, parsed->group).first->second.offsets();
-          if (parsed->value) {
-            offsets[parsed->tp] = *parsed->value;
-          } else {
-            offsets.erase(parsed->tp);
-          }
-          ++applied;
-        }
-        data = data.subspan(header->size_bytes());
+    auto replayed = read_records(*partition, partition->log_start(), [&](const Record& record) {
+      auto parsed = parse_offset_record(record);
+      if (!parsed) return;
+      auto& offsets = groups_.try_emplace(parsed->group, parsed->group).first->second.offsets();
+      if (parsed->value) {
+        offsets[parsed->tp] = *parsed->value;
+      } else {
+        offsets.erase(parsed->tp);
       }
-      next = read->next_offset;
-    }
+      ++applied;
+    });
+    if (!replayed.ok()) return replayed.status();
   }
   std::erase_if(groups_, [](const auto& entry) { return entry.second.offsets().empty(); });
   spdlog::info("group coordinator: {} group(s) with committed offsets ({} record(s) replayed)",

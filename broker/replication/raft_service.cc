@@ -24,6 +24,16 @@ class RaftService::Reader final : public grpc::ServerReadReactor<v1::RaftFrame> 
                           service_.self_, frame_.to_node(), frame_.from_node())});
       return;
     }
+    if (!service_.cluster_id_.empty() && frame_.cluster_id() != service_.cluster_id_) {
+      std::string why = fmt::format(
+          "broker {} was started with --controller-voters {}, this broker {} with {}: every "
+          "broker of a cluster must be given the same list",
+          frame_.from_node(), frame_.cluster_id().empty() ? "(none)" : frame_.cluster_id(),
+          service_.self_, service_.cluster_id_);
+      if (service_.foreign_frames_++ % 100 == 0) spdlog::error("raft: refused a peer: {}", why);
+      Finish({grpc::StatusCode::FAILED_PRECONDITION, why});
+      return;
+    }
     ++service_.frames_received_;
     summary_->set_frames(summary_->frames() + 1);
     summary_->set_messages(summary_->messages() + frame_.messages_size());

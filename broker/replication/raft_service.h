@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "broker/raft/messages.h"
 #include "cairn/v1/raft.grpc.pb.h"
@@ -19,7 +20,9 @@ namespace cairn::broker {
 // A message that does not decode (raft_codec.h) is dropped and counted,
 // and the stream goes on; a frame meant for another broker id ends its
 // stream with FAILED_PRECONDITION (a peer list that points at the wrong
-// address must not feed one broker's groups another's traffic).
+// address must not feed one broker's groups another's traffic), and so
+// does a frame from a broker of another cluster (a different cluster id:
+// brokers given disagreeing controller voters).
 class RaftService final : public v1::Raft::CallbackService {
  public:
   using Deliver = std::function<void(const TopicPartition& group, raft::Message message)>;
@@ -30,7 +33,9 @@ class RaftService final : public v1::Raft::CallbackService {
     int64_t messages_malformed = 0;
   };
 
-  RaftService(int32_t self, Deliver deliver) : self_(self), deliver_(std::move(deliver)) {}
+  // `cluster_id` empty: frames are not checked for one (tests).
+  RaftService(int32_t self, Deliver deliver, std::string cluster_id = {})
+      : self_(self), deliver_(std::move(deliver)), cluster_id_(std::move(cluster_id)) {}
 
   grpc::ServerReadReactor<v1::RaftFrame>* Send(grpc::CallbackServerContext* context,
                                                v1::RaftSendSummary* summary) override;
@@ -46,6 +51,8 @@ class RaftService final : public v1::Raft::CallbackService {
 
   const int32_t self_;
   const Deliver deliver_;
+  const std::string cluster_id_;
+  std::atomic<int64_t> foreign_frames_{0};
   std::atomic<int64_t> frames_received_{0};
   std::atomic<int64_t> messages_received_{0};
   std::atomic<int64_t> messages_malformed_{0};

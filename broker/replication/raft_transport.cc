@@ -121,6 +121,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     frame.Clear();
     frame.set_from_node(self_);
     frame.set_to_node(peer_);
+    frame.set_cluster_id(options_.cluster_id);
     size_t bytes = 0;
     while (!queue_.empty() &&
            (frame.messages_size() == 0 || bytes + queue_.front().bytes <= options_.max_frame_bytes)) {

@@ -37,6 +37,7 @@ class RaftTransport {
     size_t max_frame_bytes = 8 << 20;      // a frame always takes at least one message
     int64_t reconnect_min_ms = 50;
     int64_t reconnect_max_ms = 2'000;
+    std::string cluster_id;  // sent in every frame (RaftFrame.cluster_id)
   };
   struct Stats {
     int64_t frames_sent = 0;

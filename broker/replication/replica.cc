@@ -1,5 +1,7 @@
 #include "broker/replication/replica.h"
 
+#include "storage/clock.h"
+
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -89,9 +91,7 @@ Result<storage::AppendResult> Replica::propose(
   result.base_offset = *last - (records - 1);
   result.last_offset = *last;
   result.term = term;
-  result.append_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  result.append_time_ms = storage::Clock::system().now_ms();
   return result;
 }
 

@@ -3,13 +3,23 @@
 #include <asio/post.hpp>
 
 namespace cairn::broker {
+namespace {
+
+RaftTransport::Options transport_options(std::string cluster_id) {
+  RaftTransport::Options options;
+  options.cluster_id = std::move(cluster_id);
+  return options;
+}
+
+}  // namespace
 
 ReplicaManager::ReplicaManager(Options options, asio::io_context& io)
     : options_(std::move(options)),
       io_(io),
-      transport_(options_.self, io),
+      transport_(options_.self, io, transport_options(options_.cluster_id)),
       service_(options_.self,
-               [this](const TopicPartition& tp, raft::Message m) { deliver(tp, std::move(m)); }),
+               [this](const TopicPartition& tp, raft::Message m) { deliver(tp, std::move(m)); },
+               options_.cluster_id),
       timer_(io) {
   for (const auto& peer : options_.peers) transport_.set_peer(peer.id, peer.address);
   schedule_tick();

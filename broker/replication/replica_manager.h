@@ -35,6 +35,7 @@ class ReplicaManager {
     int32_t self = 0;
     std::vector<PeerBroker> peers;  // every other broker (more: set_peer)
     raft::RaftOptions raft;         // timeouts and limits; self and voters are set per group
+    std::string cluster_id;         // RaftFrame.cluster_id; empty: unchecked (tests)
   };
 
   ReplicaManager(Options options, asio::io_context& io);

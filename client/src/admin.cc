@@ -1,5 +1,9 @@
 #include "cairn/admin.h"
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
 #include "cluster.h"
 #include "proto/rpc_error.h"
 
@@ -10,25 +14,30 @@ class AdminImpl final : public Admin {
  public:
   explicit AdminImpl(ClientOptions options) : cluster_(std::move(options)) {}
 
-  Status create_topic(const std::string& name, int32_t partitions,
-                      const std::map<std::string, std::string>& configs) override {
+  Status create_topic(const NewTopic& topic) override {
     v1::CreateTopicsRequest request;
     auto* spec = request.add_topics();
-    spec->set_name(name);
-    spec->set_partitions(partitions);
-    spec->mutable_configs()->insert(configs.begin(), configs.end());
-    v1::CreateTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::CreateTopics, request, &response));
-    return single(response.results());
+    spec->set_name(topic.name);
+    spec->set_partitions(topic.partitions);
+    spec->set_replication_factor(topic.replication_factor);
+    spec->mutable_configs()->insert(topic.configs.begin(), topic.configs.end());
+    return retrying_change([&] {
+      v1::CreateTopicsResponse response;
+      CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::CreateTopics, request, &response));
+      return single(response.results());
+    });
   }
 
   Status delete_topic(const std::string& name) override {
     v1::DeleteTopicsRequest request;
     request.add_names(name);
-    v1::DeleteTopicsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::DeleteTopics, request, &response));
+    Status deleted = retrying_change([&] {
+      v1::DeleteTopicsResponse response;
+      CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::DeleteTopics, request, &response));
+      return single(response.results());
+    });
     cluster_.invalidate(name);
-    return single(response.results());
+    return deleted;
   }
 
   Result<std::vector<std::string>> list_topics(bool include_internal) override {
@@ -61,9 +70,11 @@ class AdminImpl final : public Admin {
     v1::AlterTopicConfigsRequest request;
     request.set_name(name);
     request.mutable_set()->insert(set.begin(), set.end());
-    v1::AlterTopicConfigsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::AlterTopicConfigs, request, &response));
-    return from_proto(response.error());
+    return retrying_change([&] {
+      v1::AlterTopicConfigsResponse response;
+      CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::AlterTopicConfigs, request, &response));
+      return from_proto(response.error());
+    });
   }
 
   Result<Offset> list_offset(const std::string& topic, int32_t partition, OffsetSpec spec) override {
@@ -145,6 +156,22 @@ class AdminImpl final : public Admin {
   }
 
  private:
+  // A topic change, retried while the controller is moving (not_leader)
+  // or the broker asked is down, within the request timeout. A retried
+  // change may have taken effect the first time: create then answers
+  // topic_already_exists, delete unknown_topic_or_partition.
+  Status retrying_change(const std::function<Status()>& change) {
+    auto give_up = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(cluster_.options().request_timeout_ms);
+    for (;;) {
+      Status status = change();
+      bool retry = status.code() == ErrorCode::not_leader ||
+                   status.code() == ErrorCode::broker_unavailable;
+      if (!retry || std::chrono::steady_clock::now() >= give_up) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(cluster_.options().retry_backoff_ms));
+    }
+  }
+
   // One blocking RPC on `stub` of any broker.
   template <typename Stub, typename Request, typename Response>
   Status call(std::unique_ptr<Stub> client::BrokerConnection::*stub,
@@ -154,7 +181,10 @@ class AdminImpl final : public Admin {
     if (!broker.ok()) return broker.status();
     auto rpc = (((**broker).*stub).get()->*method)(cluster_.context().get(), request, response);
     if (!rpc.ok()) {
-      return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
+      Status failed = error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
+      // The next call goes to a broker that answers, if any does.
+      if (failed.code() == ErrorCode::broker_unavailable) (void)cluster_.refresh();
+      return failed;
     }
     return {};
   }

@@ -30,6 +30,14 @@ struct TopicDescription {
   std::map<std::string, std::string> configs;
 };
 
+// A topic to create.
+struct NewTopic {
+  std::string name;
+  int32_t partitions = 0;          // 0: the broker's --default-partitions
+  int32_t replication_factor = 0;  // 0: 3 in a cluster of 3 or more (else all brokers); 1 alone
+  std::map<std::string, std::string> configs;
+};
+
 // Where to look up an offset.
 struct OffsetSpec {
   enum class Kind { earliest, latest, timestamp } kind = Kind::latest;
@@ -78,8 +86,14 @@ class Admin {
   static Result<std::unique_ptr<Admin>> connect(ClientOptions options);
   virtual ~Admin() = default;
 
-  virtual Status create_topic(const std::string& name, int32_t partitions,
-                              const std::map<std::string, std::string>& configs = {}) = 0;
+  // In a cluster any broker takes topic changes (it forwards them to the
+  // controller); while a controller is being elected they are retried
+  // within the request timeout.
+  virtual Status create_topic(const NewTopic& topic) = 0;
+  Status create_topic(const std::string& name, int32_t partitions,
+                      const std::map<std::string, std::string>& configs = {}) {
+    return create_topic(NewTopic{name, partitions, 0, configs});
+  }
   virtual Status delete_topic(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> list_topics(bool include_internal = false) = 0;
   virtual Result<TopicDescription> describe_topic(const std::string& name) = 0;

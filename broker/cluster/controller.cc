@@ -1,0 +1,259 @@
+#include "broker/cluster/controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "broker/cluster/replica_assignment.h"
+#include "broker/partition_records.h"
+#include "broker/read_waiters.h"
+#include "proto/byte_io.h"
+#include "storage/clock.h"
+
+namespace cairn::broker {
+namespace {
+
+// Replicated partitions cannot be compacted yet (Partition::serve_replicated):
+// refused before the change is committed, not when each broker applies it.
+Status refuse_compaction(const std::map<std::string, std::string>& configs) {
+  auto policy = configs.find("cleanup.policy");
+  if (policy == configs.end() || policy->second.find("compact") == std::string::npos) return {};
+  return error(ErrorCode::invalid_config,
+               "cleanup.policy={}: compacted topics cannot be replicated yet; use cleanup.policy=delete",
+               policy->second);
+}
+
+}  // namespace
+
+// Wakes the applier when the metadata log's high watermark moves. Shared
+// with the partition's waiters, which may wake it after the controller is
+// gone: it owns the condition variable it signals.
+class Controller::Wakeup final : public ReadWaiter {
+ public:
+  void wake() override { changed.notify_all(); }
+  std::condition_variable changed;
+};
+
+Controller::Controller(Options options, TopicManager& topics)
+    : options_(std::move(options)), topics_(topics), wakeup_(std::make_shared<Wakeup>()) {}
+
+Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::Store& store,
+                                                      ReplicaHost& host, TopicManager& topics) {
+  std::unique_ptr<Controller> controller(new Controller(std::move(options), topics));
+  // The log is the registry, with nothing to replace it yet: kept whole.
+  storage::LogConfig config;
+  config.retention_ms = -1;
+  TopicPartition tp{kMetadataTopic, 0};
+  auto log = store.open_partition(tp, config);
+  if (!log.ok()) return log.status();
+  auto partition = host.serve(tp, std::move(*log), controller->options_.voters.ids());
+  if (!partition.ok()) return partition.status();
+  controller->partition_ = std::move(*partition);
+  controller->applier_ = std::thread([c = controller.get()] { c->run(); });
+  return controller;
+}
+
+Controller::~Controller() { stop(); }
+
+void Controller::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wakeup_->changed.notify_all();
+  if (applier_.joinable()) applier_.join();
+  if (partition_) partition_->replica()->stop();
+}
+
+std::optional<int32_t> Controller::leader() const { return partition_->replica()->leader(); }
+
+Offset Controller::applied() const {
+  std::lock_guard lock(mutex_);
+  return applied_;
+}
+
+Status Controller::check_leader() const {
+  auto leader = this->leader();
+  if (leader == options_.self) return {};
+  if (!leader) {
+    return error(ErrorCode::not_leader,
+                 "no controller is elected yet: a majority of the brokers in --controller-voters "
+                 "{} must be up; retry shortly",
+                 options_.voters.canonical());
+  }
+  const PeerBroker* broker = options_.voters.find(*leader);
+  return error(ErrorCode::not_leader, "broker {} is not the controller; broker {} at {} is",
+               options_.self, *leader, broker ? broker->address : "an unknown address");
+}
+
+Status Controller::create_topic(const v1::TopicSpec& spec) {
+  std::lock_guard changes(changes_mutex_);
+  CAIRN_RETURN_IF_ERROR(check_leader());
+  CAIRN_RETURN_IF_ERROR(catch_up());
+  std::map<std::string, std::string> configs(spec.configs().begin(), spec.configs().end());
+  CAIRN_RETURN_IF_ERROR(refuse_compaction(configs));
+  auto brokers = options_.voters.ids();
+  int32_t partitions = spec.partitions() > 0 ? spec.partitions() : options_.default_partitions;
+  int32_t factor = spec.replication_factor() > 0 ? spec.replication_factor()
+                                                 : std::min<int32_t>(3, static_cast<int32_t>(brokers.size()));
+  if (partitions > TopicManager::kMaxPartitions) {
+    return error(ErrorCode::invalid_request, "a topic needs 1 to {} partitions, not {}",
+                 TopicManager::kMaxPartitions, partitions);
+  }
+  auto assignment = assign_replicas(brokers, partitions, factor,
+                                    static_cast<uint32_t>(std::hash<std::string>{}(spec.name())));
+  if (!assignment.ok()) return assignment.status();
+  CAIRN_RETURN_IF_ERROR(topics_.check_new({spec.name(), partitions, configs, *assignment}));
+
+  v1::ClusterRecord record;
+  auto* created = record.mutable_topic_created();
+  created->set_name(spec.name());
+  created->mutable_configs()->insert(spec.configs().begin(), spec.configs().end());
+  for (const auto& replicas : *assignment) {
+    created->add_assignments()->mutable_brokers()->Add(replicas.begin(), replicas.end());
+  }
+  CAIRN_RETURN_IF_ERROR(submit(record));
+  if (!topics_.topic(spec.name())) {
+    return error(ErrorCode::unknown,
+                 "topic '{}' is created in the cluster, but the controller's broker could not "
+                 "open it; see that broker's log",
+                 spec.name());
+  }
+  return {};
+}
+
+Status Controller::delete_topic(const std::string& name) {
+  std::lock_guard changes(changes_mutex_);
+  CAIRN_RETURN_IF_ERROR(check_leader());
+  CAIRN_RETURN_IF_ERROR(catch_up());
+  if (!topics_.topic(name)) {
+    return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
+  }
+  v1::ClusterRecord record;
+  record.mutable_topic_deleted()->set_name(name);
+  return submit(record);
+}
+
+Status Controller::alter_topic(const std::string& name, const std::map<std::string, std::string>& set) {
+  std::lock_guard changes(changes_mutex_);
+  CAIRN_RETURN_IF_ERROR(check_leader());
+  CAIRN_RETURN_IF_ERROR(catch_up());
+  CAIRN_RETURN_IF_ERROR(refuse_compaction(set));
+  CAIRN_RETURN_IF_ERROR(topics_.check_alter(name, set));
+  v1::ClusterRecord record;
+  auto* altered = record.mutable_topic_configs_altered();
+  altered->set_name(name);
+  altered->mutable_set()->insert(set.begin(), set.end());
+  return submit(record);
+}
+
+Status Controller::catch_up() { return wait_applied(partition_->high_watermark()); }
+
+Status Controller::submit(const v1::ClusterRecord& record) {
+  RecordBatchBuilder builder;
+  std::string value = record.SerializeAsString();
+  builder.add(std::nullopt, value, {}, storage::Clock::system().now_ms());
+  auto batch = builder.build();
+  if (!batch.ok()) return batch.status();
+  auto appended = partition_->append(as_bytes(*batch));
+  if (!appended.ok()) return appended.status();
+  // Shared with the callback, which may run after a timed-out wait returned.
+  auto committed = std::make_shared<std::promise<Status>>();
+  auto outcome = committed->get_future();
+  partition_->when_committed(*appended, [committed](Status s) { committed->set_value(std::move(s)); });
+  if (outcome.wait_for(options_.change_timeout) != std::future_status::ready) {
+    return error(ErrorCode::request_timed_out,
+                 "the change was not committed within {} ms (a majority of the controller voters "
+                 "may be down); it may still take effect",
+                 options_.change_timeout.count());
+  }
+  CAIRN_RETURN_IF_ERROR(outcome.get());
+  return wait_applied(appended->last_offset + 1);
+}
+
+Status Controller::wait_applied(Offset offset) {
+  std::unique_lock lock(mutex_);
+  bool reached = wakeup_->changed.wait_for(lock, options_.change_timeout,
+                                           [&] { return applied_ >= offset || stopping_; });
+  if (stopping_) return error(ErrorCode::shutting_down, "the broker is shutting down");
+  if (!reached) {
+    return error(ErrorCode::request_timed_out,
+                 "the cluster metadata up to offset {} was not applied within {} ms", offset,
+                 options_.change_timeout.count());
+  }
+  return {};
+}
+
+void Controller::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    Offset from = applied_;
+    if (partition_->high_watermark() <= from) {
+      partition_->waiters().add(wakeup_);
+      // Re-checked after registering, so a commit in between is not slept through.
+      if (partition_->high_watermark() <= from) {
+        wakeup_->changed.wait_for(lock, std::chrono::milliseconds(500));
+      }
+      continue;
+    }
+    lock.unlock();
+    auto next = read_records(*partition_, from, [&](const Record& record) {
+      v1::ClusterRecord change;
+      if (!record.value || !change.ParseFromString(*record.value)) {
+        spdlog::error("controller: skipped a metadata record that does not parse");
+        return;
+      }
+      apply(change);
+    });
+    lock.lock();
+    if (!next.ok()) {
+      spdlog::error("controller: cannot read the metadata log at offset {}: {}", from,
+                    next.status().to_string());
+      wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
+      continue;
+    }
+    applied_ = *next;
+    wakeup_->changed.notify_all();
+  }
+}
+
+void Controller::apply(const v1::ClusterRecord& record) {
+  Status applied;
+  std::string topic;
+  switch (record.change_case()) {
+    case v1::ClusterRecord::kTopicCreated: {
+      const auto& created = record.topic_created();
+      topic = created.name();
+      TopicSpec spec{topic, created.assignments_size(),
+                     {created.configs().begin(), created.configs().end()}, {}};
+      for (const auto& assignment : created.assignments()) {
+        spec.replicas.emplace_back(assignment.brokers().begin(), assignment.brokers().end());
+      }
+      applied = topics_.create(spec);
+      // Replaying a log whose creation this broker had applied before a restart is not an error.
+      if (applied.code() == ErrorCode::topic_already_exists) applied = {};
+      break;
+    }
+    case v1::ClusterRecord::kTopicDeleted:
+      topic = record.topic_deleted().name();
+      applied = topics_.remove(topic);
+      if (applied.code() == ErrorCode::unknown_topic_or_partition) applied = {};
+      break;
+    case v1::ClusterRecord::kTopicConfigsAltered: {
+      const auto& altered = record.topic_configs_altered();
+      topic = altered.name();
+      applied = topics_.alter(topic, {altered.set().begin(), altered.set().end()});
+      break;
+    }
+    case v1::ClusterRecord::CHANGE_NOT_SET:
+      spdlog::warn("controller: skipped a metadata record of an unknown kind (a newer broker's?)");
+      return;
+  }
+  if (!applied.ok()) {
+    spdlog::error("controller: applying a change to topic {} failed on this broker: {}", topic,
+                  applied.to_string());
+  }
+}
+
+}  // namespace cairn::broker

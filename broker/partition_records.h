@@ -1,0 +1,18 @@
+#pragma once
+
+#include <functional>
+
+#include "broker/partition.h"
+#include "proto/record_batch.h"
+
+namespace cairn::broker {
+
+// Hands every record of the data batches of `partition` from `from` up to
+// its high watermark to `on_record`, in offset order, skipping control
+// batches (the broker's own entries). Returns the offset to continue from.
+// For the broker's own state machines replaying their internal topics
+// (group offsets, cluster metadata); stops at the first error.
+Result<Offset> read_records(const Partition& partition, Offset from,
+                            const std::function<void(const Record&)>& on_record);
+
+}  // namespace cairn::broker

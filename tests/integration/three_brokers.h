@@ -1,0 +1,155 @@
+#pragma once
+
+// A fixture with three real cairnd processes forming one cluster on
+// 127.0.0.1 (fixed ports picked free at construction, kept across
+// restarts), and clients that bootstrap from all three.
+
+#include <catch2/catch.hpp>
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cairn/v1/broker.grpc.pb.h"
+#include "cluster_fixture.h"
+
+namespace cairn::testing {
+
+struct ThreeBrokers {
+  static constexpr int kBrokers = 3;
+  TempFolder folder;
+  std::string voters;                                   // --controller-voters
+  std::vector<std::unique_ptr<BrokerProcess>> brokers;  // [i] is node i + 1
+  std::unique_ptr<Admin> admin;
+
+  explicit ThreeBrokers(std::vector<std::string> extra_args = {}) {
+    std::vector<int> ports;
+    for (int i = 0; i < kBrokers; ++i) {
+      ports.push_back(pick_free_port());
+      voters += (i ? "," : "") + fmt::format("{}@127.0.0.1:{}", i + 1, ports.back());
+    }
+    for (int i = 0; i < kBrokers; ++i) {
+      std::vector<std::string> args = {"--node-id", std::to_string(i + 1), "--controller-voters",
+                                       voters};
+      args.insert(args.end(), extra_args.begin(), extra_args.end());
+      brokers.push_back(std::make_unique<BrokerProcess>(
+          folder.path() + "/broker-" + std::to_string(i + 1), args, ports[static_cast<size_t>(i)]));
+    }
+    for (auto& broker : brokers) {
+      Status started = broker->start();
+      INFO(started.to_string());
+      REQUIRE(started.ok());
+    }
+    auto connected = Admin::connect(client_options());
+    REQUIRE(connected.ok());
+    admin = std::move(*connected);
+  }
+
+  BrokerProcess& broker(int32_t id) { return *brokers.at(static_cast<size_t>(id - 1)); }
+
+  ClientOptions client_options() const {
+    ClientOptions options;
+    for (const auto& broker : brokers) options.bootstrap_brokers.push_back(broker->address());
+    options.request_timeout_ms = 10'000;
+    return options;
+  }
+
+  std::unique_ptr<Producer> producer(int32_t delivery_timeout_ms = 60'000) {
+    ProducerOptions options;
+    options.client = client_options();
+    options.acks = Acks::all;
+    options.delivery_timeout_ms = delivery_timeout_ms;
+    auto created = Producer::create(options);
+    REQUIRE(created.ok());
+    return std::move(*created);
+  }
+
+  void create_topic(const std::string& name, int32_t partitions, int32_t replication_factor) {
+    Status created = admin->create_topic({name, partitions, replication_factor, {}});
+    INFO(created.to_string());
+    REQUIRE(created.ok());
+  }
+
+  // The leader of every partition of `topic`, once each has one that runs
+  // (as the brokers' metadata says, asked of running brokers only).
+  std::vector<int32_t> wait_for_leaders(const std::string& topic,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    std::vector<int32_t> leaders;
+    bool elected = eventually(
+        [&] {
+          leaders.clear();
+          for (auto& broker : brokers) {
+            if (!broker->running()) continue;
+            auto described = describe(*broker, topic);
+            if (!described) return false;
+            for (const auto& p : described->partitions()) {
+              int32_t leader = p.leader();
+              if (leader < 1 || !this->broker(leader).running()) return false;
+              leaders.push_back(leader);
+            }
+            return !leaders.empty();
+          }
+          return false;
+        },
+        timeout);
+    REQUIRE(elected);
+    return leaders;
+  }
+
+  // `topic` as one broker's metadata describes it; none if it does not answer.
+  static std::optional<v1::TopicInfo> describe(const BrokerProcess& broker, const std::string& topic) {
+    auto stub = v1::Broker::NewStub(
+        grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
+    v1::MetadataRequest request;
+    request.add_topics(topic);
+    v1::MetadataResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (!stub->Metadata(&context, request, &response).ok() || response.topics_size() != 1 ||
+        response.topics(0).error().code() != v1::NONE) {
+      return std::nullopt;
+    }
+    return response.topics(0);
+  }
+
+  // Every record of a partition below the high watermark of one broker's
+  // replica, by offset, read with raw fetches from that broker (whether it
+  // leads or not); waits until that high watermark reaches `at_least`.
+  static std::map<int64_t, std::string> read_replica(const BrokerProcess& broker,
+                                                     const std::string& topic, int32_t partition,
+                                                     int64_t at_least) {
+    auto stub = v1::Broker::NewStub(
+        grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
+    std::map<int64_t, std::string> out;
+    int64_t next = 0;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < give_up) {
+      v1::FetchRequest request;
+      request.set_as_records(true);
+      auto* p = request.add_partitions();
+      p->set_topic(topic);
+      p->set_partition(partition);
+      p->set_offset(next);
+      p->set_max_bytes(1 << 20);
+      v1::FetchResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      if (!stub->Fetch(&context, request, &response).ok() || response.partitions_size() != 1 ||
+          response.partitions(0).error().code() != v1::NONE) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      const auto& fetched = response.partitions(0);
+      for (const auto& record : fetched.records()) out[record.offset()] = record.value();
+      next = std::max(next, fetched.next_offset());
+      if (next >= fetched.high_watermark() && fetched.high_watermark() >= at_least) break;
+      if (next >= fetched.high_watermark()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return out;
+  }
+};
+
+}  // namespace cairn::testing
