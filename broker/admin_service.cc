@@ -1,5 +1,7 @@
 #include "broker/admin_service.h"
 
+#include <asio/post.hpp>
+
 #include <thread>
 
 #include "proto/rpc_error.h"
@@ -9,7 +11,7 @@ namespace {
 
 // Marks a request one broker forwarded to the controller: never forwarded again.
 constexpr const char* kForwardedHeader = "cairn-forwarded-by";
-// A change waits up to Controller::Options::change_timeout (15 s) there.
+// A change takes up to Controller::Options::change_timeout (15 s) there.
 constexpr auto kForwardTimeout = std::chrono::seconds(20);
 // How long a forward waits for a controller to be elected.
 constexpr auto kElectionWait = std::chrono::seconds(5);
@@ -51,28 +53,38 @@ std::optional<grpc::Status> AdminService::forward_to_controller(grpc::CallbackSe
   }
   grpc::ClientContext forwarded;
   forwarded.AddMetadata(kForwardedHeader, std::to_string(config_.node_id));
-  forwarded.set_deadline(std::chrono::system_clock::now() + kForwardTimeout);
+  forwarded.set_deadline(std::min(context->deadline(), std::chrono::system_clock::now() + kForwardTimeout));
   grpc::Status status = call(*stub, forwarded);
-  if (status.ok()) return status;
+  // A deadline passed: the change may or may not have been made; say so as is.
+  if (status.ok() || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return status;
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                       fmt::format("broker {} forwarded the change to the controller, broker {} at {}, "
                                   "which did not answer: {}; retry",
                                   config_.node_id, *leader, broker->address, status.error_message()));
 }
 
+grpc::ServerUnaryReactor* AdminService::run_change(grpc::CallbackServerContext* context,
+                                                   std::function<grpc::Status()> change) {
+  auto* reactor = context->DefaultReactor();
+  asio::post(changes_, [reactor, change = std::move(change)] { reactor->Finish(change()); });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext* context,
                                                      const v1::CreateTopicsRequest* request,
                                                      v1::CreateTopicsResponse* response) {
-  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-    return stub.CreateTopics(&c, *request, response);
+  return run_change(context, [this, context, request, response] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return stub.CreateTopics(&c, *request, response);
+    });
+    if (forwarded) return *forwarded;
+    for (const auto& spec : request->topics()) {
+      auto* result = response->add_results();
+      result->set_name(spec.name());
+      to_proto(create(spec), result->mutable_error());
+    }
+    return grpc::Status::OK;
   });
-  if (forwarded) return finish(context, *forwarded);
-  for (const auto& spec : request->topics()) {
-    auto* result = response->add_results();
-    result->set_name(spec.name());
-    to_proto(create(spec), result->mutable_error());
-  }
-  return finish(context);
 }
 
 Status AdminService::create(const v1::TopicSpec& spec) {
@@ -89,16 +101,18 @@ Status AdminService::create(const v1::TopicSpec& spec) {
 grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* context,
                                                      const v1::DeleteTopicsRequest* request,
                                                      v1::DeleteTopicsResponse* response) {
-  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-    return stub.DeleteTopics(&c, *request, response);
+  return run_change(context, [this, context, request, response] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return stub.DeleteTopics(&c, *request, response);
+    });
+    if (forwarded) return *forwarded;
+    for (const auto& name : request->names()) {
+      auto* result = response->add_results();
+      result->set_name(name);
+      to_proto(remove(name), result->mutable_error());
+    }
+    return grpc::Status::OK;
   });
-  if (forwarded) return finish(context, *forwarded);
-  for (const auto& name : request->names()) {
-    auto* result = response->add_results();
-    result->set_name(name);
-    to_proto(remove(name), result->mutable_error());
-  }
-  return finish(context);
 }
 
 Status AdminService::remove(const std::string& name) {
@@ -163,13 +177,15 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::AlterTopicConfigs(grpc::CallbackServerContext* context,
                                                           const v1::AlterTopicConfigsRequest* request,
                                                           v1::AlterTopicConfigsResponse* response) {
-  auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-    return stub.AlterTopicConfigs(&c, *request, response);
+  return run_change(context, [this, context, request, response] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return stub.AlterTopicConfigs(&c, *request, response);
+    });
+    if (forwarded) return *forwarded;
+    to_proto(alter(request->name(), {request->set().begin(), request->set().end()}),
+             response->mutable_error());
+    return grpc::Status::OK;
   });
-  if (forwarded) return finish(context, *forwarded);
-  to_proto(alter(request->name(), {request->set().begin(), request->set().end()}),
-           response->mutable_error());
-  return finish(context);
 }
 
 }  // namespace cairn::broker

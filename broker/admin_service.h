@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <asio/thread_pool.hpp>
+
 #include "broker/broker_config.h"
 #include "broker/cluster/controller.h"
 #include "broker/topic_manager.h"
@@ -21,7 +23,9 @@ namespace cairn::broker {
 // In a cluster, changes go through the controller: a broker that is not
 // the controller leader forwards the request there, once (KIP-590's
 // forwarding), and answers with the leader's response; any broker will do
-// for a client. The forward waits on the gRPC thread, as changes are rare.
+// for a client. Changes wait (for the controller's commit, or for the
+// forward), so they run one at a time on a thread of their own, never on
+// gRPC's callback threads, which Raft's own traffic needs meanwhile.
 class AdminService final : public v1::Admin::CallbackService {
  public:
   // `controller` is null on a broker alone.
@@ -44,6 +48,10 @@ class AdminService final : public v1::Admin::CallbackService {
                                               v1::AlterTopicConfigsResponse* response) override;
 
  private:
+  // Runs `change` (it fills the response and returns the RPC's status) on
+  // the changes thread, then finishes the call.
+  grpc::ServerUnaryReactor* run_change(grpc::CallbackServerContext* context,
+                                       std::function<grpc::Status()> change);
   Status create(const v1::TopicSpec& spec);
   Status remove(const std::string& name);
   Status alter(const std::string& name, const std::map<std::string, std::string>& set);
@@ -59,6 +67,7 @@ class AdminService final : public v1::Admin::CallbackService {
   Controller* const controller_;
   std::mutex stubs_mutex_;
   std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs_;  // by address
+  asio::thread_pool changes_{1};
 };
 
 }  // namespace cairn::broker

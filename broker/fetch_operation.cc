@@ -125,9 +125,7 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
   out->set_next_offset(want.offset());
   auto partition = topics_.partition({want.topic(), want.partition()});
   if (!partition) {
-    to_proto(error(ErrorCode::unknown_topic_or_partition, "{}/{} does not exist", want.topic(),
-                   want.partition()),
-             out->mutable_error());
+    to_proto(topics_.why_no_partition({want.topic(), want.partition()}), out->mutable_error());
     return;
   }
   auto read = partition->read(Offset(want.offset()), budget, first);

@@ -111,9 +111,7 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     }
     auto partition = partition_for_produce({data.topic(), data.partition()});
     if (!partition) {
-      to_proto(error(ErrorCode::unknown_topic_or_partition, "{}/{} does not exist; create the "
-                     "topic first (cairn topic create)", data.topic(), data.partition()),
-               result->mutable_error());
+      to_proto(topics_.why_no_partition({data.topic(), data.partition()}), result->mutable_error());
       continue;
     }
     auto appended = append(*partition, data);

@@ -19,14 +19,18 @@ class ReplicaHost {
   virtual ~ReplicaHost() = default;
   // This broker's id: it hosts the partitions whose replicas name it.
   virtual int32_t self() const = 0;
-  // Serves `log` as this broker's replica of `tp`, a group of `replicas`.
+  // Serves `log` as this broker's replica of `tp`, a group of `replicas`,
+  // in incarnation `topic_id` of its topic (TopicSpec::topic_id).
   virtual Result<std::shared_ptr<Partition>> serve(const TopicPartition& tp,
                                                    std::shared_ptr<storage::PartitionLog> log,
-                                                   const std::vector<int32_t>& replicas) = 0;
-  // Stops a replica whose partition is being deleted and forgets its Raft
-  // state (term, vote), so that a topic created later under the same name
-  // starts a fresh group.
-  virtual Status forget(Partition& partition) = 0;
+                                                   const std::vector<int32_t>& replicas,
+                                                   int64_t topic_id) = 0;
+  // Deleting a partition, in this order: stop() its replica, remove its
+  // log, then forget() its Raft state (term, vote). A crash between the
+  // two leaves state without a log, never a log without the state that
+  // says which terms it holds.
+  virtual void stop(Partition& partition) = 0;
+  virtual Status forget(const TopicPartition& tp, int64_t topic_id) = 0;
 };
 
 }  // namespace cairn::broker

@@ -27,6 +27,11 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
     auto parsed = parse_controller_voters(config.controller_voters);
     if (!parsed.ok()) return parsed.status();
     CAIRN_RETURN_IF_ERROR(check_member_of(*parsed, config.node_id, config.listen));
+    if (config.auto_create_topics) {
+      return error(ErrorCode::invalid_config,
+                   "--auto-create-topics is not supported in a cluster yet: create topics with "
+                   "`cairn topic create`");
+    }
     voters = std::move(*parsed);
   }
   CAIRN_RETURN_IF_ERROR(check_can_listen(*address));
@@ -169,8 +174,10 @@ Status Server::start_grpc(const ListenAddress& address) {
 void Server::shutdown() {
   if (stopped_) return;
   stopped_ = true;
-  if (grpc_server_) stop_serving();
+  // The controller first: changes waiting on it answer shutting_down, so
+  // the server's shutdown does not wait them out.
   if (controller_) controller_->stop();
+  if (grpc_server_) stop_serving();
   if (groups_) groups_->stop();
   work_.reset();
   io_.stop();

@@ -1,5 +1,6 @@
 #include "broker/topic_manager.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -53,7 +54,7 @@ Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
 Result<Topic> TopicManager::open_topic(const TopicSpec& spec) {
   auto config = defaults_.with(spec.config_overrides);
   if (!config.ok()) return config.status();
-  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas};
+  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas, spec.topic_id};
   for (int32_t p = 0; p < spec.partitions; ++p) {
     const std::vector<int32_t>* replicas =
         spec.replicas.empty() ? nullptr : &spec.replicas[static_cast<size_t>(p)];
@@ -74,7 +75,7 @@ Result<Topic> TopicManager::open_topic(const TopicSpec& spec) {
       topic.partitions.push_back(Partition::serve(tp, std::move(*log)));
       continue;
     }
-    auto partition = replica_host_->serve(tp, std::move(*log), *replicas);
+    auto partition = replica_host_->serve(tp, std::move(*log), *replicas, spec.topic_id);
     if (!partition.ok()) return partition.status();
     topic.partitions.push_back(std::move(*partition));
   }
@@ -87,7 +88,8 @@ Status TopicManager::save_registry() const {
   {
     std::lock_guard lock(mutex_);
     for (const auto& [name, t] : topics_) {
-      specs.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides, t.replicas});
+      specs.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides, t.replicas,
+                     t.topic_id});
     }
   }
   return save_topics(registry_path_, specs);
@@ -115,6 +117,10 @@ Status TopicManager::check_new(const TopicSpec& spec) const {
   if (spec.partitions < 1 || spec.partitions > kMaxPartitions) {
     return error(ErrorCode::invalid_request, "a topic needs 1 to {} partitions, not {}",
                  kMaxPartitions, spec.partitions);
+  }
+  if (replica_host_ && spec.replicas.empty()) {
+    return error(ErrorCode::invalid_request,
+                 "topic '{}': in a cluster, topics are created through the controller", spec.name);
   }
   CAIRN_ASSERT(spec.replicas.empty() || (replica_host_ && static_cast<int32_t>(spec.replicas.size()) ==
                                                               spec.partitions));
@@ -158,8 +164,11 @@ Status TopicManager::remove(const std::string& name) {
   if (removal_listener_) removal_listener_(name);
   for (const auto& partition : topic.partitions) {
     if (!partition) continue;
-    if (partition->replica()) CAIRN_RETURN_IF_ERROR(replica_host_->forget(*partition));
+    if (partition->replica()) replica_host_->stop(*partition);
     CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition->tp()));
+    if (partition->replica()) {
+      CAIRN_RETURN_IF_ERROR(replica_host_->forget(partition->tp(), topic.topic_id));
+    }
     partition->waiters().wake_all();
   }
   spdlog::info("deleted topic {}", name);
@@ -202,6 +211,21 @@ std::shared_ptr<Partition> TopicManager::partition(const TopicPartition& tp) con
     return nullptr;
   }
   return it->second.partitions[static_cast<size_t>(tp.partition)];
+}
+
+Status TopicManager::why_no_partition(const TopicPartition& tp) const {
+  auto topic = this->topic(tp.topic);
+  if (!topic) {
+    return error(ErrorCode::unknown_topic_or_partition,
+                 "topic '{}' does not exist; create it first (cairn topic create {})", tp.topic, tp.topic);
+  }
+  auto count = static_cast<int32_t>(topic->partitions.size());
+  if (tp.partition < 0 || tp.partition >= count) {
+    return error(ErrorCode::unknown_topic_or_partition, "topic '{}' has partitions 0..{}, not {}",
+                 tp.topic, count - 1, tp.partition);
+  }
+  return error(ErrorCode::not_leader, "{}: this broker hosts no replica of it; brokers {} do", tp,
+               fmt::join(topic->replicas_of(tp.partition, -1), ","));
 }
 
 std::optional<Topic> TopicManager::topic(const std::string& name) const {

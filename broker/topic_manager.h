@@ -27,6 +27,7 @@ struct Topic {
   // By partition number; in a cluster, null where this broker hosts no replica.
   std::vector<std::shared_ptr<Partition>> partitions;
   std::vector<std::vector<int32_t>> replicas;  // per partition, in a cluster (TopicSpec)
+  int64_t topic_id = 0;                        // in a cluster (TopicSpec)
 
   // Partition p's replicas: broker `self` alone when not replicated.
   std::vector<int32_t> replicas_of(int32_t p, int32_t self) const;
@@ -66,7 +67,7 @@ class TopicManager {
 
   Status create(const std::string& name, int32_t partitions,
                 const std::map<std::string, std::string>& overrides) {
-    return create(TopicSpec{name, partitions, overrides, {}});
+    return create(TopicSpec{name, partitions, overrides, {}, 0});
   }
   Status create(const TopicSpec& spec);
   // What create() would refuse `spec` for, without creating it.
@@ -89,6 +90,10 @@ class TopicManager {
 
   // Null when the topic or partition does not exist, or is not hosted here.
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
+  // Why partition(tp) is null, for the client: no such topic or partition
+  // (unknown_topic_or_partition), or, in a cluster, no replica of it here
+  // (not_leader, naming the brokers that host it).
+  Status why_no_partition(const TopicPartition& tp) const;
   std::optional<Topic> topic(const std::string& name) const;
   std::vector<Topic> topics() const;
 

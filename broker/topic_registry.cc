@@ -24,7 +24,7 @@ Result<std::vector<TopicSpec>> load_topics(const std::string& path) {
   }
   std::vector<TopicSpec> topics;
   for (const auto& t : state.topics()) {
-    topics.push_back({t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}});
+    topics.push_back({t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}, 0});
   }
   return topics;
 }

@@ -16,6 +16,9 @@ struct TopicSpec {
   // In a cluster, each partition's replicas (broker ids, preferred leader
   // first), as the controller assigned them; empty on a broker alone.
   std::vector<std::vector<int32_t>> replicas;
+  // In a cluster, which incarnation of the name this is: the metadata
+  // offset of the topic's creation (Kafka's topic ids play this part).
+  int64_t topic_id = 0;
 };
 
 // A broker alone keeps its topic list in one file (<data-dir>/.topics, protobuf

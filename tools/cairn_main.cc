@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/bench_commands.h"
+#include "tools/cluster_commands.h"
 #include "tools/group_commands.h"
 #include "tools/log_commands.h"
 #include "tools/produce_consume_commands.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every command");
   int exit_code = 0;
   cairn::tools::add_topic_commands(app, exit_code);
+  cairn::tools::add_cluster_commands(app, exit_code);
   cairn::tools::add_produce_consume_commands(app, exit_code);
   cairn::tools::add_group_commands(app, exit_code);
   cairn::tools::add_log_commands(app, exit_code);

@@ -7,28 +7,31 @@
 
 namespace cairn::broker {
 
-std::string ClusterReplicas::state_path(const TopicPartition& tp) const {
-  return fmt::format("{}/{}-{}", state_dir_, tp.topic, tp.partition);
+std::string ClusterReplicas::state_path(const TopicPartition& tp, int64_t topic_id) const {
+  return fmt::format("{}/{}-{}.{}", state_dir_, tp.topic, tp.partition, topic_id);
 }
 
 Result<std::shared_ptr<Partition>> ClusterReplicas::serve(
     const TopicPartition& tp, std::shared_ptr<storage::PartitionLog> log,
-    const std::vector<int32_t>& replicas) {
-  auto durable = RaftStateFile::open(env_, state_path(tp));
+    const std::vector<int32_t>& replicas, int64_t topic_id) {
+  auto durable = RaftStateFile::open(env_, state_path(tp, topic_id));
   if (!durable.ok()) return durable.status();
-  auto partition =
-      Partition::serve_replicated(tp, std::move(log), manager_.setup_for(tp, replicas, std::move(*durable)));
+  auto partition = Partition::serve_replicated(
+      tp, std::move(log), manager_.setup_for(tp, replicas, std::move(*durable), topic_id));
   if (!partition.ok()) return partition.status();
-  manager_.add(tp, (*partition)->replica());
+  manager_.add(tp, (*partition)->replica(), topic_id);
   spdlog::info("{}: replica of a group of brokers {}", tp, fmt::join(replicas, ","));
   return partition;
 }
 
-Status ClusterReplicas::forget(Partition& partition) {
+void ClusterReplicas::stop(Partition& partition) {
   manager_.remove(partition.tp());
   partition.replica()->stop();
+}
+
+Status ClusterReplicas::forget(const TopicPartition& tp, int64_t topic_id) {
   // Already gone is fine: a crash after removing it replays the deletion.
-  std::string path = state_path(partition.tp());
+  std::string path = state_path(tp, topic_id);
   if (!env_.exists(path)) return {};
   CAIRN_RETURN_IF_ERROR(env_.remove_file(path));
   return env_.sync_dir(state_dir_);

@@ -10,7 +10,7 @@ namespace cairn::broker {
 
 // The partition replicas of one broker of a cluster: each a Raft group run
 // by the ReplicaManager, its term and vote in a RaftStateFile at
-// <state_dir>/<topic>-<partition>.
+// <state_dir>/<topic>-<partition>.<topic id>.
 class ClusterReplicas final : public ReplicaHost {
  public:
   ClusterReplicas(int32_t self, ReplicaManager& manager, storage::Env& env, std::string state_dir)
@@ -19,11 +19,13 @@ class ClusterReplicas final : public ReplicaHost {
   int32_t self() const override { return self_; }
   Result<std::shared_ptr<Partition>> serve(const TopicPartition& tp,
                                            std::shared_ptr<storage::PartitionLog> log,
-                                           const std::vector<int32_t>& replicas) override;
-  Status forget(Partition& partition) override;
+                                           const std::vector<int32_t>& replicas,
+                                           int64_t topic_id) override;
+  void stop(Partition& partition) override;
+  Status forget(const TopicPartition& tp, int64_t topic_id) override;
 
  private:
-  std::string state_path(const TopicPartition& tp) const;
+  std::string state_path(const TopicPartition& tp, int64_t topic_id) const;
 
   const int32_t self_;
   ReplicaManager& manager_;

@@ -27,10 +27,16 @@ Status refuse_compaction(const std::map<std::string, std::string>& configs) {
 
 // Wakes the applier when the metadata log's high watermark moves. Shared
 // with the partition's waiters, which may wake it after the controller is
-// gone: it owns the condition variable it signals.
+// gone: it owns the mutex and condition variable it signals. Notifying
+// under the mutex, after the high watermark moved, means a waiter that
+// checked the watermark under it cannot miss the wake.
 class Controller::Wakeup final : public ReadWaiter {
  public:
-  void wake() override { changed.notify_all(); }
+  void wake() override {
+    std::lock_guard lock(mutex);
+    changed.notify_all();
+  }
+  std::mutex mutex;
   std::condition_variable changed;
 };
 
@@ -46,7 +52,7 @@ Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::
   TopicPartition tp{kMetadataTopic, 0};
   auto log = store.open_partition(tp, config);
   if (!log.ok()) return log.status();
-  auto partition = host.serve(tp, std::move(*log), controller->options_.voters.ids());
+  auto partition = host.serve(tp, std::move(*log), controller->options_.voters.ids(), 0);
   if (!partition.ok()) return partition.status();
   controller->partition_ = std::move(*partition);
   controller->applier_ = std::thread([c = controller.get()] { c->run(); });
@@ -57,7 +63,7 @@ Controller::~Controller() { stop(); }
 
 void Controller::stop() {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(wakeup_->mutex);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -69,13 +75,20 @@ void Controller::stop() {
 std::optional<int32_t> Controller::leader() const { return partition_->replica()->leader(); }
 
 Offset Controller::applied() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(wakeup_->mutex);
   return applied_;
 }
 
 Status Controller::check_leader() const {
   auto leader = this->leader();
-  if (leader == options_.self) return {};
+  if (leader == options_.self) {
+    if (partition_->replica()->is_ready_leader()) return {};
+    // Until an entry of its term commits, its high watermark may miss what
+    // the previous controller committed: checks against it could be wrong.
+    return error(ErrorCode::not_leader,
+                 "broker {} was just elected controller and is catching up; retry shortly",
+                 options_.self);
+  }
   if (!leader) {
     return error(ErrorCode::not_leader,
                  "no controller is elected yet: a majority of the brokers in --controller-voters "
@@ -89,8 +102,9 @@ Status Controller::check_leader() const {
 
 Status Controller::create_topic(const v1::TopicSpec& spec) {
   std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up());
+  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
   std::map<std::string, std::string> configs(spec.configs().begin(), spec.configs().end());
   CAIRN_RETURN_IF_ERROR(refuse_compaction(configs));
   auto brokers = options_.voters.ids();
@@ -104,7 +118,7 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
   auto assignment = assign_replicas(brokers, partitions, factor,
                                     static_cast<uint32_t>(std::hash<std::string>{}(spec.name())));
   if (!assignment.ok()) return assignment.status();
-  CAIRN_RETURN_IF_ERROR(topics_.check_new({spec.name(), partitions, configs, *assignment}));
+  CAIRN_RETURN_IF_ERROR(topics_.check_new({spec.name(), partitions, configs, *assignment, 0}));
 
   v1::ClusterRecord record;
   auto* created = record.mutable_topic_created();
@@ -113,7 +127,7 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
   for (const auto& replicas : *assignment) {
     created->add_assignments()->mutable_brokers()->Add(replicas.begin(), replicas.end());
   }
-  CAIRN_RETURN_IF_ERROR(submit(record));
+  CAIRN_RETURN_IF_ERROR(submit(record, deadline));
   if (!topics_.topic(spec.name())) {
     return error(ErrorCode::unknown,
                  "topic '{}' is created in the cluster, but the controller's broker could not "
@@ -125,32 +139,36 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
 
 Status Controller::delete_topic(const std::string& name) {
   std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up());
+  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
   if (!topics_.topic(name)) {
     return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
   }
   v1::ClusterRecord record;
   record.mutable_topic_deleted()->set_name(name);
-  return submit(record);
+  return submit(record, deadline);
 }
 
 Status Controller::alter_topic(const std::string& name, const std::map<std::string, std::string>& set) {
   std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up());
+  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
   CAIRN_RETURN_IF_ERROR(refuse_compaction(set));
   CAIRN_RETURN_IF_ERROR(topics_.check_alter(name, set));
   v1::ClusterRecord record;
   auto* altered = record.mutable_topic_configs_altered();
   altered->set_name(name);
   altered->mutable_set()->insert(set.begin(), set.end());
-  return submit(record);
+  return submit(record, deadline);
 }
 
-Status Controller::catch_up() { return wait_applied(partition_->high_watermark()); }
+Status Controller::catch_up(Deadline deadline) {
+  return wait_applied(partition_->high_watermark(), deadline);
+}
 
-Status Controller::submit(const v1::ClusterRecord& record) {
+Status Controller::submit(const v1::ClusterRecord& record, Deadline deadline) {
   RecordBatchBuilder builder;
   std::string value = record.SerializeAsString();
   builder.add(std::nullopt, value, {}, storage::Clock::system().now_ms());
@@ -162,19 +180,19 @@ Status Controller::submit(const v1::ClusterRecord& record) {
   auto committed = std::make_shared<std::promise<Status>>();
   auto outcome = committed->get_future();
   partition_->when_committed(*appended, [committed](Status s) { committed->set_value(std::move(s)); });
-  if (outcome.wait_for(options_.change_timeout) != std::future_status::ready) {
+  if (outcome.wait_until(deadline) != std::future_status::ready) {
     return error(ErrorCode::request_timed_out,
                  "the change was not committed within {} ms (a majority of the controller voters "
                  "may be down); it may still take effect",
                  options_.change_timeout.count());
   }
   CAIRN_RETURN_IF_ERROR(outcome.get());
-  return wait_applied(appended->last_offset + 1);
+  return wait_applied(appended->last_offset + 1, deadline);
 }
 
-Status Controller::wait_applied(Offset offset) {
-  std::unique_lock lock(mutex_);
-  bool reached = wakeup_->changed.wait_for(lock, options_.change_timeout,
+Status Controller::wait_applied(Offset offset, Deadline deadline) {
+  std::unique_lock lock(wakeup_->mutex);
+  bool reached = wakeup_->changed.wait_until(lock, deadline,
                                            [&] { return applied_ >= offset || stopping_; });
   if (stopping_) return error(ErrorCode::shutting_down, "the broker is shutting down");
   if (!reached) {
@@ -186,7 +204,7 @@ Status Controller::wait_applied(Offset offset) {
 }
 
 void Controller::run() {
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock(wakeup_->mutex);
   while (!stopping_) {
     Offset from = applied_;
     if (partition_->high_watermark() <= from) {
@@ -201,10 +219,11 @@ void Controller::run() {
     auto next = read_records(*partition_, from, [&](const Record& record) {
       v1::ClusterRecord change;
       if (!record.value || !change.ParseFromString(*record.value)) {
-        spdlog::error("controller: skipped a metadata record that does not parse");
+        spdlog::error("controller: skipped the metadata record at offset {}: it does not parse",
+                      record.offset);
         return;
       }
-      apply(change);
+      apply(record.offset, change);
     });
     lock.lock();
     if (!next.ok()) {
@@ -218,7 +237,7 @@ void Controller::run() {
   }
 }
 
-void Controller::apply(const v1::ClusterRecord& record) {
+void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
   Status applied;
   std::string topic;
   switch (record.change_case()) {
@@ -226,7 +245,7 @@ void Controller::apply(const v1::ClusterRecord& record) {
       const auto& created = record.topic_created();
       topic = created.name();
       TopicSpec spec{topic, created.assignments_size(),
-                     {created.configs().begin(), created.configs().end()}, {}};
+                     {created.configs().begin(), created.configs().end()}, {}, offset.value};
       for (const auto& assignment : created.assignments()) {
         spec.replicas.emplace_back(assignment.brokers().begin(), assignment.brokers().end());
       }

@@ -39,7 +39,7 @@ class Controller {
     int32_t self = 0;
     ControllerVoters voters;
     int32_t default_partitions = 1;
-    // How long a change waits to be committed and applied here.
+    // How long a change may take in all: catching up, committing, applying here.
     std::chrono::milliseconds change_timeout{15'000};
   };
 
@@ -74,13 +74,15 @@ class Controller {
   Controller(Options options, TopicManager& topics);
   Status check_leader() const;
   // Appends `record` and waits until it is applied here.
-  Status submit(const v1::ClusterRecord& record);
+  using Deadline = std::chrono::steady_clock::time_point;
+  Status submit(const v1::ClusterRecord& record, Deadline deadline);
   // Waits until everything committed now is applied here, so that a new
   // leader checks changes against the whole state.
-  Status catch_up();
-  Status wait_applied(Offset offset);
+  Status catch_up(Deadline deadline);
+  Status wait_applied(Offset offset, Deadline deadline);
   void run();
-  void apply(const v1::ClusterRecord& record);
+  // `offset`: the record's, the id of a topic it creates.
+  void apply(Offset offset, const v1::ClusterRecord& record);
 
   const Options options_;
   TopicManager& topics_;
@@ -88,10 +90,10 @@ class Controller {
   std::shared_ptr<Wakeup> wakeup_;
   std::mutex changes_mutex_;  // one change at a time: check, append, apply
 
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;  // new commits, applied records, or stopping
-  Offset applied_{0};                // guarded by mutex_
-  bool stopping_ = false;            // guarded by mutex_
+  // wakeup_->mutex guards these; wakeup_->changed signals new commits,
+  // applied records and stopping.
+  Offset applied_{0};
+  bool stopping_ = false;
   std::thread applier_;
 };
 

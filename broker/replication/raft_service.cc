@@ -55,6 +55,7 @@ class RaftService::Reader final : public grpc::ServerReadReactor<v1::RaftFrame> 
       return;
     }
     service_.deliver_({envelope.group().topic(), envelope.group().partition()},
+                      envelope.group().topic_id(),
                       std::move(*message));
   }
 

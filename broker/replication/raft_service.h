@@ -25,7 +25,9 @@ namespace cairn::broker {
 // brokers given disagreeing controller voters).
 class RaftService final : public v1::Raft::CallbackService {
  public:
-  using Deliver = std::function<void(const TopicPartition& group, raft::Message message)>;
+  // `topic_id`: the incarnation of the group's topic (RaftGroupId.topic_id).
+  using Deliver =
+      std::function<void(const TopicPartition& group, int64_t topic_id, raft::Message message)>;
 
   struct Stats {
     int64_t frames_received = 0;

@@ -39,7 +39,7 @@ struct IoThread {
 class Endpoint {
  public:
   explicit Endpoint(int32_t id, int port = 0, RaftService::Deliver on_message = {})
-      : service_(id, on_message ? on_message : [this](const TopicPartition& group, raft::Message m) {
+      : service_(id, on_message ? on_message : [this](const TopicPartition& group, int64_t, raft::Message m) {
           std::lock_guard lock(mutex_);
           received_.emplace_back(group, std::move(m));
           changed_.notify_all();

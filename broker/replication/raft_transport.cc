@@ -201,15 +201,16 @@ namespace {
 // One group's view of the transport.
 class GroupTransport final : public raft::Transport {
  public:
-  GroupTransport(RaftTransport& transport, TopicPartition group)
-      : transport_(transport), group_(std::move(group)) {}
+  GroupTransport(RaftTransport& transport, TopicPartition group, int64_t topic_id)
+      : transport_(transport), group_(std::move(group)), topic_id_(topic_id) {}
   void send(raft::NodeId to, raft::Message message) override {
-    transport_.send(static_cast<int32_t>(to.value), group_, message);
+    transport_.send(static_cast<int32_t>(to.value), group_, message, topic_id_);
   }
 
  private:
   RaftTransport& transport_;
   const TopicPartition group_;
+  const int64_t topic_id_;
 };
 
 }  // namespace
@@ -238,7 +239,8 @@ void RaftTransport::set_peer(int32_t id, const std::string& address) {
   link->start();
 }
 
-void RaftTransport::send(int32_t to, const TopicPartition& group, const raft::Message& message) {
+void RaftTransport::send(int32_t to, const TopicPartition& group, const raft::Message& message,
+                         int64_t topic_id) {
   std::shared_ptr<PeerLink> link;
   {
     std::lock_guard lock(mutex_);
@@ -252,12 +254,13 @@ void RaftTransport::send(int32_t to, const TopicPartition& group, const raft::Me
   v1::RaftEnvelope envelope;
   envelope.mutable_group()->set_topic(group.topic);
   envelope.mutable_group()->set_partition(group.partition);
+  envelope.mutable_group()->set_topic_id(topic_id);
   to_proto(message, &envelope);
   link->enqueue(std::move(envelope));
 }
 
-std::unique_ptr<raft::Transport> RaftTransport::for_group(TopicPartition group) {
-  return std::make_unique<GroupTransport>(*this, std::move(group));
+std::unique_ptr<raft::Transport> RaftTransport::for_group(TopicPartition group, int64_t topic_id) {
+  return std::make_unique<GroupTransport>(*this, std::move(group), topic_id);
 }
 
 RaftTransport::Stats RaftTransport::stats() const {

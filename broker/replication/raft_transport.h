@@ -55,9 +55,11 @@ class RaftTransport {
   // Starts streaming to broker `id` at `address` (host:port), or moves it.
   void set_peer(int32_t id, const std::string& address);
 
-  void send(int32_t to, const TopicPartition& group, const raft::Message& message);
+  // `topic_id`: the incarnation of the group's topic (RaftGroupId.topic_id).
+  void send(int32_t to, const TopicPartition& group, const raft::Message& message,
+            int64_t topic_id = 0);
   // A raft::Transport for one group (Raft node ids are broker ids).
-  std::unique_ptr<raft::Transport> for_group(TopicPartition group);
+  std::unique_ptr<raft::Transport> for_group(TopicPartition group, int64_t topic_id = 0);
 
   Stats stats() const;
 

@@ -193,7 +193,7 @@ class RaftOverGrpc {
     for (auto& b : brokers_) {
       Broker* broker = b.get();
       broker->endpoint = std::make_unique<Endpoint>(
-          broker->id, 0, [broker](const TopicPartition& group, raft::Message m) {
+          broker->id, 0, [broker](const TopicPartition& group, int64_t, raft::Message m) {
             std::lock_guard lock(broker->mutex);
             if (!broker->raft || group != kGroup) return;
             broker->fail(broker->raft->handle(m));

@@ -10,6 +10,10 @@
 
 namespace cairn::broker {
 
+// How long a leader leads before handing back to the preferred replica, and
+// between two attempts: long enough for a restarted broker to catch up.
+constexpr int64_t kHandBackDelayMs = 5'000;
+
 Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
                                                 std::shared_ptr<storage::PartitionLog> log,
                                                 ReplicaSetup setup,
@@ -123,7 +127,26 @@ void Replica::when_committed(Offset end, Term term, CommitCallback done) {
 }
 
 void Replica::tick() {
-  run([](raft::Consensus& c) { return c.tick(); });
+  run([this](raft::Consensus& c) {
+    CAIRN_RETURN_IF_ERROR(c.tick());
+    hand_back_to_preferred_locked(c);
+    return Status();
+  });
+}
+
+void Replica::hand_back_to_preferred_locked(raft::Consensus& consensus) {
+  auto preferred = setup_.preferred_leader;
+  if (!preferred || *preferred == self_ || !ready_leader_) return;
+  int64_t now = clock_.now_ms();
+  if (now - ready_since_ms_ < kHandBackDelayMs || now - last_hand_back_ms_ < kHandBackDelayMs) return;
+  const raft::Progress* progress = consensus.progress(raft::NodeId(*preferred));
+  if (!progress || !progress->recently_active || progress->match_index < consensus.commit_index()) {
+    return;
+  }
+  last_hand_back_ms_ = now;
+  if (consensus.transfer_leadership(raft::NodeId(*preferred)).ok()) {
+    spdlog::info("{}: handing leadership back to broker {}, its preferred leader", tp_, *preferred);
+  }
 }
 
 void Replica::handle(const raft::Message& message) {
@@ -171,7 +194,13 @@ void Replica::on_applied(const raft::Entry& entry) {
 void Replica::settle_locked(Due& due, bool* moved) {
   auto leader = consensus_->leader();
   leader_ = leader ? leader->value : -1;
+  bool leads = consensus_->role() == raft::Role::leader;
+  if (!leads) ready_leader_ = false;
   for (const raft::EntryBounds& entry : applied_) {
+    if (leads && !ready_leader_ && entry.term == consensus_->term()) {
+      ready_leader_ = true;
+      ready_since_ms_ = clock_.now_ms();
+    }
     Offset end = entry.last + 1;
     // Waiters whose last offset this entry holds: theirs if the term matches.
     while (!waiters_.empty() && waiters_.begin()->first <= end) {

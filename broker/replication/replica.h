@@ -23,6 +23,10 @@ struct ReplicaSetup {
   std::unique_ptr<raft::DurableState> durable;  // term and vote, written synced
   std::unique_ptr<raft::Transport> transport;   // to the group's peers
   asio::io_context* io = nullptr;               // where flush notices run
+  // The broker that should lead when it can (the first replica assigned):
+  // a leader hands leadership back to it once it is caught up. None: no
+  // preference.
+  std::optional<int32_t> preferred_leader;
 };
 
 // One replica of a partition's Raft group: consensus over the partition's
@@ -68,6 +72,10 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // The leader's broker id, if this replica knows one.
   std::optional<int32_t> leader() const;
   bool is_leader() const { return leader() == self_; }
+  // Leads, and has committed an entry of its own term: its high watermark
+  // then covers everything any earlier leader committed (Raft §8), so
+  // state rebuilt from the log up to it is complete.
+  bool is_ready_leader() const { return ready_leader_.load(); }
 
   // From the broker's timer, every tick interval.
   void tick();
@@ -93,6 +101,11 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // settles, and, if no longer leader, every waiter failed.
   void settle_locked(Due& due, bool* moved);
   void finish(Due& due, bool moved);
+  // From tick (mutex held): a ready leader that is not the preferred one
+  // hands leadership to it once it is caught up, as Kafka's automatic
+  // leader rebalance does; otherwise leaders pile up on the brokers that
+  // stayed up through failures.
+  void hand_back_to_preferred_locked(raft::Consensus& consensus);
 
   const TopicPartition tp_;
   const int32_t self_;
@@ -108,6 +121,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::vector<raft::EntryBounds> applied_;      // entries committed during the current call
   std::atomic<int64_t> high_watermark_;
   std::atomic<int64_t> leader_{-1};
+  std::atomic<bool> ready_leader_{false};
+  int64_t ready_since_ms_ = 0;          // guarded by mutex_
+  int64_t last_hand_back_ms_ = 0;       // guarded by mutex_
 };
 
 }  // namespace cairn::broker

@@ -18,7 +18,9 @@ ReplicaManager::ReplicaManager(Options options, asio::io_context& io)
       io_(io),
       transport_(options_.self, io, transport_options(options_.cluster_id)),
       service_(options_.self,
-               [this](const TopicPartition& tp, raft::Message m) { deliver(tp, std::move(m)); },
+               [this](const TopicPartition& tp, int64_t topic_id, raft::Message m) {
+                 deliver(tp, topic_id, std::move(m));
+               },
                options_.cluster_id),
       timer_(io) {
   for (const auto& peer : options_.peers) transport_.set_peer(peer.id, peer.address);
@@ -33,7 +35,8 @@ ReplicaManager::~ReplicaManager() {
 }
 
 ReplicaSetup ReplicaManager::setup_for(const TopicPartition& tp, const std::vector<int32_t>& voters,
-                                       std::unique_ptr<raft::DurableState> durable) {
+                                       std::unique_ptr<raft::DurableState> durable,
+                                       int64_t topic_id) {
   ReplicaSetup setup;
   setup.raft = options_.raft;
   setup.raft.self = raft::NodeId(options_.self);
@@ -43,14 +46,16 @@ ReplicaSetup ReplicaManager::setup_for(const TopicPartition& tp, const std::vect
   setup.raft.random_seed =
       std::hash<std::string>{}(tp.topic) * 31 + uint64_t(tp.partition) * 7919 + uint64_t(options_.self);
   setup.durable = std::move(durable);
-  setup.transport = transport_.for_group(tp);
+  setup.transport = transport_.for_group(tp, topic_id);
   setup.io = &io_;
+  if (!voters.empty()) setup.preferred_leader = voters.front();
   return setup;
 }
 
-void ReplicaManager::add(const TopicPartition& tp, std::weak_ptr<Replica> replica) {
+void ReplicaManager::add(const TopicPartition& tp, std::weak_ptr<Replica> replica,
+                         int64_t topic_id) {
   std::lock_guard lock(mutex_);
-  replicas_[tp] = std::move(replica);
+  replicas_[tp] = {std::move(replica), topic_id};
 }
 
 void ReplicaManager::remove(const TopicPartition& tp) {
@@ -58,15 +63,17 @@ void ReplicaManager::remove(const TopicPartition& tp) {
   replicas_.erase(tp);
 }
 
-void ReplicaManager::deliver(const TopicPartition& tp, raft::Message message) {
+void ReplicaManager::deliver(const TopicPartition& tp, int64_t topic_id, raft::Message message) {
   std::shared_ptr<Replica> replica;
   {
     std::lock_guard lock(mutex_);
     auto it = replicas_.find(tp);
-    if (it != replicas_.end()) replica = it->second.lock();
+    if (it != replicas_.end() && it->second.topic_id == topic_id) replica = it->second.replica.lock();
   }
   if (!replica) {
-    ++unknown_groups_;  // not hosted here (yet, or any more): Raft retries
+    // Not hosted here (yet, or any more), or another incarnation of its
+    // topic: Raft retries.
+    ++unknown_groups_;
     return;
   }
   // Off the gRPC thread: consensus may wait on the log (a truncation behind
@@ -105,7 +112,7 @@ void ReplicaManager::tick_all() {
   {
     std::lock_guard lock(mutex_);
     for (auto it = replicas_.begin(); it != replicas_.end();) {
-      if (auto replica = it->second.lock()) {
+      if (auto replica = it->second.replica.lock()) {
         live.push_back(std::move(replica));
         ++it;
       } else {

@@ -43,12 +43,16 @@ class ReplicaManager {
 
   // What a replica of `tp` on this broker needs, with `voters` (broker ids,
   // this one among them) as the group's founding members.
+  // `voters` (broker ids, this one among them) as the group's founding
+  // members, the first its preferred leader; `topic_id` the incarnation of
+  // the topic (RaftGroupId.topic_id).
   ReplicaSetup setup_for(const TopicPartition& tp, const std::vector<int32_t>& voters,
-                         std::unique_ptr<raft::DurableState> durable);
+                         std::unique_ptr<raft::DurableState> durable, int64_t topic_id = 0);
   // Streams to a broker at `address` from now on (a new peer, or one that moved).
   void set_peer(const PeerBroker& peer) { transport_.set_peer(peer.id, peer.address); }
-  // Routes `tp`'s messages to `replica` and ticks it.
-  void add(const TopicPartition& tp, std::weak_ptr<Replica> replica);
+  // Routes `tp`'s messages of incarnation `topic_id` to `replica` and ticks
+  // it; messages of other incarnations are dropped.
+  void add(const TopicPartition& tp, std::weak_ptr<Replica> replica, int64_t topic_id = 0);
   void remove(const TopicPartition& tp);
 
   // Register with the broker's gRPC server (and its keepalive policy:
@@ -58,7 +62,7 @@ class ReplicaManager {
   int64_t messages_for_unknown_groups() const { return unknown_groups_.load(); }
 
  private:
-  void deliver(const TopicPartition& tp, raft::Message message);
+  void deliver(const TopicPartition& tp, int64_t topic_id, raft::Message message);
   void schedule_tick();
   void arm_locked();  // ticker_->mutex held
   void tick_all();
@@ -68,7 +72,11 @@ class ReplicaManager {
   RaftTransport transport_;
   RaftService service_;
   std::mutex mutex_;
-  std::map<TopicPartition, std::weak_ptr<Replica>> replicas_;  // guarded by mutex_
+  struct Hosted {
+    std::weak_ptr<Replica> replica;
+    int64_t topic_id = 0;
+  };
+  std::map<TopicPartition, Hosted> replicas_;  // guarded by mutex_
   std::atomic<int64_t> unknown_groups_{0};
   // Shared with the timer's handler, which may run after the manager is
   // gone: it checks `stopped` first, and the destructor waits out a tick

@@ -94,8 +94,9 @@ class ReplicatedCluster {
   Node& node(int id) { return *nodes_.at(id - 1); }
   Partition& partition(int id) { return *node(id).serving(); }
 
-  // Opens the node's partition from its store and starts its replica.
-  void up(int id) {
+  // Opens the node's partition from its store and starts its replica, of
+  // incarnation `topic_id` of the topic.
+  void up(int id, int64_t topic_id = 0) {
     Node& n = node(id);
     auto log = n.store.log();
     auto durable = RaftStateFile::open(n.store.env, n.store.dir.path() + "/raft/events-0");
@@ -104,9 +105,9 @@ class ReplicatedCluster {
     std::vector<int32_t> voters;
     for (auto& peer : nodes_) voters.push_back(peer->id);
     auto partition = Partition::serve_replicated(
-        kTp, log, n.manager->setup_for(kTp, voters, std::move(*durable)));
+        kTp, log, n.manager->setup_for(kTp, voters, std::move(*durable), topic_id));
     REQUIRE(partition.ok());
-    n.manager->add(kTp, (*partition)->replica());
+    n.manager->add(kTp, (*partition)->replica(), topic_id);
     std::lock_guard lock(n.mutex);
     n.partition = *partition;
   }
@@ -219,6 +220,24 @@ TEST_CASE("Replica.ProduceGoesToTheLeaderAndCommitsOnAMajority", "[replica]") {
     CHECK(cluster.committed_values(id) == cluster.committed_values(leader));
     CHECK(cluster.committed_values(id).size() == 100);
   }
+}
+
+TEST_CASE("Replica.AReplicaOfAnotherIncarnationOfTheTopicTakesNoPart", "[replica]") {
+  // Broker 3 deleted and re-created the topic; 1 and 2 still run the old
+  // group. Their messages must not reach its new replica, nor its theirs.
+  ReplicatedCluster cluster(3);
+  cluster.down(3);
+  cluster.up(3, 9);
+  int leader = cluster.leader(3);
+  Outcome outcome;
+  for (int i = 0; i < 5; ++i) REQUIRE(cluster.produce(leader, i, outcome).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 5; }));
+  for (const Status& s : outcome.statuses) CHECK(s.ok());
+  std::this_thread::sleep_for(300ms);
+  CHECK(cluster.partition(3).log_end() == cluster.partition(3).log_start());
+  CHECK_FALSE(cluster.partition(3).replica()->is_leader());
+  CHECK(cluster.node(3).manager->messages_for_unknown_groups() > 0);
+  CHECK(cluster.node(leader).manager->messages_for_unknown_groups() > 0);
 }
 
 TEST_CASE("Replica.NoAcknowledgementWithoutAMajority", "[replica]") {

@@ -40,6 +40,25 @@ class AdminImpl final : public Admin {
     return deleted;
   }
 
+  Result<ClusterDescription> describe_cluster() override {
+    v1::MetadataRequest request;
+    request.add_topics("");  // brokers only: no topic has an empty name
+    v1::MetadataResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::broker, &v1::Broker::Stub::Metadata, request, &response));
+    ClusterDescription out;
+    out.controller_id = response.controller_id();
+    for (const auto& broker : response.brokers()) {
+      std::string address = client::address_of(broker);
+      auto stub = v1::Broker::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::MetadataResponse ignored;
+      bool reachable = stub->Metadata(&context, request, &ignored).ok();
+      out.brokers.push_back({broker.id(), address, reachable});
+    }
+    return out;
+  }
+
   Result<std::vector<std::string>> list_topics(bool include_internal) override {
     v1::ListTopicsRequest request;
     request.set_include_internal(include_internal);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "proto/rpc_error.h"
 
@@ -64,7 +65,22 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   v1::MetadataRequest request;
   for (const auto& t : topics) request.add_topics(t);
   Status last_error = error(ErrorCode::invalid_config, "no bootstrap brokers given");
-  for (const auto& address : candidates) {
+  // A broker knows the leaders of the partitions it hosts a replica of: a
+  // partition it does not host comes back without one (-1), and the next
+  // brokers are asked until every partition has a leader or none is left.
+  std::map<std::string, std::vector<int32_t>> leaders;
+  std::set<std::string> missing;  // topics the first answer said do not exist
+  bool answered = false;
+  auto incomplete = [&] {
+    for (const auto& [name, by_partition] : leaders) {
+      if (std::count(by_partition.begin(), by_partition.end(), -1) > 0) return true;
+    }
+    return false;
+  };
+  std::set<std::string> asked;
+  for (size_t i = 0; i < candidates.size() && (!answered || incomplete()); ++i) {
+    const std::string& address = candidates[i];
+    if (!asked.insert(address).second) continue;
     std::shared_ptr<BrokerConnection> connection;
     {
       std::lock_guard lock(mutex_);
@@ -78,31 +94,41 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
       continue;
     }
     std::lock_guard lock(mutex_);
-    last_good_ = address;
-    refresh_backoff_.succeeded();
+    if (!answered) {
+      last_good_ = address;
+      refresh_backoff_.succeeded();
+    }
     for (const auto& broker : response.brokers()) {
+      if (!broker_addresses_.count(broker.id())) candidates.push_back(address_of(broker));
       broker_addresses_[broker.id()] = address_of(broker);
       if (broker.max_request_bytes() > 0) request_limits_[broker.id()] = broker.max_request_bytes();
     }
     for (const auto& topic : response.topics()) {
       if (topic.error().code() != v1::NONE) {
-        topics_.erase(topic.name());
+        if (!answered) missing.insert(topic.name());
         continue;
       }
-      std::vector<int32_t> leaders(static_cast<size_t>(topic.partitions_size()), -1);
+      auto& by_partition = leaders[topic.name()];
+      by_partition.resize(static_cast<size_t>(topic.partitions_size()), -1);
       for (const auto& p : topic.partitions()) {
-        if (p.partition() >= 0 && p.partition() < topic.partitions_size()) {
-          leaders[static_cast<size_t>(p.partition())] = p.leader();
+        if (p.partition() >= 0 && p.partition() < topic.partitions_size() && p.leader() >= 0) {
+          by_partition[static_cast<size_t>(p.partition())] = p.leader();
         }
       }
-      topics_[topic.name()] = {std::move(leaders), false};
     }
-    return {};
+    answered = true;
   }
   std::lock_guard lock(mutex_);
-  refresh_backoff_.failed(options_, Backoff::Clock::now());
-  refresh_failure_ = last_error;
-  return last_error;
+  if (!answered) {
+    refresh_backoff_.failed(options_, Backoff::Clock::now());
+    refresh_failure_ = last_error;
+    return last_error;
+  }
+  for (const auto& name : missing) {
+    if (!leaders.count(name)) topics_.erase(name);
+  }
+  for (auto& [name, by_partition] : leaders) topics_[name] = {std::move(by_partition), false};
+  return {};
 }
 
 size_t Cluster::max_request_bytes() const {

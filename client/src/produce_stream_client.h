@@ -29,6 +29,9 @@ class ProduceStreamClient final
   // No more requests: half-closes once the queue is written. No-op once ended.
   void close();
   bool done() const { return done_.load(); }
+  // Ends the stream now (a broker that stopped answering): on_done follows
+  // with CANCELLED, the requests still in flight unanswered.
+  void cancel() { context_.TryCancel(); }
 
   void OnWriteDone(bool ok) override;
   void OnWritesDoneDone(bool ok) override {}

@@ -157,7 +157,29 @@ class ProducerImpl final : public Producer {
   struct Pending {
     std::string address;
     std::vector<PartitionSend> sends;  // in the order of the request's entries
+    int64_t sent_ms = 0;
   };
+
+  // A broker that does not answer a request within the request timeout
+  // (plus a second: with acks=all the broker itself answers at the
+  // timeout) is hung or cut off with its connection still open (a paused
+  // process, a one-way partition): its stream is cancelled, which settles
+  // every request on it as broker_unavailable, to be retried elsewhere
+  // after a metadata refresh. Runs on the sender thread.
+  void cancel_stalled_streams(int64_t now) {
+    // Streams are deleted only on this thread, so the pointers outlive the
+    // lock; cancelling outside it, as gRPC may run on_stream_done inline.
+    std::set<client::ProduceStreamClient*> stalled;
+    {
+      std::lock_guard lock(requests_mutex_);
+      for (const auto& [id, pending] : pending_) {
+        if (now - pending.sent_ms <= options_.client.request_timeout_ms + 1'000) continue;
+        auto it = streams_.find(pending.address);
+        if (it != streams_.end() && it->second) stalled.insert(it->second.get());
+      }
+    }
+    for (auto* stream : stalled) stream->cancel();
+  }
 
   // What one request may carry besides its own overhead: kMaxRequestBytes,
   // or less when a broker (or this client) accepts less.
@@ -366,6 +388,7 @@ class ProducerImpl final : public Producer {
       }
       int64_t now = steady_ms();
       int64_t next_wake = now + 100;
+      cancel_stalled_streams(now);
       auto ready = collect_ready(now, &next_wake);
       if (!ready.empty()) {
         dispatch(std::move(ready));
@@ -455,7 +478,7 @@ class ProducerImpl final : public Producer {
       settle_all(std::move(sends), error(ErrorCode::broker_unavailable, "the stream to {} ended", address));
       return;
     }
-    pending_[id] = Pending{address, std::move(sends)};
+    pending_[id] = Pending{address, std::move(sends), steady_ms()};
     ++in_flight_per_broker_[address];
   }
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "three_brokers.h"
@@ -118,6 +119,157 @@ TEST_CASE("ReplicatedTopicKeepsEveryAcknowledgedRecordWhileLeadersAreKilled", "[
   REQUIRE(total > 500);
   cluster.wait_for_leaders("events");
   check_every_replica(cluster, "events", records);
+}
+
+TEST_CASE("AStoppedLeaderIsNeverAStaleLeader", "[integration][cluster]") {
+  ThreeBrokers cluster;
+  cluster.create_topic("orders", 1, 3);
+  int32_t stopped = cluster.wait_for_leaders("orders")[0];
+  auto producer = cluster.producer();
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  auto send = [&](const std::string& tag, int count) {
+    for (int i = 0; i < count; ++i) {
+      std::string value = tag + std::to_string(i);
+      producer->send({"orders", 0, std::nullopt, value, {}, 0},
+                     [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+    }
+    producer->flush();
+  };
+  send("before-", 100);
+
+  // Frozen past the election timeout: the others elect a new leader and go on.
+  cluster.broker(stopped).pause();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  send("during-", 100);
+
+  // Back: whatever it still believes for a moment, it must not acknowledge
+  // a write the new leader does not have.
+  cluster.broker(stopped).resume();
+  auto stub = v1::Broker::NewStub(
+      grpc::CreateChannel(cluster.broker(stopped).address(), grpc::InsecureChannelCredentials()));
+  v1::ProduceRequest stale;
+  stale.set_acks(v1::ACKS_ALL);
+  stale.set_timeout_ms(3000);
+  auto* data = stale.add_partitions();
+  data->set_topic("orders");
+  data->set_partition(0);
+  data->mutable_records()->add_records()->set_value("stale-write");
+  v1::ProduceResponse answer;
+  grpc::ClientContext context;
+  grpc::Status rpc = stub->Produce(&context, stale, &answer);
+  REQUIRE(rpc.ok());
+  REQUIRE(answer.results_size() == 1);
+  CHECK(answer.results(0).error().code() != v1::NONE);
+  send("after-", 100);
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+
+  auto records = acked.snapshot();
+  REQUIRE(records[0].size() == 300);
+  check_every_replica(cluster, "orders", records);
+  // The refused write is on no replica, below any high watermark.
+  for (auto& broker : cluster.brokers) {
+    for (const auto& [offset, value] : ThreeBrokers::read_replica(*broker, "orders", 0, 300)) {
+      CHECK(value != "stale-write");
+    }
+  }
+}
+
+TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cluster]") {
+  ThreeBrokers cluster;
+  cluster.create_topic("ledger", 3, 3);
+  cluster.wait_for_leaders("ledger");
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  auto send_round = [&](const std::string& tag) {
+    auto producer = cluster.producer();
+    for (int i = 0; i < 300; ++i) {
+      std::string value = tag + std::to_string(i);
+      producer->send({"ledger", i % 3, std::nullopt, value, {}, 0},
+                     [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+    }
+    producer->flush();
+  };
+  send_round("first-");
+  bool crash = GENERATE(false, true);
+  INFO((crash ? "SIGKILL" : "SIGTERM") << " all three");
+  for (auto& broker : cluster.brokers) crash ? broker->kill() : broker->stop();
+  for (auto& broker : cluster.brokers) REQUIRE(broker->start().ok());
+  // The topics come back from the controller's log, with their data.
+  cluster.wait_for_leaders("ledger");
+  send_round("second-");
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  size_t total = 0;
+  for (const auto& [partition, by_offset] : records) total += by_offset.size();
+  CHECK(total == 600);
+  check_every_replica(cluster, "ledger", records);
+}
+
+TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]") {
+  ThreeBrokers cluster;
+  cluster.create_topic("before", 1, 3);
+  int32_t controller = cluster.wait_for_controller();
+  cluster.broker(controller).kill();
+  // Any live broker takes the change and forwards it to the new controller.
+  cluster.create_topic("after", 2, 3);
+  CHECK(cluster.wait_for_controller() != controller);
+  CHECK(cluster.admin->delete_topic("before").ok());
+
+  // The broker that was down catches up from the metadata log.
+  REQUIRE(cluster.broker(controller).start().ok());
+  CHECK(eventually(
+      [&] {
+        auto metadata = ThreeBrokers::metadata(cluster.broker(controller), {});
+        if (!metadata) return false;
+        std::set<std::string> names;
+        for (const auto& topic : metadata->topics()) names.insert(topic.name());
+        return names == std::set<std::string>{"after"};
+      },
+      std::chrono::seconds(20)));
+}
+
+TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]") {
+  ThreeBrokers cluster;
+  cluster.create_topic("solo", 3, 1);  // one replica each: every broker hosts one partition
+  cluster.wait_for_leaders("solo");
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.client.bootstrap_brokers = {cluster.broker(1).address()};
+  options.acks = Acks::all;
+  auto producer = Producer::create(options);
+  REQUIRE(producer.ok());
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  for (int i = 0; i < 30; ++i) {
+    std::string value = "v" + std::to_string(i);
+    (*producer)->send({"solo", i % 3, std::nullopt, value, {}, 0},
+                      [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+  }
+  (*producer)->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  REQUIRE(records.size() == 3);
+  // A broker without a replica says where it is.
+  for (int32_t p = 0; p < 3; ++p) {
+    auto described = ThreeBrokers::describe(cluster.broker(1), "solo");
+    REQUIRE(described);
+    int32_t host = described->partitions(p).replicas(0);
+    int32_t other = host % 3 + 1;
+    auto stub = v1::Broker::NewStub(grpc::CreateChannel(cluster.broker(other).address(),
+                                                        grpc::InsecureChannelCredentials()));
+    v1::ProduceRequest request;
+    auto* data = request.add_partitions();
+    data->set_topic("solo");
+    data->set_partition(p);
+    data->mutable_records()->add_records()->set_value("x");
+    v1::ProduceResponse response;
+    grpc::ClientContext context;
+    REQUIRE(stub->Produce(&context, request, &response).ok());
+    CHECK(response.results(0).error().code() == v1::NOT_LEADER);
+    CHECK_THAT(response.results(0).error().message(),
+               Catch::Contains(fmt::format("brokers {} do", host)));
+  }
 }
 
 TEST_CASE("ClusterRefusesBadConfigurationWithAMessage", "[integration][cluster]") {

@@ -74,7 +74,8 @@ struct ThreeBrokers {
   }
 
   // The leader of every partition of `topic`, once each has one that runs
-  // (as the brokers' metadata says, asked of running brokers only).
+  // (as the running brokers' metadata says: each knows the leaders of the
+  // partitions it hosts).
   std::vector<int32_t> wait_for_leaders(const std::string& topic,
                                         std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     std::vector<int32_t> leaders;
@@ -84,35 +85,62 @@ struct ThreeBrokers {
           for (auto& broker : brokers) {
             if (!broker->running()) continue;
             auto described = describe(*broker, topic);
-            if (!described) return false;
+            if (!described) continue;
+            leaders.resize(static_cast<size_t>(described->partitions_size()), -1);
             for (const auto& p : described->partitions()) {
-              int32_t leader = p.leader();
-              if (leader < 1 || !this->broker(leader).running()) return false;
-              leaders.push_back(leader);
+              if (p.leader() >= 1) leaders[static_cast<size_t>(p.partition())] = p.leader();
             }
-            return !leaders.empty();
           }
-          return false;
+          if (leaders.empty()) return false;
+          for (int32_t leader : leaders) {
+            if (leader < 1 || !this->broker(leader).running()) return false;
+          }
+          return true;
         },
         timeout);
     REQUIRE(elected);
     return leaders;
   }
 
-  // `topic` as one broker's metadata describes it; none if it does not answer.
-  static std::optional<v1::TopicInfo> describe(const BrokerProcess& broker, const std::string& topic) {
+  // The controller leader as a running broker's metadata names it, once one is elected.
+  int32_t wait_for_controller(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    int32_t controller = -1;
+    bool elected = eventually(
+        [&] {
+          for (auto& broker : brokers) {
+            if (!broker->running()) continue;
+            auto metadata = this->metadata(*broker, {});
+            if (!metadata) continue;
+            controller = metadata->controller_id();
+            return controller > 0 && this->broker(controller).running();
+          }
+          return false;
+        },
+        timeout);
+    REQUIRE(elected);
+    return controller;
+  }
+
+  static std::optional<v1::MetadataResponse> metadata(const BrokerProcess& broker,
+                                                      const std::vector<std::string>& topics) {
     auto stub = v1::Broker::NewStub(
         grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
     v1::MetadataRequest request;
-    request.add_topics(topic);
+    for (const auto& topic : topics) request.add_topics(topic);
     v1::MetadataResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    if (!stub->Metadata(&context, request, &response).ok() || response.topics_size() != 1 ||
-        response.topics(0).error().code() != v1::NONE) {
+    if (!stub->Metadata(&context, request, &response).ok()) return std::nullopt;
+    return response;
+  }
+
+  // `topic` as one broker's metadata describes it; none if it does not answer.
+  static std::optional<v1::TopicInfo> describe(const BrokerProcess& broker, const std::string& topic) {
+    auto response = metadata(broker, {topic});
+    if (!response || response->topics_size() != 1 || response->topics(0).error().code() != v1::NONE) {
       return std::nullopt;
     }
-    return response.topics(0);
+    return response->topics(0);
   }
 
   // Every record of a partition below the high watermark of one broker's

@@ -30,6 +30,18 @@ struct TopicDescription {
   std::map<std::string, std::string> configs;
 };
 
+// A broker of the cluster as metadata names it, and whether it answered.
+struct BrokerDescription {
+  int32_t id = 0;
+  std::string address;  // host:port
+  bool reachable = false;
+};
+
+struct ClusterDescription {
+  std::vector<BrokerDescription> brokers;
+  int32_t controller_id = -1;  // -1: none elected (as far as the broker asked knows)
+};
+
 // A topic to create.
 struct NewTopic {
   std::string name;
@@ -95,6 +107,8 @@ class Admin {
     return create_topic(NewTopic{name, partitions, 0, configs});
   }
   virtual Status delete_topic(const std::string& name) = 0;
+  // The brokers, each asked directly whether it answers, and the controller.
+  virtual Result<ClusterDescription> describe_cluster() = 0;
   virtual Result<std::vector<std::string>> list_topics(bool include_internal = false) = 0;
   virtual Result<TopicDescription> describe_topic(const std::string& name) = 0;
   virtual Status alter_topic_configs(const std::string& name,

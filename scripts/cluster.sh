@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A local three-broker Cairn cluster on 127.0.0.1, in the background.
+#   scripts/cluster.sh up       installs what is missing, builds, starts brokers 1..3
+#                               on ports 7070..7072 (data and logs in ./data/broker-N)
+#   scripts/cluster.sh status   which brokers run, and the cluster as they see it
+#   scripts/cluster.sh down     stops them cleanly (SIGTERM; data stays)
+# Extra arguments to `up` go to every cairnd (cairnd --help lists them).
+# The cairn CLI finds broker 1 at 127.0.0.1:7070 by default; any broker will do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BROKERS=(1 2 3)
+port_of() { echo $((7069 + $1)); }
+VOTERS="1@127.0.0.1:7070,2@127.0.0.1:7071,3@127.0.0.1:7072"
+export CAIRN_BROKERS="127.0.0.1:7070,127.0.0.1:7071,127.0.0.1:7072"
+
+running() { [[ -f "data/broker-$1.pid" ]] && kill -0 "$(cat "data/broker-$1.pid")" 2>/dev/null; }
+
+up() {
+  bash scripts/install-deps.sh
+  bash scripts/build.sh
+  mkdir -p data
+  for id in "${BROKERS[@]}"; do
+    if running "$id"; then
+      echo "broker $id already runs (pid $(cat "data/broker-$id.pid"))"
+      continue
+    fi
+    build/bin/cairnd --node-id "$id" --listen "127.0.0.1:$(port_of "$id")" \
+      --data-dir "data/broker-$id" --controller-voters "$VOTERS" "$@" \
+      >> "data/broker-$id.log" 2>&1 &
+    echo $! > "data/broker-$id.pid"
+  done
+  # Serving once each answers; the cluster once a controller is elected.
+  for _ in $(seq 1 100); do
+    if build/bin/cairn cluster describe > /dev/null 2>&1; then
+      build/bin/cairn cluster describe
+      echo "logs: data/broker-N.log; try: build/bin/cairn topic create demo --partitions 3 --replication-factor 3"
+      return 0
+    fi
+    for id in "${BROKERS[@]}"; do
+      if ! running "$id"; then
+        echo "broker $id exited; the end of data/broker-$id.log says why:" >&2
+        tail -n 5 "data/broker-$id.log" >&2
+        return 1
+      fi
+    done
+    sleep 0.2
+  done
+  echo "the cluster did not elect a controller within 20 s; see data/broker-N.log" >&2
+  return 1
+}
+
+down() {
+  for id in "${BROKERS[@]}"; do
+    if running "$id"; then
+      kill -TERM "$(cat "data/broker-$id.pid")"
+      while running "$id"; do sleep 0.1; done
+      echo "broker $id stopped"
+    fi
+    rm -f "data/broker-$id.pid"
+  done
+}
+
+status() {
+  for id in "${BROKERS[@]}"; do
+    if running "$id"; then
+      echo "broker $id: running (pid $(cat "data/broker-$id.pid")) on 127.0.0.1:$(port_of "$id")"
+    else
+      echo "broker $id: not running"
+    fi
+  done
+  build/bin/cairn cluster describe || true
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: scripts/cluster.sh up [cairnd flags...] | status | down" >&2; exit 2 ;;
+esac
