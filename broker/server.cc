@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "broker/cluster/node_identity.h"
+#include "proto/grpc_callback_queue.h"
 #include "storage/slow_sync_env.h"
 
 namespace cairn::broker {
@@ -18,6 +19,7 @@ Server::Server(BrokerConfig config, std::optional<ControllerVoters> voters)
     : config_(std::move(config)), voters_(std::move(voters)), work_(io_.get_executor()) {}
 
 Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
+  pin_grpc_callback_queue();
   // Checked before anything is touched: a bad address or a taken port must
   // not cost a recovery of every partition first.
   auto address = parse_listen_address(config.listen);

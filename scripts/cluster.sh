@@ -4,7 +4,9 @@
 #                               on ports 7070..7072 (data and logs in ./data/broker-N)
 #   scripts/cluster.sh status   which brokers run, and the cluster as they see it
 #   scripts/cluster.sh down     stops them cleanly (SIGTERM; data stays)
-# Extra arguments to `up` go to every cairnd (cairnd --help lists them).
+# Extra arguments to `up` go to every cairnd (cairnd --help lists them);
+# `up` starts only the brokers that are not running, and with
+# CAIRN_SKIP_BUILD=1 it neither installs nor builds.
 # The cairn CLI finds broker 1 at 127.0.0.1:7070 by default; any broker will do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +19,10 @@ export CAIRN_BROKERS="127.0.0.1:7070,127.0.0.1:7071,127.0.0.1:7072"
 running() { [[ -f "data/broker-$1.pid" ]] && kill -0 "$(cat "data/broker-$1.pid")" 2>/dev/null; }
 
 up() {
-  bash scripts/install-deps.sh
-  bash scripts/build.sh
+  if [[ -z "${CAIRN_SKIP_BUILD:-}" ]]; then
+    bash scripts/install-deps.sh
+    bash scripts/build.sh
+  fi
   mkdir -p data
   for id in "${BROKERS[@]}"; do
     if running "$id"; then

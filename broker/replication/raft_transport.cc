@@ -10,6 +10,7 @@
 #include "broker/replication/raft_codec.h"
 #include "cairn/v1/raft.grpc.pb.h"
 #include "proto/assert.h"
+#include "proto/grpc_callback_queue.h"
 
 namespace cairn::broker {
 
@@ -47,6 +48,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     std::unique_lock lock(mutex_);
     closing_ = true;
     if (timer_) timer_->cancel();
+    done_.wait(lock, [&] { return !starting_; });
     Stream* stream = stream_;
     if (!stream) return;
     stream->context.TryCancel();
@@ -106,16 +108,22 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     // goes when a write fails or on close(); OnDone follows.
     stream->AddHold();
     held_ = true;
+    // Until StartCall returns, nothing may write or release the hold: a
+    // write that failed and dropped the hold could end the call, and
+    // delete the stream, before StartCall touched it (gRPC then asserted).
+    starting_ = true;
     lock.unlock();
     stream->StartCall();
     lock.lock();
+    starting_ = false;
+    done_.notify_all();
     pump(lock);
   }
 
   // Starts the next frame if the stream is idle and messages wait. Releases
   // the lock before calling into gRPC.
   void pump(std::unique_lock<std::mutex>& lock) {
-    if (!stream_ || !held_ || writing_ || queue_.empty() || closing_) return;
+    if (!stream_ || !held_ || starting_ || writing_ || queue_.empty() || closing_) return;
     Stream* stream = stream_;
     v1::RaftFrame& frame = stream->frame;
     frame.Clear();
@@ -189,6 +197,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   size_t queued_bytes_ = 0;
   Stream* stream_ = nullptr;  // deleted by gRPC after OnDone
   bool held_ = false;         // stream_ holds its hold: writes may start
+  bool starting_ = false;     // StartCall of stream_ has not returned yet
   bool writing_ = false;
   bool closing_ = false;
   int64_t backoff_ms_ = 0;
@@ -216,7 +225,9 @@ class GroupTransport final : public raft::Transport {
 }  // namespace
 
 RaftTransport::RaftTransport(int32_t self, asio::io_context& io, Options options)
-    : self_(self), io_(io), options_(options) {}
+    : self_(self), io_(io), options_(options) {
+  pin_grpc_callback_queue();
+}
 
 RaftTransport::~RaftTransport() {
   std::map<int32_t, std::shared_ptr<PeerLink>> peers;

@@ -71,7 +71,9 @@ TEST_CASE("RaftTransport.ABurstOfHeartbeatsSharesFrames", "[raft-transport]") {
   auto sent = transport.stats();
   CHECK(sent.messages_sent == kGroups);
   // One frame in flight at a time; everything queued meanwhile goes next.
-  CHECK(sent.frames_sent < 50);
+  // Typically 2-5 frames; a loaded machine (CI) writes more, smaller ones,
+  // still far from one per message.
+  CHECK(sent.frames_sent < kGroups / 10);
   CHECK(two.service().stats().frames_received == sent.frames_sent);
   WARN(kGroups << " heartbeats in " << sent.frames_sent << " frames");
 }

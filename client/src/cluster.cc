@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "proto/grpc_callback_queue.h"
 #include "proto/rpc_error.h"
 
 namespace cairn::client {
@@ -13,7 +14,9 @@ std::string address_of(const v1::BrokerInfo& broker) {
   return broker.host() + ":" + std::to_string(broker.port());
 }
 
-Cluster::Cluster(ClientOptions options) : options_(std::move(options)) {}
+Cluster::Cluster(ClientOptions options) : options_(std::move(options)) {
+  pin_grpc_callback_queue();  // producers and consumers come and go
+}
 
 std::unique_ptr<grpc::ClientContext> Cluster::context() const {
   auto context = std::make_unique<grpc::ClientContext>();
