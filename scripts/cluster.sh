@@ -16,7 +16,13 @@ port_of() { echo $((7069 + $1)); }
 VOTERS="1@127.0.0.1:7070,2@127.0.0.1:7071,3@127.0.0.1:7072"
 export CAIRN_BROKERS="127.0.0.1:7070,127.0.0.1:7071,127.0.0.1:7072"
 
-running() { [[ -f "data/broker-$1.pid" ]] && kill -0 "$(cat "data/broker-$1.pid")" 2>/dev/null; }
+# A killed broker whose parent is gone may linger as a zombie: not running.
+running() {
+  local pid state
+  pid=$(cat "data/broker-$1.pid" 2>/dev/null) || return 1
+  state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  [[ "$state" != Z* ]]
+}
 
 up() {
   if [[ -z "${CAIRN_SKIP_BUILD:-}" ]]; then

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "run_command.h"
 #include "three_brokers.h"
 
 using namespace cairn;
@@ -270,6 +271,50 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
     CHECK_THAT(response.results(0).error().message(),
                Catch::Contains(fmt::format("brokers {} do", host)));
   }
+}
+
+TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][cluster][cli]") {
+  ThreeBrokers cluster;
+  std::string brokers = cluster.broker(1).address() + "," + cluster.broker(2).address();
+  auto cli = [&](const std::string& args, const std::string& input = "") {
+    std::string input_path = cluster.folder.path() + "/stdin";
+    std::ofstream(input_path) << input;
+    return run_command(fmt::format("{} {} --brokers {} < {} 2>&1", bin_path("cairn"), args, brokers,
+                                   input_path));
+  };
+  // The line of `output` that names `address`.
+  auto line_of = [](const std::string& output, const std::string& address) {
+    auto at = output.find(address);
+    if (at == std::string::npos) return std::string();
+    auto start = output.rfind('\n', at);
+    start = start == std::string::npos ? 0 : start + 1;
+    return output.substr(start, output.find('\n', at) - start);
+  };
+  int32_t controller = cluster.wait_for_controller();
+  auto described = cli("cluster describe");
+  CHECK(described.exit_code == 0);
+  for (int32_t id = 1; id <= 3; ++id) {
+    std::string line = line_of(described.output, cluster.broker(id).address());
+    INFO(line);
+    CHECK_THAT(line, Catch::Contains(" up "));
+    CHECK((line.find("controller") != std::string::npos) == (id == controller));
+  }
+
+  auto created = cli("topic create events --partitions 3 --replication-factor 2");
+  CHECK(created.exit_code == 0);
+  CHECK_THAT(created.output, Catch::Contains("created topic events"));
+  CHECK(cli("topic create more --replication-factor 4").exit_code == 1);
+  cluster.wait_for_leaders("events");
+  auto produced = cli("produce events --partition 1", "one\ntwo\n");
+  CHECK(produced.exit_code == 0);
+  auto consumed = cli("consume events --from beginning --max-messages 2 --timeout-ms 5000");
+  CHECK(consumed.exit_code == 0);
+  CHECK_THAT(consumed.output, Catch::Contains("one") && Catch::Contains("two"));
+
+  // A broker down is reported, not hidden.
+  cluster.broker(3).kill();
+  auto degraded = cli("cluster describe");
+  CHECK_THAT(line_of(degraded.output, cluster.broker(3).address()), Catch::Contains("unreachable"));
 }
 
 TEST_CASE("ClusterRefusesBadConfigurationWithAMessage", "[integration][cluster]") {
