@@ -65,6 +65,10 @@ grpc::ServerUnaryReactor* GroupsService::FetchOffsets(grpc::CallbackServerContex
                                                       const v1::FetchOffsetsRequest* request,
                                                       v1::FetchOffsetsResponse* response) {
   auto committed = coordinator_.committed(request->group());
+  if (!committed.ok()) {
+    to_proto(committed.status(), response->mutable_error());
+    return finish_ok(context);
+  }
   auto wanted = from_proto(request->partitions());
   for (const auto& [tp, offset] : *committed) {
     if (!wanted.empty() && !wanted.count(tp)) continue;
@@ -116,7 +120,9 @@ grpc::ServerUnaryReactor* GroupsService::DescribeGroup(grpc::CallbackServerConte
   for (const auto& [tp, offset] : g->offsets) partitions.insert(tp);
   for (const auto& topic : g->subscribed_topics) {
     if (auto t = topics_.topic(topic)) {
-      for (const auto& p : t->partitions) partitions.insert(p->tp());
+      for (int32_t p = 0; p < static_cast<int32_t>(t->partitions.size()); ++p) {
+        partitions.insert({topic, p});
+      }
     }
   }
   for (const auto& tp : partitions) {

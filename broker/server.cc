@@ -75,17 +75,18 @@ Status Server::open_components() {
     topics_->set_replica_host(cluster_replicas_.get());
   } else {
     spdlog::info("recovered {} topic(s)", topics_->topics().size());
-    GroupCoordinatorOptions group_options;
-    group_options.offsets_retention_ms = c.offsets_retention_ms;
-    auto groups = GroupCoordinator::open(*topics_, io_, group_options);
-    if (!groups.ok()) return groups.status();
-    groups_ = std::move(*groups);
-    // A deleted topic takes the groups' offsets with it: a recreated topic of
-    // the same name starts afresh instead of at a stale offset.
-    topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
-      groups->forget_topic(topic);
-    });
   }
+  GroupCoordinatorOptions group_options;
+  group_options.offsets_retention_ms = c.offsets_retention_ms;
+  group_options.replicated = voters_.has_value();
+  auto groups = GroupCoordinator::open(*topics_, io_, group_options);
+  if (!groups.ok()) return groups.status();
+  groups_ = std::move(*groups);
+  // A deleted topic takes the groups' offsets with it: a recreated topic of
+  // the same name starts afresh instead of at a stale offset.
+  topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
+    groups->forget_topic(topic);
+  });
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -95,6 +96,15 @@ Status Server::open_components() {
     options.self = c.node_id;
     options.voters = *voters_;
     options.default_partitions = c.default_partitions;
+    // Replicated partitions cannot be compacted yet: the offsets are kept
+    // whole (each commit is a record of some 100 bytes).
+    v1::TopicSpec offsets;
+    offsets.set_name(kOffsetsTopic);
+    offsets.set_partitions(group_options.offsets_partitions);
+    offsets.mutable_configs()->insert({"cleanup.policy", "delete"});
+    offsets.mutable_configs()->insert({"retention.ms", "-1"});
+    offsets.mutable_configs()->insert({"segment.bytes", "104857600"});
+    options.internal_topics.push_back(offsets);
     auto controller = Controller::start(options, *store_, *cluster_replicas_, *topics_);
     if (!controller.ok()) return controller.status();
     controller_ = std::move(*controller);

@@ -69,7 +69,7 @@ class Server {
   std::vector<std::thread> io_threads_;
   std::unique_ptr<BrokerService> broker_service_;
   std::unique_ptr<AdminService> admin_service_;
-  std::unique_ptr<GroupCoordinator> groups_;  // alone only, for now
+  std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<GroupsService> groups_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int32_t port_ = 0;

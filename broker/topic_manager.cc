@@ -112,7 +112,7 @@ Result<storage::LogConfig> TopicManager::config_for_change(
   return config;
 }
 
-Status TopicManager::check_new(const TopicSpec& spec) const {
+Status TopicManager::check_new(const TopicSpec& spec, Limits limits) const {
   CAIRN_RETURN_IF_ERROR(validate_topic_name(spec.name));
   if (spec.partitions < 1 || spec.partitions > kMaxPartitions) {
     return error(ErrorCode::invalid_request, "a topic needs 1 to {} partitions, not {}",
@@ -124,16 +124,19 @@ Status TopicManager::check_new(const TopicSpec& spec) const {
   }
   CAIRN_ASSERT(spec.replicas.empty() || (replica_host_ && static_cast<int32_t>(spec.replicas.size()) ==
                                                               spec.partitions));
-  CAIRN_RETURN_IF_ERROR(config_for_change(spec.config_overrides, spec.config_overrides).status());
+  CAIRN_RETURN_IF_ERROR(
+      config_for_change(spec.config_overrides, limits == Limits::check ? spec.config_overrides
+                                                                        : std::map<std::string, std::string>{})
+          .status());
   if (topic(spec.name)) {
     return error(ErrorCode::topic_already_exists, "topic '{}' already exists", spec.name);
   }
   return {};
 }
 
-Status TopicManager::create(const TopicSpec& spec) {
+Status TopicManager::create(const TopicSpec& spec, Limits limits) {
   std::lock_guard changes(changes_mutex_);
-  CAIRN_RETURN_IF_ERROR(check_new(spec));
+  CAIRN_RETURN_IF_ERROR(check_new(spec, limits));
   // Opening creates folders and recovers leftovers: slow, so lookups go on meanwhile.
   auto opened = open_topic(spec);
   if (!opened.ok()) return opened.status();
@@ -176,22 +179,25 @@ Status TopicManager::remove(const std::string& name) {
 }
 
 Status TopicManager::check_alter(const std::string& name,
-                                 const std::map<std::string, std::string>& set) const {
+                                 const std::map<std::string, std::string>& set, Limits limits) const {
   auto topic = this->topic(name);
   if (!topic) return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
   auto overrides = topic->config_overrides;
   for (const auto& [key, value] : set) overrides[key] = value;
-  return config_for_change(overrides, set).status();
+  return config_for_change(overrides, limits == Limits::check ? set : std::map<std::string, std::string>{})
+      .status();
 }
 
-Status TopicManager::alter(const std::string& name, const std::map<std::string, std::string>& set) {
+Status TopicManager::alter(const std::string& name, const std::map<std::string, std::string>& set,
+                           Limits limits) {
   std::lock_guard changes(changes_mutex_);
-  CAIRN_RETURN_IF_ERROR(check_alter(name, set));
+  CAIRN_RETURN_IF_ERROR(check_alter(name, set, limits));
   {
     std::lock_guard lock(mutex_);
     auto& topic = topics_.at(name);  // changes_mutex_ held: still there
     for (const auto& [key, value] : set) topic.config_overrides[key] = value;
-    auto config = config_for_change(topic.config_overrides, set);
+    auto config = config_for_change(topic.config_overrides,
+                                    limits == Limits::check ? set : std::map<std::string, std::string>{});
     CAIRN_ASSERT(config.ok());
     topic.config = *config;
     for (const auto& partition : topic.partitions) {

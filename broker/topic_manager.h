@@ -69,13 +69,19 @@ class TopicManager {
                 const std::map<std::string, std::string>& overrides) {
     return create(TopicSpec{name, partitions, overrides, {}, 0});
   }
-  Status create(const TopicSpec& spec);
+  // `Limits::trust`: the change was checked against the limits already (a
+  // change the controller committed): every broker applies it as is, even
+  // one started with a smaller --max-request-bytes, so that all agree.
+  enum class Limits { check, trust };
+  Status create(const TopicSpec& spec, Limits limits = Limits::check);
   // What create() would refuse `spec` for, without creating it.
-  Status check_new(const TopicSpec& spec) const;
+  Status check_new(const TopicSpec& spec, Limits limits = Limits::check) const;
   Status remove(const std::string& name);
-  Status alter(const std::string& name, const std::map<std::string, std::string>& set);
+  Status alter(const std::string& name, const std::map<std::string, std::string>& set,
+               Limits limits = Limits::check);
   // What alter() would refuse, without changing anything.
-  Status check_alter(const std::string& name, const std::map<std::string, std::string>& set) const;
+  Status check_alter(const std::string& name, const std::map<std::string, std::string>& set,
+                     Limits limits = Limits::check) const;
 
   // Called with a topic's name once remove() has taken it out of the registry,
   // holding changes_mutex_ (see the lock order above). Set before the manager

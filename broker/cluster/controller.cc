@@ -56,6 +56,7 @@ Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::
   if (!partition.ok()) return partition.status();
   controller->partition_ = std::move(*partition);
   controller->applier_ = std::thread([c = controller.get()] { c->run(); });
+  controller->maintainer_ = std::thread([c = controller.get()] { c->maintain(); });
   return controller;
 }
 
@@ -69,6 +70,7 @@ void Controller::stop() {
   }
   wakeup_->changed.notify_all();
   if (applier_.joinable()) applier_.join();
+  if (maintainer_.joinable()) maintainer_.join();
   if (partition_) partition_->replica()->stop();
 }
 
@@ -237,6 +239,25 @@ void Controller::run() {
   }
 }
 
+void Controller::maintain() {
+  std::unique_lock lock(wakeup_->mutex);
+  while (!stopping_) {
+    wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
+    if (stopping_ || !partition_->replica()->is_ready_leader()) continue;
+    lock.unlock();
+    for (const auto& spec : options_.internal_topics) {
+      if (topics_.topic(spec.name())) continue;
+      Status created = create_topic(spec);
+      if (created.ok()) {
+        spdlog::info("controller: created internal topic {}", spec.name());
+      } else if (created.code() != ErrorCode::topic_already_exists) {
+        spdlog::warn("controller: creating internal topic {}: {}", spec.name(), created.to_string());
+      }
+    }
+    lock.lock();
+  }
+}
+
 void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
   Status applied;
   std::string topic;
@@ -249,7 +270,7 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
       for (const auto& assignment : created.assignments()) {
         spec.replicas.emplace_back(assignment.brokers().begin(), assignment.brokers().end());
       }
-      applied = topics_.create(spec);
+      applied = topics_.create(spec, TopicManager::Limits::trust);
       // Replaying a log whose creation this broker had applied before a restart is not an error.
       if (applied.code() == ErrorCode::topic_already_exists) applied = {};
       break;
@@ -262,7 +283,8 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
     case v1::ClusterRecord::kTopicConfigsAltered: {
       const auto& altered = record.topic_configs_altered();
       topic = altered.name();
-      applied = topics_.alter(topic, {altered.set().begin(), altered.set().end()});
+      applied = topics_.alter(topic, {altered.set().begin(), altered.set().end()},
+                              TopicManager::Limits::trust);
       break;
     }
     case v1::ClusterRecord::CHANGE_NOT_SET:

@@ -41,6 +41,9 @@ class Controller {
     int32_t default_partitions = 1;
     // How long a change may take in all: catching up, committing, applying here.
     std::chrono::milliseconds change_timeout{15'000};
+    // Topics the cluster itself needs (__consumer_offsets): the controller
+    // leader creates each that is missing.
+    std::vector<v1::TopicSpec> internal_topics;
   };
 
   static constexpr const char* kMetadataTopic = "__cluster_metadata";
@@ -81,6 +84,8 @@ class Controller {
   Status catch_up(Deadline deadline);
   Status wait_applied(Offset offset, Deadline deadline);
   void run();
+  // The internal topics' keeper: on the leader, creates those missing.
+  void maintain();
   // `offset`: the record's, the id of a topic it creates.
   void apply(Offset offset, const v1::ClusterRecord& record);
 
@@ -95,6 +100,7 @@ class Controller {
   Offset applied_{0};
   bool stopping_ = false;
   std::thread applier_;
+  std::thread maintainer_;
 };
 
 }  // namespace cairn::broker

@@ -15,14 +15,6 @@ namespace {
 
 int64_t now_ms() { return storage::Clock::system().now_ms(); }
 
-// Spreads groups over the offsets partitions. The mapping is fixed: a
-// group's offsets must always be found where they were written.
-uint32_t fnv1a(std::string_view s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) h = (h ^ c) * 16777619u;
-  return h;
-}
-
 }  // namespace
 
 GroupCoordinator::GroupCoordinator(TopicManager& topics, asio::io_context& io,
@@ -35,6 +27,10 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::open(TopicManager& t
                                                                  asio::io_context& io,
                                                                  GroupCoordinatorOptions options) {
   std::unique_ptr<GroupCoordinator> coordinator(new GroupCoordinator(topics, io, options));
+  if (options.replicated) {
+    coordinator->schedule_sweep();
+    return coordinator;
+  }
   CAIRN_RETURN_IF_ERROR(coordinator->ensure_offsets_topic());
   CAIRN_RETURN_IF_ERROR(coordinator->replay());
   coordinator->forget_missing_topics();
@@ -54,24 +50,71 @@ Status GroupCoordinator::replay() {
   auto topic = topics_.topic(kOffsetsTopic);
   if (!topic) return error(ErrorCode::unknown, "{} vanished", kOffsetsTopic);
   size_t applied = 0;
+  std::lock_guard lock(mutex_);
   for (const auto& partition : topic->partitions) {
-    auto replayed = read_records(*partition, partition->log_start(), [&](const Record& record) {
-      auto parsed = parse_offset_record(record);
-      if (!parsed) return;
-      auto& offsets = groups_.try_emplace(parsed->group, parsed->group).first->second.offsets();
-      if (parsed->value) {
-        offsets[parsed->tp] = *parsed->value;
-      } else {
-        offsets.erase(parsed->tp);
-      }
-      ++applied;
-    });
-    if (!replayed.ok()) return replayed.status();
+    CAIRN_RETURN_IF_ERROR(replay_partition_locked(*partition, &applied));
   }
   std::erase_if(groups_, [](const auto& entry) { return entry.second.offsets().empty(); });
   spdlog::info("group coordinator: {} group(s) with committed offsets ({} record(s) replayed)",
                groups_.size(), applied);
   return {};
+}
+
+Status GroupCoordinator::replay_partition_locked(const Partition& partition, size_t* applied) {
+  return read_records(partition, partition.log_start(), [&](const Record& record) {
+           auto parsed = parse_offset_record(record);
+           if (!parsed) return;
+           auto& offsets = groups_.try_emplace(parsed->group, parsed->group).first->second.offsets();
+           if (parsed->value) {
+             offsets[parsed->tp] = *parsed->value;
+           } else {
+             offsets.erase(parsed->tp);
+           }
+           ++*applied;
+         }).status();
+}
+
+Status GroupCoordinator::coordinate_locked(const std::string& group) {
+  if (!options_.replicated) return {};
+  return coordinate_partition_locked(offsets_partition_of(group, options_.offsets_partitions));
+}
+
+Status GroupCoordinator::coordinate_partition_locked(int32_t number) {
+  TopicPartition tp{kOffsetsTopic, number};
+  auto partition = topics_.partition(tp);
+  Term term = partition && partition->replica() ? partition->replica()->ready_term() : Term(-1);
+  auto loaded = loaded_.find(number);
+  if (term < Term(0)) {
+    if (loaded != loaded_.end()) unload_locked(number);
+    if (!topics_.topic(kOffsetsTopic)) {
+      return error(ErrorCode::not_leader,
+                   "consumer groups are not ready yet: the controller is creating {}; retry shortly",
+                   kOffsetsTopic);
+    }
+    return error(ErrorCode::not_leader,
+                 "this broker does not coordinate the groups kept in {}: it does not lead that "
+                 "partition (its leader, named by metadata, does)",
+                 tp);
+  }
+  if (loaded != loaded_.end() && loaded->second == term) return {};
+  // A new term: another leader may have taken commits meanwhile.
+  unload_locked(number);
+  size_t applied = 0;
+  CAIRN_RETURN_IF_ERROR(replay_partition_locked(*partition, &applied));
+  std::erase_if(groups_, [&](const auto& entry) {
+    return entry.second.offsets().empty() && entry.second.members().empty();
+  });
+  loaded_[number] = term;
+  spdlog::info("group coordinator: coordinating the groups of {} from term {} ({} record(s) replayed)",
+               tp, term.value, applied);
+  return {};
+}
+
+void GroupCoordinator::unload_locked(int32_t number) {
+  loaded_.erase(number);
+  std::erase_if(groups_, [&](const auto& entry) {
+    return offsets_partition_of(entry.first, options_.offsets_partitions) == number;
+  });
 }
 
 std::map<std::string, int32_t> GroupCoordinator::user_topics() const {
@@ -83,14 +126,14 @@ std::map<std::string, int32_t> GroupCoordinator::user_topics() const {
 }
 
 std::shared_ptr<Partition> GroupCoordinator::offsets_partition_for(const std::string& group) const {
-  auto partition = static_cast<int32_t>(fnv1a(group) % static_cast<uint32_t>(options_.offsets_partitions));
-  return topics_.partition({kOffsetsTopic, partition});
+  return topics_.partition({kOffsetsTopic, offsets_partition_of(group, options_.offsets_partitions)});
 }
 
 Result<HeartbeatOutput> GroupCoordinator::heartbeat(const std::string& group,
                                                     const HeartbeatInput& input) {
   if (group.empty()) return error(ErrorCode::invalid_request, "a group name is required");
   std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto& g = groups_.try_emplace(group, group).first->second;
   return g.heartbeat(input, now_ms(), [this] { return user_topics(); });
 }
@@ -110,7 +153,9 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
   Result<Appended> appended = error(ErrorCode::unknown, "not appended");
   {
     std::lock_guard lock(mutex_);
-    records = commit_records_locked(group, member_id, member_epoch, offsets, targets);
+    Status coordinated = coordinate_locked(group);
+    records = coordinated.ok() ? commit_records_locked(group, member_id, member_epoch, offsets, targets)
+                               : Result<std::vector<OffsetRecord>>(coordinated);
     appended = records.ok() ? append_locked(group, *records) : Result<Appended>(records.status());
     if (appended.ok()) {
       for (const auto& r : *records) pending_commits_.insert({group, r.tp});
@@ -142,7 +187,11 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
       return error(ErrorCode::invalid_request, "offset {} for {} is negative", offset.offset, tp);
     }
     targets.push_back(topics_.partition(tp));
-    if (!targets.back()) return error(ErrorCode::unknown_topic_or_partition, "{} does not exist", tp);
+    if (!targets.back()) {
+      // Hosted by other brokers (not_leader) is fine: it exists.
+      Status why = topics_.why_no_partition(tp);
+      if (why.code() != ErrorCode::not_leader) return why;
+    }
     records.push_back({group, tp, CommittedOffset{offset.offset, offset.metadata, now}});
   }
   return records;
@@ -181,8 +230,9 @@ Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
 }
 
 Result<std::map<TopicPartition, CommittedOffset>> GroupCoordinator::committed(
-    const std::string& group) const {
+    const std::string& group) {
   std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto it = groups_.find(group);
   if (it == groups_.end()) return std::map<TopicPartition, CommittedOffset>{};
   return it->second.offsets();
@@ -202,6 +252,7 @@ void GroupCoordinator::remove(const std::string& group, std::function<void(Statu
 Result<std::optional<GroupCoordinator::Appended>> GroupCoordinator::forget_group(
     const std::string& group) {
   std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto it = groups_.find(group);
   if (it == groups_.end()) return error(ErrorCode::group_not_found, "group '{}' does not exist", group);
   if (!it->second.members().empty()) {
@@ -269,15 +320,20 @@ GroupCoordinator::Snapshot snapshot_of(const Group& g) {
   return s;
 }
 
-std::vector<GroupCoordinator::Snapshot> GroupCoordinator::snapshots() const {
+std::vector<GroupCoordinator::Snapshot> GroupCoordinator::snapshots() {
   std::lock_guard lock(mutex_);
+  if (options_.replicated) {
+    // The groups of every offsets partition this broker leads, and no other.
+    for (int32_t p = 0; p < options_.offsets_partitions; ++p) (void)coordinate_partition_locked(p);
+  }
   std::vector<Snapshot> out;
   for (const auto& [name, g] : groups_) out.push_back(snapshot_of(g));
   return out;
 }
 
-Result<GroupCoordinator::Snapshot> GroupCoordinator::snapshot(const std::string& group) const {
+Result<GroupCoordinator::Snapshot> GroupCoordinator::snapshot(const std::string& group) {
   std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto it = groups_.find(group);
   if (it == groups_.end()) return error(ErrorCode::group_not_found, "group '{}' does not exist", group);
   return snapshot_of(it->second);
@@ -298,6 +354,12 @@ void GroupCoordinator::sweep() {
   std::vector<std::string> expired_groups;
   {
     std::lock_guard lock(mutex_);
+    if (options_.replicated) {
+      // Drops the groups of partitions this broker no longer leads.
+      std::vector<int32_t> loaded;
+      for (const auto& [p, term] : loaded_) loaded.push_back(p);
+      for (int32_t p : loaded) (void)coordinate_partition_locked(p);
+    }
     for (auto& [name, g] : groups_) {
       if (g.expire_members(now, [this] { return user_topics(); })) {
         spdlog::info("group {}: members expired; reassigning", name);

@@ -15,6 +15,7 @@
 #include "broker/group/group.h"
 #include "broker/group/offset_records.h"
 #include "broker/topic_manager.h"
+#include "proto/group_placement.h"
 
 namespace cairn::broker {
 
@@ -26,6 +27,11 @@ struct GroupCoordinatorOptions {
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
   // How often dead members and expired offsets are looked for. Default 250 ms.
   int64_t sweep_interval_ms = 250;
+  // In a cluster: the controller creates __consumer_offsets, and this
+  // broker coordinates only the groups whose offsets partition it leads
+  // (refusing the others with not_leader), loading them from that
+  // partition when it becomes its leader and dropping them when it stops.
+  bool replicated = false;
 };
 
 // The consumer groups of this broker: membership and assignment (Group),
@@ -44,7 +50,7 @@ struct GroupCoordinatorOptions {
 // thread deleting a topic, or on the io_context (sweeps).
 class GroupCoordinator {
  public:
-  static constexpr const char* kOffsetsTopic = "__consumer_offsets";
+  static constexpr const char* kOffsetsTopic = cairn::kOffsetsTopic;
 
   static Result<std::unique_ptr<GroupCoordinator>> open(TopicManager& topics, asio::io_context& io,
                                                         GroupCoordinatorOptions options);
@@ -55,7 +61,7 @@ class GroupCoordinator {
   void commit(const std::string& group, const std::string& member_id, int32_t member_epoch,
               std::vector<std::pair<TopicPartition, CommittedOffset>> offsets,
               std::function<void(Status)> done);
-  Result<std::map<TopicPartition, CommittedOffset>> committed(const std::string& group) const;
+  Result<std::map<TopicPartition, CommittedOffset>> committed(const std::string& group);
   // Forgets an empty group and its offsets (tombstones); group_not_empty otherwise.
   void remove(const std::string& group, std::function<void(Status)> done);
   // Forgets every group's offsets of a deleted topic (tombstones). Called by
@@ -71,8 +77,8 @@ class GroupCoordinator {
     std::set<std::string> subscribed_topics;
     std::map<TopicPartition, CommittedOffset> offsets;
   };
-  std::vector<Snapshot> snapshots() const;
-  Result<Snapshot> snapshot(const std::string& group) const;
+  std::vector<Snapshot> snapshots();
+  Result<Snapshot> snapshot(const std::string& group);
 
   void stop();
 
@@ -80,6 +86,12 @@ class GroupCoordinator {
   GroupCoordinator(TopicManager& topics, asio::io_context& io, GroupCoordinatorOptions options);
   Status ensure_offsets_topic();
   Status replay();
+  // In a cluster (mutex_ held): ok if this broker coordinates `group`,
+  // (re)loading its offsets partition's groups for the current term.
+  Status coordinate_locked(const std::string& group);
+  Status coordinate_partition_locked(int32_t partition);
+  void unload_locked(int32_t partition);
+  Status replay_partition_locked(const Partition& partition, size_t* applied);
   void schedule_sweep();
   void sweep();
   std::map<std::string, int32_t> user_topics() const;
@@ -114,6 +126,9 @@ class GroupCoordinator {
   // Commits appended but not yet durable, so a topic deleted meanwhile gets
   // tombstones for them too. Bounded by the commits in flight.
   std::multiset<std::pair<std::string, TopicPartition>> pending_commits_;
+  // In a cluster: the offsets partitions whose groups are loaded, with the
+  // term they were loaded in.
+  std::map<int32_t, Term> loaded_;
   bool stopped_ = false;
 };
 

@@ -195,9 +195,13 @@ void Replica::settle_locked(Due& due, bool* moved) {
   auto leader = consensus_->leader();
   leader_ = leader ? leader->value : -1;
   bool leads = consensus_->role() == raft::Role::leader;
-  if (!leads) ready_leader_ = false;
+  if (!leads) {
+    ready_leader_ = false;
+    ready_term_ = -1;
+  }
   for (const raft::EntryBounds& entry : applied_) {
     if (leads && !ready_leader_ && entry.term == consensus_->term()) {
+      ready_term_ = consensus_->term().value;
       ready_leader_ = true;
       ready_since_ms_ = clock_.now_ms();
     }

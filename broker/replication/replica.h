@@ -76,6 +76,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // then covers everything any earlier leader committed (Raft §8), so
   // state rebuilt from the log up to it is complete.
   bool is_ready_leader() const { return ready_leader_.load(); }
+  // The term this replica leads in while it is a ready leader; -1 otherwise.
+  // State rebuilt from the log for one term must be rebuilt for the next.
+  Term ready_term() const { return Term(ready_term_.load()); }
 
   // From the broker's timer, every tick interval.
   void tick();
@@ -122,6 +125,7 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::atomic<int64_t> high_watermark_;
   std::atomic<int64_t> leader_{-1};
   std::atomic<bool> ready_leader_{false};
+  std::atomic<int64_t> ready_term_{-1};
   int64_t ready_since_ms_ = 0;          // guarded by mutex_
   int64_t last_hand_back_ms_ = 0;       // guarded by mutex_
 };

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cluster.h"
+#include "proto/group_placement.h"
 #include "proto/rpc_error.h"
 
 namespace cairn {
@@ -21,7 +22,7 @@ class AdminImpl final : public Admin {
     spec->set_partitions(topic.partitions);
     spec->set_replication_factor(topic.replication_factor);
     spec->mutable_configs()->insert(topic.configs.begin(), topic.configs.end());
-    return retrying_change([&] {
+    return retrying([&] {
       v1::CreateTopicsResponse response;
       CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::CreateTopics, request, &response));
       return single(response.results());
@@ -31,7 +32,7 @@ class AdminImpl final : public Admin {
   Status delete_topic(const std::string& name) override {
     v1::DeleteTopicsRequest request;
     request.add_names(name);
-    Status deleted = retrying_change([&] {
+    Status deleted = retrying([&] {
       v1::DeleteTopicsResponse response;
       CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::DeleteTopics, request, &response));
       return single(response.results());
@@ -89,7 +90,7 @@ class AdminImpl final : public Admin {
     v1::AlterTopicConfigsRequest request;
     request.set_name(name);
     request.mutable_set()->insert(set.begin(), set.end());
-    return retrying_change([&] {
+    return retrying([&] {
       v1::AlterTopicConfigsResponse response;
       CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::AlterTopicConfigs, request, &response));
       return from_proto(response.error());
@@ -116,11 +117,24 @@ class AdminImpl final : public Admin {
     return Offset(response.answers(0).offset());
   }
 
+  // Each broker lists the groups it coordinates.
   Result<std::vector<GroupSummary>> list_groups() override {
-    v1::ListGroupsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::ListGroups, v1::ListGroupsRequest(), &response));
+    std::map<std::string, GroupSummary> by_name;
+    Status last_error = error(ErrorCode::broker_unavailable, "no broker answered");
+    bool answered = false;
+    for (const auto& broker : cluster_.all_brokers()) {
+      v1::ListGroupsResponse response;
+      auto rpc = broker->groups->ListGroups(cluster_.context().get(), v1::ListGroupsRequest(), &response);
+      if (!rpc.ok()) {
+        last_error = error(from_grpc(rpc).code(), "broker {}: {}", broker->address, rpc.error_message());
+        continue;
+      }
+      answered = true;
+      for (const auto& g : response.groups()) by_name[g.group()] = {g.group(), g.state(), g.members()};
+    }
+    if (!answered) return last_error;
     std::vector<GroupSummary> out;
-    for (const auto& g : response.groups()) out.push_back({g.group(), g.state(), g.members()});
+    for (auto& [name, summary] : by_name) out.push_back(std::move(summary));
     return out;
   }
 
@@ -128,8 +142,7 @@ class AdminImpl final : public Admin {
     v1::DescribeGroupRequest request;
     request.set_group(group);
     v1::DescribeGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::DescribeGroup, request, &response));
-    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+    CAIRN_RETURN_IF_ERROR(call_coordinator(group, &v1::Groups::Stub::DescribeGroup, request, &response));
     GroupDescription out{response.group(), response.state(), response.group_epoch(), response.assignor(), {}, {}};
     for (const auto& m : response.members()) {
       GroupMemberDescription member{m.member_id(), m.member_epoch(), {m.topics().begin(), m.topics().end()},
@@ -155,8 +168,7 @@ class AdminImpl final : public Admin {
     v1::DeleteGroupRequest request;
     request.set_group(group);
     v1::DeleteGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::DeleteGroup, request, &response));
-    return from_proto(response.error());
+    return call_coordinator(group, &v1::Groups::Stub::DeleteGroup, request, &response);
   }
 
   Status commit_offsets(const std::string& group,
@@ -170,16 +182,16 @@ class AdminImpl final : public Admin {
       o->set_offset(offset.value);
     }
     v1::CommitOffsetsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::groups, &v1::Groups::Stub::CommitOffsets, request, &response));
-    return from_proto(response.error());
+    return call_coordinator(group, &v1::Groups::Stub::CommitOffsets, request, &response);
   }
 
  private:
-  // A topic change, retried while the controller is moving (not_leader)
-  // or the broker asked is down, within the request timeout. A retried
-  // change may have taken effect the first time: create then answers
-  // topic_already_exists, delete unknown_topic_or_partition.
-  Status retrying_change(const std::function<Status()>& change) {
+  // A call retried while the controller or a group's coordinator is moving
+  // (not_leader) or the broker asked is down, within the request timeout.
+  // A retried change may have taken effect the first time: creating a
+  // topic then answers topic_already_exists, deleting one
+  // unknown_topic_or_partition.
+  Status retrying(const std::function<Status()>& change) {
     auto give_up = std::chrono::steady_clock::now() +
                    std::chrono::milliseconds(cluster_.options().request_timeout_ms);
     for (;;) {
@@ -189,6 +201,30 @@ class AdminImpl final : public Admin {
       if (!retry || std::chrono::steady_clock::now() >= give_up) return status;
       std::this_thread::sleep_for(std::chrono::milliseconds(cluster_.options().retry_backoff_ms));
     }
+  }
+
+  // One blocking RPC to a group's coordinator, found again and retried
+  // while it moves; the answer's own error is the result.
+  template <typename Request, typename Response>
+  Status call_coordinator(const std::string& group,
+                          grpc::Status (v1::Groups::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                          const Request& request, Response* response) {
+    return retrying([&] {
+      response->Clear();
+      auto broker = cluster_.coordinator(group);
+      if (!broker.ok()) {
+        cluster_.invalidate(kOffsetsTopic);
+        return broker.status();
+      }
+      auto rpc = ((*broker)->groups.get()->*method)(cluster_.context().get(), request, response);
+      if (!rpc.ok()) {
+        cluster_.invalidate(kOffsetsTopic);
+        return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
+      }
+      Status answered = from_proto(response->error());
+      if (answered.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
+      return answered;
+    });
   }
 
   // One blocking RPC on `stub` of any broker.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "proto/group_placement.h"
 #include "proto/grpc_callback_queue.h"
 #include "proto/rpc_error.h"
 
@@ -178,6 +179,24 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& 
     if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({tp.topic}));
   }
   return error(ErrorCode::unknown_topic_or_partition, "no leader known for {}", tp);
+}
+
+Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string& group) {
+  auto partitions = partition_count(kOffsetsTopic);
+  if (!partitions.ok()) {
+    // Not created yet (a cluster's controller makes it): a moment's wait.
+    return error(ErrorCode::not_leader, "group {}: no coordinator yet ({})", group,
+                 partitions.status().message());
+  }
+  return leader({kOffsetsTopic, offsets_partition_of(group, *partitions)});
+}
+
+std::vector<std::shared_ptr<BrokerConnection>> Cluster::all_brokers() {
+  (void)refresh();
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<BrokerConnection>> out;
+  for (const auto& [id, address] : broker_addresses_) out.push_back(connection_locked(address));
+  return out;
 }
 
 Status check_client_options(const ClientOptions& options) {

@@ -44,6 +44,13 @@ class Cluster {
   Result<std::shared_ptr<BrokerConnection>> any_broker();
   // The leader of a partition, refreshing metadata if it is not known.
   Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
+  // A group's coordinator: the leader of its partition of __consumer_offsets
+  // (proto/group_placement.h). After a not_leader answer from it, call
+  // invalidate(kOffsetsTopic) and ask again.
+  Result<std::shared_ptr<BrokerConnection>> coordinator(const std::string& group);
+  // Every broker metadata named, for requests each answers for its own part
+  // (listing groups).
+  std::vector<std::shared_ptr<BrokerConnection>> all_brokers();
   // The partition count of a topic (unknown_topic_or_partition if none);
   // a count known before stays usable while its leaders are refreshed.
   Result<int32_t> partition_count(const std::string& topic);

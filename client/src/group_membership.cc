@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "proto/group_placement.h"
 #include "proto/rpc_error.h"
 #include "proto/topic_partitions.h"
 #include "retry_backoff.h"
@@ -84,12 +85,18 @@ void GroupMembership::heartbeat_once() {
     request.set_session_timeout_ms(options_.session_timeout_ms);
     to_proto(owned_, request.mutable_owned());
   }
-  auto broker = cluster_.any_broker();
-  if (!broker.ok()) return;
+  auto broker = cluster_.coordinator(options_.group);
+  if (!broker.ok()) {
+    std::lock_guard lock(mutex_);
+    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
+    cluster_.invalidate(kOffsetsTopic);
+    return;
+  }
   v1::HeartbeatResponse response;
   auto rpc = (*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
   std::lock_guard lock(mutex_);
   if (!rpc.ok()) {
+    cluster_.invalidate(kOffsetsTopic);
     // The coordinator is unreachable (or restarting): retry after a backoff.
     interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
     reachability_.failed(error(from_grpc(rpc).code(), "heartbeat to {}: {}", (*broker)->address,
@@ -105,6 +112,13 @@ void GroupMembership::heartbeat_once() {
   Status status = from_proto(response.error());
   if (status.code() == ErrorCode::unknown_member_id || status.code() == ErrorCode::stale_member_epoch) {
     lose_membership_locked();
+    return;
+  }
+  if (status.code() == ErrorCode::not_leader) {
+    // The coordinator moved (its offsets partition has a new leader): find
+    // it again, soon; the new one knows no member, so this one rejoins.
+    cluster_.invalidate(kOffsetsTopic);
+    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
     return;
   }
   if (!status.ok()) return;
@@ -139,12 +153,14 @@ Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
     o->set_partition(tp.partition);
     o->set_offset(offset.value);
   }
-  auto broker = cluster_.any_broker();
+  auto broker = cluster_.coordinator(options_.group);
   if (!broker.ok()) return broker.status();
   v1::CommitOffsetsResponse response;
   auto rpc = (*broker)->groups->CommitOffsets(cluster_.context().get(), request, &response);
   if (!rpc.ok()) return from_grpc(rpc);
-  return from_proto(response.error());
+  Status committed = from_proto(response.error());
+  if (committed.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
+  return committed;
 }
 
 Result<std::map<TopicPartition, Offset>> GroupMembership::committed(
@@ -152,12 +168,14 @@ Result<std::map<TopicPartition, Offset>> GroupMembership::committed(
   v1::FetchOffsetsRequest request;
   request.set_group(options_.group);
   to_proto(partitions, request.mutable_partitions());
-  auto broker = cluster_.any_broker();
+  auto broker = cluster_.coordinator(options_.group);
   if (!broker.ok()) return broker.status();
   v1::FetchOffsetsResponse response;
   auto rpc = (*broker)->groups->FetchOffsets(cluster_.context().get(), request, &response);
   if (!rpc.ok()) return from_grpc(rpc);
-  CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+  Status fetched = from_proto(response.error());
+  if (fetched.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
+  CAIRN_RETURN_IF_ERROR(fetched);
   std::map<TopicPartition, Offset> out;
   for (const auto& o : response.offsets()) out[{o.topic(), o.partition()}] = Offset(o.offset());
   return out;
@@ -176,7 +194,7 @@ void GroupMembership::leave() {
   request.set_group(options_.group);
   request.set_member_id(member_id_);
   request.set_member_epoch(-1);
-  auto broker = cluster_.any_broker();
+  auto broker = cluster_.coordinator(options_.group);
   if (!broker.ok()) return;
   v1::HeartbeatResponse response;
   (void)(*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);

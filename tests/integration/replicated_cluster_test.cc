@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "proto/group_placement.h"
 #include "run_command.h"
 #include "three_brokers.h"
 
@@ -224,7 +225,9 @@ TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]"
         auto metadata = ThreeBrokers::metadata(cluster.broker(controller), {});
         if (!metadata) return false;
         std::set<std::string> names;
-        for (const auto& topic : metadata->topics()) names.insert(topic.name());
+        for (const auto& topic : metadata->topics()) {
+          if (!is_internal_topic(topic.name())) names.insert(topic.name());
+        }
         return names == std::set<std::string>{"after"};
       },
       std::chrono::seconds(20)));
@@ -315,6 +318,66 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
   cluster.broker(3).kill();
   auto degraded = cli("cluster describe");
   CHECK_THAT(line_of(degraded.output, cluster.broker(3).address()), Catch::Contains("unreachable"));
+}
+
+TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[integration][cluster][group]") {
+  ThreeBrokers cluster;
+  cluster.create_topic("work", 3, 3);
+  cluster.wait_for_leaders("work");
+  {
+    auto producer = cluster.producer();
+    OffThreadFailures failures;
+    for (int i = 0; i < 300; ++i) {
+      producer->send({"work", i % 3, std::nullopt, "job" + std::to_string(i), {}, 0},
+                     [&failures](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
+    }
+    producer->flush();
+    CHECK_NO_OFF_THREAD_FAILURES(failures);
+  }
+  // The controller creates the offsets topic on its own.
+  REQUIRE(eventually([&] { return cluster.admin->describe_topic(kOffsetsTopic).ok(); },
+                     std::chrono::seconds(20)));
+  cluster.wait_for_leaders(kOffsetsTopic);
+
+  auto member = [&] {
+    ConsumerOptions options;
+    options.client = cluster.client_options();
+    options.group_id = "billing";
+    options.enable_auto_commit = false;
+    options.auto_offset_reset = OffsetReset::earliest;
+    options.fetch_max_wait_ms = 200;
+    auto created = Consumer::create(options);
+    REQUIRE(created.ok());
+    REQUIRE((*created)->subscribe({"work"}).ok());
+    return std::move(*created);
+  };
+  // The first member reads everything, and commits the middle of each
+  // partition (offset 0 holds the first leader's no-op; records are 1..100).
+  std::map<TopicPartition, Offset> committed;
+  {
+    auto first = member();
+    auto records = consume(*first, 300, std::chrono::seconds(20));
+    REQUIRE(records.size() == 300);
+    for (int32_t p = 0; p < 3; ++p) committed[{"work", p}] = Offset(51);
+    REQUIRE(first->commit_sync(committed).ok());
+    first->close();
+  }
+  // Its coordinator: the leader of the group's offsets partition.
+  int32_t coordinator =
+      cluster.wait_for_leaders(kOffsetsTopic)[static_cast<size_t>(offsets_partition_of("billing", 8))];
+  cluster.broker(coordinator).kill();
+
+  // The next member resumes from those commits, through the new coordinator.
+  auto second = member();
+  auto rest = consume(*second, 150, std::chrono::seconds(30));
+  INFO(cluster.log_tails());
+  std::map<TopicPartition, Offset> first_read;
+  for (const auto& r : rest) first_read.try_emplace({r.topic, r.partition}, r.record.offset);
+  CHECK(first_read == committed);
+  CHECK(rest.size() == 150);
+  auto described = cluster.admin->describe_group("billing");
+  INFO(described.status().to_string());
+  CHECK(described.ok());
 }
 
 TEST_CASE("ClusterRefusesBadConfigurationWithAMessage", "[integration][cluster]") {

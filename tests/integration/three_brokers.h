@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +50,23 @@ struct ThreeBrokers {
   }
 
   BrokerProcess& broker(int32_t id) { return *brokers.at(static_cast<size_t>(id - 1)); }
+
+  // The last lines of every broker's log, for a failing check's message.
+  std::string log_tails(size_t lines = 15) const {
+    std::string out;
+    for (const auto& broker : brokers) {
+      std::ifstream in(broker->log_path());
+      std::vector<std::string> tail;
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("raft: stream") != std::string::npos) continue;
+        tail.push_back(line.substr(0, 200));
+        if (tail.size() > lines) tail.erase(tail.begin());
+      }
+      out += "== " + broker->log_path() + "\n";
+      for (const auto& line : tail) out += line + "\n";
+    }
+    return out;
+  }
 
   ClientOptions client_options() const {
     ClientOptions options;
