@@ -143,6 +143,11 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
     for (int32_t id : topic.replicas_of(number, config_.node_id)) p->add_replicas(id);
     const auto& partition = topic.partitions[static_cast<size_t>(number)];
     if (!partition) continue;  // hosted elsewhere: its offsets are known there
+    if (partition->replica()) {
+      for (int32_t id : partition->replica()->caught_up_replicas()) p->add_caught_up(id);
+    } else {
+      p->add_caught_up(config_.node_id);
+    }
     PartitionStats stats = partition->stats();
     p->set_log_start_offset(stats.log_start.value);
     p->set_high_watermark(stats.high_watermark.value);

@@ -55,13 +55,15 @@ int describe(const TopicOptions& o) {
   auto topic = (*admin)->describe_topic(o.name);
   if (!topic.ok()) return fail(topic.status());
   fmt::print("topic {}: {} partition(s)\n", topic->name, topic->partitions.size());
-  fmt::print("{:>9} {:>6} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition", "leader",
-             "replicas", "log-start", "high-watermark", "log-end", "bytes", "segments");
+  fmt::print("{:>9} {:>6} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition",
+             "leader", "replicas", "caught-up", "log-start", "high-watermark", "log-end", "bytes",
+             "segments");
   for (const auto& p : topic->partitions) {
-    fmt::print("{:>9} {:>6} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition,
+    fmt::print("{:>9} {:>6} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition,
                p.leader < 0 ? std::string("-") : std::to_string(p.leader),
-               fmt::format("{}", fmt::join(p.replicas, ",")), p.log_start_offset, p.high_watermark,
-               p.log_end_offset, p.size_bytes, p.segments);
+               fmt::format("{}", fmt::join(p.replicas, ",")),
+               p.caught_up.empty() ? std::string("-") : fmt::format("{}", fmt::join(p.caught_up, ",")),
+               p.log_start_offset, p.high_watermark, p.log_end_offset, p.size_bytes, p.segments);
   }
   fmt::print("configs:\n");
   for (const auto& [key, value] : topic->configs) fmt::print("  {} = {}\n", key, value);
@@ -118,7 +120,7 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
 
-  auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, offsets, size) and every config of a topic");
+  auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, replicas and which are caught up, offsets, size) and every config of a topic\nExample: cairn topic describe orders");
   describe_cmd->add_option("NAME", o->name, "topic name")->required();
   o->brokers.add_to(*describe_cmd);
   describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });

@@ -13,6 +13,9 @@ namespace cairn::broker {
 // How long a leader leads before handing back to the preferred replica, and
 // between two attempts: long enough for a restarted broker to catch up.
 constexpr int64_t kHandBackDelayMs = 5'000;
+// A follower not heard from, or not holding everything committed, for this
+// long is not caught up.
+constexpr int64_t kCaughtUpWindowMs = 5'000;
 
 Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
                                                 std::shared_ptr<storage::PartitionLog> log,
@@ -150,7 +153,26 @@ void Replica::hand_back_to_preferred_locked(raft::Consensus& consensus) {
 }
 
 void Replica::handle(const raft::Message& message) {
-  run([&](raft::Consensus& c) { return c.handle(message); });
+  run([&](raft::Consensus& c) {
+    last_heard_ms_[static_cast<int32_t>(raft::message_from(message).value)] = clock_.now_ms();
+    return c.handle(message);
+  });
+}
+
+std::vector<int32_t> Replica::caught_up_replicas() const {
+  std::lock_guard lock(mutex_);
+  if (!consensus_ || consensus_->role() != raft::Role::leader) return {};
+  int64_t now = clock_.now_ms();
+  auto recent = [&](const std::map<int32_t, int64_t>& times, int32_t id) {
+    auto it = times.find(id);
+    return it != times.end() && now - it->second < kCaughtUpWindowMs;
+  };
+  std::vector<int32_t> out;
+  for (raft::NodeId voter : consensus_->membership().voters) {
+    auto id = static_cast<int32_t>(voter.value);
+    if (id == self_ || (recent(last_heard_ms_, id) && recent(last_caught_up_ms_, id))) out.push_back(id);
+  }
+  return out;
 }
 
 void Replica::on_log_flushed() {
@@ -226,6 +248,15 @@ void Replica::settle_locked(Due& due, bool* moved) {
     // Retention and compaction stay below it: the tail may still be truncated.
     log_->set_delete_limit(Offset(applied_end));
     *moved = true;
+  }
+  if (leads) {
+    int64_t now = clock_.now_ms();
+    for (raft::NodeId voter : consensus_->membership().voters) {
+      const raft::Progress* progress = consensus_->progress(voter);
+      if (progress && progress->match_index >= consensus_->commit_index()) {
+        last_caught_up_ms_[static_cast<int32_t>(voter.value)] = now;
+      }
+    }
   }
   if (consensus_->role() != raft::Role::leader && !waiters_.empty()) {
     Status moved_away = error(ErrorCode::not_leader,

@@ -80,6 +80,12 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // State rebuilt from the log for one term must be rebuilt for the next.
   Term ready_term() const { return Term(ready_term_.load()); }
 
+  // Leader only: the replicas that are caught up (Kafka's in-sync replicas,
+  // as an operator sees them): this one, and each follower heard from and
+  // holding everything committed at some moment of the last few seconds.
+  // Empty on a replica that does not lead.
+  std::vector<int32_t> caught_up_replicas() const;
+
   // From the broker's timer, every tick interval.
   void tick();
   // A message from a peer.
@@ -128,6 +134,10 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::atomic<int64_t> ready_term_{-1};
   int64_t ready_since_ms_ = 0;          // guarded by mutex_
   int64_t last_hand_back_ms_ = 0;       // guarded by mutex_
+  // By follower (leader only): when it last sent a message, and when its
+  // acknowledged log last held everything committed. Guarded by mutex_.
+  std::map<int32_t, int64_t> last_heard_ms_;
+  std::map<int32_t, int64_t> last_caught_up_ms_;
 };
 
 }  // namespace cairn::broker

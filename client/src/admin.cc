@@ -77,12 +77,42 @@ class AdminImpl final : public Admin {
     const auto& t = response.topics(0);
     CAIRN_RETURN_IF_ERROR(from_proto(t.error()));
     TopicDescription out{t.name(), {}, {t.configs().begin(), t.configs().end()}};
+    // In a cluster each partition is described by its leader (offsets as
+    // it has them, which replicas are caught up): one request per leader.
+    std::map<std::string, v1::TopicDescription> by_leader;
     for (const auto& p : t.partitions()) {
-      out.partitions.push_back({p.partition(), p.leader(), {p.replicas().begin(), p.replicas().end()},
-                                Offset(p.log_start_offset()), Offset(p.high_watermark()),
-                                Offset(p.log_end_offset()), p.size_bytes(), p.segments()});
+      const v1::PartitionDescription* described = &p;
+      if (p.caught_up().empty()) {
+        if (auto leader = leader_description(request, {name, p.partition()}, by_leader)) {
+          for (const auto& q : leader->partitions()) {
+            if (q.partition() == p.partition()) described = &q;
+          }
+        }
+      }
+      const auto& d = *described;
+      out.partitions.push_back({d.partition(), d.leader(), {d.replicas().begin(), d.replicas().end()},
+                                Offset(d.log_start_offset()), Offset(d.high_watermark()),
+                                Offset(d.log_end_offset()), d.size_bytes(), d.segments(),
+                                {d.caught_up().begin(), d.caught_up().end()}});
     }
     return out;
+  }
+
+  // The topic as the leader of `tp` describes it (asked once per leader,
+  // kept in `cache`); none if it does not answer.
+  const v1::TopicDescription* leader_description(const v1::DescribeTopicsRequest& request,
+                                                 const TopicPartition& tp,
+                                                 std::map<std::string, v1::TopicDescription>& cache) {
+    auto leader = cluster_.leader(tp);
+    if (!leader.ok()) return nullptr;
+    auto cached = cache.find((*leader)->address);
+    if (cached == cache.end()) {
+      v1::DescribeTopicsResponse response;
+      auto rpc = (*leader)->admin->DescribeTopics(cluster_.context().get(), request, &response);
+      if (!rpc.ok() || response.topics_size() != 1) return nullptr;
+      cached = cache.emplace((*leader)->address, response.topics(0)).first;
+    }
+    return &cached->second;
   }
 
   Status alter_topic_configs(const std::string& name,

@@ -1,6 +1,7 @@
 // A cluster of three real cairnd processes: topics replicated by Raft,
 // brokers killed under load.
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <set>
@@ -314,10 +315,33 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
   CHECK(consumed.exit_code == 0);
   CHECK_THAT(consumed.output, Catch::Contains("one") && Catch::Contains("two"));
 
-  // A broker down is reported, not hidden.
+  // Each partition's leader says which replicas are caught up.
+  auto all_caught_up = [&](size_t replicas, int32_t without) {
+    auto topic = cluster.admin->describe_topic("events");
+    if (!topic.ok()) return false;
+    for (const auto& p : topic->partitions) {
+      if (p.caught_up.size() != replicas) return false;
+      if (std::count(p.caught_up.begin(), p.caught_up.end(), without) > 0) return false;
+    }
+    return true;
+  };
+  CHECK(eventually([&] { return all_caught_up(2, 0); }, std::chrono::seconds(10)));
+  CHECK_THAT(cli("topic describe events").output, Catch::Contains("caught-up"));
+
+  // A broker down is reported, not hidden: unreachable, and caught up nowhere.
   cluster.broker(3).kill();
   auto degraded = cli("cluster describe");
   CHECK_THAT(line_of(degraded.output, cluster.broker(3).address()), Catch::Contains("unreachable"));
+  CHECK(eventually(
+      [&] {
+        auto topic = cluster.admin->describe_topic("events");
+        if (!topic.ok()) return false;
+        for (const auto& p : topic->partitions) {
+          if (std::count(p.caught_up.begin(), p.caught_up.end(), 3) > 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(15)));
 }
 
 TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[integration][cluster][group]") {

@@ -22,6 +22,9 @@ struct PartitionDescription {
   Offset log_end_offset;
   int64_t size_bytes = 0;
   int32_t segments = 0;
+  // The replicas caught up with the leader, as the leader says (each
+  // partition's leader is asked); empty while the partition has no leader.
+  std::vector<int32_t> caught_up;
 };
 
 struct TopicDescription {
