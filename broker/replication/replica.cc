@@ -85,7 +85,15 @@ Result<storage::AppendResult> Replica::propose(
       settle_locked(due, &moved);
     }
   }
-  finish(due, moved);
+  // Proposing may commit earlier proposals (the leader's own flush counts
+  // at once). Their callbacks run on `io`, never on the proposer's thread:
+  // it may hold a lock they take (the group coordinator appends commits
+  // under its mutex, and a commit's callback takes it).
+  if (!due.empty() || moved) {
+    asio::post(*setup_.io, [self = shared_from_this(), due = std::move(due), moved]() mutable {
+      self->finish(due, moved);
+    });
+  }
   if (!last.ok()) {
     if (last.status().code() == ErrorCode::not_leader) {
       auto known = leader();
@@ -221,12 +229,9 @@ void Replica::settle_locked(Due& due, bool* moved) {
     ready_leader_ = false;
     ready_term_ = -1;
   }
+  bool became_ready = false;
   for (const raft::EntryBounds& entry : applied_) {
-    if (leads && !ready_leader_ && entry.term == consensus_->term()) {
-      ready_term_ = consensus_->term().value;
-      ready_leader_ = true;
-      ready_since_ms_ = clock_.now_ms();
-    }
+    if (leads && !ready_leader_ && entry.term == consensus_->term()) became_ready = true;
     Offset end = entry.last + 1;
     // Waiters whose last offset this entry holds: theirs if the term matches.
     while (!waiters_.empty() && waiters_.begin()->first <= end) {
@@ -248,6 +253,16 @@ void Replica::settle_locked(Due& due, bool* moved) {
     // Retention and compaction stay below it: the tail may still be truncated.
     log_->set_delete_limit(Offset(applied_end));
     *moved = true;
+  }
+  if (became_ready) {
+    // Published after the high watermark: whoever sees this term ready sees
+    // a high watermark covering every earlier leader's commits. What was
+    // heard as a follower, or in an earlier term, says nothing of now.
+    last_heard_ms_.clear();
+    last_caught_up_ms_.clear();
+    ready_since_ms_ = clock_.now_ms();
+    ready_term_ = consensus_->term().value;
+    ready_leader_ = true;
   }
   if (leads) {
     int64_t now = clock_.now_ms();

@@ -62,7 +62,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
 
   // Leader only: the batches, checked as the log would, proposed as entries
   // of the leader's term, all or nothing. not_leader elsewhere (the message
-  // names the leader's id when known).
+  // names the leader's id when known). Never runs a commit callback on the
+  // calling thread: those it settles run on `io`.
   Result<storage::AppendResult> propose(std::span<const std::span<const std::byte>> batches);
   // `done` once offsets below `end`, proposed in `term`, are committed;
   // not_leader if another leader's records replaced them (or may have).

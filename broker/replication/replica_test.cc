@@ -240,6 +240,32 @@ TEST_CASE("Replica.AReplicaOfAnotherIncarnationOfTheTopicTakesNoPart", "[replica
   CHECK(cluster.node(leader).manager->messages_for_unknown_groups() > 0);
 }
 
+TEST_CASE("Replica.ProposingNeverRunsAnotherProposalsCallbackOnTheCaller", "[replica]") {
+  // A lone voter commits a proposal as soon as its log is flushed, which a
+  // later proposal may notice first. Its callback must not run inside that
+  // later append: the caller may hold a lock the callback takes (the group
+  // coordinator appends commits under its mutex), and it would deadlock.
+  ReplicatedCluster cluster(1);
+  int leader = cluster.leader();
+  auto test_thread = std::this_thread::get_id();
+  std::atomic<bool> appending{false};
+  std::atomic<int> inside_append{0};
+  std::atomic<int> done{0};
+  for (int i = 0; i < 2'000; ++i) {
+    std::string batch = make_batch(1, 1000 + i, "v");
+    appending = true;
+    auto appended = cluster.partition(leader).append(as_bytes(batch));
+    appending = false;
+    REQUIRE(appended.ok());
+    cluster.partition(leader).when_committed(*appended, [&](Status s) {
+      if (appending && std::this_thread::get_id() == test_thread) ++inside_append;
+      if (s.ok()) ++done;
+    });
+  }
+  REQUIRE(ReplicatedCluster::eventually([&] { return done == 2'000; }));
+  CHECK(inside_append == 0);
+}
+
 TEST_CASE("Replica.NoAcknowledgementWithoutAMajority", "[replica]") {
   ReplicatedCluster cluster(3);
   int leader = cluster.leader();

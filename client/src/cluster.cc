@@ -188,7 +188,12 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string
     return error(ErrorCode::not_leader, "group {}: no coordinator yet ({})", group,
                  partitions.status().message());
   }
-  return leader({kOffsetsTopic, offsets_partition_of(group, *partitions)});
+  auto coordinator = leader({kOffsetsTopic, offsets_partition_of(group, *partitions)});
+  if (!coordinator.ok() && coordinator.status().code() == ErrorCode::unknown_topic_or_partition) {
+    // Its partition's leader is being elected: a coordinator will be back.
+    return error(ErrorCode::not_leader, "group {}: {}", group, coordinator.status().message());
+  }
+  return coordinator;
 }
 
 std::vector<std::shared_ptr<BrokerConnection>> Cluster::all_brokers() {

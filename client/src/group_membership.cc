@@ -103,22 +103,24 @@ void GroupMembership::heartbeat_once() {
                                rpc.error_message()));
     return;
   }
+  Status status = from_proto(response.error());
+  if (status.code() == ErrorCode::not_leader) {
+    // The coordinator moved (its offsets partition has a new leader): find
+    // it again, backing off while none is ready; the new one knows no
+    // member, so this one rejoins. A broker answered: not unreachable.
+    reachability_.answered();
+    cluster_.invalidate(kOffsetsTopic);
+    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
+    return;
+  }
   failed_heartbeats_ = 0;
   reachability_.answered();
   if (incarnation != incarnation_) {
     heartbeat_now_ = true;  // lost meanwhile: this answer is for the old membership
     return;
   }
-  Status status = from_proto(response.error());
   if (status.code() == ErrorCode::unknown_member_id || status.code() == ErrorCode::stale_member_epoch) {
     lose_membership_locked();
-    return;
-  }
-  if (status.code() == ErrorCode::not_leader) {
-    // The coordinator moved (its offsets partition has a new leader): find
-    // it again, soon; the new one knows no member, so this one rejoins.
-    cluster_.invalidate(kOffsetsTopic);
-    interval_ms_ = static_cast<int32_t>(retry_backoff(cluster_.options(), ++failed_heartbeats_).count());
     return;
   }
   if (!status.ok()) return;
