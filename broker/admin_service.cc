@@ -34,23 +34,12 @@ std::optional<grpc::Status> AdminService::forward_to_controller(grpc::CallbackSe
   // controller moved meanwhile; the client retries).
   if (!controller_ || context->client_metadata().count(kForwardedHeader)) return std::nullopt;
   auto give_up = std::chrono::steady_clock::now() + kElectionWait;
-  std::optional<int32_t> leader = controller_->leader();
-  while (!leader && std::chrono::steady_clock::now() < give_up) {
+  while (!controller_->leader() && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    leader = controller_->leader();
   }
-  if (!leader || *leader == config_.node_id) return std::nullopt;
-  const PeerBroker* broker = controller_->voters().find(*leader);
-  if (!broker) return std::nullopt;
-  v1::Admin::Stub* stub = nullptr;
-  {
-    std::lock_guard lock(stubs_mutex_);
-    auto& cached = stubs_[broker->address];
-    if (!cached) {
-      cached = v1::Admin::NewStub(grpc::CreateChannel(broker->address, grpc::InsecureChannelCredentials()));
-    }
-    stub = cached.get();
-  }
+  auto leader = controller_->remote_leader();
+  if (!leader) return std::nullopt;
+  auto [leader_id, stub] = *leader;
   grpc::ClientContext forwarded;
   forwarded.AddMetadata(kForwardedHeader, std::to_string(config_.node_id));
   forwarded.set_deadline(std::min(context->deadline(), std::chrono::system_clock::now() + kForwardTimeout));
@@ -58,9 +47,9 @@ std::optional<grpc::Status> AdminService::forward_to_controller(grpc::CallbackSe
   // A deadline passed: the change may or may not have been made; say so as is.
   if (status.ok() || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return status;
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      fmt::format("broker {} forwarded the change to the controller, broker {} at {}, "
+                      fmt::format("broker {} forwarded the change to the controller, broker {}, "
                                   "which did not answer: {}; retry",
-                                  config_.node_id, *leader, broker->address, status.error_message()));
+                                  config_.node_id, leader_id, status.error_message()));
 }
 
 grpc::ServerUnaryReactor* AdminService::run_change(grpc::CallbackServerContext* context,
@@ -141,6 +130,7 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
     p->set_partition(number);
     p->set_leader(topic.leader_of(number, config_.node_id));
     for (int32_t id : topic.replicas_of(number, config_.node_id)) p->add_replicas(id);
+    for (int32_t id : topic.target_of(number)) p->add_moving_to(id);
     const auto& partition = topic.partitions[static_cast<size_t>(number)];
     if (!partition) continue;  // hosted elsewhere: its offsets are known there
     if (partition->replica()) {
@@ -189,6 +179,65 @@ grpc::ServerUnaryReactor* AdminService::AlterTopicConfigs(grpc::CallbackServerCo
     if (forwarded) return *forwarded;
     to_proto(alter(request->name(), {request->set().begin(), request->set().end()}),
              response->mutable_error());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::MoveReplicas(grpc::CallbackServerContext* context,
+                                                     const v1::MoveReplicasRequest* request,
+                                                     v1::MoveReplicasResponse* response) {
+  return run_change(context, [this, context, request, response] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return stub.MoveReplicas(&c, *request, response);
+    });
+    if (forwarded) return *forwarded;
+    Result<std::vector<PartitionMovePlan>> moves =
+        error(ErrorCode::invalid_request, "this broker runs alone: there is nowhere to move replicas");
+    if (controller_ && request->has_decommission_broker()) {
+      moves = controller_->decommission(request->decommission_broker());
+    } else if (controller_ && request->has_add_broker()) {
+      moves = controller_->add_broker(request->add_broker());
+    } else if (controller_) {
+      moves = error(ErrorCode::invalid_request, "say which broker to decommission or add");
+    }
+    to_proto(moves.status(), response->mutable_error());
+    if (!moves.ok()) return grpc::Status::OK;
+    for (const auto& move : *moves) {
+      auto* out = response->add_moves();
+      out->set_topic(move.from.topic);
+      out->set_partition(move.from.partition);
+      out->mutable_from()->Add(move.from.replicas.begin(), move.from.replicas.end());
+      out->mutable_to()->Add(move.to.begin(), move.to.end());
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::RebalanceLeaders(grpc::CallbackServerContext* context,
+                                                         const v1::RebalanceLeadersRequest*,
+                                                         v1::RebalanceLeadersResponse* response) {
+  int32_t moved = 0;
+  for (const auto& topic : topics_.topics()) {
+    for (const auto& partition : topic.partitions) {
+      if (partition && partition->replica() && partition->replica()->hand_to_preferred()) ++moved;
+    }
+  }
+  response->set_moved(moved);
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* AdminService::FinishPartitionMove(grpc::CallbackServerContext* context,
+                                                            const v1::FinishPartitionMoveRequest* request,
+                                                            v1::FinishPartitionMoveResponse* response) {
+  return run_change(context, [this, context, request, response] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return stub.FinishPartitionMove(&c, *request, response);
+    });
+    if (forwarded) return *forwarded;
+    Status finished = controller_ ? controller_->finish_move(request->topic(), request->topic_id(),
+                                                             request->partition())
+                                  : error(ErrorCode::invalid_request, "this broker runs alone");
+    to_proto(finished, response->mutable_error());
     return grpc::Status::OK;
   });
 }

@@ -46,6 +46,15 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* AlterTopicConfigs(grpc::CallbackServerContext* context,
                                               const v1::AlterTopicConfigsRequest* request,
                                               v1::AlterTopicConfigsResponse* response) override;
+  grpc::ServerUnaryReactor* MoveReplicas(grpc::CallbackServerContext* context,
+                                         const v1::MoveReplicasRequest* request,
+                                         v1::MoveReplicasResponse* response) override;
+  grpc::ServerUnaryReactor* RebalanceLeaders(grpc::CallbackServerContext* context,
+                                             const v1::RebalanceLeadersRequest* request,
+                                             v1::RebalanceLeadersResponse* response) override;
+  grpc::ServerUnaryReactor* FinishPartitionMove(grpc::CallbackServerContext* context,
+                                                const v1::FinishPartitionMoveRequest* request,
+                                                v1::FinishPartitionMoveResponse* response) override;
 
  private:
   // Runs `change` (it fills the response and returns the RPC's status) on
@@ -65,8 +74,6 @@ class AdminService final : public v1::Admin::CallbackService {
   const BrokerConfig& config_;
   TopicManager& topics_;
   Controller* const controller_;
-  std::mutex stubs_mutex_;
-  std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs_;  // by address
   asio::thread_pool changes_{1};
 };
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -12,11 +14,14 @@ namespace {
 
 const std::set<std::string> kKeys = {"data-dir", "default-partitions"};
 
+// In a folder of this process's own: ctest runs the cases as parallel processes.
 Status check(const std::string& text) {
-  auto path = (std::filesystem::temp_directory_path() / "cairn-config-file-test.conf").string();
+  auto dir = std::filesystem::temp_directory_path() / ("cairn-config-file-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "cairn-config-file-test.conf").string();
   std::ofstream(path) << text;
   Status checked = check_config_file(path, kKeys);
-  std::filesystem::remove(path);
+  std::filesystem::remove_all(dir);
   return checked;
 }
 

@@ -19,8 +19,9 @@ class ReplicaHost {
   virtual ~ReplicaHost() = default;
   // This broker's id: it hosts the partitions whose replicas name it.
   virtual int32_t self() const = 0;
-  // Serves `log` as this broker's replica of `tp`, a group of `replicas`,
-  // in incarnation `topic_id` of its topic (TopicSpec::topic_id).
+  // Serves `log` as this broker's replica of `tp`, in incarnation
+  // `topic_id` of its topic (TopicSpec::topic_id): a group founded by
+  // `replicas`, or, if empty, one this replica joins as its leader adds it.
   virtual Result<std::shared_ptr<Partition>> serve(const TopicPartition& tp,
                                                    std::shared_ptr<storage::PartitionLog> log,
                                                    const std::vector<int32_t>& replicas,

@@ -65,17 +65,12 @@ Status Server::open_components() {
   store_ = std::move(*store);
 
   if (voters_) CAIRN_RETURN_IF_ERROR(open_cluster(*options.env));
-  // In a cluster the controller's log is the topic registry.
-  auto topics = TopicManager::open(*store_, voters_ ? "" : c.data_dir + "/.topics",
-                                   c.topic_defaults, c.max_request_bytes);
+  // In a cluster the registry is the broker's image of the controller's log.
+  auto topics = TopicManager::open(*store_, c.data_dir + (voters_ ? "/.cluster-topics" : "/.topics"),
+                                   c.topic_defaults, c.max_request_bytes, cluster_replicas_.get());
   if (!topics.ok()) return topics.status();
   topics_ = std::move(*topics);
-
-  if (voters_) {
-    topics_->set_replica_host(cluster_replicas_.get());
-  } else {
-    spdlog::info("recovered {} topic(s)", topics_->topics().size());
-  }
+  spdlog::info("recovered {} topic(s)", topics_->topics().size());
   GroupCoordinatorOptions group_options;
   group_options.offsets_retention_ms = c.offsets_retention_ms;
   group_options.replicated = voters_.has_value();
@@ -118,12 +113,12 @@ Status Server::open_cluster(storage::Env& env) {
   const BrokerConfig& c = config_;
   CAIRN_RETURN_IF_ERROR(check_node_identity(env, c.data_dir, c.node_id, voters_->canonical()));
   auto single = load_topics(c.data_dir + "/.topics");
-  if (single.ok() && !single->empty()) {
+  if (single.ok() && !single->topics.empty()) {
     return error(ErrorCode::invalid_config,
                  "{} holds the topics of a broker that ran alone ({} of them); a cluster cannot "
                  "adopt them yet: start that broker without --controller-voters, or give this one "
                  "an empty --data-dir",
-                 c.data_dir, single->size());
+                 c.data_dir, single->topics.size());
   }
   ReplicaManager::Options options;
   options.self = c.node_id;

@@ -22,6 +22,11 @@ std::vector<int32_t> Topic::replicas_of(int32_t p, int32_t self) const {
   return replicas.at(static_cast<size_t>(p));
 }
 
+std::vector<int32_t> Topic::target_of(int32_t p) const {
+  if (targets.empty()) return {};
+  return targets.at(static_cast<size_t>(p));
+}
+
 int32_t Topic::leader_of(int32_t p, int32_t self) const {
   const auto& partition = partitions.at(static_cast<size_t>(p));
   if (!partition) return -1;
@@ -30,69 +35,119 @@ int32_t Topic::leader_of(int32_t p, int32_t self) const {
 }
 
 TopicManager::TopicManager(storage::Store& store, std::string registry_path,
-                           storage::LogConfig defaults, int64_t max_message_bytes_limit)
+                           storage::LogConfig defaults, int64_t max_message_bytes_limit,
+                           ReplicaHost* replica_host)
     : store_(store), registry_path_(std::move(registry_path)), defaults_(defaults),
-      max_message_bytes_limit_(max_message_bytes_limit) {}
+      max_message_bytes_limit_(max_message_bytes_limit), replica_host_(replica_host) {}
 
 Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
                                                          std::string registry_path,
                                                          storage::LogConfig defaults,
-                                                         int64_t max_message_bytes_limit) {
-  std::unique_ptr<TopicManager> manager(
-      new TopicManager(store, std::move(registry_path), defaults, max_message_bytes_limit));
+                                                         int64_t max_message_bytes_limit,
+                                                         ReplicaHost* replica_host) {
+  std::unique_ptr<TopicManager> manager(new TopicManager(
+      store, std::move(registry_path), defaults, max_message_bytes_limit, replica_host));
   if (manager->registry_path_.empty()) return manager;
-  auto specs = load_topics(manager->registry_path_);
-  if (!specs.ok()) return specs.status();
-  for (const auto& spec : *specs) {
-    auto topic = manager->open_topic(spec);
+  auto registry = load_topics(manager->registry_path_);
+  if (!registry.ok()) return registry.status();
+  manager->metadata_applied_ = Offset(registry->metadata_applied);
+  manager->decommissioned_ = registry->decommissioned_brokers;
+  for (const auto& spec : registry->topics) {
+    if (!spec.replicas.empty() && !replica_host) {
+      return error(ErrorCode::invalid_config,
+                   "{} holds the replicated topics of a broker of a cluster ('{}' among them); "
+                   "start it with its --controller-voters",
+                   manager->registry_path_, spec.name);
+    }
+    auto topic = manager->open_topic(spec, false);
     if (!topic.ok()) return topic.status();
     manager->topics_[spec.name] = std::move(*topic);
   }
   return manager;
 }
 
-Result<Topic> TopicManager::open_topic(const TopicSpec& spec) {
+Result<Topic> TopicManager::open_topic(const TopicSpec& spec, bool fresh) {
   auto config = defaults_.with(spec.config_overrides);
   if (!config.ok()) return config.status();
-  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas, spec.topic_id};
+  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas, spec.topic_id, spec.targets};
   for (int32_t p = 0; p < spec.partitions; ++p) {
-    const std::vector<int32_t>* replicas =
-        spec.replicas.empty() ? nullptr : &spec.replicas[static_cast<size_t>(p)];
-    if (replicas && std::find(replicas->begin(), replicas->end(), replica_host_->self()) ==
-                        replicas->end()) {
-      topic.partitions.push_back(nullptr);  // hosted by other brokers only
-      continue;
-    }
-    TopicPartition tp{spec.name, p};
-    auto log = store_.open_partition(tp, *config);
-    if (!log.ok()) return log.status();
-    const auto& report = (*log)->recovery_report();
-    spdlog::info("opened {}: offsets [{}, {}), {} segment(s){}", tp, (*log)->log_start(),
-                 (*log)->log_end(), (*log)->segment_count(),
-                 report.scan_skipped ? ", clean shutdown"
-                                     : fmt::format(", {} batch(es) verified", report.batches_scanned));
-    if (!replicas) {
-      topic.partitions.push_back(Partition::serve(tp, std::move(*log)));
-      continue;
-    }
-    auto partition = replica_host_->serve(tp, std::move(*log), *replicas, spec.topic_id);
+    auto partition = open_partition(topic, p, fresh);
     if (!partition.ok()) return partition.status();
     topic.partitions.push_back(std::move(*partition));
   }
   return topic;
 }
 
+Result<std::shared_ptr<Partition>> TopicManager::open_partition(const Topic& topic, int32_t p,
+                                                                bool fresh) {
+  TopicPartition tp{topic.name, p};
+  bool replicated = !topic.replicas.empty();
+  std::vector<int32_t> replicas = topic.replicas_of(p, -1);
+  std::vector<int32_t> target = topic.target_of(p);
+  auto hosts = [&](const std::vector<int32_t>& ids) {
+    return replicated && std::find(ids.begin(), ids.end(), replica_host_->self()) != ids.end();
+  };
+  bool founding = hosts(replicas);
+  if (replicated && !founding && !hosts(target)) return std::shared_ptr<Partition>();  // hosted by other brokers only
+  if (fresh) {
+    // Nothing of an earlier replica here may survive: not its records, nor
+    // the Raft state (votes, members) it would rejoin the group with.
+    CAIRN_RETURN_IF_ERROR(store_.remove_partition(tp));
+    if (replicated) CAIRN_RETURN_IF_ERROR(replica_host_->forget(tp, topic.topic_id));
+  }
+  auto log = store_.open_partition(tp, topic.config);
+  if (!log.ok()) return log.status();
+  const auto& report = (*log)->recovery_report();
+  spdlog::info("opened {}: offsets [{}, {}), {} segment(s){}", tp, (*log)->log_start(),
+               (*log)->log_end(), (*log)->segment_count(),
+               report.scan_skipped ? ", clean shutdown"
+                                   : fmt::format(", {} batch(es) verified", report.batches_scanned));
+  if (!replicated) return Partition::serve(tp, std::move(*log));
+  // A replica that joins a moving partition learns the group's members from
+  // its leader; only the topic's first replicas found the group.
+  auto partition = replica_host_->serve(tp, std::move(*log),
+                                        founding ? replicas : std::vector<int32_t>{}, topic.topic_id);
+  if (!partition.ok()) return partition.status();
+  (*partition)->replica()->set_assignment(replicas, target);
+  return partition;
+}
+
+Status TopicManager::close_and_remove(Partition& partition, int64_t topic_id) {
+  if (partition.replica()) replica_host_->stop(partition);
+  CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition.tp()));
+  if (partition.replica()) CAIRN_RETURN_IF_ERROR(replica_host_->forget(partition.tp(), topic_id));
+  partition.waiters().wake_all();
+  return {};
+}
+
 Status TopicManager::save_registry() const {
   if (registry_path_.empty()) return {};
-  std::vector<TopicSpec> specs;
+  TopicRegistry registry;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [name, t] : topics_) {
-      specs.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides, t.replicas,
-                     t.topic_id});
+      registry.topics.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides,
+                                 t.replicas, t.topic_id, t.targets});
     }
+    registry.metadata_applied = metadata_applied_.value;
+    registry.decommissioned_brokers = decommissioned_;
   }
-  return save_topics(registry_path_, specs);
+  return save_topics(registry_path_, registry);
+}
+
+Offset TopicManager::metadata_applied() const {
+  std::lock_guard lock(mutex_);
+  return metadata_applied_;
+}
+
+Status TopicManager::mark_metadata_applied(Offset next) {
+  std::lock_guard changes(changes_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    CAIRN_ASSERT(next >= metadata_applied_);
+    metadata_applied_ = next;
+  }
+  return save_registry();
 }
 
 // Topics that exist keep whatever config they were given (a restart with a
@@ -137,8 +192,8 @@ Status TopicManager::check_new(const TopicSpec& spec, Limits limits) const {
 Status TopicManager::create(const TopicSpec& spec, Limits limits) {
   std::lock_guard changes(changes_mutex_);
   CAIRN_RETURN_IF_ERROR(check_new(spec, limits));
-  // Opening creates folders and recovers leftovers: slow, so lookups go on meanwhile.
-  auto opened = open_topic(spec);
+  // Opening creates folders: slow, so lookups go on meanwhile.
+  auto opened = open_topic(spec, true);
   if (!opened.ok()) return opened.status();
   {
     std::lock_guard lock(mutex_);
@@ -166,15 +221,88 @@ Status TopicManager::remove(const std::string& name) {
   CAIRN_RETURN_IF_ERROR(save_registry());
   if (removal_listener_) removal_listener_(name);
   for (const auto& partition : topic.partitions) {
-    if (!partition) continue;
-    if (partition->replica()) replica_host_->stop(*partition);
-    CAIRN_RETURN_IF_ERROR(store_.remove_partition(partition->tp()));
-    if (partition->replica()) {
-      CAIRN_RETURN_IF_ERROR(replica_host_->forget(partition->tp(), topic.topic_id));
-    }
-    partition->waiters().wake_all();
+    if (partition) CAIRN_RETURN_IF_ERROR(close_and_remove(*partition, topic.topic_id));
   }
   spdlog::info("deleted topic {}", name);
+  return {};
+}
+
+std::set<int32_t> TopicManager::decommissioned_brokers() const {
+  std::lock_guard lock(mutex_);
+  return decommissioned_;
+}
+
+Status TopicManager::set_decommissioned(int32_t broker, bool decommissioned) {
+  std::lock_guard changes(changes_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (decommissioned) {
+      decommissioned_.insert(broker);
+    } else {
+      decommissioned_.erase(broker);
+    }
+  }
+  return save_registry();
+}
+
+Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32_t p,
+                                const std::vector<int32_t>& target) {
+  std::lock_guard changes(changes_mutex_);
+  auto topic = this->topic(name);
+  if (!topic || topic->topic_id != topic_id || p < 0 ||
+      p >= static_cast<int32_t>(topic->partitions.size()) || topic->replicas.empty()) {
+    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist here",
+                 name, p, topic_id);
+  }
+  auto index = static_cast<size_t>(p);
+  topic->targets.resize(topic->partitions.size());
+  topic->targets[index] = target;
+  std::shared_ptr<Partition> partition = topic->partitions[index];
+  if (!partition) {
+    auto opened = open_partition(*topic, p, true);
+    if (!opened.ok()) return opened.status();
+    partition = std::move(*opened);
+  } else {
+    partition->replica()->set_assignment(topic->replicas[index], target);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto& stored = topics_.at(name);  // changes_mutex_ held: still there
+    stored.targets = topic->targets;
+    stored.partitions[index] = partition;
+  }
+  CAIRN_RETURN_IF_ERROR(save_registry());
+  spdlog::info("{}/{}: moving from brokers {} to {}", name, p, fmt::join(topic->replicas[index], ","),
+               fmt::join(target, ","));
+  return {};
+}
+
+Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int32_t p) {
+  std::lock_guard changes(changes_mutex_);
+  auto topic = this->topic(name);
+  if (!topic || topic->topic_id != topic_id || p < 0 ||
+      p >= static_cast<int32_t>(topic->partitions.size())) {
+    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist here",
+                 name, p, topic_id);
+  }
+  auto index = static_cast<size_t>(p);
+  std::vector<int32_t> target = topic->target_of(p);
+  if (target.empty()) return {};  // finished already (applied again after a crash)
+  std::shared_ptr<Partition> partition = topic->partitions[index];
+  bool stays = std::find(target.begin(), target.end(), replica_host_->self()) != target.end();
+  {
+    std::lock_guard lock(mutex_);
+    auto& stored = topics_.at(name);  // changes_mutex_ held: still there
+    stored.replicas[index] = target;
+    stored.targets[index].clear();
+    if (!stays) stored.partitions[index] = nullptr;
+  }
+  // The registry forgets the replica before its files go: a crash between
+  // leaves orphan files, which a later move here removes before it opens.
+  CAIRN_RETURN_IF_ERROR(save_registry());
+  if (partition && stays) partition->replica()->set_assignment(target, {});
+  if (partition && !stays) CAIRN_RETURN_IF_ERROR(close_and_remove(*partition, topic_id));
+  spdlog::info("{}/{}: moved to brokers {}", name, p, fmt::join(target, ","));
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,9 +29,12 @@ struct Topic {
   std::vector<std::shared_ptr<Partition>> partitions;
   std::vector<std::vector<int32_t>> replicas;  // per partition, in a cluster (TopicSpec)
   int64_t topic_id = 0;                        // in a cluster (TopicSpec)
+  std::vector<std::vector<int32_t>> targets;   // per partition, in a cluster (TopicSpec)
 
   // Partition p's replicas: broker `self` alone when not replicated.
   std::vector<int32_t> replicas_of(int32_t p, int32_t self) const;
+  // Where partition p is moving to; empty when it is not moving.
+  std::vector<int32_t> target_of(int32_t p) const;
   // Partition p's leader as broker `self` knows it; -1 when unknown (an
   // election runs, or no replica is hosted here).
   int32_t leader_of(int32_t p, int32_t self) const;
@@ -54,14 +58,17 @@ struct Topic {
 class TopicManager {
  public:
   // Reopens every registered topic's partitions (recovering them); an empty
-  // `registry_path` keeps no registry (in a cluster, the controller's log is
-  // the registry). `max_message_bytes_limit` (the broker's
-  // --max-request-bytes) bounds the max.message.bytes a topic may be created
-  // or altered with.
+  // `registry_path` keeps no registry. `max_message_bytes_limit` (the
+  // broker's --max-request-bytes) bounds the max.message.bytes a topic may
+  // be created or altered with. A broker of a cluster passes its
+  // `replica_host`: replicated topics' partitions are served through it,
+  // and the registry is its image of the cluster metadata, which the
+  // controller's changes update (metadata_applied()).
   static Result<std::unique_ptr<TopicManager>> open(storage::Store& store,
                                                     std::string registry_path,
                                                     storage::LogConfig defaults,
-                                                    int64_t max_message_bytes_limit);
+                                                    int64_t max_message_bytes_limit,
+                                                    ReplicaHost* replica_host = nullptr);
 
   static constexpr int32_t kMaxPartitions = 10'000;
 
@@ -90,9 +97,26 @@ class TopicManager {
     removal_listener_ = std::move(listener);
   }
 
-  // Serves replicated topics' partitions through `host` (a broker of a
-  // cluster). Set before any such topic is created.
-  void set_replica_host(ReplicaHost* host) { replica_host_ = host; }
+  // In a cluster: the offset of the metadata log up to which the
+  // controller applied its changes here, saved with the topics they made.
+  // Applying a change and marking it applied are two steps: a crash between
+  // them applies that one change again, so each must be idempotent.
+  Offset metadata_applied() const;
+  Status mark_metadata_applied(Offset next);
+  // In a cluster: the brokers that new replicas avoid (decommissioned).
+  std::set<int32_t> decommissioned_brokers() const;
+  Status set_decommissioned(int32_t broker, bool decommissioned);
+
+  // In a cluster: partition `p` of incarnation `topic_id` of topic `name`
+  // starts moving to the replicas `target` (preferred leader first). This
+  // broker starts a replica if it is in `target` and hosts none: it joins
+  // the Raft group once the leader adds it. Hosted replicas learn the target
+  // (Replica::set_assignment); their leader changes the group's membership.
+  Status start_move(const std::string& name, int64_t topic_id, int32_t p,
+                    const std::vector<int32_t>& target);
+  // The move is complete: the target becomes the replicas, and a broker
+  // not among them stops its replica and removes its log and Raft state.
+  Status finish_move(const std::string& name, int64_t topic_id, int32_t p);
 
   // Null when the topic or partition does not exist, or is not hosted here.
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
@@ -105,8 +129,14 @@ class TopicManager {
 
  private:
   TopicManager(storage::Store& store, std::string registry_path, storage::LogConfig defaults,
-               int64_t max_message_bytes_limit);
-  Result<Topic> open_topic(const TopicSpec& spec);
+               int64_t max_message_bytes_limit, ReplicaHost* replica_host);
+  // `fresh`: a topic created now, whose partitions can hold no data yet:
+  // leftovers of a removal a crash interrupted are deleted first.
+  Result<Topic> open_topic(const TopicSpec& spec, bool fresh);
+  // Opens partition `p` of `topic` if this broker hosts it (null otherwise).
+  Result<std::shared_ptr<Partition>> open_partition(const Topic& topic, int32_t p, bool fresh);
+  // Stops serving a partition and removes its log and Raft state.
+  Status close_and_remove(Partition& partition, int64_t topic_id);
   // The config `overrides` give; refuses a `changed` key the broker's limits forbid.
   Result<storage::LogConfig> config_for_change(
       const std::map<std::string, std::string>& overrides,
@@ -119,10 +149,12 @@ class TopicManager {
   const storage::LogConfig defaults_;
   const int64_t max_message_bytes_limit_;
   std::function<void(const std::string&)> removal_listener_;
-  ReplicaHost* replica_host_ = nullptr;
+  ReplicaHost* const replica_host_;
   std::mutex changes_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, Topic> topics_;  // guarded by mutex_
+  Offset metadata_applied_{0};           // guarded by mutex_
+  std::set<int32_t> decommissioned_;     // guarded by mutex_
 };
 
 // Refuses a client's request to `action` ("produce to", "delete", ...) an

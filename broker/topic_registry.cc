@@ -9,25 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "cairn/v1/admin.pb.h"
+#include "cairn/v1/cluster.pb.h"
 
 namespace cairn::broker {
-
-Result<std::vector<TopicSpec>> load_topics(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::vector<TopicSpec>{};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  v1::TopicRegistryState state;
-  if (!state.ParseFromString(buffer.str())) {
-    return error(ErrorCode::storage_corrupt, "{} is not a valid topic list", path);
-  }
-  std::vector<TopicSpec> topics;
-  for (const auto& t : state.topics()) {
-    topics.push_back({t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}, 0});
-  }
-  return topics;
-}
 
 namespace {
 
@@ -42,16 +26,66 @@ Status write_synced(const std::string& path, const std::string& bytes) {
   return {};
 }
 
+std::vector<std::vector<int32_t>> from_proto(
+    const google::protobuf::RepeatedPtrField<v1::ReplicaAssignment>& assignments) {
+  std::vector<std::vector<int32_t>> out;
+  for (const auto& a : assignments) out.emplace_back(a.brokers().begin(), a.brokers().end());
+  return out;
+}
+
+void to_proto(const std::vector<std::vector<int32_t>>& assignments,
+              google::protobuf::RepeatedPtrField<v1::ReplicaAssignment>* out) {
+  for (const auto& brokers : assignments) out->Add()->mutable_brokers()->Add(brokers.begin(), brokers.end());
+}
+
 }  // namespace
 
-Status save_topics(const std::string& path, const std::vector<TopicSpec>& topics) {
+Result<TopicRegistry> load_topics(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return TopicRegistry{};
+  std::stringstream buffer;
+  buffer << in.rdbuf();
   v1::TopicRegistryState state;
-  for (const auto& t : topics) {
+  if (!state.ParseFromString(buffer.str()) ||
+      (state.placements_size() != 0 && state.placements_size() != state.topics_size())) {
+    return error(ErrorCode::storage_corrupt, "{} is not a valid topic list", path);
+  }
+  TopicRegistry registry;
+  registry.metadata_applied = state.metadata_applied();
+  registry.decommissioned_brokers.insert(state.decommissioned_brokers().begin(),
+                                         state.decommissioned_brokers().end());
+  for (int i = 0; i < state.topics_size(); ++i) {
+    const auto& t = state.topics(i);
+    TopicSpec spec{t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}, 0, {}};
+    if (state.placements_size() != 0) {
+      const auto& placement = state.placements(i);
+      spec.topic_id = placement.topic_id();
+      spec.replicas = from_proto(placement.replicas());
+      spec.targets = from_proto(placement.targets());
+    }
+    registry.topics.push_back(std::move(spec));
+  }
+  return registry;
+}
+
+Status save_topics(const std::string& path, const TopicRegistry& registry) {
+  v1::TopicRegistryState state;
+  bool clustered = false;
+  for (const auto& t : registry.topics) clustered |= !t.replicas.empty();
+  for (const auto& t : registry.topics) {
     auto* spec = state.add_topics();
     spec->set_name(t.name);
     spec->set_partitions(t.partitions);
     spec->mutable_configs()->insert(t.config_overrides.begin(), t.config_overrides.end());
+    if (!clustered) continue;
+    auto* placement = state.add_placements();
+    placement->set_topic_id(t.topic_id);
+    to_proto(t.replicas, placement->mutable_replicas());
+    to_proto(t.targets, placement->mutable_targets());
   }
+  state.set_metadata_applied(registry.metadata_applied);
+  state.mutable_decommissioned_brokers()->Add(registry.decommissioned_brokers.begin(),
+                                              registry.decommissioned_brokers.end());
   std::string tmp = path + ".tmp";
   CAIRN_RETURN_IF_ERROR(write_synced(tmp, state.SerializeAsString()));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,25 @@ struct TopicSpec {
   // In a cluster, which incarnation of the name this is: the metadata
   // offset of the topic's creation (Kafka's topic ids play this part).
   int64_t topic_id = 0;
+  // In a cluster, per partition (or empty for none): the replicas it is
+  // moving to, preferred leader first; empty while it is not moving.
+  std::vector<std::vector<int32_t>> targets;
 };
 
-// A broker alone keeps its topic list in one file (<data-dir>/.topics, protobuf
-// TopicRegistryState). Replaced atomically: written to a temporary file,
-// synced, renamed over the old one, folder synced. A missing file is an
-// empty list.
-Result<std::vector<TopicSpec>> load_topics(const std::string& path);
-Status save_topics(const std::string& path, const std::vector<TopicSpec>& topics);
+// What a broker keeps of its topics across restarts, in one file
+// (protobuf TopicRegistryState): a broker alone its topic list; a broker
+// of a cluster its image of the cluster metadata, with the offset of the
+// metadata log it applied up to, so that a restart resumes from there
+// instead of replaying changes (a deletion) over what replaced them.
+struct TopicRegistry {
+  std::vector<TopicSpec> topics;
+  int64_t metadata_applied = 0;
+  std::set<int32_t> decommissioned_brokers;  // that new replicas avoid
+};
+
+// Replaced atomically: written to a temporary file, synced, renamed over
+// the old one, folder synced. A missing file is an empty registry.
+Result<TopicRegistry> load_topics(const std::string& path);
+Status save_topics(const std::string& path, const TopicRegistry& registry);
 
 }  // namespace cairn::broker

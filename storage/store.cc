@@ -84,6 +84,7 @@ Status Store::remove_partition(const TopicPartition& tp) {
     if (!closed.ok()) spdlog::warn("closing {} before removal: {}", tp, closed.to_string());
   }
   CAIRN_RETURN_IF_ERROR(index_->drop_partition(tp));
+  if (!options_.env->exists(partition_dir(tp))) return {};  // gone already
   CAIRN_RETURN_IF_ERROR(options_.env->remove_all(partition_dir(tp)));
   return options_.env->sync_dir(fmt::format("{}/{}", options_.data_dir, tp.topic));
 }

@@ -53,7 +53,8 @@ class Store {
                                                        const LogConfig& config);
   // The open log of a partition, or null.
   std::shared_ptr<PartitionLog> partition(const TopicPartition& tp) const;
-  // Closes the partition and deletes its files and index entries.
+  // Closes the partition and deletes its files and index entries; nothing
+  // to do for a partition without files.
   Status remove_partition(const TopicPartition& tp);
   std::vector<TopicPartition> partitions() const;
   // Partitions with a folder under the data folder, open or not.

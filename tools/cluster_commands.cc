@@ -1,6 +1,10 @@
 #include "tools/cluster_commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <thread>
 
 #include "cairn/admin.h"
 #include "tools/cli_common.h"
@@ -26,10 +30,81 @@ int describe(const BrokerFlag& brokers) {
   return 0;
 }
 
+// The partitions still moving, over every topic (internal ones included).
+Result<int> moving_partitions(Admin& admin) {
+  auto topics = admin.list_topics(true);
+  if (!topics.ok()) return topics.status();
+  int moving = 0;
+  for (const auto& name : *topics) {
+    auto topic = admin.describe_topic(name);
+    if (!topic.ok()) return topic.status();
+    for (const auto& p : topic->partitions) moving += p.moving_to.empty() ? 0 : 1;
+  }
+  return moving;
+}
+
+struct MoveOptions {
+  BrokerFlag brokers;
+  int32_t broker = 0;
+  bool wait = false;
+};
+
+int move(const MoveOptions& o, bool decommission) {
+  auto admin = Admin::connect(o.brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  auto moves = decommission ? (*admin)->decommission_broker(o.broker) : (*admin)->add_broker(o.broker);
+  if (!moves.ok()) return fail(moves.status());
+  for (const auto& m : *moves) {
+    fmt::print("{}/{}: {} -> {}\n", m.topic, m.partition, fmt::join(m.from, ","), fmt::join(m.to, ","));
+  }
+  fmt::print("broker {}: {} partition move(s) started\n", o.broker, moves->size());
+  if (!o.wait || moves->empty()) return 0;
+  for (int last = -1;;) {
+    auto moving = moving_partitions(**admin);
+    if (!moving.ok()) return fail(moving.status());
+    if (*moving == 0) break;
+    if (*moving != last) fmt::print("{} partition(s) still moving\n", *moving);
+    last = *moving;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  fmt::print("every move is done\n");
+  return 0;
+}
+
+int rebalance_leaders(const BrokerFlag& brokers) {
+  auto admin = Admin::connect(brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  auto moved = (*admin)->rebalance_leaders();
+  if (!moved.ok()) return fail(moved.status());
+  fmt::print("{} leadership transfer(s) started\n", *moved);
+  return 0;
+}
+
+void add_move_command(CLI::App& cluster, int& exit_code, bool decommission) {
+  auto o = std::make_shared<MoveOptions>();
+  auto* cmd = decommission
+                  ? cluster.add_subcommand(
+                        "decommission",
+                        "Move every replica off a broker (each to the broker with the fewest that "
+                        "lacks that partition) and keep new topics off it, while clients keep "
+                        "running: new replicas catch up as learners, then replace it. One move "
+                        "operation at a time.\nExample: cairn cluster decommission 3 --wait")
+                  : cluster.add_subcommand(
+                        "add-broker",
+                        "Take a broker (back) into the cluster: new topics may use it again, and "
+                        "replicas move onto it from the brokers holding the most until it holds "
+                        "its share. The broker must be in the --controller-voters.\nExample: cairn "
+                        "cluster add-broker 3 --wait");
+  cmd->add_option("broker", o->broker, "The broker's id (its --node-id)")->required();
+  cmd->add_flag("--wait", o->wait, "Wait until every move is done, showing how many are left");
+  o->brokers.add_to(*cmd);
+  cmd->callback([o, &exit_code, decommission] { exit_code = move(*o, decommission); });
+}
+
 }  // namespace
 
 void add_cluster_commands(CLI::App& app, int& exit_code) {
-  auto* cluster = app.add_subcommand("cluster", "Inspect the cluster: brokers and controller");
+  auto* cluster = app.add_subcommand("cluster", "Inspect and change the cluster: brokers, controller, replica moves, leaders");
   cluster->require_subcommand(1);
   auto brokers = std::make_shared<BrokerFlag>();
   auto* describe_cmd = cluster->add_subcommand(
@@ -38,6 +113,15 @@ void add_cluster_commands(CLI::App& app, int& exit_code) {
       "controller; exits 1 while no controller is elected\nExample: cairn cluster describe");
   brokers->add_to(*describe_cmd);
   describe_cmd->callback([brokers, &exit_code] { exit_code = describe(*brokers); });
+  add_move_command(*cluster, exit_code, true);
+  add_move_command(*cluster, exit_code, false);
+  auto* rebalance_cmd = cluster->add_subcommand(
+      "rebalance-leaders",
+      "Hand each partition's leadership to its preferred replica (the first assigned) now, where "
+      "that one is caught up; brokers do it on their own a few seconds after one returns\n"
+      "Example: cairn cluster rebalance-leaders");
+  brokers->add_to(*rebalance_cmd);
+  rebalance_cmd->callback([brokers, &exit_code] { exit_code = rebalance_leaders(*brokers); });
 }
 
 }  // namespace cairn::tools

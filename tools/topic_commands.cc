@@ -61,7 +61,8 @@ int describe(const TopicOptions& o) {
   for (const auto& p : topic->partitions) {
     fmt::print("{:>9} {:>6} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", p.partition,
                p.leader < 0 ? std::string("-") : std::to_string(p.leader),
-               fmt::format("{}", fmt::join(p.replicas, ",")),
+               p.moving_to.empty() ? fmt::format("{}", fmt::join(p.replicas, ","))
+                                   : fmt::format("{}->{}", fmt::join(p.replicas, ","), fmt::join(p.moving_to, ",")),
                p.caught_up.empty() ? std::string("-") : fmt::format("{}", fmt::join(p.caught_up, ",")),
                p.log_start_offset, p.high_watermark, p.log_end_offset, p.size_bytes, p.segments);
   }
@@ -120,7 +121,7 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
 
-  auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, replicas and which are caught up, offsets, size) and every config of a topic\nExample: cairn topic describe orders");
+  auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, replicas and which are caught up, offsets, size) and every config of a topic; a moving partition shows its replicas as FROM->TO\nExample: cairn topic describe orders");
   describe_cmd->add_option("NAME", o->name, "topic name")->required();
   o->brokers.add_to(*describe_cmd);
   describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });

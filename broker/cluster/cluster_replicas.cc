@@ -20,7 +20,11 @@ Result<std::shared_ptr<Partition>> ClusterReplicas::serve(
       tp, std::move(log), manager_.setup_for(tp, replicas, std::move(*durable), topic_id));
   if (!partition.ok()) return partition.status();
   manager_.add(tp, (*partition)->replica(), topic_id);
-  spdlog::info("{}: replica of a group of brokers {}", tp, fmt::join(replicas, ","));
+  if (replicas.empty()) {
+    spdlog::info("{}: a new replica, joining its group as its leader adds it", tp);
+  } else {
+    spdlog::info("{}: replica of a group of brokers {}", tp, fmt::join(replicas, ","));
+  }
   return partition;
 }
 

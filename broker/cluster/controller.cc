@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/ranges.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <algorithm>
 #include <future>
 
-#include "broker/cluster/replica_assignment.h"
 #include "broker/partition_records.h"
 #include "broker/read_waiters.h"
+#include "proto/assert.h"
 #include "proto/byte_io.h"
+#include "proto/rpc_error.h"
 #include "storage/clock.h"
 
 namespace cairn::broker {
@@ -105,11 +111,10 @@ Status Controller::check_leader() const {
 Status Controller::create_topic(const v1::TopicSpec& spec) {
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
-  CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
   std::map<std::string, std::string> configs(spec.configs().begin(), spec.configs().end());
   CAIRN_RETURN_IF_ERROR(refuse_compaction(configs));
-  auto brokers = options_.voters.ids();
+  auto brokers = active_brokers();
   int32_t partitions = spec.partitions() > 0 ? spec.partitions() : options_.default_partitions;
   int32_t factor = spec.replication_factor() > 0 ? spec.replication_factor()
                                                  : std::min<int32_t>(3, static_cast<int32_t>(brokers.size()));
@@ -129,7 +134,7 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
   for (const auto& replicas : *assignment) {
     created->add_assignments()->mutable_brokers()->Add(replicas.begin(), replicas.end());
   }
-  CAIRN_RETURN_IF_ERROR(submit(record, deadline));
+  CAIRN_RETURN_IF_ERROR(submit({record}, deadline));
   if (!topics_.topic(spec.name())) {
     return error(ErrorCode::unknown,
                  "topic '{}' is created in the cluster, but the controller's broker could not "
@@ -142,38 +147,185 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
 Status Controller::delete_topic(const std::string& name) {
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
-  CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
   if (!topics_.topic(name)) {
     return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
   }
   v1::ClusterRecord record;
   record.mutable_topic_deleted()->set_name(name);
-  return submit(record, deadline);
+  return submit({record}, deadline);
 }
 
 Status Controller::alter_topic(const std::string& name, const std::map<std::string, std::string>& set) {
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
-  CAIRN_RETURN_IF_ERROR(check_leader());
-  CAIRN_RETURN_IF_ERROR(catch_up(deadline));
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
   CAIRN_RETURN_IF_ERROR(refuse_compaction(set));
   CAIRN_RETURN_IF_ERROR(topics_.check_alter(name, set));
   v1::ClusterRecord record;
   auto* altered = record.mutable_topic_configs_altered();
   altered->set_name(name);
   altered->mutable_set()->insert(set.begin(), set.end());
-  return submit(record, deadline);
+  return submit({record}, deadline);
+}
+
+Status Controller::begin_change(Deadline deadline) {
+  CAIRN_RETURN_IF_ERROR(check_leader());
+  return catch_up(deadline);
+}
+
+std::vector<int32_t> Controller::active_brokers() const {
+  auto decommissioned = topics_.decommissioned_brokers();
+  std::vector<int32_t> out;
+  for (int32_t id : options_.voters.ids()) {
+    if (!decommissioned.count(id)) out.push_back(id);
+  }
+  return out;
+}
+
+Result<std::vector<PartitionPlacement>> Controller::placement_unless_moving() const {
+  std::vector<PartitionPlacement> out;
+  for (const auto& topic : topics_.topics()) {
+    if (topic.replicas.empty()) continue;
+    for (int32_t p = 0; p < static_cast<int32_t>(topic.replicas.size()); ++p) {
+      if (!topic.target_of(p).empty()) {
+        return error(ErrorCode::invalid_request,
+                     "{}/{} is still moving (to brokers {}): one move at a time; `cairn topic "
+                     "describe {}` shows when it is done",
+                     topic.name, p, fmt::join(topic.target_of(p), ","), topic.name);
+      }
+      out.push_back({topic.name, p, topic.replicas_of(p, -1)});
+    }
+  }
+  return out;
+}
+
+Result<std::vector<PartitionMovePlan>> Controller::start_moves(std::vector<v1::ClusterRecord> records,
+                                                               std::vector<PartitionMovePlan> moves,
+                                                               Deadline deadline) {
+  for (const auto& move : moves) {
+    auto topic = topics_.topic(move.from.topic);
+    CAIRN_ASSERT(topic.has_value());  // changes_mutex_ held: nothing removed it
+    auto* started = records.emplace_back().mutable_partition_move_started();
+    started->set_topic(move.from.topic);
+    started->set_topic_id(topic->topic_id);
+    started->set_partition(move.from.partition);
+    started->mutable_target()->Add(move.to.begin(), move.to.end());
+  }
+  CAIRN_RETURN_IF_ERROR(submit(records, deadline));
+  return moves;
+}
+
+Result<std::vector<PartitionMovePlan>> Controller::decommission(int32_t broker) {
+  std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
+  if (!options_.voters.find(broker)) {
+    return error(ErrorCode::invalid_request, "broker {} is not in the cluster (brokers {})", broker,
+                 options_.voters.canonical());
+  }
+  auto placement = placement_unless_moving();
+  if (!placement.ok()) return placement.status();
+  std::vector<int32_t> others;
+  for (int32_t id : active_brokers()) {
+    if (id != broker) others.push_back(id);
+  }
+  auto moves = plan_decommission(*placement, broker, others);
+  if (!moves.ok()) return moves.status();
+  v1::ClusterRecord decommissioned;
+  decommissioned.mutable_broker_decommissioned()->set_broker(broker);
+  decommissioned.mutable_broker_decommissioned()->set_decommissioned(true);
+  return start_moves({decommissioned}, std::move(*moves), deadline);
+}
+
+Result<std::vector<PartitionMovePlan>> Controller::add_broker(int32_t broker) {
+  std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
+  if (!options_.voters.find(broker)) {
+    return error(ErrorCode::invalid_request,
+                 "broker {} is not in the cluster (brokers {}); a broker joins with its id in "
+                 "every broker's --controller-voters",
+                 broker, options_.voters.canonical());
+  }
+  auto placement = placement_unless_moving();
+  if (!placement.ok()) return placement.status();
+  std::vector<int32_t> brokers = active_brokers();
+  if (std::find(brokers.begin(), brokers.end(), broker) == brokers.end()) brokers.push_back(broker);
+  v1::ClusterRecord added;
+  added.mutable_broker_decommissioned()->set_broker(broker);
+  added.mutable_broker_decommissioned()->set_decommissioned(false);
+  return start_moves({added}, plan_add(*placement, broker, brokers), deadline);
+}
+
+Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32_t partition) {
+  std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
+  auto current = topics_.topic(topic);
+  if (!current || current->topic_id != topic_id || partition < 0 ||
+      partition >= static_cast<int32_t>(current->partitions.size())) {
+    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist", topic,
+                 partition, topic_id);
+  }
+  if (current->target_of(partition).empty()) return {};  // finished already
+  v1::ClusterRecord record;
+  auto* finished = record.mutable_partition_move_finished();
+  finished->set_topic(topic);
+  finished->set_topic_id(topic_id);
+  finished->set_partition(partition);
+  return submit({record}, deadline);
+}
+
+std::optional<std::pair<int32_t, v1::Admin::Stub*>> Controller::remote_leader() {
+  auto leader = this->leader();
+  if (!leader || *leader == options_.self) return std::nullopt;
+  const PeerBroker* broker = options_.voters.find(*leader);
+  if (!broker) return std::nullopt;
+  std::lock_guard lock(stubs_mutex_);
+  auto& stub = stubs_[broker->address];
+  if (!stub) {
+    stub = v1::Admin::NewStub(grpc::CreateChannel(broker->address, grpc::InsecureChannelCredentials()));
+  }
+  return std::make_pair(*leader, stub.get());
+}
+
+void Controller::report_finished_moves() {
+  for (const auto& topic : topics_.topics()) {
+    for (int32_t p = 0; p < static_cast<int32_t>(topic.targets.size()); ++p) {
+      const auto& partition = topic.partitions[static_cast<size_t>(p)];
+      if (topic.target_of(p).empty() || !partition || !partition->replica()->reached_target()) continue;
+      Status finished;
+      if (auto remote = remote_leader()) {
+        v1::FinishPartitionMoveRequest request;
+        request.set_topic(topic.name);
+        request.set_topic_id(topic.topic_id);
+        request.set_partition(p);
+        v1::FinishPartitionMoveResponse response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        grpc::Status sent = remote->second->FinishPartitionMove(&context, request, &response);
+        finished = sent.ok() ? from_proto(response.error())
+                             : error(ErrorCode::broker_unavailable, "controller {} did not answer: {}",
+                                     remote->first, sent.error_message());
+      } else {
+        finished = finish_move(topic.name, topic.topic_id, p);
+      }
+      if (!finished.ok()) {
+        spdlog::warn("{}/{}: reporting its move finished: {}; retrying", topic.name, p, finished.to_string());
+      }
+    }
+  }
 }
 
 Status Controller::catch_up(Deadline deadline) {
   return wait_applied(partition_->high_watermark(), deadline);
 }
 
-Status Controller::submit(const v1::ClusterRecord& record, Deadline deadline) {
+Status Controller::submit(const std::vector<v1::ClusterRecord>& records, Deadline deadline) {
   RecordBatchBuilder builder;
-  std::string value = record.SerializeAsString();
-  builder.add(std::nullopt, value, {}, storage::Clock::system().now_ms());
+  int64_t now = storage::Clock::system().now_ms();
+  for (const auto& record : records) builder.add(std::nullopt, record.SerializeAsString(), {}, now);
   auto batch = builder.build();
   if (!batch.ok()) return batch.status();
   auto appended = partition_->append(as_bytes(*batch));
@@ -207,6 +359,7 @@ Status Controller::wait_applied(Offset offset, Deadline deadline) {
 
 void Controller::run() {
   std::unique_lock lock(wakeup_->mutex);
+  applied_ = topics_.metadata_applied();
   while (!stopping_) {
     Offset from = applied_;
     if (partition_->high_watermark() <= from) {
@@ -226,6 +379,12 @@ void Controller::run() {
         return;
       }
       apply(record.offset, change);
+      Status marked = topics_.mark_metadata_applied(record.offset + 1);
+      if (!marked.ok()) {
+        // The change stands here; after a restart it is applied once more.
+        spdlog::error("controller: cannot save the metadata applied up to offset {}: {}",
+                      record.offset, marked.to_string());
+      }
     });
     lock.lock();
     if (!next.ok()) {
@@ -243,8 +402,13 @@ void Controller::maintain() {
   std::unique_lock lock(wakeup_->mutex);
   while (!stopping_) {
     wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
-    if (stopping_ || !partition_->replica()->is_ready_leader()) continue;
+    if (stopping_) continue;
     lock.unlock();
+    report_finished_moves();
+    if (!partition_->replica()->is_ready_leader()) {
+      lock.lock();
+      continue;
+    }
     for (const auto& spec : options_.internal_topics) {
       if (topics_.topic(spec.name())) continue;
       Status created = create_topic(spec);
@@ -285,6 +449,27 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
       topic = altered.name();
       applied = topics_.alter(topic, {altered.set().begin(), altered.set().end()},
                               TopicManager::Limits::trust);
+      break;
+    }
+    case v1::ClusterRecord::kPartitionMoveStarted: {
+      const auto& started = record.partition_move_started();
+      topic = started.topic();
+      applied = topics_.start_move(topic, started.topic_id(), started.partition(),
+                                   {started.target().begin(), started.target().end()});
+      break;
+    }
+    case v1::ClusterRecord::kPartitionMoveFinished: {
+      const auto& finished = record.partition_move_finished();
+      topic = finished.topic();
+      applied = topics_.finish_move(topic, finished.topic_id(), finished.partition());
+      break;
+    }
+    case v1::ClusterRecord::kBrokerDecommissioned: {
+      const auto& change = record.broker_decommissioned();
+      applied = topics_.set_decommissioned(change.broker(), change.decommissioned());
+      spdlog::info("controller: broker {} {}", change.broker(),
+                   change.decommissioned() ? "is decommissioned: new replicas avoid it"
+                                           : "takes replicas again");
       break;
     }
     case v1::ClusterRecord::CHANGE_NOT_SET:

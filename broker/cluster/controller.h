@@ -10,10 +10,11 @@
 #include <thread>
 
 #include "broker/cluster/controller_voters.h"
+#include "broker/cluster/replica_assignment.h"
 #include "broker/partition.h"
 #include "broker/replica_host.h"
 #include "broker/topic_manager.h"
-#include "cairn/v1/admin.pb.h"
+#include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/cluster.pb.h"
 #include "storage/store.h"
 
@@ -28,9 +29,18 @@ namespace cairn::broker {
 // Every broker applies the committed records in log order to its
 // TopicManager, on the controller's own thread (applying a new topic opens
 // and recovers its partitions): all brokers agree on topics, configs and
-// assignments, and a broker that was down catches up by replaying. A
-// restarted broker replays the whole log (no snapshots yet), so it serves
-// no topic until the controller quorum has a leader.
+// assignments, and a broker that was down catches up by applying what it
+// missed. The TopicManager saves what each change made, with the offset
+// applied (its image of the metadata): a restarted broker serves its topics
+// at once and resumes applying from there, never replaying a change over
+// what replaced it (a deletion over the topic created again).
+//
+// Moving replicas (decommission, add a broker) is two records: the move
+// starts (brokers in the target start replicas; the partition's leader
+// changes its Raft group's members, Replica::set_assignment), and, once
+// the partition's leader reports its group is the target, it finishes
+// (brokers left out remove their replicas). Every broker's maintainer
+// thread reports the moves it leads to their end.
 //
 // Thread-safe.
 class Controller {
@@ -62,8 +72,20 @@ class Controller {
   Status delete_topic(const std::string& name);
   Status alter_topic(const std::string& name, const std::map<std::string, std::string>& set);
 
+  // Replica moves, on the controller leader only: all or nothing, one
+  // operation at a time (refused while any partition still moves). Each
+  // returns the moves it started, once they are committed and applied here;
+  // they finish in the background (topic describe shows them).
+  Result<std::vector<PartitionMovePlan>> decommission(int32_t broker);
+  Result<std::vector<PartitionMovePlan>> add_broker(int32_t broker);
+  // From a moving partition's leader: its Raft group is exactly its target.
+  Status finish_move(const std::string& topic, int64_t topic_id, int32_t partition);
+
   // The controller leader's broker id, if known here.
   std::optional<int32_t> leader() const;
+  // The controller leader's Admin service, when another broker leads (and
+  // its id): where changes made here are forwarded. Stubs are kept.
+  std::optional<std::pair<int32_t, v1::Admin::Stub*>> remote_leader();
   const ControllerVoters& voters() const { return options_.voters; }
   // The metadata log's offset up to which this broker applied it.
   Offset applied() const;
@@ -78,7 +100,19 @@ class Controller {
   Status check_leader() const;
   // Appends `record` and waits until it is applied here.
   using Deadline = std::chrono::steady_clock::time_point;
-  Status submit(const v1::ClusterRecord& record, Deadline deadline);
+  Status submit(const std::vector<v1::ClusterRecord>& records, Deadline deadline);
+  // Checks that a change may start now: this broker leads, with the whole state applied.
+  Status begin_change(Deadline deadline);
+  // Every replicated topic's partitions, as they are placed now; refuses
+  // while any of them moves.
+  Result<std::vector<PartitionPlacement>> placement_unless_moving() const;
+  // The brokers new replicas may go to: the voters not decommissioned.
+  std::vector<int32_t> active_brokers() const;
+  Result<std::vector<PartitionMovePlan>> start_moves(std::vector<v1::ClusterRecord> records,
+                                                     std::vector<PartitionMovePlan> moves,
+                                                     Deadline deadline);
+  // Reports the moves this broker's replicas lead that reached their target.
+  void report_finished_moves();
   // Waits until everything committed now is applied here, so that a new
   // leader checks changes against the whole state.
   Status catch_up(Deadline deadline);
@@ -94,6 +128,8 @@ class Controller {
   std::shared_ptr<Partition> partition_;
   std::shared_ptr<Wakeup> wakeup_;
   std::mutex changes_mutex_;  // one change at a time: check, append, apply
+  std::mutex stubs_mutex_;
+  std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs_;  // by address; guarded by stubs_mutex_
 
   // wakeup_->mutex guards these; wakeup_->changed signals new commits,
   // applied records and stopping.

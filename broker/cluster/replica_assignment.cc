@@ -1,6 +1,8 @@
 #include "broker/cluster/replica_assignment.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 namespace cairn::broker {
 
@@ -25,6 +27,88 @@ Result<std::vector<std::vector<int32_t>>> assign_replicas(std::vector<int32_t> b
     }
   }
   return out;
+}
+
+namespace {
+
+std::map<int32_t, int64_t> replica_counts(const std::vector<PartitionPlacement>& placement,
+                                          const std::vector<int32_t>& brokers) {
+  std::map<int32_t, int64_t> counts;
+  for (int32_t id : brokers) counts[id] = 0;
+  for (const auto& p : placement) {
+    for (int32_t id : p.replicas) ++counts[id];
+  }
+  return counts;
+}
+
+bool holds(const std::vector<int32_t>& replicas, int32_t id) {
+  return std::find(replicas.begin(), replicas.end(), id) != replicas.end();
+}
+
+}  // namespace
+
+Result<std::vector<PartitionMovePlan>> plan_decommission(const std::vector<PartitionPlacement>& placement,
+                                                         int32_t broker,
+                                                         const std::vector<int32_t>& brokers) {
+  auto counts = replica_counts(placement, brokers);
+  std::vector<PartitionMovePlan> moves;
+  for (const auto& p : placement) {
+    auto at = std::find(p.replicas.begin(), p.replicas.end(), broker);
+    if (at == p.replicas.end()) continue;
+    std::optional<int32_t> best;
+    for (int32_t id : brokers) {
+      if (id == broker || holds(p.replicas, id)) continue;
+      if (!best || counts[id] < counts[*best]) best = id;
+    }
+    if (!best) {
+      return error(ErrorCode::invalid_request,
+                   "{}/{} has {} replicas and no other broker can take the one on broker {}: add a "
+                   "broker first, or lower the topic's replication factor",
+                   p.topic, p.partition, p.replicas.size(), broker);
+    }
+    ++counts[*best];
+    PartitionMovePlan move{p, p.replicas};
+    move.to[static_cast<size_t>(at - p.replicas.begin())] = *best;
+    moves.push_back(std::move(move));
+  }
+  return moves;
+}
+
+std::vector<PartitionMovePlan> plan_add(const std::vector<PartitionPlacement>& placement, int32_t broker,
+                                        const std::vector<int32_t>& brokers) {
+  auto counts = replica_counts(placement, brokers);
+  int64_t total = 0;
+  for (const auto& [id, count] : counts) {
+    if (holds(brokers, id)) total += count;
+  }
+  int64_t share = brokers.empty() ? 0 : total / static_cast<int64_t>(brokers.size());
+  std::vector<PartitionMovePlan> moves;
+  std::vector<bool> moved(placement.size(), false);
+  while (counts[broker] < share) {
+    // The partition whose most loaded replica is the most loaded broker of all.
+    std::optional<size_t> pick;
+    int32_t from = -1;
+    for (size_t i = 0; i < placement.size(); ++i) {
+      const auto& replicas = placement[i].replicas;
+      if (moved[i] || holds(replicas, broker)) continue;
+      for (int32_t id : replicas) {
+        if (!pick || counts[id] > counts[from]) {
+          pick = i;
+          from = id;
+        }
+      }
+    }
+    // Moving from a broker holding at most one more than `broker` would not even anything.
+    if (!pick || counts[from] <= counts[broker] + 1) break;
+    const auto& p = placement[*pick];
+    PartitionMovePlan move{p, p.replicas};
+    *std::find(move.to.begin(), move.to.end(), from) = broker;
+    moved[*pick] = true;
+    --counts[from];
+    ++counts[broker];
+    moves.push_back(std::move(move));
+  }
+  return moves;
 }
 
 }  // namespace cairn::broker

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "proto/status.h"
@@ -17,5 +18,30 @@ Result<std::vector<std::vector<int32_t>>> assign_replicas(std::vector<int32_t> b
                                                           int32_t partitions,
                                                           int32_t replication_factor,
                                                           uint32_t first);
+
+// One partition's replicas, and where they move.
+struct PartitionPlacement {
+  std::string topic;
+  int32_t partition = 0;
+  std::vector<int32_t> replicas;  // preferred leader first
+};
+struct PartitionMovePlan {
+  PartitionPlacement from;
+  std::vector<int32_t> to;
+};
+
+// Moves every replica off `broker`: each to the broker of `brokers` (the
+// others that may take replicas) holding the fewest replicas so far among
+// those without one of that partition, in the same position (so the
+// preferred leader stays, unless it was `broker`). All or nothing: refused
+// if some partition would have nowhere to go.
+Result<std::vector<PartitionMovePlan>> plan_decommission(const std::vector<PartitionPlacement>& placement,
+                                                         int32_t broker,
+                                                         const std::vector<int32_t>& brokers);
+// Moves replicas onto `broker` (one of `brokers`, those that may take
+// replicas), each from the broker holding the most, until `broker` holds
+// its share (total / brokers, rounded down) or no move would even the load.
+std::vector<PartitionMovePlan> plan_add(const std::vector<PartitionPlacement>& placement, int32_t broker,
+                                        const std::vector<int32_t>& brokers);
 
 }  // namespace cairn::broker

@@ -99,6 +99,8 @@ class Consensus {
   Offset commit_index() const { return commit_index_; }
   Offset applied_index() const { return applied_index_; }
   const Membership& membership() const { return memberships_.back().membership; }
+  // A membership change is in the log but not committed yet.
+  bool membership_change_pending() const { return memberships_.size() > 1; }
   bool failed() const { return !failure_.ok(); }
   // Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId id) const;

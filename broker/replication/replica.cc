@@ -3,7 +3,10 @@
 #include "storage/clock.h"
 
 #include <asio/post.hpp>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "proto/assert.h"
 #include "proto/byte_io.h"
@@ -16,6 +19,9 @@ constexpr int64_t kHandBackDelayMs = 5'000;
 // A follower not heard from, or not holding everything committed, for this
 // long is not caught up.
 constexpr int64_t kCaughtUpWindowMs = 5'000;
+// Between two attempts of a leader leaving a moving partition's group to
+// hand leadership over.
+constexpr int64_t kTransferRetryMs = 1'000;
 
 Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
                                                 std::shared_ptr<storage::PartitionLog> log,
@@ -47,7 +53,8 @@ Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
       raft_log_(*log_),
       setup_(std::move(setup)),
       on_commit_(std::move(on_commit)),
-      high_watermark_(log_->log_start().value) {
+      high_watermark_(log_->log_start().value),
+      preferred_(setup_.preferred_leader) {
   consensus_ = std::make_unique<raft::Consensus>(
       setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
       [this](const raft::Entry& entry) { on_applied(entry); });
@@ -140,24 +147,105 @@ void Replica::when_committed(Offset end, Term term, CommitCallback done) {
 void Replica::tick() {
   run([this](raft::Consensus& c) {
     CAIRN_RETURN_IF_ERROR(c.tick());
-    hand_back_to_preferred_locked(c);
+    if (!target_.empty()) {
+      move_toward_target_locked(c);
+    } else {
+      hand_back_to_preferred_locked(c);
+    }
     return Status();
   });
 }
 
+void Replica::set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target) {
+  std::lock_guard lock(mutex_);
+  const auto& preferred_from = target.empty() ? replicas : target;
+  preferred_ = preferred_from.empty() ? std::nullopt : std::optional<int32_t>(preferred_from.front());
+  target_ = std::move(target);
+}
+
+namespace {
+
+// `id` has everything the leader committed and answers.
+bool caught_up(const raft::Consensus& consensus, int32_t id) {
+  const raft::Progress* progress = consensus.progress(raft::NodeId(id));
+  return progress && progress->recently_active && progress->match_index >= consensus.commit_index();
+}
+
+bool contains(const std::vector<int32_t>& ids, raft::NodeId id) {
+  return std::find(ids.begin(), ids.end(), static_cast<int32_t>(id.value)) != ids.end();
+}
+
+}  // namespace
+
 void Replica::hand_back_to_preferred_locked(raft::Consensus& consensus) {
-  auto preferred = setup_.preferred_leader;
-  if (!preferred || *preferred == self_ || !ready_leader_) return;
+  if (!ready_leader_) return;
   int64_t now = clock_.now_ms();
   if (now - ready_since_ms_ < kHandBackDelayMs || now - last_hand_back_ms_ < kHandBackDelayMs) return;
-  const raft::Progress* progress = consensus.progress(raft::NodeId(*preferred));
-  if (!progress || !progress->recently_active || progress->match_index < consensus.commit_index()) {
+  transfer_to_preferred_locked(consensus);
+}
+
+bool Replica::transfer_to_preferred_locked(raft::Consensus& consensus) {
+  if (!preferred_ || *preferred_ == self_ || !ready_leader_ || !caught_up(consensus, *preferred_) ||
+      !consensus.membership().is_voter(raft::NodeId(*preferred_))) {
+    return false;
+  }
+  last_hand_back_ms_ = clock_.now_ms();
+  if (!consensus.transfer_leadership(raft::NodeId(*preferred_)).ok()) return false;
+  spdlog::info("{}: handing leadership to broker {}, its preferred leader", tp_, *preferred_);
+  return true;
+}
+
+bool Replica::hand_to_preferred() {
+  bool moved = false;
+  run([&](raft::Consensus& c) {
+    moved = transfer_to_preferred_locked(c);
+    return Status();
+  });
+  return moved;
+}
+
+void Replica::move_toward_target_locked(raft::Consensus& consensus) {
+  if (!ready_leader_ || consensus.membership_change_pending()) return;
+  const raft::Membership members = consensus.membership();
+  auto changed = [&](Status status, std::string_view what, int32_t id) {
+    if (status.ok()) spdlog::info("{}: {} broker {} (moving to brokers {})", tp_, what, id, fmt::join(target_, ","));
+  };
+  for (int32_t id : target_) {
+    if (!members.contains(raft::NodeId(id))) return changed(consensus.add_learner(raft::NodeId(id)), "adding learner", id);
+  }
+  for (raft::NodeId id : members.learners) {
+    auto broker = static_cast<int32_t>(id.value);
+    if (!contains(target_, id)) return changed(consensus.remove_member(id), "removing learner", broker);
+    // Promoted once it holds everything committed: it counts towards quorums from then on.
+    if (caught_up(consensus, broker)) return changed(consensus.promote_learner(id), "promoting", broker);
     return;
   }
-  last_hand_back_ms_ = now;
-  if (consensus.transfer_leadership(raft::NodeId(*preferred)).ok()) {
-    spdlog::info("{}: handing leadership back to broker {}, its preferred leader", tp_, *preferred);
+  for (raft::NodeId id : members.voters) {
+    auto broker = static_cast<int32_t>(id.value);
+    if (broker != self_ && !contains(target_, id)) return changed(consensus.remove_member(id), "removing", broker);
   }
+  if (contains(target_, raft::NodeId(self_))) return;
+  // Left out, and the last one: a leader kept in the group removes this one.
+  int64_t now = clock_.now_ms();
+  if (now - last_hand_back_ms_ < kTransferRetryMs) return;
+  for (int32_t id : target_) {
+    if (!caught_up(consensus, id)) continue;
+    last_hand_back_ms_ = now;
+    return changed(consensus.transfer_leadership(raft::NodeId(id)), "leaving, handing leadership to", id);
+  }
+}
+
+bool Replica::reached_target() const {
+  std::lock_guard lock(mutex_);
+  if (!consensus_ || target_.empty() || !ready_leader_ || consensus_->membership_change_pending()) {
+    return false;
+  }
+  const raft::Membership& members = consensus_->membership();
+  if (!members.learners.empty() || members.voters.size() != target_.size()) return false;
+  for (raft::NodeId id : members.voters) {
+    if (!contains(target_, id)) return false;
+  }
+  return true;
 }
 
 void Replica::handle(const raft::Message& message) {

@@ -81,6 +81,19 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // State rebuilt from the log for one term must be rebuilt for the next.
   Term ready_term() const { return Term(ready_term_.load()); }
 
+  // The partition's replicas and, while it moves, its target, as the
+  // controller assigned them (preferred leader first). The leader moves the
+  // group's membership to the target one change at a time: brokers new to
+  // it join as learners and become voters once caught up, then those left
+  // out are removed; a leader left out first hands leadership to one kept.
+  void set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target);
+  // Leader only: the group's voters are exactly the target, committed, with
+  // no learners: the move can be finished. False while not moving.
+  bool reached_target() const;
+  // Leader only: hands leadership to the preferred replica now if another
+  // broker's and caught up. Whether a transfer started.
+  bool hand_to_preferred();
+
   // Leader only: the replicas that are caught up (Kafka's in-sync replicas,
   // as an operator sees them): this one, and each follower heard from and
   // holding everything committed at some moment of the last few seconds.
@@ -116,6 +129,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // leader rebalance does; otherwise leaders pile up on the brokers that
   // stayed up through failures.
   void hand_back_to_preferred_locked(raft::Consensus& consensus);
+  bool transfer_to_preferred_locked(raft::Consensus& consensus);
+  // From tick (mutex held): the next step of a move, on a ready leader.
+  void move_toward_target_locked(raft::Consensus& consensus);
 
   const TopicPartition tp_;
   const int32_t self_;
@@ -134,6 +150,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::atomic<bool> ready_leader_{false};
   std::atomic<int64_t> ready_term_{-1};
   int64_t ready_since_ms_ = 0;          // guarded by mutex_
+  std::optional<int32_t> preferred_;    // guarded by mutex_
+  std::vector<int32_t> target_;         // guarded by mutex_; empty: not moving
   int64_t last_hand_back_ms_ = 0;       // guarded by mutex_
   // By follower (leader only): when it last sent a message, and when its
   // acknowledged log last held everything committed. Guarded by mutex_.

@@ -60,6 +60,33 @@ class AdminImpl final : public Admin {
     return out;
   }
 
+  Result<std::vector<PartitionMove>> decommission_broker(int32_t id) override {
+    v1::MoveReplicasRequest request;
+    request.set_decommission_broker(id);
+    return move_replicas(request);
+  }
+
+  Result<std::vector<PartitionMove>> add_broker(int32_t id) override {
+    v1::MoveReplicasRequest request;
+    request.set_add_broker(id);
+    return move_replicas(request);
+  }
+
+  Result<int32_t> rebalance_leaders() override {
+    int32_t moved = 0;
+    for (const auto& broker : cluster_.all_brokers()) {
+      v1::RebalanceLeadersResponse response;
+      auto rpc = broker->admin->RebalanceLeaders(cluster_.context().get(), v1::RebalanceLeadersRequest(),
+                                                 &response);
+      if (!rpc.ok()) {
+        return error(from_grpc(rpc).code(), "broker {}: {}; the others may have moved leaders already",
+                     broker->address, rpc.error_message());
+      }
+      moved += response.moved();
+    }
+    return moved;
+  }
+
   Result<std::vector<std::string>> list_topics(bool include_internal) override {
     v1::ListTopicsRequest request;
     request.set_include_internal(include_internal);
@@ -93,7 +120,8 @@ class AdminImpl final : public Admin {
       out.partitions.push_back({d.partition(), d.leader(), {d.replicas().begin(), d.replicas().end()},
                                 Offset(d.log_start_offset()), Offset(d.high_watermark()),
                                 Offset(d.log_end_offset()), d.size_bytes(), d.segments(),
-                                {d.caught_up().begin(), d.caught_up().end()}});
+                                {d.caught_up().begin(), d.caught_up().end()},
+                                {d.moving_to().begin(), d.moving_to().end()}});
     }
     return out;
   }
@@ -255,6 +283,20 @@ class AdminImpl final : public Admin {
       if (answered.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
       return answered;
     });
+  }
+
+  Result<std::vector<PartitionMove>> move_replicas(const v1::MoveReplicasRequest& request) {
+    v1::MoveReplicasResponse response;
+    CAIRN_RETURN_IF_ERROR(retrying([&] {
+      response.Clear();
+      CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::admin, &v1::Admin::Stub::MoveReplicas, request, &response));
+      return from_proto(response.error());
+    }));
+    std::vector<PartitionMove> moves;
+    for (const auto& m : response.moves()) {
+      moves.push_back({m.topic(), m.partition(), {m.from().begin(), m.from().end()}, {m.to().begin(), m.to().end()}});
+    }
+    return moves;
   }
 
   // One blocking RPC on `stub` of any broker.

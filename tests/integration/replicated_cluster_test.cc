@@ -3,13 +3,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
 #include "proto/group_placement.h"
 #include "run_command.h"
-#include "three_brokers.h"
+#include "local_cluster.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -59,14 +60,20 @@ void produce_until(Producer& producer, const std::string& topic, int32_t partiti
   }
 }
 
-// Every acknowledged record is at its offset on every running broker's replica.
-void check_every_replica(ThreeBrokers& cluster, const std::string& topic,
+// Every acknowledged record is at its offset on every running broker's
+// replica (of the partitions it hosts, as its metadata says).
+void check_every_replica(LocalCluster& cluster, const std::string& topic,
                          const std::map<int32_t, std::map<int64_t, std::string>>& acked) {
-  for (auto& broker : cluster.brokers) {
+  for (int32_t id = 1; id <= static_cast<int32_t>(cluster.brokers.size()); ++id) {
+    auto& broker = cluster.brokers[static_cast<size_t>(id - 1)];
     if (!broker->running()) continue;
+    auto described = LocalCluster::describe(*broker, topic);
+    REQUIRE(described.has_value());
     for (const auto& [partition, records] : acked) {
       if (records.empty()) continue;
-      auto replica = ThreeBrokers::read_replica(*broker, topic, partition, records.rbegin()->first + 1);
+      const auto& replicas = described->partitions(partition).replicas();
+      if (std::find(replicas.begin(), replicas.end(), id) == replicas.end()) continue;
+      auto replica = LocalCluster::read_replica(*broker, topic, partition, records.rbegin()->first + 1);
       size_t missing = 0;
       for (const auto& [offset, value] : records) {
         auto found = replica.find(offset);
@@ -86,7 +93,7 @@ void check_every_replica(ThreeBrokers& cluster, const std::string& topic,
 }  // namespace
 
 TEST_CASE("ReplicatedTopicKeepsEveryAcknowledgedRecordWhileLeadersAreKilled", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("events", 6, 3);
   cluster.wait_for_leaders("events");
   auto producer = cluster.producer();
@@ -125,7 +132,7 @@ TEST_CASE("ReplicatedTopicKeepsEveryAcknowledgedRecordWhileLeadersAreKilled", "[
 }
 
 TEST_CASE("AStoppedLeaderIsNeverAStaleLeader", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("orders", 1, 3);
   int32_t stopped = cluster.wait_for_leaders("orders")[0];
   auto producer = cluster.producer();
@@ -172,14 +179,14 @@ TEST_CASE("AStoppedLeaderIsNeverAStaleLeader", "[integration][cluster]") {
   check_every_replica(cluster, "orders", records);
   // The refused write is on no replica, below any high watermark.
   for (auto& broker : cluster.brokers) {
-    for (const auto& [offset, value] : ThreeBrokers::read_replica(*broker, "orders", 0, 300)) {
+    for (const auto& [offset, value] : LocalCluster::read_replica(*broker, "orders", 0, 300)) {
       CHECK(value != "stale-write");
     }
   }
 }
 
 TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("ledger", 3, 3);
   cluster.wait_for_leaders("ledger");
   OffThreadFailures failures;
@@ -209,8 +216,163 @@ TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cl
   check_every_replica(cluster, "ledger", records);
 }
 
+TEST_CASE("ATopicDeletedAndCreatedAgainKeepsOnlyItsNewRecordsAcrossRestarts", "[integration][cluster]") {
+  // Restarted brokers must not replay the old incarnation's deletion over
+  // the new one's data, nor serve the old one's records.
+  LocalCluster cluster;
+  OffThreadFailures failures;
+  Acknowledged old_acked(failures);
+  Acknowledged acked(failures);
+  auto send_round = [&](const std::string& tag, Acknowledged& into) {
+    auto producer = cluster.producer();
+    for (int i = 0; i < 200; ++i) {
+      std::string value = tag + std::to_string(i);
+      producer->send({"ledger", i % 2, std::nullopt, value, {}, 0},
+                     [&into, value](const Result<RecordMetadata>& sent) { into.add(sent, value); });
+    }
+    producer->flush();
+  };
+  cluster.create_topic("ledger", 2, 3);
+  cluster.wait_for_leaders("ledger");
+  send_round("old-", old_acked);
+  Status deleted = cluster.admin->delete_topic("ledger");
+  INFO(deleted.to_string());
+  REQUIRE(deleted.ok());
+  cluster.create_topic("ledger", 2, 3);
+  cluster.wait_for_leaders("ledger");
+  send_round("new-", acked);
+  bool crash = GENERATE(false, true);
+  INFO((crash ? "SIGKILL" : "SIGTERM") << " all three");
+  for (auto& broker : cluster.brokers) crash ? broker->kill() : broker->stop();
+  for (auto& broker : cluster.brokers) REQUIRE(broker->start().ok());
+  cluster.wait_for_leaders("ledger");
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  size_t total = 0;
+  for (const auto& [partition, by_offset] : records) total += by_offset.size();
+  REQUIRE(total == 200);
+  check_every_replica(cluster, "ledger", records);
+}
+
+// Waits until no partition of `topic` moves any more; false on timeout.
+bool wait_until_moved(Admin& admin, const std::string& topic) {
+  return eventually(
+      [&] {
+        auto described = admin.describe_topic(topic);
+        if (!described.ok()) return false;
+        for (const auto& p : described->partitions) {
+          if (!p.moving_to.empty()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60));
+}
+
+// Replicas per broker of `topic`, as metadata says.
+std::map<int32_t, int> replicas_per_broker(Admin& admin, const std::string& topic) {
+  std::map<int32_t, int> out;
+  // Every broker learns of a new topic soon after it is created, not at once.
+  Result<TopicDescription> described = error(ErrorCode::unknown, "not asked");
+  bool answered = eventually(
+      [&] {
+        described = admin.describe_topic(topic);
+        return described.ok();
+      },
+      std::chrono::seconds(10));
+  INFO(described.status().to_string());
+  REQUIRE(answered);
+  for (const auto& p : described->partitions) {
+    for (int32_t id : p.replicas) ++out[id];
+  }
+  return out;
+}
+
+// Replicas per broker over every topic, internal ones included.
+std::map<int32_t, int> replicas_per_broker(Admin& admin) {
+  std::map<int32_t, int> out;
+  auto topics = admin.list_topics(true);
+  REQUIRE(topics.ok());
+  for (const auto& topic : *topics) {
+    for (const auto& [id, count] : replicas_per_broker(admin, topic)) out[id] += count;
+  }
+  return out;
+}
+
+TEST_CASE("DecommissioningAndAddingABrokerMoveReplicasWhileProducersRun", "[integration][cluster]") {
+  LocalCluster cluster({}, 4);
+  cluster.create_topic("moves", 6, 3);
+  cluster.wait_for_leaders("moves");
+  auto producer = cluster.producer();
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] { produce_until(*producer, "moves", 6, stop, acked); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+
+  // Off broker 4: its replicas move to the others, and its files go.
+  int held = replicas_per_broker(*cluster.admin)[4];
+  REQUIRE(held > 0);
+  auto decommissioned = cluster.admin->decommission_broker(4);
+  INFO(decommissioned.status().to_string());
+  REQUIRE(decommissioned.ok());
+  CHECK(static_cast<int>(decommissioned->size()) == held);
+  bool moved = wait_until_moved(*cluster.admin, "moves") &&
+               wait_until_moved(*cluster.admin, "__consumer_offsets");
+  INFO(cluster.log_tails());
+  REQUIRE(moved);
+  CHECK(replicas_per_broker(*cluster.admin).count(4) == 0);
+  CHECK(eventually(
+      [&] {
+        for (int32_t p = 0; p < 6; ++p) {
+          if (std::filesystem::exists(fmt::format("{}/moves/{}", cluster.broker(4).data_dir(), p))) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10)));
+  // New topics keep off a decommissioned broker.
+  cluster.create_topic("later", 3, 3);
+  CHECK(replicas_per_broker(*cluster.admin, "later").count(4) == 0);
+
+  // Back onto broker 4: it takes its share again.
+  auto added = cluster.admin->add_broker(4);
+  INFO(added.status().to_string());
+  REQUIRE(added.ok());
+  CHECK(!added->empty());
+  REQUIRE(wait_until_moved(*cluster.admin, "moves"));
+  REQUIRE(wait_until_moved(*cluster.admin, "__consumer_offsets"));
+  REQUIRE(wait_until_moved(*cluster.admin, "later"));
+  auto after_add = replicas_per_broker(*cluster.admin);
+  int total = 0;
+  for (const auto& [id, count] : after_add) total += count;
+  CHECK(after_add[4] == total / 4);
+
+  // Leaders go to each partition's preferred replica.
+  CHECK(eventually(
+      [&] {
+        auto moved = cluster.admin->rebalance_leaders();
+        auto described = cluster.admin->describe_topic("moves");
+        if (!moved.ok() || !described.ok()) return false;
+        for (const auto& p : described->partitions) {
+          if (p.leader != p.replicas.front()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)));
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  stop = true;
+  writer.join();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  size_t total_records = 0;
+  for (const auto& [partition, by_offset] : records) total_records += by_offset.size();
+  INFO(total_records << " records acknowledged");
+  REQUIRE(total_records > 300);
+  check_every_replica(cluster, "moves", records);
+}
+
 TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("before", 1, 3);
   int32_t controller = cluster.wait_for_controller();
   cluster.broker(controller).kill();
@@ -223,7 +385,7 @@ TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]"
   REQUIRE(cluster.broker(controller).start().ok());
   CHECK(eventually(
       [&] {
-        auto metadata = ThreeBrokers::metadata(cluster.broker(controller), {});
+        auto metadata = LocalCluster::metadata(cluster.broker(controller), {});
         if (!metadata) return false;
         std::set<std::string> names;
         for (const auto& topic : metadata->topics()) {
@@ -235,7 +397,7 @@ TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]"
 }
 
 TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("solo", 3, 1);  // one replica each: every broker hosts one partition
   cluster.wait_for_leaders("solo");
   ProducerOptions options;
@@ -257,7 +419,7 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
   REQUIRE(records.size() == 3);
   // A broker without a replica says where it is.
   for (int32_t p = 0; p < 3; ++p) {
-    auto described = ThreeBrokers::describe(cluster.broker(1), "solo");
+    auto described = LocalCluster::describe(cluster.broker(1), "solo");
     REQUIRE(described);
     int32_t host = described->partitions(p).replicas(0);
     int32_t other = host % 3 + 1;
@@ -278,7 +440,7 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
 }
 
 TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][cluster][cli]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   std::string brokers = cluster.broker(1).address() + "," + cluster.broker(2).address();
   auto cli = [&](const std::string& args, const std::string& input = "") {
     std::string input_path = cluster.folder.path() + "/stdin";
@@ -309,6 +471,13 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
   CHECK_THAT(created.output, Catch::Contains("created topic events"));
   CHECK(cli("topic create more --replication-factor 4").exit_code == 1);
   cluster.wait_for_leaders("events");
+  // Three brokers and three replicas per partition: nowhere to move them.
+  auto decommission = cli("cluster decommission 3");
+  CHECK(decommission.exit_code == 1);
+  CHECK_THAT(decommission.output, Catch::Contains("no other broker can take"));
+  auto rebalanced = cli("cluster rebalance-leaders");
+  CHECK(rebalanced.exit_code == 0);
+  CHECK_THAT(rebalanced.output, Catch::Contains("leadership transfer(s) started"));
   auto produced = cli("produce events --partition 1", "one\ntwo\n");
   CHECK(produced.exit_code == 0);
   auto consumed = cli("consume events --from beginning --max-messages 2 --timeout-ms 5000");
@@ -345,7 +514,7 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
 }
 
 TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[integration][cluster][group]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   cluster.create_topic("work", 3, 3);
   cluster.wait_for_leaders("work");
   {
@@ -405,7 +574,7 @@ TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[i
 }
 
 TEST_CASE("ClusterRefusesBadConfigurationWithAMessage", "[integration][cluster]") {
-  ThreeBrokers cluster;
+  LocalCluster cluster;
   SECTION("a replication factor above the brokers there are") {
     Status refused = cluster.admin->create_topic({"too-many", 1, 4, {}});
     CHECK(refused.code() == ErrorCode::invalid_request);

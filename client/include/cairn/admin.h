@@ -25,6 +25,9 @@ struct PartitionDescription {
   // The replicas caught up with the leader, as the leader says (each
   // partition's leader is asked); empty while the partition has no leader.
   std::vector<int32_t> caught_up;
+  // While the partition moves (decommission_broker, add_broker): the
+  // replicas it moves to; empty otherwise.
+  std::vector<int32_t> moving_to;
 };
 
 struct TopicDescription {
@@ -43,6 +46,14 @@ struct BrokerDescription {
 struct ClusterDescription {
   std::vector<BrokerDescription> brokers;
   int32_t controller_id = -1;  // -1: none elected (as far as the broker asked knows)
+};
+
+// A partition's replicas moving from one set of brokers to another.
+struct PartitionMove {
+  std::string topic;
+  int32_t partition = 0;
+  std::vector<int32_t> from;
+  std::vector<int32_t> to;
 };
 
 // A topic to create.
@@ -112,6 +123,20 @@ class Admin {
   virtual Status delete_topic(const std::string& name) = 0;
   // The brokers, each asked directly whether it answers, and the controller.
   virtual Result<ClusterDescription> describe_cluster() = 0;
+  // Moves every replica off broker `id`, and keeps new topics off it, while
+  // clients keep running: new replicas join each partition's Raft group as
+  // learners, become voters once caught up, then the old one leaves. Refused
+  // while an earlier move is in progress. Returns the moves started; each
+  // partition's `moving_to` (describe_topic) is empty once its move is done.
+  virtual Result<std::vector<PartitionMove>> decommission_broker(int32_t id) = 0;
+  // Takes broker `id` (back) into the cluster and moves replicas onto it
+  // from the brokers holding the most, until it holds its share.
+  virtual Result<std::vector<PartitionMove>> add_broker(int32_t id) = 0;
+  // Every broker hands the leadership of the partitions it leads to their
+  // preferred replicas (the first assigned) where those are caught up, as
+  // brokers also do on their own a few seconds after one returns. Returns
+  // the leadership transfers started.
+  virtual Result<int32_t> rebalance_leaders() = 0;
   virtual Result<std::vector<std::string>> list_topics(bool include_internal = false) = 0;
   virtual Result<TopicDescription> describe_topic(const std::string& name) = 0;
   virtual Status alter_topic_configs(const std::string& name,

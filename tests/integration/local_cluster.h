@@ -1,8 +1,8 @@
 #pragma once
 
-// A fixture with three real cairnd processes forming one cluster on
-// 127.0.0.1 (fixed ports picked free at construction, kept across
-// restarts), and clients that bootstrap from all three.
+// A fixture with real cairnd processes (three unless told) forming one
+// cluster on 127.0.0.1 (fixed ports picked free at construction, kept
+// across restarts), and clients that bootstrap from all of them.
 
 #include <catch2/catch.hpp>
 
@@ -19,20 +19,19 @@
 
 namespace cairn::testing {
 
-struct ThreeBrokers {
-  static constexpr int kBrokers = 3;
+struct LocalCluster {
   TempFolder folder;
   std::string voters;                                   // --controller-voters
   std::vector<std::unique_ptr<BrokerProcess>> brokers;  // [i] is node i + 1
   std::unique_ptr<Admin> admin;
 
-  explicit ThreeBrokers(std::vector<std::string> extra_args = {}) {
+  explicit LocalCluster(std::vector<std::string> extra_args = {}, int count = 3) {
     std::vector<int> ports;
-    for (int i = 0; i < kBrokers; ++i) {
+    for (int i = 0; i < count; ++i) {
       ports.push_back(pick_free_port());
       voters += (i ? "," : "") + fmt::format("{}@127.0.0.1:{}", i + 1, ports.back());
     }
-    for (int i = 0; i < kBrokers; ++i) {
+    for (int i = 0; i < count; ++i) {
       std::vector<std::string> args = {"--node-id", std::to_string(i + 1), "--controller-voters",
                                        voters};
       args.insert(args.end(), extra_args.begin(), extra_args.end());
