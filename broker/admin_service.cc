@@ -235,7 +235,7 @@ grpc::ServerUnaryReactor* AdminService::FinishPartitionMove(grpc::CallbackServer
     });
     if (forwarded) return *forwarded;
     Status finished = controller_ ? controller_->finish_move(request->topic(), request->topic_id(),
-                                                             request->partition())
+                                                             request->partition(), request->move_id())
                                   : error(ErrorCode::invalid_request, "this broker runs alone");
     to_proto(finished, response->mutable_error());
     return grpc::Status::OK;

@@ -143,9 +143,15 @@ void BrokerService::describe_brokers(v1::MetadataResponse* response) const {
     response->set_controller_id(config_.node_id);
     return;
   }
+  auto live = controller_->live_brokers();
+  auto decommissioned = controller_->decommissioned_brokers();
   for (const auto& broker : controller_->voters().brokers) {
     auto address = parse_listen_address(broker.address);
-    if (address.ok()) add(broker.id, address->host, address->port);
+    if (!address.ok()) continue;
+    add(broker.id, address->host, address->port);
+    auto* info = response->mutable_brokers(response->brokers_size() - 1);
+    if (live) info->set_liveness(live->count(broker.id) ? v1::LIVE : v1::NOT_HEARD_FROM);
+    info->set_decommissioned(decommissioned.count(broker.id) > 0);
   }
   response->set_controller_id(controller_->leader().value_or(-1));
 }

@@ -55,7 +55,11 @@ bool decode(std::string_view text, raft::HardState& state,
     if (space == std::string::npos) return false;
     auto index =
         parse_int(std::string_view(line).substr(kPrefix.size(), space - kPrefix.size()), -1);
-    auto membership = raft::Membership::decode(std::string_view(line).substr(space + 1));
+    std::string_view encoded = std::string_view(line).substr(space + 1);
+    // A replica that joined a group knows no members until its leader's
+    // log says: it saves that empty start (never a log entry's) with them.
+    auto membership = encoded == raft::Membership{}.encode() ? std::optional<raft::Membership>(raft::Membership{})
+                                                             : raft::Membership::decode(encoded);
     if (!index || !membership) return false;
     memberships.push_back({Offset(*index), std::move(*membership)});
   }

@@ -55,6 +55,19 @@ TEST_CASE("TermVoteAndMembershipsSurviveAPowerLossOnceSaved", "[raft-state]") {
   CHECK(open_state(env)->hard_state() == HardState{Term(8), std::nullopt});
 }
 
+TEST_CASE("AJoiningReplicaThatKnowsNoMembersYetReopens", "[raft-state]") {
+  // A replica that joined a group saves its empty start with the first
+  // membership its leader's log brings, before it learns that one is
+  // committed; a crash then must not leave a file it cannot open.
+  FaultInjectionEnv env;
+  const std::vector<MembershipAt> memberships{
+      {Offset(-1), Membership{}},
+      {Offset(9), Membership{{NodeId(1), NodeId(2), NodeId(3)}, {NodeId(4)}}}};
+  REQUIRE(open_state(env)->save_memberships(memberships).ok());
+  env.crash(CrashMode::power_loss);
+  CHECK(open_state(env)->memberships() == memberships);
+}
+
 TEST_CASE("AFailedSaveChangesNothingNowOrAfterAPowerLoss", "[raft-state]") {
   FaultInjectionEnv env;
   auto state = open_state(env);

@@ -32,6 +32,9 @@ class ReplicaHost {
   // says which terms it holds.
   virtual void stop(Partition& partition) = 0;
   virtual Status forget(const TopicPartition& tp, int64_t topic_id) = 0;
+  // A replica of `tp` in incarnation `topic_id` ran here: it has Raft state
+  // (it may have voted and acknowledged records).
+  virtual bool has_state(const TopicPartition& tp, int64_t topic_id) const = 0;
 };
 
 }  // namespace cairn::broker

@@ -27,6 +27,11 @@ std::vector<int32_t> Topic::target_of(int32_t p) const {
   return targets.at(static_cast<size_t>(p));
 }
 
+int64_t Topic::move_id_of(int32_t p) const {
+  if (move_ids.empty()) return -1;
+  return move_ids.at(static_cast<size_t>(p));
+}
+
 int32_t Topic::leader_of(int32_t p, int32_t self) const {
   const auto& partition = partitions.at(static_cast<size_t>(p));
   if (!partition) return -1;
@@ -69,7 +74,8 @@ Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
 Result<Topic> TopicManager::open_topic(const TopicSpec& spec, bool fresh) {
   auto config = defaults_.with(spec.config_overrides);
   if (!config.ok()) return config.status();
-  Topic topic{spec.name, spec.config_overrides, *config, {}, spec.replicas, spec.topic_id, spec.targets};
+  Topic topic{spec.name,     spec.config_overrides, *config,      {},
+              spec.replicas, spec.topic_id,         spec.targets, spec.move_ids};
   for (int32_t p = 0; p < spec.partitions; ++p) {
     auto partition = open_partition(topic, p, fresh);
     if (!partition.ok()) return partition.status();
@@ -89,11 +95,13 @@ Result<std::shared_ptr<Partition>> TopicManager::open_partition(const Topic& top
   };
   bool founding = hosts(replicas);
   if (replicated && !founding && !hosts(target)) return std::shared_ptr<Partition>();  // hosted by other brokers only
-  if (fresh) {
-    // Nothing of an earlier replica here may survive: not its records, nor
-    // the Raft state (votes, members) it would rejoin the group with.
+  // A replica that ran in this incarnation is never wiped: it may have
+  // voted and acknowledged records (a crash before the registry saved its
+  // creation replays it here).
+  if (fresh && !(replicated && replica_host_->has_state(tp, topic.topic_id))) {
+    // Nothing of an earlier incarnation here may survive: its records would
+    // pass for this one's.
     CAIRN_RETURN_IF_ERROR(store_.remove_partition(tp));
-    if (replicated) CAIRN_RETURN_IF_ERROR(replica_host_->forget(tp, topic.topic_id));
   }
   auto log = store_.open_partition(tp, topic.config);
   if (!log.ok()) return log.status();
@@ -127,7 +135,7 @@ Status TopicManager::save_registry() const {
     std::lock_guard lock(mutex_);
     for (const auto& [name, t] : topics_) {
       registry.topics.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides,
-                                 t.replicas, t.topic_id, t.targets});
+                                 t.replicas, t.topic_id, t.targets, t.move_ids});
     }
     registry.metadata_applied = metadata_applied_.value;
     registry.decommissioned_brokers = decommissioned_;
@@ -246,7 +254,7 @@ Status TopicManager::set_decommissioned(int32_t broker, bool decommissioned) {
 }
 
 Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32_t p,
-                                const std::vector<int32_t>& target) {
+                                const std::vector<int32_t>& target, int64_t move_id) {
   std::lock_guard changes(changes_mutex_);
   auto topic = this->topic(name);
   if (!topic || topic->topic_id != topic_id || p < 0 ||
@@ -257,6 +265,8 @@ Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32
   auto index = static_cast<size_t>(p);
   topic->targets.resize(topic->partitions.size());
   topic->targets[index] = target;
+  topic->move_ids.resize(topic->partitions.size(), -1);
+  topic->move_ids[index] = move_id;
   std::shared_ptr<Partition> partition = topic->partitions[index];
   if (!partition) {
     auto opened = open_partition(*topic, p, true);
@@ -269,6 +279,7 @@ Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32
     std::lock_guard lock(mutex_);
     auto& stored = topics_.at(name);  // changes_mutex_ held: still there
     stored.targets = topic->targets;
+    stored.move_ids = topic->move_ids;
     stored.partitions[index] = partition;
   }
   CAIRN_RETURN_IF_ERROR(save_registry());
@@ -277,7 +288,8 @@ Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32
   return {};
 }
 
-Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int32_t p) {
+Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int32_t p,
+                                 int64_t move_id) {
   std::lock_guard changes(changes_mutex_);
   auto topic = this->topic(name);
   if (!topic || topic->topic_id != topic_id || p < 0 ||
@@ -287,19 +299,26 @@ Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int3
   }
   auto index = static_cast<size_t>(p);
   std::vector<int32_t> target = topic->target_of(p);
-  if (target.empty()) return {};  // finished already (applied again after a crash)
+  // Finished already (applied again after a crash), or another move's.
+  if (target.empty() || topic->move_id_of(p) != move_id) return {};
   std::shared_ptr<Partition> partition = topic->partitions[index];
   bool stays = std::find(target.begin(), target.end(), replica_host_->self()) != target.end();
-  {
+  auto set = [&](const Topic& from) {
     std::lock_guard lock(mutex_);
-    auto& stored = topics_.at(name);  // changes_mutex_ held: still there
-    stored.replicas[index] = target;
-    stored.targets[index].clear();
-    if (!stays) stored.partitions[index] = nullptr;
-  }
+    topics_.at(name) = from;  // changes_mutex_ held: still there
+  };
+  Topic finished = *topic;
+  finished.replicas[index] = target;
+  finished.targets[index].clear();
+  finished.move_ids[index] = -1;
+  if (!stays) finished.partitions[index] = nullptr;
+  set(finished);
   // The registry forgets the replica before its files go: a crash between
   // leaves orphan files, which a later move here removes before it opens.
-  CAIRN_RETURN_IF_ERROR(save_registry());
+  if (Status saved = save_registry(); !saved.ok()) {
+    set(*topic);  // as before: applied again, it is finished again
+    return saved;
+  }
   if (partition && stays) partition->replica()->set_assignment(target, {});
   if (partition && !stays) CAIRN_RETURN_IF_ERROR(close_and_remove(*partition, topic_id));
   spdlog::info("{}/{}: moved to brokers {}", name, p, fmt::join(target, ","));

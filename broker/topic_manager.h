@@ -30,11 +30,14 @@ struct Topic {
   std::vector<std::vector<int32_t>> replicas;  // per partition, in a cluster (TopicSpec)
   int64_t topic_id = 0;                        // in a cluster (TopicSpec)
   std::vector<std::vector<int32_t>> targets;   // per partition, in a cluster (TopicSpec)
+  std::vector<int64_t> move_ids;               // per partition, in a cluster (TopicSpec)
 
   // Partition p's replicas: broker `self` alone when not replicated.
   std::vector<int32_t> replicas_of(int32_t p, int32_t self) const;
   // Where partition p is moving to; empty when it is not moving.
   std::vector<int32_t> target_of(int32_t p) const;
+  // The id of partition p's move, while it moves.
+  int64_t move_id_of(int32_t p) const;
   // Partition p's leader as broker `self` knows it; -1 when unknown (an
   // election runs, or no replica is hosted here).
   int32_t leader_of(int32_t p, int32_t self) const;
@@ -74,7 +77,7 @@ class TopicManager {
 
   Status create(const std::string& name, int32_t partitions,
                 const std::map<std::string, std::string>& overrides) {
-    return create(TopicSpec{name, partitions, overrides, {}, 0});
+    return create(TopicSpec{name, partitions, overrides, {}, 0, {}, {}});
   }
   // `Limits::trust`: the change was checked against the limits already (a
   // change the controller committed): every broker applies it as is, even
@@ -112,11 +115,13 @@ class TopicManager {
   // broker starts a replica if it is in `target` and hosts none: it joins
   // the Raft group once the leader adds it. Hosted replicas learn the target
   // (Replica::set_assignment); their leader changes the group's membership.
+  // `move_id` names the move (the offset of its start in the metadata log).
   Status start_move(const std::string& name, int64_t topic_id, int32_t p,
-                    const std::vector<int32_t>& target);
-  // The move is complete: the target becomes the replicas, and a broker
-  // not among them stops its replica and removes its log and Raft state.
-  Status finish_move(const std::string& name, int64_t topic_id, int32_t p);
+                    const std::vector<int32_t>& target, int64_t move_id);
+  // Move `move_id` is complete: the target becomes the replicas, and a
+  // broker not among them stops its replica and removes its log and Raft
+  // state. Nothing to do if that move is not the partition's current one.
+  Status finish_move(const std::string& name, int64_t topic_id, int32_t p, int64_t move_id);
 
   // Null when the topic or partition does not exist, or is not hosted here.
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;

@@ -56,12 +56,13 @@ Result<TopicRegistry> load_topics(const std::string& path) {
                                          state.decommissioned_brokers().end());
   for (int i = 0; i < state.topics_size(); ++i) {
     const auto& t = state.topics(i);
-    TopicSpec spec{t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}, 0, {}};
+    TopicSpec spec{t.name(), t.partitions(), {t.configs().begin(), t.configs().end()}, {}, 0, {}, {}};
     if (state.placements_size() != 0) {
       const auto& placement = state.placements(i);
       spec.topic_id = placement.topic_id();
       spec.replicas = from_proto(placement.replicas());
       spec.targets = from_proto(placement.targets());
+      spec.move_ids.assign(placement.move_ids().begin(), placement.move_ids().end());
     }
     registry.topics.push_back(std::move(spec));
   }
@@ -82,6 +83,7 @@ Status save_topics(const std::string& path, const TopicRegistry& registry) {
     placement->set_topic_id(t.topic_id);
     to_proto(t.replicas, placement->mutable_replicas());
     to_proto(t.targets, placement->mutable_targets());
+    placement->mutable_move_ids()->Add(t.move_ids.begin(), t.move_ids.end());
   }
   state.set_metadata_applied(registry.metadata_applied);
   state.mutable_decommissioned_brokers()->Add(registry.decommissioned_brokers.begin(),

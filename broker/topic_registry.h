@@ -23,6 +23,9 @@ struct TopicSpec {
   // In a cluster, per partition (or empty for none): the replicas it is
   // moving to, preferred leader first; empty while it is not moving.
   std::vector<std::vector<int32_t>> targets;
+  // In a cluster, per partition while it moves: the move's id (the
+  // metadata offset of its start).
+  std::vector<int64_t> move_ids;
 };
 
 // What a broker keeps of its topics across restarts, in one file

@@ -17,11 +17,13 @@ int describe(const BrokerFlag& brokers) {
   if (!admin.ok()) return fail(admin.status());
   auto cluster = (*admin)->describe_cluster();
   if (!cluster.ok()) return fail(cluster.status());
-  fmt::print("{:>6} {:<24} {:<12} {}\n", "broker", "address", "state", "role");
+  fmt::print("{:>6} {:<24} {:<12} {:<16} {}\n", "broker", "address", "state", "controller-sees", "role");
   for (const auto& broker : cluster->brokers) {
-    fmt::print("{:>6} {:<24} {:<12} {}\n", broker.id, broker.address,
+    std::string role = broker.id == cluster->controller_id ? "controller" : "";
+    if (broker.decommissioned) role += role.empty() ? "decommissioned" : ",decommissioned";
+    fmt::print("{:>6} {:<24} {:<12} {:<16} {}\n", broker.id, broker.address,
                broker.reachable ? "up" : "unreachable",
-               broker.id == cluster->controller_id ? "controller" : "");
+               !broker.live ? "-" : *broker.live ? "live" : "not-heard-from", role);
   }
   if (cluster->controller_id < 0) {
     fmt::print("no controller elected: a majority of the brokers must be up\n");
@@ -109,8 +111,9 @@ void add_cluster_commands(CLI::App& app, int& exit_code) {
   auto brokers = std::make_shared<BrokerFlag>();
   auto* describe_cmd = cluster->add_subcommand(
       "describe",
-      "List the brokers (each asked directly whether it answers) and which one is the "
-      "controller; exits 1 while no controller is elected\nExample: cairn cluster describe");
+      "List the brokers: whether each answers when asked directly (state), whether the "
+      "controller heard from it in the last 5 s (controller-sees), which is the controller and "
+      "which are decommissioned; exits 1 while no controller is elected\nExample: cairn cluster describe");
   brokers->add_to(*describe_cmd);
   describe_cmd->callback([brokers, &exit_code] { exit_code = describe(*brokers); });
   add_move_command(*cluster, exit_code, true);

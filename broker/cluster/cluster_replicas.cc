@@ -33,6 +33,10 @@ void ClusterReplicas::stop(Partition& partition) {
   partition.replica()->stop();
 }
 
+bool ClusterReplicas::has_state(const TopicPartition& tp, int64_t topic_id) const {
+  return env_.exists(state_path(tp, topic_id));
+}
+
 Status ClusterReplicas::forget(const TopicPartition& tp, int64_t topic_id) {
   // Already gone is fine: a crash after removing it replays the deletion.
   std::string path = state_path(tp, topic_id);

@@ -23,6 +23,7 @@ class ClusterReplicas final : public ReplicaHost {
                                            int64_t topic_id) override;
   void stop(Partition& partition) override;
   Status forget(const TopicPartition& tp, int64_t topic_id) override;
+  bool has_state(const TopicPartition& tp, int64_t topic_id) const override;
 
  private:
   std::string state_path(const TopicPartition& tp, int64_t topic_id) const;

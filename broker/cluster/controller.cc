@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <future>
+#include <utility>
 
 #include "broker/partition_records.h"
 #include "broker/read_waiters.h"
@@ -116,16 +117,19 @@ Status Controller::create_topic(const v1::TopicSpec& spec) {
   CAIRN_RETURN_IF_ERROR(refuse_compaction(configs));
   auto brokers = active_brokers();
   int32_t partitions = spec.partitions() > 0 ? spec.partitions() : options_.default_partitions;
-  int32_t factor = spec.replication_factor() > 0 ? spec.replication_factor()
-                                                 : std::min<int32_t>(3, static_cast<int32_t>(brokers.size()));
+  // The default counts brokers down too: a topic created while one is down
+  // is refused rather than silently given fewer replicas.
+  auto members = static_cast<int32_t>(options_.voters.ids().size() - topics_.decommissioned_brokers().size());
+  int32_t factor = spec.replication_factor() > 0 ? spec.replication_factor() : std::min<int32_t>(3, members);
   if (partitions > TopicManager::kMaxPartitions) {
     return error(ErrorCode::invalid_request, "a topic needs 1 to {} partitions, not {}",
                  TopicManager::kMaxPartitions, partitions);
   }
+  CAIRN_RETURN_IF_ERROR(check_factor(factor, brokers));
   auto assignment = assign_replicas(brokers, partitions, factor,
                                     static_cast<uint32_t>(std::hash<std::string>{}(spec.name())));
   if (!assignment.ok()) return assignment.status();
-  CAIRN_RETURN_IF_ERROR(topics_.check_new({spec.name(), partitions, configs, *assignment, 0}));
+  CAIRN_RETURN_IF_ERROR(topics_.check_new({spec.name(), partitions, configs, *assignment, 0, {}, {}}));
 
   v1::ClusterRecord record;
   auto* created = record.mutable_topic_created();
@@ -174,13 +178,42 @@ Status Controller::begin_change(Deadline deadline) {
   return catch_up(deadline);
 }
 
+std::optional<std::set<int32_t>> Controller::live_brokers() const {
+  if (leader() != options_.self) return std::nullopt;
+  auto live = partition_->replica()->live_replicas();
+  if (!live) return std::nullopt;
+  return std::set<int32_t>(live->begin(), live->end());
+}
+
 std::vector<int32_t> Controller::active_brokers() const {
   auto decommissioned = topics_.decommissioned_brokers();
+  auto live = live_brokers();
   std::vector<int32_t> out;
   for (int32_t id : options_.voters.ids()) {
-    if (!decommissioned.count(id)) out.push_back(id);
+    if (!decommissioned.count(id) && (!live || live->count(id))) out.push_back(id);
   }
   return out;
+}
+
+Status Controller::check_factor(int32_t factor, const std::vector<int32_t>& active) const {
+  if (factor <= static_cast<int32_t>(active.size())) return {};
+  if (active.size() == options_.voters.ids().size()) {
+    return error(ErrorCode::invalid_request,
+                 "replication factor {} needs {} brokers, and the cluster has {}; use a factor "
+                 "from 1 to {}",
+                 factor, factor, active.size(), active.size());
+  }
+  std::vector<std::string> missing;
+  auto decommissioned = topics_.decommissioned_brokers();
+  for (int32_t id : options_.voters.ids()) {
+    if (std::find(active.begin(), active.end(), id) != active.end()) continue;
+    missing.push_back(fmt::format("{} ({})", id, decommissioned.count(id) ? "decommissioned"
+                                                                          : "not heard from for 5 s"));
+  }
+  return error(ErrorCode::invalid_request,
+               "replication factor {} needs {} brokers that can take replicas; {} can now (not "
+               "broker {}): start the brokers that are down, or use a factor from 1 to {}",
+               factor, factor, active.size(), fmt::join(missing, ", "), active.size());
 }
 
 Result<std::vector<PartitionPlacement>> Controller::placement_unless_moving() const {
@@ -216,10 +249,20 @@ Result<std::vector<PartitionMovePlan>> Controller::start_moves(std::vector<v1::C
   return moves;
 }
 
+Status Controller::check_liveness_known() const {
+  if (live_brokers()) return {};
+  // Moves planned onto a broker that is down would never finish.
+  return error(ErrorCode::not_leader,
+               "broker {} was elected controller less than 5 s ago and does not know yet which "
+               "brokers are live; retry shortly",
+               options_.self);
+}
+
 Result<std::vector<PartitionMovePlan>> Controller::decommission(int32_t broker) {
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(begin_change(deadline));
+  CAIRN_RETURN_IF_ERROR(check_liveness_known());
   if (!options_.voters.find(broker)) {
     return error(ErrorCode::invalid_request, "broker {} is not in the cluster (brokers {})", broker,
                  options_.voters.canonical());
@@ -248,6 +291,12 @@ Result<std::vector<PartitionMovePlan>> Controller::add_broker(int32_t broker) {
                  "every broker's --controller-voters",
                  broker, options_.voters.canonical());
   }
+  CAIRN_RETURN_IF_ERROR(check_liveness_known());
+  auto live = live_brokers();
+  if (live && !live->count(broker)) {
+    return error(ErrorCode::invalid_request,
+                 "broker {} has not been heard from for 5 s: start it, then add it", broker);
+  }
   auto placement = placement_unless_moving();
   if (!placement.ok()) return placement.status();
   std::vector<int32_t> brokers = active_brokers();
@@ -258,7 +307,8 @@ Result<std::vector<PartitionMovePlan>> Controller::add_broker(int32_t broker) {
   return start_moves({added}, plan_add(*placement, broker, brokers), deadline);
 }
 
-Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32_t partition) {
+Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32_t partition,
+                               int64_t move_id) {
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(begin_change(deadline));
@@ -268,12 +318,14 @@ Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32
     return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist", topic,
                  partition, topic_id);
   }
-  if (current->target_of(partition).empty()) return {};  // finished already
+  // Finished already, or a late report of an earlier move of the partition.
+  if (current->target_of(partition).empty() || current->move_id_of(partition) != move_id) return {};
   v1::ClusterRecord record;
   auto* finished = record.mutable_partition_move_finished();
   finished->set_topic(topic);
   finished->set_topic_id(topic_id);
   finished->set_partition(partition);
+  finished->set_move_id(move_id);
   return submit({record}, deadline);
 }
 
@@ -293,6 +345,7 @@ std::optional<std::pair<int32_t, v1::Admin::Stub*>> Controller::remote_leader() 
 void Controller::report_finished_moves() {
   for (const auto& topic : topics_.topics()) {
     for (int32_t p = 0; p < static_cast<int32_t>(topic.targets.size()); ++p) {
+      if (stopping()) return;
       const auto& partition = topic.partitions[static_cast<size_t>(p)];
       if (topic.target_of(p).empty() || !partition || !partition->replica()->reached_target()) continue;
       Status finished;
@@ -301,6 +354,7 @@ void Controller::report_finished_moves() {
         request.set_topic(topic.name);
         request.set_topic_id(topic.topic_id);
         request.set_partition(p);
+        request.set_move_id(topic.move_id_of(p));
         v1::FinishPartitionMoveResponse response;
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -309,13 +363,18 @@ void Controller::report_finished_moves() {
                              : error(ErrorCode::broker_unavailable, "controller {} did not answer: {}",
                                      remote->first, sent.error_message());
       } else {
-        finished = finish_move(topic.name, topic.topic_id, p);
+        finished = finish_move(topic.name, topic.topic_id, p, topic.move_id_of(p));
       }
       if (!finished.ok()) {
         spdlog::warn("{}/{}: reporting its move finished: {}; retrying", topic.name, p, finished.to_string());
       }
     }
   }
+}
+
+bool Controller::stopping() const {
+  std::lock_guard lock(wakeup_->mutex);
+  return stopping_;
 }
 
 Status Controller::catch_up(Deadline deadline) {
@@ -371,16 +430,23 @@ void Controller::run() {
       continue;
     }
     lock.unlock();
+    // A change that fails here (a disk error) is retried, and nothing after
+    // it applied meanwhile: this broker's state stays a prefix of the log.
+    std::optional<Offset> failed;
     auto next = read_records(*partition_, from, [&](const Record& record) {
+      if (failed) return;
       v1::ClusterRecord change;
       if (!record.value || !change.ParseFromString(*record.value)) {
         spdlog::error("controller: skipped the metadata record at offset {}: it does not parse",
                       record.offset);
+      } else if (Status applied = apply(record.offset, change); !applied.ok()) {
+        spdlog::error("controller: applying the metadata record at offset {} failed on this broker: "
+                      "{}; retrying in 5 s",
+                      record.offset, applied.to_string());
+        failed = record.offset;
         return;
       }
-      apply(record.offset, change);
-      Status marked = topics_.mark_metadata_applied(record.offset + 1);
-      if (!marked.ok()) {
+      if (Status marked = topics_.mark_metadata_applied(record.offset + 1); !marked.ok()) {
         // The change stands here; after a restart it is applied once more.
         spdlog::error("controller: cannot save the metadata applied up to offset {}: {}",
                       record.offset, marked.to_string());
@@ -393,12 +459,14 @@ void Controller::run() {
       wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
-    applied_ = *next;
+    applied_ = failed.value_or(*next);
     wakeup_->changed.notify_all();
+    if (failed) wakeup_->changed.wait_for(lock, std::chrono::seconds(5));
   }
 }
 
 void Controller::maintain() {
+  std::string last_warning;  // said once, not every second while it lasts
   std::unique_lock lock(wakeup_->mutex);
   while (!stopping_) {
     wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
@@ -414,15 +482,17 @@ void Controller::maintain() {
       Status created = create_topic(spec);
       if (created.ok()) {
         spdlog::info("controller: created internal topic {}", spec.name());
-      } else if (created.code() != ErrorCode::topic_already_exists) {
-        spdlog::warn("controller: creating internal topic {}: {}", spec.name(), created.to_string());
+      } else if (created.code() != ErrorCode::topic_already_exists &&
+                 created.to_string() != std::exchange(last_warning, created.to_string())) {
+        spdlog::warn("controller: creating internal topic {}: {}; retrying every second",
+                     spec.name(), created.to_string());
       }
     }
     lock.lock();
   }
 }
 
-void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
+Status Controller::apply(Offset offset, const v1::ClusterRecord& record) {
   Status applied;
   std::string topic;
   switch (record.change_case()) {
@@ -430,7 +500,7 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
       const auto& created = record.topic_created();
       topic = created.name();
       TopicSpec spec{topic, created.assignments_size(),
-                     {created.configs().begin(), created.configs().end()}, {}, offset.value};
+                     {created.configs().begin(), created.configs().end()}, {}, offset.value, {}, {}};
       for (const auto& assignment : created.assignments()) {
         spec.replicas.emplace_back(assignment.brokers().begin(), assignment.brokers().end());
       }
@@ -455,13 +525,16 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
       const auto& started = record.partition_move_started();
       topic = started.topic();
       applied = topics_.start_move(topic, started.topic_id(), started.partition(),
-                                   {started.target().begin(), started.target().end()});
+                                   {started.target().begin(), started.target().end()}, offset.value);
+      // A topic deleted since: nothing left to move.
+      if (applied.code() == ErrorCode::unknown_topic_or_partition) applied = {};
       break;
     }
     case v1::ClusterRecord::kPartitionMoveFinished: {
       const auto& finished = record.partition_move_finished();
       topic = finished.topic();
-      applied = topics_.finish_move(topic, finished.topic_id(), finished.partition());
+      applied = topics_.finish_move(topic, finished.topic_id(), finished.partition(), finished.move_id());
+      if (applied.code() == ErrorCode::unknown_topic_or_partition) applied = {};
       break;
     }
     case v1::ClusterRecord::kBrokerDecommissioned: {
@@ -474,12 +547,10 @@ void Controller::apply(Offset offset, const v1::ClusterRecord& record) {
     }
     case v1::ClusterRecord::CHANGE_NOT_SET:
       spdlog::warn("controller: skipped a metadata record of an unknown kind (a newer broker's?)");
-      return;
+      return {};
   }
-  if (!applied.ok()) {
-    spdlog::error("controller: applying a change to topic {} failed on this broker: {}", topic,
-                  applied.to_string());
-  }
+  if (!applied.ok()) return error(applied.code(), "topic {}: {}", topic, applied.message());
+  return {};
 }
 
 }  // namespace cairn::broker

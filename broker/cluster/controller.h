@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -67,7 +68,8 @@ class Controller {
   // Topic changes, on the controller leader only (not_leader elsewhere,
   // naming the leader: AdminService forwards there). Each returns once the
   // change is committed and applied on this broker, or why not.
-  // A replication factor of 0 means min(3, brokers).
+  // A replication factor of 0 means min(3, brokers not decommissioned);
+  // a factor above the brokers live now is refused.
   Status create_topic(const v1::TopicSpec& spec);
   Status delete_topic(const std::string& name);
   Status alter_topic(const std::string& name, const std::map<std::string, std::string>& set);
@@ -78,8 +80,16 @@ class Controller {
   // they finish in the background (topic describe shows them).
   Result<std::vector<PartitionMovePlan>> decommission(int32_t broker);
   Result<std::vector<PartitionMovePlan>> add_broker(int32_t broker);
-  // From a moving partition's leader: its Raft group is exactly its target.
-  Status finish_move(const std::string& topic, int64_t topic_id, int32_t partition);
+  // From a moving partition's leader: its Raft group is exactly the target
+  // of move `move_id` (ignored if that is not the partition's move now).
+  Status finish_move(const std::string& topic, int64_t topic_id, int32_t partition, int64_t move_id);
+
+  // On the controller leader, once it has led a few seconds: the brokers it
+  // heard from in the last few seconds (the metadata group's Raft traffic
+  // is every broker's heartbeat to the controller). None elsewhere.
+  std::optional<std::set<int32_t>> live_brokers() const;
+  // The brokers new replicas avoid (decommissioned).
+  std::set<int32_t> decommissioned_brokers() const { return topics_.decommissioned_brokers(); }
 
   // The controller leader's broker id, if known here.
   std::optional<int32_t> leader() const;
@@ -106,8 +116,15 @@ class Controller {
   // Every replicated topic's partitions, as they are placed now; refuses
   // while any of them moves.
   Result<std::vector<PartitionPlacement>> placement_unless_moving() const;
-  // The brokers new replicas may go to: the voters not decommissioned.
+  // The brokers new replicas may go to: the voters not decommissioned, and
+  // live where that is known.
   std::vector<int32_t> active_brokers() const;
+  // Refuses a replication factor above the active brokers, naming those
+  // missing.
+  Status check_factor(int32_t factor, const std::vector<int32_t>& active) const;
+  // Refuses a move while this new controller cannot tell live brokers yet.
+  Status check_liveness_known() const;
+  bool stopping() const;
   Result<std::vector<PartitionMovePlan>> start_moves(std::vector<v1::ClusterRecord> records,
                                                      std::vector<PartitionMovePlan> moves,
                                                      Deadline deadline);
@@ -120,8 +137,8 @@ class Controller {
   void run();
   // The internal topics' keeper: on the leader, creates those missing.
   void maintain();
-  // `offset`: the record's, the id of a topic it creates.
-  void apply(Offset offset, const v1::ClusterRecord& record);
+  // `offset`: the record's, the id of a topic it creates or a move it starts.
+  Status apply(Offset offset, const v1::ClusterRecord& record);
 
   const Options options_;
   TopicManager& topics_;

@@ -62,8 +62,8 @@ Result<std::vector<PartitionMovePlan>> plan_decommission(const std::vector<Parti
     }
     if (!best) {
       return error(ErrorCode::invalid_request,
-                   "{}/{} has {} replicas and no other broker can take the one on broker {}: add a "
-                   "broker first, or lower the topic's replication factor",
+                   "{}/{} has {} replicas and no other live broker can take the one on broker {}: "
+                   "start the brokers that are down, or add one to the cluster first",
                    p.topic, p.partition, p.replicas.size(), broker);
     }
     ++counts[*best];

@@ -271,6 +271,24 @@ std::vector<int32_t> Replica::caught_up_replicas() const {
   return out;
 }
 
+std::optional<std::vector<int32_t>> Replica::live_replicas() const {
+  std::lock_guard lock(mutex_);
+  int64_t now = clock_.now_ms();
+  if (!consensus_ || !ready_leader_ || now - ready_since_ms_ < kCaughtUpWindowMs) return std::nullopt;
+  std::vector<int32_t> out;
+  const raft::Membership& members = consensus_->membership();
+  for (const auto* ids : {&members.voters, &members.learners}) {
+    for (raft::NodeId member : *ids) {
+      auto id = static_cast<int32_t>(member.value);
+      auto heard = last_heard_ms_.find(id);
+      if (id == self_ || (heard != last_heard_ms_.end() && now - heard->second < kCaughtUpWindowMs)) {
+        out.push_back(id);
+      }
+    }
+  }
+  return out;
+}
+
 void Replica::on_log_flushed() {
   run([](raft::Consensus& c) { return c.on_log_flushed(); });
 }

@@ -99,6 +99,10 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // holding everything committed at some moment of the last few seconds.
   // Empty on a replica that does not lead.
   std::vector<int32_t> caught_up_replicas() const;
+  // Leader only: this replica and each voter or learner heard from in the
+  // last few seconds, once this one has been a ready leader that long
+  // (before, it cannot tell a silent replica from one not yet heard).
+  std::optional<std::vector<int32_t>> live_replicas() const;
 
   // From the broker's timer, every tick interval.
   void tick();

@@ -48,14 +48,23 @@ class AdminImpl final : public Admin {
     CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::broker, &v1::Broker::Stub::Metadata, request, &response));
     ClusterDescription out;
     out.controller_id = response.controller_id();
+    // Each broker asked directly; the controller's answer says which it hears.
+    std::map<int32_t, v1::BrokerLiveness> liveness;
     for (const auto& broker : response.brokers()) {
       std::string address = client::address_of(broker);
       auto stub = v1::Broker::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-      v1::MetadataResponse ignored;
-      bool reachable = stub->Metadata(&context, request, &ignored).ok();
-      out.brokers.push_back({broker.id(), address, reachable});
+      v1::MetadataResponse own;
+      bool reachable = stub->Metadata(&context, request, &own).ok();
+      if (reachable && broker.id() == out.controller_id) {
+        for (const auto& b : own.brokers()) liveness[b.id()] = b.liveness();
+      }
+      out.brokers.push_back({broker.id(), address, reachable, std::nullopt, broker.decommissioned()});
+    }
+    for (auto& broker : out.brokers) {
+      auto seen = liveness.find(broker.id);
+      if (seen != liveness.end() && seen->second != v1::LIVENESS_UNKNOWN) broker.live = seen->second == v1::LIVE;
     }
     return out;
   }

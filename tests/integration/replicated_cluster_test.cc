@@ -474,7 +474,7 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
   // Three brokers and three replicas per partition: nowhere to move them.
   auto decommission = cli("cluster decommission 3");
   CHECK(decommission.exit_code == 1);
-  CHECK_THAT(decommission.output, Catch::Contains("no other broker can take"));
+  CHECK_THAT(decommission.output, Catch::Contains("no other live broker can take"));
   auto rebalanced = cli("cluster rebalance-leaders");
   CHECK(rebalanced.exit_code == 0);
   CHECK_THAT(rebalanced.output, Catch::Contains("leadership transfer(s) started"));
@@ -511,6 +511,17 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
         return true;
       },
       std::chrono::seconds(15)));
+  // The controller stops hearing from it, and places no new replica there.
+  CHECK(eventually(
+      [&] {
+        return line_of(cli("cluster describe").output, cluster.broker(3).address()).find("not-heard-from") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  auto refused = cli("topic create three --replication-factor 3");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.output, Catch::Contains("3 (not heard from for 5 s)"));
+  CHECK(cli("topic create two --replication-factor 2").exit_code == 0);
 }
 
 TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[integration][cluster][group]") {

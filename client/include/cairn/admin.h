@@ -41,6 +41,10 @@ struct BrokerDescription {
   int32_t id = 0;
   std::string address;  // host:port
   bool reachable = false;
+  // Whether the controller heard from it in the last 5 s; none while no
+  // controller answers (or it was elected less than 5 s ago).
+  std::optional<bool> live;
+  bool decommissioned = false;  // new replicas avoid it
 };
 
 struct ClusterDescription {
