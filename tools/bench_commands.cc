@@ -105,12 +105,18 @@ class Progress {
   std::thread thread_;
 };
 
-Status ensure_topic(const BenchOptions& o) {
+// The topic's partition count, once it exists (created with --partitions if missing).
+Result<int32_t> ensure_topic(const BenchOptions& o) {
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return admin.status();
-  if ((*admin)->describe_topic(o.topic).ok()) return {};
+  if (auto topic = (*admin)->describe_topic(o.topic); topic.ok()) {
+    return static_cast<int32_t>(topic->partitions.size());
+  }
   Status created = (*admin)->create_topic(o.topic, o.partitions);
-  return created.code() == ErrorCode::topic_already_exists ? Status() : created;
+  if (!created.ok() && created.code() != ErrorCode::topic_already_exists) return created;
+  auto topic = (*admin)->describe_topic(o.topic);
+  if (!topic.ok()) return topic.status();
+  return static_cast<int32_t>(topic->partitions.size());
 }
 
 Result<ProducerOptions> producer_options(const BenchOptions& o) {
@@ -145,8 +151,8 @@ std::string payload(int32_t size) {
 }
 
 int bench_produce(const BenchOptions& o) {
-  Status topic = ensure_topic(o);
-  if (!topic.ok()) return fail(topic);
+  auto topic = ensure_topic(o);
+  if (!topic.ok()) return fail(topic.status());
   auto options = producer_options(o);
   if (!options.ok()) return fail(options.status());
   std::string value = payload(o.record_size);
@@ -226,14 +232,15 @@ int bench_consume(const BenchOptions& o) {
 // Produces at a fixed rate and consumes at once; a record's value starts with
 // its send time, so the consumer measures end-to-end latency.
 int bench_e2e(const BenchOptions& o) {
-  Status topic = ensure_topic(o);
-  if (!topic.ok()) return fail(topic);
+  auto topic = ensure_topic(o);
+  if (!topic.ok()) return fail(topic.status());
   auto options = producer_options(o);
   if (!options.ok()) return fail(options.status());
   auto producer = Producer::create(*options);
   if (!producer.ok()) return fail(producer.status());
   std::vector<TopicPartition> partitions;
-  for (int32_t p = 0; p < o.partitions; ++p) partitions.push_back({o.topic, p});
+  // Every partition: the producer spreads records over all of them.
+  for (int32_t p = 0; p < *topic; ++p) partitions.push_back({o.topic, p});
   auto consumer = bench_consumer(o, OffsetReset::latest, partitions);
   if (!consumer.ok()) return fail(consumer.status());
   Status at_end = (*consumer)->seek_to_end(partitions);
