@@ -197,8 +197,10 @@ grpc::ServerUnaryReactor* AdminService::MoveReplicas(grpc::CallbackServerContext
       moves = controller_->decommission(request->decommission_broker());
     } else if (controller_ && request->has_add_broker()) {
       moves = controller_->add_broker(request->add_broker());
+    } else if (controller_ && request->cancel()) {
+      moves = controller_->cancel_moves();
     } else if (controller_) {
-      moves = error(ErrorCode::invalid_request, "say which broker to decommission or add");
+      moves = error(ErrorCode::invalid_request, "say which broker to decommission or add, or cancel");
     }
     to_proto(moves.status(), response->mutable_error());
     if (!moves.ok()) return grpc::Status::OK;

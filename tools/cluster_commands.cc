@@ -45,21 +45,26 @@ Result<int> moving_partitions(Admin& admin) {
   return moving;
 }
 
+enum class MoveKind { decommission, add, cancel };
+
 struct MoveOptions {
+  MoveKind kind = MoveKind::decommission;
   BrokerFlag brokers;
   int32_t broker = 0;
   bool wait = false;
 };
 
-int move(const MoveOptions& o, bool decommission) {
+int move(const MoveOptions& o) {
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
-  auto moves = decommission ? (*admin)->decommission_broker(o.broker) : (*admin)->add_broker(o.broker);
+  auto moves = o.kind == MoveKind::decommission ? (*admin)->decommission_broker(o.broker)
+               : o.kind == MoveKind::add        ? (*admin)->add_broker(o.broker)
+                                                : (*admin)->cancel_moves();
   if (!moves.ok()) return fail(moves.status());
   for (const auto& m : *moves) {
     fmt::print("{}/{}: {} -> {}\n", m.topic, m.partition, fmt::join(m.from, ","), fmt::join(m.to, ","));
   }
-  fmt::print("broker {}: {} partition move(s) started\n", o.broker, moves->size());
+  fmt::print("{} partition move(s) started\n", moves->size());
   if (!o.wait || moves->empty()) return 0;
   for (int last = -1;;) {
     auto moving = moving_partitions(**admin);
@@ -82,25 +87,40 @@ int rebalance_leaders(const BrokerFlag& brokers) {
   return 0;
 }
 
-void add_move_command(CLI::App& cluster, int& exit_code, bool decommission) {
+void add_move_command(CLI::App& cluster, int& exit_code, MoveKind kind) {
   auto o = std::make_shared<MoveOptions>();
-  auto* cmd = decommission
-                  ? cluster.add_subcommand(
-                        "decommission",
-                        "Move every replica off a broker (each to the broker with the fewest that "
-                        "lacks that partition) and keep new topics off it, while clients keep "
-                        "running: new replicas catch up as learners, then replace it. One move "
-                        "operation at a time.\nExample: cairn cluster decommission 3 --wait")
-                  : cluster.add_subcommand(
-                        "add-broker",
-                        "Take a broker (back) into the cluster: new topics may use it again, and "
-                        "replicas move onto it from the brokers holding the most until it holds "
-                        "its share. The broker must be in the --controller-voters.\nExample: cairn "
-                        "cluster add-broker 3 --wait");
-  cmd->add_option("broker", o->broker, "The broker's id (its --node-id)")->required();
+  o->kind = kind;
+  CLI::App* cmd = nullptr;
+  switch (kind) {
+    case MoveKind::decommission:
+      cmd = cluster.add_subcommand(
+          "decommission",
+          "Move every replica off a broker (each to the live broker with the fewest that lacks "
+          "that partition) and keep new topics off it, while clients keep running: new replicas "
+          "catch up as learners, then replace it. One move operation at a time.\nExample: cairn "
+          "cluster decommission 3 --wait");
+      break;
+    case MoveKind::add:
+      cmd = cluster.add_subcommand(
+          "add-broker",
+          "Take a broker (back) into the cluster: new topics may use it again, and replicas move "
+          "onto it from the brokers holding the most until it holds its share. The broker must be "
+          "in the --controller-voters and live.\nExample: cairn cluster add-broker 3 --wait");
+      break;
+    case MoveKind::cancel:
+      cmd = cluster.add_subcommand(
+          "cancel-moves",
+          "Move every partition still moving back to the replicas it had: the way out of a move "
+          "that cannot finish because a broker it moves to is gone\nExample: cairn cluster "
+          "cancel-moves --wait");
+      break;
+  }
+  if (kind != MoveKind::cancel) {
+    cmd->add_option("broker", o->broker, "The broker's id (its --node-id)")->required();
+  }
   cmd->add_flag("--wait", o->wait, "Wait until every move is done, showing how many are left");
   o->brokers.add_to(*cmd);
-  cmd->callback([o, &exit_code, decommission] { exit_code = move(*o, decommission); });
+  cmd->callback([o, &exit_code] { exit_code = move(*o); });
 }
 
 }  // namespace
@@ -116,8 +136,9 @@ void add_cluster_commands(CLI::App& app, int& exit_code) {
       "which are decommissioned; exits 1 while no controller is elected\nExample: cairn cluster describe");
   brokers->add_to(*describe_cmd);
   describe_cmd->callback([brokers, &exit_code] { exit_code = describe(*brokers); });
-  add_move_command(*cluster, exit_code, true);
-  add_move_command(*cluster, exit_code, false);
+  add_move_command(*cluster, exit_code, MoveKind::decommission);
+  add_move_command(*cluster, exit_code, MoveKind::add);
+  add_move_command(*cluster, exit_code, MoveKind::cancel);
   auto* rebalance_cmd = cluster->add_subcommand(
       "rebalance-leaders",
       "Hand each partition's leadership to its preferred replica (the first assigned) now, where "

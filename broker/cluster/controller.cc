@@ -307,6 +307,22 @@ Result<std::vector<PartitionMovePlan>> Controller::add_broker(int32_t broker) {
   return start_moves({added}, plan_add(*placement, broker, brokers), deadline);
 }
 
+Result<std::vector<PartitionMovePlan>> Controller::cancel_moves() {
+  std::lock_guard changes(changes_mutex_);
+  Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
+  CAIRN_RETURN_IF_ERROR(begin_change(deadline));
+  std::vector<PartitionMovePlan> moves;
+  for (const auto& topic : topics_.topics()) {
+    for (int32_t p = 0; p < static_cast<int32_t>(topic.targets.size()); ++p) {
+      auto target = topic.target_of(p);
+      if (target.empty()) continue;
+      moves.push_back({{topic.name, p, std::move(target)}, topic.replicas_of(p, -1)});
+    }
+  }
+  if (moves.empty()) return moves;
+  return start_moves({}, std::move(moves), deadline);
+}
+
 Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32_t partition,
                                int64_t move_id) {
   std::lock_guard changes(changes_mutex_);

@@ -80,6 +80,9 @@ class Controller {
   // they finish in the background (topic describe shows them).
   Result<std::vector<PartitionMovePlan>> decommission(int32_t broker);
   Result<std::vector<PartitionMovePlan>> add_broker(int32_t broker);
+  // Every partition still moving moves back to its replicas (a new move,
+  // whose target is where the partition came from).
+  Result<std::vector<PartitionMovePlan>> cancel_moves();
   // From a moving partition's leader: its Raft group is exactly the target
   // of move `move_id` (ignored if that is not the partition's move now).
   Status finish_move(const std::string& topic, int64_t topic_id, int32_t partition, int64_t move_id);

@@ -81,6 +81,12 @@ class AdminImpl final : public Admin {
     return move_replicas(request);
   }
 
+  Result<std::vector<PartitionMove>> cancel_moves() override {
+    v1::MoveReplicasRequest request;
+    request.set_cancel(true);
+    return move_replicas(request);
+  }
+
   Result<int32_t> rebalance_leaders() override {
     int32_t moved = 0;
     for (const auto& broker : cluster_.all_brokers()) {

@@ -136,6 +136,10 @@ class Admin {
   // Takes broker `id` (back) into the cluster and moves replicas onto it
   // from the brokers holding the most, until it holds its share.
   virtual Result<std::vector<PartitionMove>> add_broker(int32_t id) = 0;
+  // Moves every partition still moving back where it came from: the way
+  // out of a move that cannot finish (a broker it moves to is gone for
+  // good). Returns the moves back (`from` the target given up).
+  virtual Result<std::vector<PartitionMove>> cancel_moves() = 0;
   // Every broker hands the leadership of the partitions it leads to their
   // preferred replicas (the first assigned) where those are caught up, as
   // brokers also do on their own a few seconds after one returns. Returns
