@@ -245,6 +245,7 @@ Result<std::vector<PartitionMovePlan>> Controller::start_moves(std::vector<v1::C
     started->set_partition(move.from.partition);
     started->mutable_target()->Add(move.to.begin(), move.to.end());
   }
+  spdlog::info("controller: starting {} partition move(s)", moves.size());
   CAIRN_RETURN_IF_ERROR(submit(records, deadline));
   return moves;
 }
