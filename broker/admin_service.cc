@@ -52,27 +52,31 @@ std::optional<grpc::Status> AdminService::forward_to_controller(grpc::CallbackSe
                                   config_.node_id, leader_id, status.error_message()));
 }
 
+template <typename Request, typename Response>
 grpc::ServerUnaryReactor* AdminService::run_change(grpc::CallbackServerContext* context,
-                                                   std::function<grpc::Status()> change) {
+                                                   AdminMethod<Request, Response> method,
+                                                   const Request* request, Response* response,
+                                                   std::function<void()> handle) {
   auto* reactor = context->DefaultReactor();
-  asio::post(changes_, [reactor, change = std::move(change)] { reactor->Finish(change()); });
+  asio::post(changes_, [this, context, reactor, method, request, response, handle = std::move(handle)] {
+    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
+      return (stub.*method)(&c, *request, response);
+    });
+    if (!forwarded) handle();
+    reactor->Finish(forwarded.value_or(grpc::Status::OK));
+  });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext* context,
                                                      const v1::CreateTopicsRequest* request,
                                                      v1::CreateTopicsResponse* response) {
-  return run_change(context, [this, context, request, response] {
-    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-      return stub.CreateTopics(&c, *request, response);
-    });
-    if (forwarded) return *forwarded;
+  return run_change(context, &v1::Admin::Stub::CreateTopics, request, response, [this, request, response] {
     for (const auto& spec : request->topics()) {
       auto* result = response->add_results();
       result->set_name(spec.name());
       to_proto(create(spec), result->mutable_error());
     }
-    return grpc::Status::OK;
   });
 }
 
@@ -90,17 +94,12 @@ Status AdminService::create(const v1::TopicSpec& spec) {
 grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* context,
                                                      const v1::DeleteTopicsRequest* request,
                                                      v1::DeleteTopicsResponse* response) {
-  return run_change(context, [this, context, request, response] {
-    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-      return stub.DeleteTopics(&c, *request, response);
-    });
-    if (forwarded) return *forwarded;
+  return run_change(context, &v1::Admin::Stub::DeleteTopics, request, response, [this, request, response] {
     for (const auto& name : request->names()) {
       auto* result = response->add_results();
       result->set_name(name);
       to_proto(remove(name), result->mutable_error());
     }
-    return grpc::Status::OK;
   });
 }
 
@@ -172,25 +171,16 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::AlterTopicConfigs(grpc::CallbackServerContext* context,
                                                           const v1::AlterTopicConfigsRequest* request,
                                                           v1::AlterTopicConfigsResponse* response) {
-  return run_change(context, [this, context, request, response] {
-    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-      return stub.AlterTopicConfigs(&c, *request, response);
-    });
-    if (forwarded) return *forwarded;
+  return run_change(context, &v1::Admin::Stub::AlterTopicConfigs, request, response, [this, request, response] {
     to_proto(alter(request->name(), {request->set().begin(), request->set().end()}),
              response->mutable_error());
-    return grpc::Status::OK;
   });
 }
 
 grpc::ServerUnaryReactor* AdminService::MoveReplicas(grpc::CallbackServerContext* context,
                                                      const v1::MoveReplicasRequest* request,
                                                      v1::MoveReplicasResponse* response) {
-  return run_change(context, [this, context, request, response] {
-    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-      return stub.MoveReplicas(&c, *request, response);
-    });
-    if (forwarded) return *forwarded;
+  return run_change(context, &v1::Admin::Stub::MoveReplicas, request, response, [this, request, response] {
     Result<std::vector<PartitionMovePlan>> moves =
         error(ErrorCode::invalid_request, "this broker runs alone: there is nowhere to move replicas");
     if (controller_ && request->has_decommission_broker()) {
@@ -203,7 +193,7 @@ grpc::ServerUnaryReactor* AdminService::MoveReplicas(grpc::CallbackServerContext
       moves = error(ErrorCode::invalid_request, "say which broker to decommission or add, or cancel");
     }
     to_proto(moves.status(), response->mutable_error());
-    if (!moves.ok()) return grpc::Status::OK;
+    if (!moves.ok()) return;
     for (const auto& move : *moves) {
       auto* out = response->add_moves();
       out->set_topic(move.from.topic);
@@ -211,7 +201,6 @@ grpc::ServerUnaryReactor* AdminService::MoveReplicas(grpc::CallbackServerContext
       out->mutable_from()->Add(move.from.replicas.begin(), move.from.replicas.end());
       out->mutable_to()->Add(move.to.begin(), move.to.end());
     }
-    return grpc::Status::OK;
   });
 }
 
@@ -231,16 +220,11 @@ grpc::ServerUnaryReactor* AdminService::RebalanceLeaders(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* AdminService::FinishPartitionMove(grpc::CallbackServerContext* context,
                                                             const v1::FinishPartitionMoveRequest* request,
                                                             v1::FinishPartitionMoveResponse* response) {
-  return run_change(context, [this, context, request, response] {
-    auto forwarded = forward_to_controller(context, [&](v1::Admin::Stub& stub, grpc::ClientContext& c) {
-      return stub.FinishPartitionMove(&c, *request, response);
-    });
-    if (forwarded) return *forwarded;
+  return run_change(context, &v1::Admin::Stub::FinishPartitionMove, request, response, [this, request, response] {
     Status finished = controller_ ? controller_->finish_move(request->topic(), request->topic_id(),
                                                              request->partition(), request->move_id())
                                   : error(ErrorCode::invalid_request, "this broker runs alone");
     to_proto(finished, response->mutable_error());
-    return grpc::Status::OK;
   });
 }
 

@@ -57,10 +57,15 @@ class AdminService final : public v1::Admin::CallbackService {
                                                 v1::FinishPartitionMoveResponse* response) override;
 
  private:
-  // Runs `change` (it fills the response and returns the RPC's status) on
-  // the changes thread, then finishes the call.
+  template <typename Request, typename Response>
+  using AdminMethod = grpc::Status (v1::Admin::Stub::*)(grpc::ClientContext*, const Request&, Response*);
+  // Runs a change on the changes thread, then finishes the call: in a
+  // cluster, on a broker that is not the controller leader, `method` on the
+  // leader answers it; otherwise `handle` fills the response here.
+  template <typename Request, typename Response>
   grpc::ServerUnaryReactor* run_change(grpc::CallbackServerContext* context,
-                                       std::function<grpc::Status()> change);
+                                       AdminMethod<Request, Response> method, const Request* request,
+                                       Response* response, std::function<void()> handle);
   Status create(const v1::TopicSpec& spec);
   Status remove(const std::string& name);
   Status alter(const std::string& name, const std::map<std::string, std::string>& set);

@@ -253,15 +253,21 @@ Status TopicManager::set_decommissioned(int32_t broker, bool decommissioned) {
   return save_registry();
 }
 
+Result<Topic> TopicManager::replicated_topic(const std::string& name, int64_t topic_id, int32_t p) const {
+  auto topic = this->topic(name);
+  if (!topic || topic->topic_id != topic_id || topic->replicas.empty() || p < 0 ||
+      p >= static_cast<int32_t>(topic->partitions.size())) {
+    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist", name, p,
+                 topic_id);
+  }
+  return std::move(*topic);
+}
+
 Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32_t p,
                                 const std::vector<int32_t>& target, int64_t move_id) {
   std::lock_guard changes(changes_mutex_);
-  auto topic = this->topic(name);
-  if (!topic || topic->topic_id != topic_id || p < 0 ||
-      p >= static_cast<int32_t>(topic->partitions.size()) || topic->replicas.empty()) {
-    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist here",
-                 name, p, topic_id);
-  }
+  auto topic = replicated_topic(name, topic_id, p);
+  if (!topic.ok()) return topic.status();
   auto index = static_cast<size_t>(p);
   topic->targets.resize(topic->partitions.size());
   topic->targets[index] = target;
@@ -291,12 +297,8 @@ Status TopicManager::start_move(const std::string& name, int64_t topic_id, int32
 Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int32_t p,
                                  int64_t move_id) {
   std::lock_guard changes(changes_mutex_);
-  auto topic = this->topic(name);
-  if (!topic || topic->topic_id != topic_id || p < 0 ||
-      p >= static_cast<int32_t>(topic->partitions.size())) {
-    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist here",
-                 name, p, topic_id);
-  }
+  auto topic = replicated_topic(name, topic_id, p);
+  if (!topic.ok()) return topic.status();
   auto index = static_cast<size_t>(p);
   std::vector<int32_t> target = topic->target_of(p);
   // Finished already (applied again after a crash), or another move's.

@@ -130,6 +130,8 @@ class TopicManager {
   // (not_leader, naming the brokers that host it).
   Status why_no_partition(const TopicPartition& tp) const;
   std::optional<Topic> topic(const std::string& name) const;
+  // In a cluster: incarnation `topic_id` of topic `name`, if it has partition p.
+  Result<Topic> replicated_topic(const std::string& name, int64_t topic_id, int32_t p) const;
   std::vector<Topic> topics() const;
 
  private:

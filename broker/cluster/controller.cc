@@ -329,12 +329,8 @@ Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32
   std::lock_guard changes(changes_mutex_);
   Deadline deadline = std::chrono::steady_clock::now() + options_.change_timeout;
   CAIRN_RETURN_IF_ERROR(begin_change(deadline));
-  auto current = topics_.topic(topic);
-  if (!current || current->topic_id != topic_id || partition < 0 ||
-      partition >= static_cast<int32_t>(current->partitions.size())) {
-    return error(ErrorCode::unknown_topic_or_partition, "{}/{} (topic id {}) does not exist", topic,
-                 partition, topic_id);
-  }
+  auto current = topics_.replicated_topic(topic, topic_id, partition);
+  if (!current.ok()) return current.status();
   // Finished already, or a late report of an earlier move of the partition.
   if (current->target_of(partition).empty() || current->move_id_of(partition) != move_id) return {};
   v1::ClusterRecord record;

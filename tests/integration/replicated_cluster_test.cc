@@ -434,20 +434,7 @@ TEST_CASE("MovesThatCannotFinishAreCancelledBackToWhereTheyCameFrom", "[integrat
     CHECK((held_before || was_moving_there));
   }
   // The moves back finish without the hung broker.
-  bool settled = eventually(
-      [&] {
-        auto topics = admin.list_topics(true);
-        if (!topics.ok()) return false;
-        for (const auto& name : *topics) {
-          auto topic = admin.describe_topic(name);
-          if (!topic.ok()) return false;
-          for (const auto& p : topic->partitions) {
-            if (!p.moving_to.empty()) return false;
-          }
-        }
-        return true;
-      },
-      std::chrono::seconds(30));
+  bool settled = wait_until_moved(admin, "stuck") && wait_until_moved(admin, "__consumer_offsets");
   INFO(cluster.log_tails());
   REQUIRE(settled);
   cluster.broker(hung).resume();
