@@ -195,6 +195,9 @@ TEST_CASE("Replica.ProduceGoesToTheLeaderAndCommitsOnAMajority", "[replica]") {
   ReplicatedCluster cluster(3);
   int leader = cluster.leader();
   int follower = leader % 3 + 1;
+  // A follower names the leader once the leader's first message reached it.
+  REQUIRE(ReplicatedCluster::eventually(
+      [&] { return cluster.partition(follower).replica()->leader() == leader; }));
 
   Outcome ignored;
   auto refused = cluster.produce(follower, 0, ignored);
