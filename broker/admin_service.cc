@@ -228,4 +228,15 @@ grpc::ServerUnaryReactor* AdminService::FinishPartitionMove(grpc::CallbackServer
   });
 }
 
+grpc::ServerUnaryReactor* AdminService::GetMetadataImage(grpc::CallbackServerContext* context,
+                                                         const v1::GetMetadataImageRequest*,
+                                                         v1::GetMetadataImageResponse* response) {
+  if (!controller_) {
+    to_proto(error(ErrorCode::invalid_request, "this broker runs alone"), response->mutable_error());
+  } else {
+    response->set_image(encode_topics(topics_.image()));
+  }
+  return finish(context, grpc::Status::OK);
+}
+
 }  // namespace cairn::broker

@@ -55,6 +55,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* FinishPartitionMove(grpc::CallbackServerContext* context,
                                                 const v1::FinishPartitionMoveRequest* request,
                                                 v1::FinishPartitionMoveResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetadataImage(grpc::CallbackServerContext* context,
+                                             const v1::GetMetadataImageRequest* request,
+                                             v1::GetMetadataImageResponse* response) override;
 
  private:
   template <typename Request, typename Response>

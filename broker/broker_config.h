@@ -29,6 +29,11 @@ struct BrokerConfig {
   // and where the others reach it (Kafka's controller.quorum.voters). Empty:
   // this broker runs alone, with no replication. Default empty.
   std::string controller_voters;
+  // --metadata-snapshot-records N: in a cluster, once a broker's image of
+  // the metadata holds 2N records of the metadata log, the log drops all
+  // but the last N of them; a broker that missed dropped records installs a
+  // peer's image. Default 10000.
+  int64_t metadata_snapshot_records = 10'000;
   // --auto-create-topics: produce to an unknown topic creates it. Default off.
   bool auto_create_topics = false;
   // --default-partitions: partitions of a topic created without a count. Default 1.

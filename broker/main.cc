@@ -57,6 +57,12 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "the same list on each (e.g. 1@10.0.0.1:7070,2@10.0.0.2:7070,3@10.0.0.3:7070); "
                  "this broker's --node-id and --listen must match its entry. Partitions are then "
                  "replicated and topics kept by the controller quorum. Without it the broker runs alone");
+  app.add_option("--metadata-snapshot-records", c.metadata_snapshot_records,
+                 "In a cluster: the metadata log keeps the last N records of this broker's image "
+                 "(its snapshot of the metadata) and drops older ones once it holds 2N; a broker "
+                 "that missed dropped records copies a peer's image")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_flag("--auto-create-topics", c.auto_create_topics,
                "Create unknown topics on first produce (off: producing to one is an error)");
   app.add_option("--default-partitions", c.default_partitions,

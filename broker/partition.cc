@@ -1,5 +1,7 @@
 #include "broker/partition.h"
 
+#include <algorithm>
+
 #include "proto/strong_int.h"
 
 namespace cairn::broker {
@@ -59,6 +61,17 @@ Result<storage::ReadResult> Partition::read(Offset offset, size_t max_bytes,
 PartitionStats Partition::stats() const {
   return {log_->log_start(), high_watermark(), log_->log_end(), log_->size_bytes(),
           log_->segment_count()};
+}
+
+Status Partition::advance_start(Offset offset) {
+  offset = std::min({offset, high_watermark(), log_->flushed()});
+  if (offset <= log_->log_start()) return {};
+  if (offset < log_->log_end()) {
+    auto batch = log_->batch_header_at(offset);
+    if (!batch.ok()) return batch.status();
+    offset = batch->base_offset;
+  }
+  return log_->advance_start(offset);
 }
 
 }  // namespace cairn::broker

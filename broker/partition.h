@@ -85,6 +85,10 @@ class Partition {
     return log_->offset_for_time(timestamp_ms);
   }
   PartitionStats stats() const;
+  // Forgets the committed records below the batch boundary at or before
+  // `offset` (a snapshot covers them); a replica's followers that still
+  // need them jump to the new start (Raft's snapshot install).
+  Status advance_start(Offset offset);
 
   // Fetches waiting for the high watermark to move.
   ReadWaiters& waiters() { return waiters_; }

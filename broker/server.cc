@@ -91,6 +91,7 @@ Status Server::open_components() {
     options.self = c.node_id;
     options.voters = *voters_;
     options.default_partitions = c.default_partitions;
+    options.snapshot_records = c.metadata_snapshot_records;
     // Replicated partitions cannot be compacted yet: the offsets are kept
     // whole (each commit is a record of some 100 bytes).
     v1::TopicSpec offsets;

@@ -128,19 +128,21 @@ Status TopicManager::close_and_remove(Partition& partition, int64_t topic_id) {
   return {};
 }
 
+TopicRegistry TopicManager::image() const {
+  TopicRegistry registry;
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, t] : topics_) {
+    registry.topics.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides,
+                               t.replicas, t.topic_id, t.targets, t.move_ids});
+  }
+  registry.metadata_applied = metadata_applied_.value;
+  registry.decommissioned_brokers = decommissioned_;
+  return registry;
+}
+
 Status TopicManager::save_registry() const {
   if (registry_path_.empty()) return {};
-  TopicRegistry registry;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [name, t] : topics_) {
-      registry.topics.push_back({name, static_cast<int32_t>(t.partitions.size()), t.config_overrides,
-                                 t.replicas, t.topic_id, t.targets, t.move_ids});
-    }
-    registry.metadata_applied = metadata_applied_.value;
-    registry.decommissioned_brokers = decommissioned_;
-  }
-  return save_topics(registry_path_, registry);
+  return save_topics(registry_path_, image());
 }
 
 Offset TopicManager::metadata_applied() const {
@@ -324,6 +326,74 @@ Status TopicManager::finish_move(const std::string& name, int64_t topic_id, int3
   if (partition && stays) partition->replica()->set_assignment(target, {});
   if (partition && !stays) CAIRN_RETURN_IF_ERROR(close_and_remove(*partition, topic_id));
   spdlog::info("{}/{}: moved to brokers {}", name, p, fmt::join(target, ","));
+  return {};
+}
+
+Status TopicManager::install_image(const TopicRegistry& image) {
+  std::map<std::string, const TopicSpec*> wanted;
+  for (const auto& spec : image.topics) wanted[spec.name] = &spec;
+  for (const auto& topic : topics()) {
+    auto it = wanted.find(topic.name);
+    if (it == wanted.end() || it->second->topic_id != topic.topic_id) {
+      CAIRN_RETURN_IF_ERROR(remove(topic.name));
+    }
+  }
+  // Each step is one the metadata log could have made, and is idempotent:
+  // a crash midway installs the image again from the start.
+  for (const auto& spec : image.topics) {
+    auto topic = this->topic(spec.name);
+    if (!topic) {
+      CAIRN_RETURN_IF_ERROR(create(spec, Limits::trust));
+      continue;
+    }
+    // Configs are only ever set, never unset, so setting the image's
+    // catches up with every change missed.
+    if (topic->config_overrides != spec.config_overrides) {
+      CAIRN_RETURN_IF_ERROR(alter(spec.name, spec.config_overrides, Limits::trust));
+    }
+    Topic wanted_placement{spec.name, {}, {}, {}, spec.replicas, spec.topic_id, spec.targets, spec.move_ids};
+    for (int32_t p = 0; p < spec.partitions; ++p) {
+      CAIRN_RETURN_IF_ERROR(converge_placement(*topic, p, wanted_placement, image.metadata_applied));
+    }
+  }
+  {
+    std::lock_guard changes(changes_mutex_);
+    {
+      std::lock_guard lock(mutex_);
+      decommissioned_ = image.decommissioned_brokers;
+      CAIRN_ASSERT(Offset(image.metadata_applied) >= metadata_applied_);
+      metadata_applied_ = Offset(image.metadata_applied);
+    }
+    CAIRN_RETURN_IF_ERROR(save_registry());
+  }
+  spdlog::info("installed the cluster metadata image at offset {}: {} topic(s)",
+               image.metadata_applied, image.topics.size());
+  return {};
+}
+
+Status TopicManager::converge_placement(const Topic& have, int32_t p, const Topic& want,
+                                        int64_t synthetic_move_id) {
+  auto replicas = have.replicas_of(p, -1);
+  auto target = have.target_of(p);
+  int64_t move_id = have.move_id_of(p);
+  if (replicas == want.replicas_of(p, -1) && target == want.target_of(p) &&
+      move_id == want.move_id_of(p)) {
+    return {};
+  }
+  // The move under way here finished in the cluster (others may have followed).
+  if (!target.empty() && move_id != want.move_id_of(p)) {
+    CAIRN_RETURN_IF_ERROR(finish_move(have.name, have.topic_id, p, move_id));
+    replicas = target;
+  }
+  // Moves started and finished while this broker was behind: one move here
+  // to where they ended.
+  if (replicas != want.replicas_of(p, -1)) {
+    CAIRN_RETURN_IF_ERROR(start_move(have.name, have.topic_id, p, want.replicas_of(p, -1), synthetic_move_id));
+    CAIRN_RETURN_IF_ERROR(finish_move(have.name, have.topic_id, p, synthetic_move_id));
+  }
+  if (!want.target_of(p).empty() && move_id != want.move_id_of(p)) {
+    CAIRN_RETURN_IF_ERROR(start_move(have.name, have.topic_id, p, want.target_of(p), want.move_id_of(p)));
+  }
   return {};
 }
 

@@ -106,6 +106,17 @@ class TopicManager {
   // them applies that one change again, so each must be idempotent.
   Offset metadata_applied() const;
   Status mark_metadata_applied(Offset next);
+  // In a cluster: what this broker holds of the cluster metadata (its
+  // topics, placements and decommissioned brokers), with the metadata
+  // offset it reflects; what the registry file saves.
+  TopicRegistry image() const;
+  // In a cluster: catches up with another broker's image, newer than this
+  // broker's, when the metadata log no longer holds the changes between
+  // them: removes the topics it lacks (or holds in another incarnation),
+  // creates those it adds, and brings configs and replica placements to
+  // it, as the missed changes would have; metadata_applied() becomes the
+  // image's.
+  Status install_image(const TopicRegistry& image);
   // In a cluster: the brokers that new replicas avoid (decommissioned).
   std::set<int32_t> decommissioned_brokers() const;
   Status set_decommissioned(int32_t broker, bool decommissioned);
@@ -148,6 +159,10 @@ class TopicManager {
   Result<storage::LogConfig> config_for_change(
       const std::map<std::string, std::string>& overrides,
       const std::map<std::string, std::string>& changed) const;
+  // Brings partition p's replicas, and its move, from `have` to `want`
+  // through the moves that would have: a synthetic one, with id
+  // `synthetic_move_id`, stands for those started and finished meanwhile.
+  Status converge_placement(const Topic& have, int32_t p, const Topic& want, int64_t synthetic_move_id);
   // Caller holds changes_mutex_, so registry writes happen in change order.
   Status save_registry() const;
 

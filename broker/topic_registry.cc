@@ -40,15 +40,11 @@ void to_proto(const std::vector<std::vector<int32_t>>& assignments,
 
 }  // namespace
 
-Result<TopicRegistry> load_topics(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return TopicRegistry{};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+Result<TopicRegistry> decode_topics(const std::string& bytes) {
   v1::TopicRegistryState state;
-  if (!state.ParseFromString(buffer.str()) ||
+  if (!state.ParseFromString(bytes) ||
       (state.placements_size() != 0 && state.placements_size() != state.topics_size())) {
-    return error(ErrorCode::storage_corrupt, "{} is not a valid topic list", path);
+    return error(ErrorCode::storage_corrupt, "not a valid topic list");
   }
   TopicRegistry registry;
   registry.metadata_applied = state.metadata_applied();
@@ -69,7 +65,7 @@ Result<TopicRegistry> load_topics(const std::string& path) {
   return registry;
 }
 
-Status save_topics(const std::string& path, const TopicRegistry& registry) {
+std::string encode_topics(const TopicRegistry& registry) {
   v1::TopicRegistryState state;
   bool clustered = false;
   for (const auto& t : registry.topics) clustered |= !t.replicas.empty();
@@ -88,8 +84,22 @@ Status save_topics(const std::string& path, const TopicRegistry& registry) {
   state.set_metadata_applied(registry.metadata_applied);
   state.mutable_decommissioned_brokers()->Add(registry.decommissioned_brokers.begin(),
                                               registry.decommissioned_brokers.end());
+  return state.SerializeAsString();
+}
+
+Result<TopicRegistry> load_topics(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return TopicRegistry{};
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto registry = decode_topics(buffer.str());
+  if (!registry.ok()) return error(ErrorCode::storage_corrupt, "{} is not a valid topic list", path);
+  return registry;
+}
+
+Status save_topics(const std::string& path, const TopicRegistry& registry) {
   std::string tmp = path + ".tmp";
-  CAIRN_RETURN_IF_ERROR(write_synced(tmp, state.SerializeAsString()));
+  CAIRN_RETURN_IF_ERROR(write_synced(tmp, encode_topics(registry)));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return error(ErrorCode::io_error, "cannot replace {}: {}", path, std::strerror(errno));
   }

@@ -39,6 +39,11 @@ struct TopicRegistry {
   std::set<int32_t> decommissioned_brokers;  // that new replicas avoid
 };
 
+// As bytes (a protobuf TopicRegistryState): the file's contents, and the
+// cluster metadata image one broker sends another.
+std::string encode_topics(const TopicRegistry& registry);
+Result<TopicRegistry> decode_topics(const std::string& bytes);
+
 // Replaced atomically: written to a temporary file, synced, renamed over
 // the old one, folder synced. A missing file is an empty registry.
 Result<TopicRegistry> load_topics(const std::string& path);

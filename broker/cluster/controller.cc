@@ -53,9 +53,11 @@ Controller::Controller(Options options, TopicManager& topics)
 Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::Store& store,
                                                       ReplicaHost& host, TopicManager& topics) {
   std::unique_ptr<Controller> controller(new Controller(std::move(options), topics));
-  // The log is the registry, with nothing to replace it yet: kept whole.
+  // Kept whole but for what snapshots drop (snapshot_if_due), in small
+  // segments so that dropped records leave the disk.
   storage::LogConfig config;
   config.retention_ms = -1;
+  config.segment_bytes = 4 << 20;
   TopicPartition tp{kMetadataTopic, 0};
   auto log = store.open_partition(tp, config);
   if (!log.ok()) return log.status();
@@ -342,17 +344,73 @@ Status Controller::finish_move(const std::string& topic, int64_t topic_id, int32
   return submit({record}, deadline);
 }
 
+v1::Admin::Stub& Controller::stub_for(const PeerBroker& broker) {
+  std::lock_guard lock(stubs_mutex_);
+  auto& stub = stubs_[broker.address];
+  if (!stub) {
+    stub = v1::Admin::NewStub(grpc::CreateChannel(broker.address, grpc::InsecureChannelCredentials()));
+  }
+  return *stub;
+}
+
 std::optional<std::pair<int32_t, v1::Admin::Stub*>> Controller::remote_leader() {
   auto leader = this->leader();
   if (!leader || *leader == options_.self) return std::nullopt;
   const PeerBroker* broker = options_.voters.find(*leader);
   if (!broker) return std::nullopt;
-  std::lock_guard lock(stubs_mutex_);
-  auto& stub = stubs_[broker->address];
-  if (!stub) {
-    stub = v1::Admin::NewStub(grpc::CreateChannel(broker->address, grpc::InsecureChannelCredentials()));
+  return std::make_pair(*leader, &stub_for(*broker));
+}
+
+Result<Offset> Controller::install_peer_image() {
+  Offset start = partition_->log_start();
+  // The leader first: it has applied the most.
+  std::vector<int32_t> peers;
+  if (auto leader = this->leader(); leader && *leader != options_.self) peers.push_back(*leader);
+  for (int32_t id : options_.voters.ids()) {
+    if (id != options_.self && std::find(peers.begin(), peers.end(), id) == peers.end()) peers.push_back(id);
   }
-  return std::make_pair(*leader, stub.get());
+  std::vector<std::string> why;
+  for (int32_t id : peers) {
+    if (stopping()) break;
+    v1::GetMetadataImageResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status sent = stub_for(*options_.voters.find(id)).GetMetadataImage(&context, {}, &response);
+    if (!sent.ok() || response.has_error()) {
+      why.push_back(fmt::format("broker {}: {}", id,
+                                sent.ok() ? from_proto(response.error()).to_string() : sent.error_message()));
+      continue;
+    }
+    auto image = decode_topics(response.image());
+    if (!image.ok()) {
+      why.push_back(fmt::format("broker {}: {}", id, image.status().to_string()));
+      continue;
+    }
+    if (image->metadata_applied < start.value) {
+      why.push_back(fmt::format("broker {} has applied only up to {}", id, image->metadata_applied));
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(topics_.install_image(*image));
+    spdlog::info("controller: installed the cluster metadata image at offset {} from broker {}",
+                 image->metadata_applied, id);
+    return Offset(image->metadata_applied);
+  }
+  return error(ErrorCode::broker_unavailable,
+               "the metadata log here starts at {}, past the {} this broker applied, and no peer "
+               "has an image that reaches it ({})",
+               start, topics_.metadata_applied(), fmt::join(why, "; "));
+}
+
+void Controller::snapshot_if_due(Offset saved) {
+  int64_t keep = options_.snapshot_records;
+  if (saved.value - partition_->log_start().value < 2 * keep) return;
+  if (Status advanced = partition_->advance_start(Offset(saved.value - keep)); !advanced.ok()) {
+    spdlog::warn("controller: cannot drop the metadata records its image holds: {}", advanced.to_string());
+    return;
+  }
+  spdlog::info("controller: the metadata log now starts at offset {}; this broker's image (offset {}) "
+               "holds what came before",
+               partition_->log_start(), saved);
 }
 
 void Controller::report_finished_moves() {
@@ -432,8 +490,25 @@ Status Controller::wait_applied(Offset offset, Deadline deadline) {
 void Controller::run() {
   std::unique_lock lock(wakeup_->mutex);
   applied_ = topics_.metadata_applied();
+  Offset saved = applied_;  // what the image file holds
+  std::string last_warning;  // said once, not every second while it lasts
   while (!stopping_) {
     Offset from = applied_;
+    if (from < partition_->log_start()) {
+      lock.unlock();
+      auto installed = install_peer_image();
+      lock.lock();
+      if (installed.ok()) {
+        applied_ = saved = *installed;
+        wakeup_->changed.notify_all();
+      } else {
+        if (installed.status().to_string() != std::exchange(last_warning, installed.status().to_string())) {
+          spdlog::warn("controller: {}; retrying every second", installed.status().to_string());
+        }
+        wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
+      }
+      continue;
+    }
     if (partition_->high_watermark() <= from) {
       partition_->waiters().add(wakeup_);
       // Re-checked after registering, so a commit in between is not slept through.
@@ -446,8 +521,15 @@ void Controller::run() {
     // A change that fails here (a disk error) is retried, and nothing after
     // it applied meanwhile: this broker's state stays a prefix of the log.
     std::optional<Offset> failed;
+    Offset reached = from;
     auto next = read_records(*partition_, from, [&](const Record& record) {
       if (failed) return;
+      // The log jumped past what was applied meanwhile (Raft's snapshot
+      // install): the records it skipped are in a peer's image, applied first.
+      if (partition_->log_start() > reached) {
+        failed = reached;
+        return;
+      }
       v1::ClusterRecord change;
       if (!record.value || !change.ParseFromString(*record.value)) {
         spdlog::error("controller: skipped the metadata record at offset {}: it does not parse",
@@ -459,12 +541,16 @@ void Controller::run() {
         failed = record.offset;
         return;
       }
+      reached = record.offset + 1;
       if (Status marked = topics_.mark_metadata_applied(record.offset + 1); !marked.ok()) {
         // The change stands here; after a restart it is applied once more.
         spdlog::error("controller: cannot save the metadata applied up to offset {}: {}",
                       record.offset, marked.to_string());
+      } else {
+        saved = record.offset + 1;
       }
     });
+    if (next.ok()) snapshot_if_due(saved);
     lock.lock();
     if (!next.ok()) {
       spdlog::error("controller: cannot read the metadata log at offset {}: {}", from,
@@ -474,7 +560,7 @@ void Controller::run() {
     }
     applied_ = failed.value_or(*next);
     wakeup_->changed.notify_all();
-    if (failed) wakeup_->changed.wait_for(lock, std::chrono::seconds(5));
+    if (failed && applied_ >= partition_->log_start()) wakeup_->changed.wait_for(lock, std::chrono::seconds(5));
   }
 }
 

@@ -36,6 +36,13 @@ namespace cairn::broker {
 // at once and resumes applying from there, never replaying a change over
 // what replaced it (a deletion over the topic created again).
 //
+// The image is this broker's snapshot of the metadata: once it holds many
+// records, the log keeps only the last few it covers (Options::
+// snapshot_records). A broker whose log lacks the records past its image
+// (it was down meanwhile, and the leader made it jump to its log start)
+// installs a newer image from a peer (GetMetadataImage) and applies on
+// from there: Raft's snapshot install, with the image as the snapshot.
+//
 // Moving replicas (decommission, add a broker) is two records: the move
 // starts (brokers in the target start replicas; the partition's leader
 // changes its Raft group's members, Replica::set_assignment), and, once
@@ -55,6 +62,9 @@ class Controller {
     // Topics the cluster itself needs (__consumer_offsets): the controller
     // leader creates each that is missing.
     std::vector<v1::TopicSpec> internal_topics;
+    // Snapshots: once this broker's saved image is 2N records past the
+    // metadata log's start, the log forgets all but the last N of them.
+    int64_t snapshot_records = 10'000;
   };
 
   static constexpr const char* kMetadataTopic = "__cluster_metadata";
@@ -131,6 +141,14 @@ class Controller {
   Result<std::vector<PartitionMovePlan>> start_moves(std::vector<v1::ClusterRecord> records,
                                                      std::vector<PartitionMovePlan> moves,
                                                      Deadline deadline);
+  // The Admin service of voter `broker`; stubs are kept.
+  v1::Admin::Stub& stub_for(const PeerBroker& broker);
+  // When the metadata log starts past what this broker applied: installs
+  // the image of a peer that reaches the log's start; its offset.
+  Result<Offset> install_peer_image();
+  // Drops the log's records that the image saved up to `saved` covers,
+  // keeping the last Options::snapshot_records of them.
+  void snapshot_if_due(Offset saved);
   // Reports the moves this broker's replicas lead that reached their target.
   void report_finished_moves();
   // Waits until everything committed now is applied here, so that a new

@@ -60,6 +60,18 @@ void produce_until(Producer& producer, const std::string& topic, int32_t partiti
   }
 }
 
+// Sends `count` values (`tag` and a number) to partitions 0 and 1 of
+// `topic` in turn, and waits for every answer.
+void send_to_two_partitions(Producer& producer, const std::string& topic, const std::string& tag,
+                            int count, Acknowledged& into) {
+  for (int i = 0; i < count; ++i) {
+    std::string value = tag + std::to_string(i);
+    producer.send({topic, i % 2, std::nullopt, value, {}, 0},
+                  [&into, value](const Result<RecordMetadata>& sent) { into.add(sent, value); });
+  }
+  producer.flush();
+}
+
 // Every acknowledged record is at its offset on every running broker's
 // replica (of the partitions it hosts, as its metadata says).
 void check_every_replica(LocalCluster& cluster, const std::string& topic,
@@ -224,13 +236,7 @@ TEST_CASE("ATopicDeletedAndCreatedAgainKeepsOnlyItsNewRecordsAcrossRestarts", "[
   Acknowledged old_acked(failures);
   Acknowledged acked(failures);
   auto send_round = [&](const std::string& tag, Acknowledged& into) {
-    auto producer = cluster.producer();
-    for (int i = 0; i < 200; ++i) {
-      std::string value = tag + std::to_string(i);
-      producer->send({"ledger", i % 2, std::nullopt, value, {}, 0},
-                     [&into, value](const Result<RecordMetadata>& sent) { into.add(sent, value); });
-    }
-    producer->flush();
+    send_to_two_partitions(*cluster.producer(), "ledger", tag, 200, into);
   };
   cluster.create_topic("ledger", 2, 3);
   cluster.wait_for_leaders("ledger");
@@ -252,6 +258,62 @@ TEST_CASE("ATopicDeletedAndCreatedAgainKeepsOnlyItsNewRecordsAcrossRestarts", "[
   for (const auto& [partition, by_offset] : records) total += by_offset.size();
   REQUIRE(total == 200);
   check_every_replica(cluster, "ledger", records);
+}
+
+TEST_CASE("ABrokerBehindTheMetadataSnapshotCatchesUpFromAPeersImage", "[integration][cluster]") {
+  // The metadata log keeps few records: while broker 3 is down, the others
+  // drop the changes it missed, so it must take a peer's image instead.
+  LocalCluster cluster({"--metadata-snapshot-records", "4"});
+  OffThreadFailures failures;
+  Acknowledged kept(failures);
+  Acknowledged fresh(failures);
+  auto send = [&](const std::string& topic, Acknowledged& acked) {
+    send_to_two_partitions(*cluster.producer(), topic, topic, 100, acked);
+  };
+  cluster.create_topic("gone", 2, 3);
+  cluster.create_topic("kept", 2, 3);
+  cluster.wait_for_leaders("kept");
+  cluster.broker(3).kill();
+  REQUIRE(cluster.admin->delete_topic("gone").ok());
+  for (int i = 0; i < 6; ++i) {
+    std::string name = "churn-" + std::to_string(i);
+    cluster.create_topic(name, 1, 2);
+    REQUIRE(cluster.admin->delete_topic(name).ok());
+  }
+  Status altered = cluster.admin->alter_topic_configs("kept", {{"retention.ms", "3600000"}});
+  INFO(altered.to_string());
+  REQUIRE(altered.ok());
+  cluster.create_topic("fresh", 2, 3);
+  cluster.wait_for_leaders("fresh");
+  send("kept", kept);
+
+  REQUIRE(cluster.broker(3).start().ok());
+  auto& broker3 = cluster.broker(3);
+  bool caught_up = eventually(
+      [&] {
+        auto metadata = LocalCluster::metadata(broker3, {});
+        if (!metadata) return false;
+        std::set<std::string> names;
+        for (const auto& t : metadata->topics()) names.insert(t.name());
+        return names.count("fresh") && names.count("kept") && !names.count("gone") &&
+               !names.count("churn-5");
+      },
+      std::chrono::seconds(30));
+  INFO(cluster.log_tails());
+  REQUIRE(caught_up);
+  std::ifstream log(broker3.log_path());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("installed the cluster metadata image") != std::string::npos);
+  // The deleted topic's replica is gone from its disk, and the new topic
+  // is replicated there like any other.
+  CHECK_FALSE(std::filesystem::exists(broker3.data_dir() + "/gone/0"));
+  CHECK_FALSE(std::filesystem::exists(broker3.data_dir() + "/gone/1"));
+  CHECK(std::filesystem::exists(broker3.data_dir() + "/fresh/0"));
+  send("fresh", fresh);
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  cluster.wait_for_leaders("fresh");
+  check_every_replica(cluster, "kept", kept.snapshot());
+  check_every_replica(cluster, "fresh", fresh.snapshot());
 }
 
 // Waits until no partition of `topic` moves any more; false on timeout.
@@ -378,6 +440,51 @@ TEST_CASE("DecommissioningAndAddingABrokerMoveReplicasWhileProducersRun", "[inte
   check_every_replica(cluster, "moves", records);
 }
 
+TEST_CASE("ABrokerDecommissionedWhileDownDropsItsReplicasFromAPeersImage", "[integration][cluster]") {
+  // Broker 4 dies; its replicas move away meanwhile, and the metadata log
+  // drops those moves. Back, it learns them from a peer's image and removes
+  // the replicas it no longer hosts.
+  LocalCluster cluster({"--metadata-snapshot-records", "2"}, 4);
+  cluster.create_topic("moves", 4, 3);
+  cluster.wait_for_leaders("moves");
+  REQUIRE(replicas_per_broker(*cluster.admin, "moves")[4] > 0);
+  std::vector<int32_t> held;
+  for (int32_t p = 0; p < 4; ++p) {
+    if (std::filesystem::exists(fmt::format("{}/moves/{}", cluster.broker(4).data_dir(), p))) held.push_back(p);
+  }
+  REQUIRE(!held.empty());
+  cluster.broker(4).kill();
+  auto decommissioned = cluster.admin->decommission_broker(4);
+  INFO(decommissioned.status().to_string());
+  REQUIRE(decommissioned.ok());
+  bool moved = wait_until_moved(*cluster.admin, "moves") &&
+               wait_until_moved(*cluster.admin, "__consumer_offsets");
+  INFO(cluster.log_tails());
+  REQUIRE(moved);
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "churn-" + std::to_string(i);
+    cluster.create_topic(name, 1, 2);
+    REQUIRE(cluster.admin->delete_topic(name).ok());
+  }
+
+  REQUIRE(cluster.broker(4).start().ok());
+  bool dropped = eventually(
+      [&] {
+        for (int32_t p : held) {
+          if (std::filesystem::exists(fmt::format("{}/moves/{}", cluster.broker(4).data_dir(), p))) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30));
+  INFO(cluster.log_tails());
+  CHECK(dropped);
+  std::ifstream log(cluster.broker(4).log_path());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("installed the cluster metadata image") != std::string::npos);
+  // Its peers serve on: every partition has a leader among them.
+  for (int32_t leader : cluster.wait_for_leaders("moves")) CHECK(leader != 4);
+}
+
 TEST_CASE("MovesThatCannotFinishAreCancelledBackToWhereTheyCameFrom", "[integration][cluster]") {
   LocalCluster cluster({}, 4);
   cluster.create_topic("stuck", 4, 3);
@@ -445,7 +552,9 @@ TEST_CASE("MovesThatCannotFinishAreCancelledBackToWhereTheyCameFrom", "[integrat
   REQUIRE(again.ok());
   // Each partition is described by its leader, which may not have applied
   // the latest moves yet: waited for, not read once.
-  CHECK(eventually([&] { return replicas_per_broker(admin).count(4) == 0; }, std::chrono::seconds(60)));
+  bool off = eventually([&] { return replicas_per_broker(admin).count(4) == 0; }, std::chrono::seconds(60));
+  INFO(cluster.log_tails(40));
+  CHECK(off);
 }
 
 TEST_CASE("ControllerFailoverLetsTopicsBeChangedAgain", "[integration][cluster]") {
