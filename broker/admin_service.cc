@@ -231,10 +231,12 @@ grpc::ServerUnaryReactor* AdminService::FinishPartitionMove(grpc::CallbackServer
 grpc::ServerUnaryReactor* AdminService::GetMetadataImage(grpc::CallbackServerContext* context,
                                                          const v1::GetMetadataImageRequest*,
                                                          v1::GetMetadataImageResponse* response) {
-  if (!controller_) {
-    to_proto(error(ErrorCode::invalid_request, "this broker runs alone"), response->mutable_error());
+  auto image = controller_ ? controller_->image()
+                           : Result<TopicRegistry>(error(ErrorCode::invalid_request, "this broker runs alone"));
+  if (image.ok()) {
+    response->set_image(encode_topics(*image));
   } else {
-    response->set_image(encode_topics(topics_.image()));
+    to_proto(image.status(), response->mutable_error());
   }
   return finish(context, grpc::Status::OK);
 }

@@ -39,6 +39,8 @@ struct BrokerConfig {
   // --default-partitions: partitions of a topic created without a count. Default 1.
   int32_t default_partitions = 1;
   // --retention-check-interval-ms: how often retention runs. Default 300000.
+  // Replicated partitions run theirs every second, on their replica's timer
+  // (Replica::tick), between consensus calls.
   int64_t retention_check_interval_ms = 300'000;
   // --max-request-bytes: largest gRPC message accepted; advertised in
   // metadata so that producers keep within it. Default 64 MiB.
@@ -57,6 +59,11 @@ struct BrokerConfig {
   // --offsets-retention-ms: committed offsets of a group empty this long
   // expire. Default 7 days.
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  // --offsets-topic-retention-ms: in a cluster, how long __consumer_offsets
+  // keeps commit records (set when the controller creates it); live offsets
+  // are rewritten every quarter of it, so this bounds what a new group
+  // coordinator replays. Default 6 hours.
+  int64_t offsets_topic_retention_ms = 6LL * 3600 * 1000;
   // --test-sync-delay-ms: for fault tests only: every segment file sync
   // takes this much longer. Default 0.
   int32_t test_sync_delay_ms = 0;

@@ -70,7 +70,8 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));
   app.add_option("--retention-check-interval-ms", c.retention_check_interval_ms,
-                 "How often old segments are deleted (retention.ms / retention.bytes)")
+                 "How often old segments are deleted (retention.ms / retention.bytes); replicated "
+                 "partitions check every second, on their Raft replica's timer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--max-request-bytes", c.max_request_bytes,
@@ -96,6 +97,12 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "Committed offsets of a consumer group empty this long expire")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--offsets-topic-retention-ms", c.offsets_topic_retention_ms,
+                 "In a cluster: how long __consumer_offsets keeps commit records (set when it is "
+                 "created); live offsets are rewritten every quarter of it, so it bounds what a "
+                 "new group coordinator replays")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4'000}, int64_t{365} * 24 * 3600 * 1000));
   app.add_option("--topic-default", topic_defaults,
                  "KEY=VALUE default for every topic's config, repeatable: retention.ms, "
                  "retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.policy "

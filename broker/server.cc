@@ -93,12 +93,14 @@ Status Server::open_components() {
     options.default_partitions = c.default_partitions;
     options.snapshot_records = c.metadata_snapshot_records;
     // Replicated partitions cannot be compacted yet: the offsets are kept
-    // whole (each commit is a record of some 100 bytes).
+    // by time, and the coordinator rewrites live ones within a quarter of
+    // it (GroupCoordinator); segments roll as often, so retention can drop them.
     v1::TopicSpec offsets;
     offsets.set_name(kOffsetsTopic);
     offsets.set_partitions(group_options.offsets_partitions);
     offsets.mutable_configs()->insert({"cleanup.policy", "delete"});
-    offsets.mutable_configs()->insert({"retention.ms", "-1"});
+    offsets.mutable_configs()->insert({"retention.ms", std::to_string(c.offsets_topic_retention_ms)});
+    offsets.mutable_configs()->insert({"segment.ms", std::to_string(c.offsets_topic_retention_ms / 4)});
     offsets.mutable_configs()->insert({"segment.bytes", "104857600"});
     options.internal_topics.push_back(offsets);
     auto controller = Controller::start(options, *store_, *cluster_replicas_, *topics_);

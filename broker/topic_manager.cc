@@ -351,9 +351,17 @@ Status TopicManager::install_image(const TopicRegistry& image) {
     if (topic->config_overrides != spec.config_overrides) {
       CAIRN_RETURN_IF_ERROR(alter(spec.name, spec.config_overrides, Limits::trust));
     }
-    Topic wanted_placement{spec.name, {}, {}, {}, spec.replicas, spec.topic_id, spec.targets, spec.move_ids};
+    // Where each partition's replicas and move stand now: never a replica
+    // removed that the image keeps (one whose move was cancelled may still
+    // be a voter), only one that a finished move left out.
+    Topic want{spec.name, {}, {}, {}, spec.replicas, spec.topic_id, spec.targets, spec.move_ids};
     for (int32_t p = 0; p < spec.partitions; ++p) {
-      CAIRN_RETURN_IF_ERROR(converge_placement(*topic, p, wanted_placement, image.metadata_applied));
+      if (topic->replicas_of(p, -1) == want.replicas_of(p, -1) && topic->target_of(p) == want.target_of(p) &&
+          topic->move_id_of(p) == want.move_id_of(p)) {
+        continue;
+      }
+      CAIRN_RETURN_IF_ERROR(set_placement(spec.name, spec.topic_id, p, want.replicas_of(p, -1),
+                                          want.target_of(p), want.move_id_of(p)));
     }
   }
   {
@@ -371,29 +379,43 @@ Status TopicManager::install_image(const TopicRegistry& image) {
   return {};
 }
 
-Status TopicManager::converge_placement(const Topic& have, int32_t p, const Topic& want,
-                                        int64_t synthetic_move_id) {
-  auto replicas = have.replicas_of(p, -1);
-  auto target = have.target_of(p);
-  int64_t move_id = have.move_id_of(p);
-  if (replicas == want.replicas_of(p, -1) && target == want.target_of(p) &&
-      move_id == want.move_id_of(p)) {
-    return {};
+Status TopicManager::set_placement(const std::string& name, int64_t topic_id, int32_t p,
+                                   const std::vector<int32_t>& replicas,
+                                   const std::vector<int32_t>& target, int64_t move_id) {
+  std::lock_guard changes(changes_mutex_);
+  auto topic = replicated_topic(name, topic_id, p);
+  if (!topic.ok()) return topic.status();
+  auto index = static_cast<size_t>(p);
+  auto has_self = [&](const std::vector<int32_t>& ids) {
+    return std::find(ids.begin(), ids.end(), replica_host_->self()) != ids.end();
+  };
+  // Out of both only once a move that left this broker out finished: its
+  // group no longer counts this replica, which may go.
+  bool hosts = has_self(replicas) || has_self(target);
+  Topic placed = *topic;
+  placed.replicas[index] = replicas;
+  placed.targets.resize(placed.partitions.size());
+  placed.targets[index] = target;
+  placed.move_ids.resize(placed.partitions.size(), -1);
+  placed.move_ids[index] = target.empty() ? -1 : move_id;
+  std::shared_ptr<Partition> partition = topic->partitions[index];
+  if (hosts && !partition) {
+    auto opened = open_partition(placed, p, true);
+    if (!opened.ok()) return opened.status();
+    partition = std::move(*opened);
+  } else if (hosts) {
+    partition->replica()->set_assignment(replicas, target);
   }
-  // The move under way here finished in the cluster (others may have followed).
-  if (!target.empty() && move_id != want.move_id_of(p)) {
-    CAIRN_RETURN_IF_ERROR(finish_move(have.name, have.topic_id, p, move_id));
-    replicas = target;
+  placed.partitions[index] = hosts ? partition : nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    topics_.at(name) = placed;  // changes_mutex_ held: still there
   }
-  // Moves started and finished while this broker was behind: one move here
-  // to where they ended.
-  if (replicas != want.replicas_of(p, -1)) {
-    CAIRN_RETURN_IF_ERROR(start_move(have.name, have.topic_id, p, want.replicas_of(p, -1), synthetic_move_id));
-    CAIRN_RETURN_IF_ERROR(finish_move(have.name, have.topic_id, p, synthetic_move_id));
-  }
-  if (!want.target_of(p).empty() && move_id != want.move_id_of(p)) {
-    CAIRN_RETURN_IF_ERROR(start_move(have.name, have.topic_id, p, want.target_of(p), want.move_id_of(p)));
-  }
+  // The registry forgets the replica before its files go (as finish_move).
+  CAIRN_RETURN_IF_ERROR(save_registry());
+  if (!hosts && partition) CAIRN_RETURN_IF_ERROR(close_and_remove(*partition, topic_id));
+  spdlog::info("{}/{}: placed on brokers {}{}", name, p, fmt::join(replicas, ","),
+               target.empty() ? "" : fmt::format(", moving to {}", fmt::join(target, ",")));
   return {};
 }
 

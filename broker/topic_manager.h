@@ -159,10 +159,12 @@ class TopicManager {
   Result<storage::LogConfig> config_for_change(
       const std::map<std::string, std::string>& overrides,
       const std::map<std::string, std::string>& changed) const;
-  // Brings partition p's replicas, and its move, from `have` to `want`
-  // through the moves that would have: a synthetic one, with id
-  // `synthetic_move_id`, stands for those started and finished meanwhile.
-  Status converge_placement(const Topic& have, int32_t p, const Topic& want, int64_t synthetic_move_id);
+  // Sets partition p's replicas and move (install_image): this broker opens
+  // a replica if it is in either and hosts none, and removes its replica if
+  // it is in neither (a finished move left it out).
+  Status set_placement(const std::string& name, int64_t topic_id, int32_t p,
+                       const std::vector<int32_t>& replicas, const std::vector<int32_t>& target,
+                       int64_t move_id);
   // Caller holds changes_mutex_, so registry writes happen in change order.
   Status save_registry() const;
 

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -186,6 +187,11 @@ class PartitionLog {
   // Deletes closed segments beyond retention.ms / retention.bytes.
   // Returns how many segments were deleted.
   Result<size_t> apply_retention();
+  // Retention of this log runs from its owner's thread, never the store's:
+  // an owner that reads the log start and the records past it as one step
+  // (a Raft replica's consensus) moves the start itself, between steps.
+  void set_retention_by_owner() { retention_by_owner_ = true; }
+  bool retention_by_owner() const { return retention_by_owner_; }
 
   // Rewrites the closed, flushed segments keeping only the newest record of
   // each key in the whole log, and dropping tombstones older than
@@ -292,6 +298,7 @@ class PartitionLog {
   // Rolled segments awaiting a sync that covers their final size. A segment
   // leaves only then, and only then gets the summary recovery trusts.
   std::vector<SegmentPtr> unsynced_;
+  std::atomic<bool> retention_by_owner_{false};
   Offset log_start_;
   Offset log_end_;
   Offset flushed_;

@@ -361,6 +361,16 @@ std::optional<std::pair<int32_t, v1::Admin::Stub*>> Controller::remote_leader() 
   return std::make_pair(*leader, &stub_for(*broker));
 }
 
+Result<TopicRegistry> Controller::image() const {
+  std::lock_guard lock(wakeup_->mutex);
+  if (installing_ || applied_ < partition_->log_start()) {
+    return error(ErrorCode::broker_unavailable,
+                 "broker {} is catching up with the cluster metadata itself", options_.self);
+  }
+  // Under the mutex: no install starts meanwhile.
+  return topics_.image();
+}
+
 Result<Offset> Controller::install_peer_image() {
   Offset start = partition_->log_start();
   // The leader first: it has applied the most.
@@ -495,9 +505,11 @@ void Controller::run() {
   while (!stopping_) {
     Offset from = applied_;
     if (from < partition_->log_start()) {
+      installing_ = true;
       lock.unlock();
       auto installed = install_peer_image();
       lock.lock();
+      installing_ = false;
       if (installed.ok()) {
         applied_ = saved = *installed;
         wakeup_->changed.notify_all();
@@ -523,7 +535,9 @@ void Controller::run() {
     std::optional<Offset> failed;
     Offset reached = from;
     auto next = read_records(*partition_, from, [&](const Record& record) {
-      if (failed) return;
+      // `from` may fall inside a batch (an image's offset, a retried
+      // record): its records before `from` are applied already.
+      if (failed || record.offset < from) return;
       // The log jumped past what was applied meanwhile (Raft's snapshot
       // install): the records it skipped are in a peer's image, applied first.
       if (partition_->log_start() > reached) {
@@ -550,6 +564,9 @@ void Controller::run() {
         saved = record.offset + 1;
       }
     });
+    // A jump just before the read leaves nothing for the check above to see
+    // (the log restarts past `reached` with control batches at most).
+    if (!failed && partition_->log_start() > reached) failed = reached;
     if (next.ok()) snapshot_if_due(saved);
     lock.lock();
     if (!next.ok()) {
@@ -577,14 +594,22 @@ void Controller::maintain() {
       continue;
     }
     for (const auto& spec : options_.internal_topics) {
-      if (topics_.topic(spec.name())) continue;
-      Status created = create_topic(spec);
-      if (created.ok()) {
-        spdlog::info("controller: created internal topic {}", spec.name());
-      } else if (created.code() != ErrorCode::topic_already_exists &&
-                 created.to_string() != std::exchange(last_warning, created.to_string())) {
-        spdlog::warn("controller: creating internal topic {}: {}; retrying every second",
-                     spec.name(), created.to_string());
+      auto topic = topics_.topic(spec.name());
+      // Configs the broker's flags set now (--offsets-topic-retention-ms)
+      // apply to the topic made before, too.
+      std::map<std::string, std::string> stale;
+      for (const auto& [key, value] : spec.configs()) {
+        if (topic && topic->config_overrides[key] != value) stale[key] = value;
+      }
+      if (topic && stale.empty()) continue;
+      Status changed = topic ? alter_topic(spec.name(), stale) : create_topic(spec);
+      if (changed.ok()) {
+        spdlog::info("controller: {} internal topic {}", topic ? "updated the configs of" : "created",
+                     spec.name());
+      } else if (changed.code() != ErrorCode::topic_already_exists &&
+                 changed.to_string() != std::exchange(last_warning, changed.to_string())) {
+        spdlog::warn("controller: {} internal topic {}: {}; retrying every second",
+                     topic ? "updating" : "creating", spec.name(), changed.to_string());
       }
     }
     lock.lock();

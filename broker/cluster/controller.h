@@ -112,6 +112,11 @@ class Controller {
   const ControllerVoters& voters() const { return options_.voters; }
   // The metadata log's offset up to which this broker applied it.
   Offset applied() const;
+  // This broker's image of the metadata, for a peer behind the log's
+  // start; refused while this broker is behind it too, or installing one.
+  // The image may hold the change at its offset already (applied, not yet
+  // marked): the peer applies it again, as every change is idempotent.
+  Result<TopicRegistry> image() const;
 
   // Stops applying and the metadata replica (shutdown, before the topics close).
   void stop();
@@ -172,6 +177,7 @@ class Controller {
   // wakeup_->mutex guards these; wakeup_->changed signals new commits,
   // applied records and stopping.
   Offset applied_{0};
+  bool installing_ = false;  // a peer's image, now
   bool stopping_ = false;
   std::thread applier_;
   std::thread maintainer_;

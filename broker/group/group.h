@@ -29,6 +29,10 @@ struct CommittedOffset {
   int64_t offset = 0;
   std::string metadata;
   int64_t commit_time_ms = 0;
+  // When its record was last written to __consumer_offsets (kept in memory,
+  // from the record's timestamp): in a cluster the coordinator writes it
+  // again before that log's retention could drop it.
+  int64_t written_ms = 0;
 };
 
 // What a member says in a heartbeat.

@@ -151,6 +151,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
   std::vector<std::shared_ptr<Partition>> targets;
   Result<std::vector<OffsetRecord>> records = std::vector<OffsetRecord>{};
   Result<Appended> appended = error(ErrorCode::unknown, "not appended");
+  std::optional<Term> term;
   {
     std::lock_guard lock(mutex_);
     Status coordinated = coordinate_locked(group);
@@ -159,6 +160,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     appended = records.ok() ? append_locked(group, *records) : Result<Appended>(records.status());
     if (appended.ok()) {
       for (const auto& r : *records) pending_commits_.insert({group, r.tp});
+      if (options_.replicated) term = loaded_.at(offsets_partition_of(group, options_.offsets_partitions));
     }
   }
   if (!appended.ok()) {
@@ -166,8 +168,8 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     return;
   }
   appended->partition->when_committed(
-      appended->result, [this, group, records = *records, targets, done = std::move(done)](Status s) {
-        apply_commit(group, records, targets, s.ok());
+      appended->result, [this, group, records = *records, targets, term, done = std::move(done)](Status s) {
+        apply_commit(group, records, targets, s.ok(), term);
         done(s);
       });
 }
@@ -192,21 +194,27 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
       Status why = topics_.why_no_partition(tp);
       if (why.code() != ErrorCode::not_leader) return why;
     }
-    records.push_back({group, tp, CommittedOffset{offset.offset, offset.metadata, now}});
+    records.push_back({group, tp, CommittedOffset{offset.offset, offset.metadata, now, now}});
   }
   return records;
 }
 
 void GroupCoordinator::apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
                                     const std::vector<std::shared_ptr<Partition>>& targets,
-                                    bool durable) {
+                                    bool durable, std::optional<Term> term) {
   std::lock_guard lock(mutex_);
+  for (const auto& r : records) pending_commits_.erase(pending_commits_.find({group, r.tp}));
+  if (!durable) return;
+  if (term) {
+    // Reloaded (or dropped) since it was appended: the replay of a later
+    // term holds the commit if it survived, and a later commit may follow
+    // it there; this broker may not even coordinate the group any more.
+    auto loaded = loaded_.find(offsets_partition_of(group, options_.offsets_partitions));
+    if (loaded == loaded_.end() || loaded->second != *term) return;
+  }
   auto& g = groups_.try_emplace(group, group).first->second;
   for (size_t i = 0; i < records.size(); ++i) {
-    pending_commits_.erase(pending_commits_.find({group, records[i].tp}));
-    if (durable && topics_.partition(records[i].tp) == targets[i]) {
-      g.offsets()[records[i].tp] = *records[i].value;
-    }
+    if (topics_.partition(records[i].tp) == targets[i]) g.offsets()[records[i].tp] = *records[i].value;
   }
 }
 
@@ -355,10 +363,10 @@ void GroupCoordinator::sweep() {
   {
     std::lock_guard lock(mutex_);
     if (options_.replicated) {
-      // Drops the groups of partitions this broker no longer leads.
-      std::vector<int32_t> loaded;
-      for (const auto& [p, term] : loaded_) loaded.push_back(p);
-      for (int32_t p : loaded) (void)coordinate_partition_locked(p);
+      // Loads the groups of the partitions this broker leads (each must be
+      // refreshed, used or not), and drops those of partitions it no longer leads.
+      for (int32_t p = 0; p < options_.offsets_partitions; ++p) (void)coordinate_partition_locked(p);
+      refresh_offsets_locked(now);
     }
     for (auto& [name, g] : groups_) {
       if (g.expire_members(now, [this] { return user_topics(); })) {
@@ -375,6 +383,36 @@ void GroupCoordinator::sweep() {
     remove(name, [name](Status s) {
       if (!s.ok()) spdlog::warn("expiring offsets of group {}: {}", name, s.to_string());
     });
+  }
+}
+
+void GroupCoordinator::refresh_offsets_locked(int64_t now) {
+  auto topic = topics_.topic(kOffsetsTopic);
+  if (!topic || topic->config.retention_ms <= 0) return;
+  // Written again once a quarter of the retention passed: retention drops
+  // no live offset unless its partition has no leader for the rest of it.
+  int64_t due = now - topic->config.retention_ms / 4;
+  size_t refreshed = 0;
+  for (auto& [name, g] : groups_) {
+    std::vector<OffsetRecord> records;
+    for (const auto& [tp, offset] : g.offsets()) {
+      // A commit in flight comes after in the log: a refresh must not follow it there.
+      if (offset.written_ms > due || pending_commits_.count({name, tp})) continue;
+      records.push_back({name, tp, offset});
+    }
+    if (records.empty()) continue;
+    auto appended = append_locked(name, records);
+    if (!appended.ok()) {
+      // Leadership moved: the next sweep drops the group here.
+      spdlog::debug("group {}: rewriting its offsets: {}", name, appended.status().to_string());
+      continue;
+    }
+    for (const auto& r : records) g.offsets()[r.tp].written_ms = now;
+    refreshed += records.size();
+  }
+  if (refreshed > 0) {
+    spdlog::debug("group coordinator: rewrote {} committed offset(s) before {}'s retention drops them",
+                  refreshed, kOffsetsTopic);
   }
 }
 

@@ -38,6 +38,12 @@ struct GroupCoordinatorOptions {
 // and committed offsets stored as records of __consumer_offsets, which are
 // replayed on start. A commit is answered once its records are durable.
 //
+// In a cluster __consumer_offsets is not compacted (replicated topics
+// cannot be yet) but kept by time (--offsets-topic-retention-ms): the
+// coordinator rewrites every live offset well before retention would drop
+// its last record, so the log holds each one, and a new coordinator
+// replays at most one retention's worth of commits.
+//
 // Invariants: records are appended to __consumer_offsets only under mutex_,
 // so the log holds the in-memory changes in the order they were made; every
 // offset of a deleted topic, applied or still awaiting its sync, is followed
@@ -113,8 +119,16 @@ class GroupCoordinator {
       const std::string& group, const std::string& member_id, int32_t member_epoch,
       const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
       std::vector<std::shared_ptr<Partition>>& targets);
+  // Once a commit's records are durable (or failed): applies its offsets.
+  // In a cluster, `term` is the term its offsets partition was loaded in
+  // when it was appended: applied only if still loaded in that term.
   void apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
-                    const std::vector<std::shared_ptr<Partition>>& targets, bool durable);
+                    const std::vector<std::shared_ptr<Partition>>& targets, bool durable,
+                    std::optional<Term> term);
+  // In a cluster: appends again each loaded offset whose record is older
+  // than a quarter of __consumer_offsets' retention.ms, so that retention
+  // (which bounds what a new coordinator replays) never drops a live one.
+  void refresh_offsets_locked(int64_t now);
 
   TopicManager& topics_;
   asio::io_context& io_;

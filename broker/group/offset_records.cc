@@ -41,7 +41,8 @@ std::optional<OffsetRecord> parse_offset_record(const Record& record) {
   if (record.value) {
     if (record.value->size() < 16) return std::nullopt;
     const auto* v = reinterpret_cast<const std::byte*>(record.value->data());
-    out.value = CommittedOffset{load_be<int64_t>(v), record.value->substr(16), load_be<int64_t>(v + 8)};
+    out.value = CommittedOffset{load_be<int64_t>(v), record.value->substr(16), load_be<int64_t>(v + 8),
+                                record.timestamp_ms};
   }
   return out;
 }
