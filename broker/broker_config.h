@@ -39,8 +39,6 @@ struct BrokerConfig {
   // --default-partitions: partitions of a topic created without a count. Default 1.
   int32_t default_partitions = 1;
   // --retention-check-interval-ms: how often retention runs. Default 300000.
-  // Replicated partitions run theirs every second, on their replica's timer
-  // (Replica::tick), between consensus calls.
   int64_t retention_check_interval_ms = 300'000;
   // --max-request-bytes: largest gRPC message accepted; advertised in
   // metadata so that producers keep within it. Default 64 MiB.

@@ -70,8 +70,7 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));
   app.add_option("--retention-check-interval-ms", c.retention_check_interval_ms,
-                 "How often old segments are deleted (retention.ms / retention.bytes); replicated "
-                 "partitions check every second, on their Raft replica's timer")
+                 "How often old segments are deleted (retention.ms / retention.bytes)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--max-request-bytes", c.max_request_bytes,

@@ -73,6 +73,7 @@ Status Server::open_components() {
   spdlog::info("recovered {} topic(s)", topics_->topics().size());
   GroupCoordinatorOptions group_options;
   group_options.offsets_retention_ms = c.offsets_retention_ms;
+  group_options.offsets_topic_retention_ms = c.offsets_topic_retention_ms;
   group_options.replicated = voters_.has_value();
   auto groups = GroupCoordinator::open(*topics_, io_, group_options);
   if (!groups.ok()) return groups.status();

@@ -498,7 +498,14 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
   return persist_index_locked(/*clean=*/false, /*sync=*/true);
 }
 
+void PartitionLog::set_owner_guard(OwnerGuard guard) {
+  std::lock_guard start(start_mutex_);
+  owner_guard_ = std::move(guard);
+}
+
 Status PartitionLog::advance_start(Offset offset) {
+  std::lock_guard start(start_mutex_);
+  auto owner = owner_guard_ ? owner_guard_() : nullptr;
   std::vector<SegmentPtr> removed;
   Offset first_kept;
   {
@@ -616,6 +623,8 @@ Status PartitionLog::restart_locked(Offset start, Term base_term,
 }
 
 Result<size_t> PartitionLog::apply_retention() {
+  std::lock_guard start(start_mutex_);
+  auto owner = owner_guard_ ? owner_guard_() : nullptr;
   std::vector<SegmentPtr> removed;
   Offset first_kept;
   {

@@ -2,7 +2,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,7 +79,8 @@ struct RecoveryReport {
 // read the file without it. Syncs (flush_now) run without the mutex, so
 // appends continue while a group commit is in flight. Compaction reads and
 // writes files without the mutex and takes it only to swap a cleaned segment
-// in. Lock order: compact_mutex_, then sync_mutex_, then mutex_.
+// in. Lock order: start_mutex_, then the owner's lock (set_owner_guard),
+// then compact_mutex_, then sync_mutex_, then mutex_.
 class PartitionLog {
  public:
   using FlushCallback = std::function<void(Status)>;
@@ -187,11 +187,14 @@ class PartitionLog {
   // Deletes closed segments beyond retention.ms / retention.bytes.
   // Returns how many segments were deleted.
   Result<size_t> apply_retention();
-  // Retention of this log runs from its owner's thread, never the store's:
-  // an owner that reads the log start and the records past it as one step
-  // (a Raft replica's consensus) moves the start itself, between steps.
-  void set_retention_by_owner() { retention_by_owner_ = true; }
-  bool retention_by_owner() const { return retention_by_owner_; }
+  // Moves of the log start (apply_retention, advance_start) first call
+  // `guard` and hold what it returns while they run: an owner that reads
+  // the start and the records past it as one step (a Raft replica's
+  // consensus, under its mutex) returns its lock, so the start never moves
+  // inside such a step. The owner must not move the start holding that
+  // lock. Waits for a move in progress. Null: no owner.
+  using OwnerGuard = std::function<std::shared_ptr<void>()>;
+  void set_owner_guard(OwnerGuard guard);
 
   // Rewrites the closed, flushed segments keeping only the newest record of
   // each key in the whole log, and dropping tombstones older than
@@ -298,7 +301,6 @@ class PartitionLog {
   // Rolled segments awaiting a sync that covers their final size. A segment
   // leaves only then, and only then gets the summary recovery trusts.
   std::vector<SegmentPtr> unsynced_;
-  std::atomic<bool> retention_by_owner_{false};
   Offset log_start_;
   Offset log_end_;
   Offset flushed_;
@@ -330,6 +332,8 @@ class PartitionLog {
 
   std::mutex sync_mutex_;     // one sync at a time
   std::mutex compact_mutex_;  // one compaction at a time
+  std::mutex start_mutex_;    // one move of the start at a time; guards owner_guard_
+  OwnerGuard owner_guard_;
 };
 
 }  // namespace cairn::storage

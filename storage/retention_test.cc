@@ -201,3 +201,40 @@ TEST_CASE("RetentionAndDeleteRecordsStopAtTheDeleteLimit", "[retention]") {
   f.store->run_retention();
   CHECK(log->log_start() > limit);
 }
+
+TEST_CASE("MovesOfTheStartWaitForTheOwnersStep", "[retention]") {
+  // A Raft replica reads the log start and the entries past it under its
+  // own lock: retention and advance_start must not move the start inside.
+  StoreFixture f;
+  auto log = f.log(*LogConfig().with({{"segment.bytes", "16384"}, {"retention.ms", "86400000"}}));
+  append_now(f, *log, 60);
+  f.clock.advance_ms(25 * kHourMs);
+  REQUIRE(log->roll().ok());
+  append_now(f, *log, 5);
+  REQUIRE(log->flush_now().ok());
+  std::mutex owner;
+  log->set_owner_guard([&owner] {
+    owner.lock();
+    return std::shared_ptr<void>(nullptr, [&owner](void*) { owner.unlock(); });
+  });
+  Offset end = log->log_end();
+  owner.lock();  // inside one of the owner's steps
+  std::atomic<bool> retained{false};
+  std::atomic<bool> advanced{false};
+  std::thread retention([&] {
+    (void)f.store->run_retention();
+    retained = true;
+  });
+  std::thread snapshot([&] {
+    (void)log->advance_start(end);
+    advanced = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(retained);
+  CHECK_FALSE(advanced);
+  CHECK(log->log_start() == Offset(0));
+  owner.unlock();
+  retention.join();
+  snapshot.join();
+  CHECK(log->log_start() == end);
+}

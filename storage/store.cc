@@ -128,7 +128,6 @@ std::vector<std::shared_ptr<PartitionLog>> Store::open_logs() const {
 size_t Store::run_retention() {
   size_t deleted = 0;
   for (const auto& log : open_logs()) {
-    if (log->retention_by_owner()) continue;
     auto n = log->apply_retention();
     if (n.ok()) {
       deleted += *n;

@@ -595,11 +595,15 @@ void Controller::maintain() {
     }
     for (const auto& spec : options_.internal_topics) {
       auto topic = topics_.topic(spec.name());
-      // Configs the broker's flags set now (--offsets-topic-retention-ms)
-      // apply to the topic made before, too.
+      // A topic made before a config was set here gets it, and unbounded
+      // retention.ms=-1 from before becomes bounded; values set already
+      // stay, so that controllers started with different flags never
+      // flip them back and forth.
       std::map<std::string, std::string> stale;
       for (const auto& [key, value] : spec.configs()) {
-        if (topic && topic->config_overrides[key] != value) stale[key] = value;
+        if (!topic) break;
+        auto has = topic->config_overrides.find(key);
+        if (has == topic->config_overrides.end() || has->second == "-1") stale[key] = value;
       }
       if (topic && stale.empty()) continue;
       Status changed = topic ? alter_topic(spec.name(), stale) : create_topic(spec);

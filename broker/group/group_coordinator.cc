@@ -1,5 +1,6 @@
 #include "broker/group/group_coordinator.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -125,6 +126,14 @@ std::map<std::string, int32_t> GroupCoordinator::user_topics() const {
   return out;
 }
 
+GroupCoordinator::Incarnation GroupCoordinator::incarnation_of(const TopicPartition& tp) const {
+  auto topic = topics_.topic(tp.topic);
+  if (!topic) return {-1, nullptr};
+  // Ids are all 0 on a broker alone, where every partition is hosted.
+  if (options_.replicated) return {topic->topic_id, nullptr};
+  return {0, topics_.partition(tp).get()};
+}
+
 std::shared_ptr<Partition> GroupCoordinator::offsets_partition_for(const std::string& group) const {
   return topics_.partition({kOffsetsTopic, offsets_partition_of(group, options_.offsets_partitions)});
 }
@@ -148,7 +157,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
   }
   // The partitions committed to: if one is deleted (or deleted and recreated)
   // before the commit is durable, its offset is not applied.
-  std::vector<std::shared_ptr<Partition>> targets;
+  std::vector<Incarnation> targets;
   Result<std::vector<OffsetRecord>> records = std::vector<OffsetRecord>{};
   Result<Appended> appended = error(ErrorCode::unknown, "not appended");
   std::optional<Term> term;
@@ -177,7 +186,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
 Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
     const std::string& group, const std::string& member_id, int32_t member_epoch,
     const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
-    std::vector<std::shared_ptr<Partition>>& targets) {
+    std::vector<Incarnation>& targets) {
   auto& g = groups_.try_emplace(group, group).first->second;
   std::vector<TopicPartition> partitions;
   for (const auto& [tp, unused] : offsets) partitions.push_back(tp);
@@ -188,8 +197,8 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
     if (offset.offset < 0) {
       return error(ErrorCode::invalid_request, "offset {} for {} is negative", offset.offset, tp);
     }
-    targets.push_back(topics_.partition(tp));
-    if (!targets.back()) {
+    targets.push_back(incarnation_of(tp));
+    if (!topics_.partition(tp)) {
       // Hosted by other brokers (not_leader) is fine: it exists.
       Status why = topics_.why_no_partition(tp);
       if (why.code() != ErrorCode::not_leader) return why;
@@ -200,7 +209,7 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
 }
 
 void GroupCoordinator::apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
-                                    const std::vector<std::shared_ptr<Partition>>& targets,
+                                    const std::vector<Incarnation>& targets,
                                     bool durable, std::optional<Term> term) {
   std::lock_guard lock(mutex_);
   for (const auto& r : records) pending_commits_.erase(pending_commits_.find({group, r.tp}));
@@ -214,7 +223,7 @@ void GroupCoordinator::apply_commit(const std::string& group, const std::vector<
   }
   auto& g = groups_.try_emplace(group, group).first->second;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (topics_.partition(records[i].tp) == targets[i]) g.offsets()[records[i].tp] = *records[i].value;
+    if (incarnation_of(records[i].tp) == targets[i]) g.offsets()[records[i].tp] = *records[i].value;
   }
 }
 
@@ -387,32 +396,62 @@ void GroupCoordinator::sweep() {
 }
 
 void GroupCoordinator::refresh_offsets_locked(int64_t now) {
-  auto topic = topics_.topic(kOffsetsTopic);
-  if (!topic || topic->config.retention_ms <= 0) return;
+  auto offsets_topic = topics_.topic(kOffsetsTopic);
+  if (!offsets_topic) return;
+  // The broker's own setting too: a topic whose retention another broker
+  // lowered before this one applied the change is refreshed in time.
+  int64_t retention = options_.offsets_topic_retention_ms;
+  if (offsets_topic->config.retention_ms > 0) retention = std::min(retention, offsets_topic->config.retention_ms);
   // Written again once a quarter of the retention passed: retention drops
   // no live offset unless its partition has no leader for the rest of it.
-  int64_t due = now - topic->config.retention_ms / 4;
+  int64_t due = now - retention / 4;
   size_t refreshed = 0;
+  size_t forgotten = 0;
   for (auto& [name, g] : groups_) {
     std::vector<OffsetRecord> records;
-    for (const auto& [tp, offset] : g.offsets()) {
+    for (auto it = g.offsets().begin(); it != g.offsets().end();) {
+      const auto& [tp, offset] = *it;
       // A commit in flight comes after in the log: a refresh must not follow it there.
-      if (offset.written_ms > due || pending_commits_.count({name, tp})) continue;
+      if (offset.written_ms > due || pending_commits_.count({name, tp})) {
+        ++it;
+        continue;
+      }
+      if (!topics_.topic(tp.topic)) {
+        // Its topic is gone (its tombstone lost with a leader change): a
+        // tombstone now, never a rewrite that would outlive the topic.
+        records.push_back({name, tp, std::nullopt});
+        it = g.offsets().erase(it);
+        ++forgotten;
+        continue;
+      }
       records.push_back({name, tp, offset});
+      ++it;
     }
-    if (records.empty()) continue;
-    auto appended = append_locked(name, records);
-    if (!appended.ok()) {
-      // Leadership moved: the next sweep drops the group here.
-      spdlog::debug("group {}: rewriting its offsets: {}", name, appended.status().to_string());
-      continue;
+    // Batches well under max.message.bytes, however many partitions.
+    constexpr size_t kMaxRecordsPerBatch = 1'000;
+    for (size_t from = 0; from < records.size(); from += kMaxRecordsPerBatch) {
+      std::vector<OffsetRecord> chunk(records.begin() + static_cast<std::ptrdiff_t>(from),
+                                      records.begin() + static_cast<std::ptrdiff_t>(
+                                                            std::min(records.size(), from + kMaxRecordsPerBatch)));
+      auto appended = append_locked(name, chunk);
+      if (!appended.ok()) {
+        // Leadership moved: the next sweep drops the group here.
+        if (appended.status().code() != ErrorCode::not_leader) {
+          spdlog::warn("group {}: rewriting its offsets before {}'s retention drops them: {}", name,
+                       kOffsetsTopic, appended.status().to_string());
+        }
+        break;
+      }
+      for (const auto& r : chunk) {
+        if (r.value) g.offsets()[r.tp].written_ms = now;
+      }
+      refreshed += chunk.size();
     }
-    for (const auto& r : records) g.offsets()[r.tp].written_ms = now;
-    refreshed += records.size();
   }
   if (refreshed > 0) {
-    spdlog::debug("group coordinator: rewrote {} committed offset(s) before {}'s retention drops them",
-                  refreshed, kOffsetsTopic);
+    spdlog::debug("group coordinator: rewrote {} committed offset(s) before {}'s retention drops them "
+                  "({} of deleted topics forgotten)",
+                  refreshed, kOffsetsTopic, forgotten);
   }
 }
 

@@ -25,6 +25,10 @@ struct GroupCoordinatorOptions {
   int32_t offsets_partitions = 8;
   // Offsets of a group empty this long expire. Default 7 days.
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  // In a cluster: __consumer_offsets' retention.ms as this broker would set
+  // it (--offsets-topic-retention-ms); live offsets are rewritten within a
+  // quarter of it, or of the topic's, whichever is less. Default 6 hours.
+  int64_t offsets_topic_retention_ms = 6LL * 3600 * 1000;
   // How often dead members and expired offsets are looked for. Default 250 ms.
   int64_t sweep_interval_ms = 250;
   // In a cluster: the controller creates __consumer_offsets, and this
@@ -102,6 +106,11 @@ class GroupCoordinator {
   void sweep();
   std::map<std::string, int32_t> user_topics() const;
   std::shared_ptr<Partition> offsets_partition_for(const std::string& group) const;
+  // What tells a partition's topic from another of the same name (deleted
+  // and created again): its id in a cluster, the partition object on a
+  // broker alone. {-1, null} when the topic does not exist.
+  using Incarnation = std::pair<int64_t, const Partition*>;
+  Incarnation incarnation_of(const TopicPartition& tp) const;
   // Offsets of topics that no longer exist (deleted while the broker was
   // down or before their tombstones were durable) are forgotten at start.
   void forget_missing_topics();
@@ -118,16 +127,17 @@ class GroupCoordinator {
   Result<std::vector<OffsetRecord>> commit_records_locked(
       const std::string& group, const std::string& member_id, int32_t member_epoch,
       const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets,
-      std::vector<std::shared_ptr<Partition>>& targets);
+      std::vector<Incarnation>& targets);
   // Once a commit's records are durable (or failed): applies its offsets.
   // In a cluster, `term` is the term its offsets partition was loaded in
   // when it was appended: applied only if still loaded in that term.
   void apply_commit(const std::string& group, const std::vector<OffsetRecord>& records,
-                    const std::vector<std::shared_ptr<Partition>>& targets, bool durable,
+                    const std::vector<Incarnation>& targets, bool durable,
                     std::optional<Term> term);
   // In a cluster: appends again each loaded offset whose record is older
   // than a quarter of __consumer_offsets' retention.ms, so that retention
-  // (which bounds what a new coordinator replays) never drops a live one.
+  // (which bounds what a new coordinator replays) never drops a live one;
+  // one of a topic that no longer exists gets a tombstone instead.
   void refresh_offsets_locked(int64_t now);
 
   TopicManager& topics_;

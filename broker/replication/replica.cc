@@ -32,10 +32,16 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
       new Replica(std::move(tp), std::move(log), std::move(setup), std::move(on_commit)));
   // Nothing is deletable until this replica learns what is committed.
   replica->log_->set_delete_limit(replica->log_->log_start());
-  // Consensus reads the log start and the entries past it in one call:
-  // retention moves the start between calls (tick), never during one.
-  replica->log_->set_retention_by_owner();
   std::weak_ptr<Replica> weak = replica;
+  // Consensus reads the log start and the entries past it in one call:
+  // retention and snapshots move the start between calls, never during one.
+  replica->log_->set_owner_guard([weak]() -> std::shared_ptr<void> {
+    auto strong = weak.lock();
+    if (!strong) return nullptr;
+    strong->mutex_.lock();
+    // Holds the replica until its mutex is unlocked.
+    return std::shared_ptr<void>(strong.get(), [strong](void*) { strong->mutex_.unlock(); });
+  });
   replica->log_->set_flushed_listener([weak, io = replica->setup_.io](Offset) {
     if (weak.expired()) return;  // the io_context may be gone with its replicas
     asio::post(*io, [weak] {
@@ -150,12 +156,6 @@ void Replica::when_committed(Offset end, Term term, CommitCallback done) {
 void Replica::tick() {
   run([this](raft::Consensus& c) {
     CAIRN_RETURN_IF_ERROR(c.tick());
-    if (++ticks_since_retention_ >= kRetentionEveryTicks) {
-      ticks_since_retention_ = 0;
-      if (auto deleted = log_->apply_retention(); !deleted.ok()) {
-        spdlog::error("retention of {} failed: {}", tp_, deleted.status().to_string());
-      }
-    }
     if (!target_.empty()) {
       move_toward_target_locked(c);
     } else {
@@ -163,11 +163,6 @@ void Replica::tick() {
     }
     return Status();
   });
-}
-
-Status Replica::advance_start(Offset offset) {
-  std::lock_guard lock(mutex_);  // between consensus calls (set_retention_by_owner)
-  return log_->advance_start(offset);
 }
 
 void Replica::set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target) {

@@ -104,13 +104,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // (before, it cannot tell a silent replica from one not yet heard).
   std::optional<std::vector<int32_t>> live_replicas() const;
 
-  // From the broker's timer, every tick interval; runs the log's retention
-  // every kRetentionEveryTicks of them.
+  // From the broker's timer, every tick interval.
   void tick();
-  static constexpr int kRetentionEveryTicks = 100;
-  // Forgets committed records below `offset` (PartitionLog::advance_start),
-  // between consensus calls.
-  Status advance_start(Offset offset);
   // A message from a peer.
   void handle(const raft::Message& message);
   // Fails every waiter and stops calling consensus (the partition closes).
@@ -159,7 +154,6 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::atomic<bool> ready_leader_{false};
   std::atomic<int64_t> ready_term_{-1};
   int64_t ready_since_ms_ = 0;          // guarded by mutex_
-  int ticks_since_retention_ = 0;       // guarded by mutex_
   std::optional<int32_t> preferred_;    // guarded by mutex_
   std::vector<int32_t> target_;         // guarded by mutex_; empty: not moving
   int64_t last_hand_back_ms_ = 0;       // guarded by mutex_

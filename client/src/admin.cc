@@ -325,6 +325,7 @@ class AdminImpl final : public Admin {
     if (!rpc.ok()) {
       Status failed = error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
       // The next call goes to a broker that answers, if any does.
+      if (client::unanswered(failed)) cluster_.avoid((*broker)->address);
       if (failed.code() == ErrorCode::broker_unavailable) (void)cluster_.refresh();
       return failed;
     }

@@ -10,6 +10,9 @@
 
 namespace cairn::client {
 
+bool unanswered(const Status& status) {
+  return status.code() == ErrorCode::broker_unavailable || status.code() == ErrorCode::request_timed_out;
+}
 
 std::string address_of(const v1::BrokerInfo& broker) {
   return broker.host() + ":" + std::to_string(broker.port());
@@ -50,11 +53,41 @@ std::shared_ptr<BrokerConnection> Cluster::connection_locked(const std::string& 
 
 Result<std::shared_ptr<BrokerConnection>> Cluster::any_broker() {
   std::lock_guard lock(mutex_);
-  if (!last_good_.empty()) return connection_locked(last_good_);
   if (options_.bootstrap_brokers.empty()) {
     return error(ErrorCode::invalid_config, "no bootstrap brokers given");
   }
-  return connection_locked(options_.bootstrap_brokers.front());
+  auto candidates = candidates_locked();
+  return connection_locked(candidates.front());
+}
+
+void Cluster::avoid(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  avoid_locked(address);
+}
+
+void Cluster::avoid_locked(const std::string& address) {
+  auto period = std::chrono::milliseconds(std::max<int64_t>(options_.request_timeout_ms, 1'000));
+  avoided_until_[address] = std::chrono::steady_clock::now() + period;
+  if (last_good_ == address) last_good_.clear();
+}
+
+std::vector<std::string> Cluster::candidates_locked() const {
+  std::vector<std::string> all;
+  if (!last_good_.empty()) all.push_back(last_good_);
+  for (const auto& [id, address] : broker_addresses_) all.push_back(address);
+  for (const auto& address : options_.bootstrap_brokers) all.push_back(address);
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& address : all) {
+    if (seen.insert(address).second) out.push_back(address);
+  }
+  // Brokers that failed to answer lately go last, in the order they failed in.
+  auto now = std::chrono::steady_clock::now();
+  std::stable_partition(out.begin(), out.end(), [&](const std::string& address) {
+    auto avoided = avoided_until_.find(address);
+    return avoided == avoided_until_.end() || avoided->second <= now;
+  });
+  return out;
 }
 
 Status Cluster::refresh(const std::vector<std::string>& topics) {
@@ -62,9 +95,7 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   {
     std::lock_guard lock(mutex_);
     if (refresh_backoff_.waiting(Backoff::Clock::now())) return refresh_failure_;
-    if (!last_good_.empty()) candidates.push_back(last_good_);
-    for (const auto& [id, address] : broker_addresses_) candidates.push_back(address);
-    for (const auto& address : options_.bootstrap_brokers) candidates.push_back(address);
+    candidates = candidates_locked();
   }
   v1::MetadataRequest request;
   for (const auto& t : topics) request.add_topics(t);
@@ -95,9 +126,11 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
     if (!rpc.ok()) {
       last_error = error(from_grpc(rpc).code(), "broker {} did not answer: {}", address,
                          rpc.error_message());
+      if (unanswered(last_error)) avoid(address);
       continue;
     }
     std::lock_guard lock(mutex_);
+    avoided_until_.erase(address);
     if (!answered) {
       last_good_ = address;
       refresh_backoff_.succeeded();

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,8 +41,14 @@ class Cluster {
 
   const ClientOptions& options() const { return options_; }
 
-  // A connection to some broker that answered lately (bootstrap otherwise).
+  // A connection to some broker that answered lately (bootstrap otherwise),
+  // not one avoided now unless all are.
   Result<std::shared_ptr<BrokerConnection>> any_broker();
+  // A request to `address` went unanswered (down, or hung: it timed out):
+  // for a request timeout (at least 1 s), any_broker() and refresh() try
+  // the other brokers first, so one hung broker does not cost every call
+  // its whole timeout. An answer to a refresh ends it early.
+  void avoid(const std::string& address);
   // The leader of a partition, refreshing metadata if it is not known.
   Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
   // A group's coordinator: the leader of its partition of __consumer_offsets
@@ -67,6 +74,10 @@ class Cluster {
 
  private:
   std::shared_ptr<BrokerConnection> connection_locked(const std::string& address);
+  void avoid_locked(const std::string& address);
+  // Every broker address known, once each: the last to answer first, those
+  // avoided now last.
+  std::vector<std::string> candidates_locked() const;
 
   const ClientOptions options_;
   mutable std::mutex mutex_;
@@ -79,6 +90,7 @@ class Cluster {
   };
   std::map<std::string, TopicMetadata> topics_;
   std::string last_good_;
+  std::map<std::string, std::chrono::steady_clock::time_point> avoided_until_;  // by address
   Backoff refresh_backoff_;  // after refreshes no broker answered
   Status refresh_failure_;   // the last of them
 };
@@ -89,6 +101,9 @@ constexpr int32_t kMinMaxMessageBytes = 1024;
 
 // What every client needs of its options (brokers, sane backoff bounds).
 Status check_client_options(const ClientOptions& options);
+
+// The broker did not answer (unreachable, or timed out): worth asking another.
+bool unanswered(const Status& status);
 
 // "host:port" of a broker as metadata describes it.
 std::string address_of(const v1::BrokerInfo& broker);

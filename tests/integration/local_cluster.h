@@ -69,6 +69,7 @@ struct LocalCluster {
 
   ClientOptions client_options() const {
     ClientOptions options;
+    options.bootstrap_brokers.clear();  // not the default 127.0.0.1:7070: another cluster may be there
     for (const auto& broker : brokers) options.bootstrap_brokers.push_back(broker->address());
     options.request_timeout_ms = 10'000;
     return options;
