@@ -533,6 +533,7 @@ Status PartitionLog::advance_start(Offset offset) {
     first_kept = segments_.begin()->first;
     CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
+  owner.reset();  // the owner's reads no longer reach what goes below
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));
   return delete_segment_files(removed);
 }
@@ -660,6 +661,7 @@ Result<size_t> PartitionLog::apply_retention() {
     std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset < first_kept; });
     CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
+  owner.reset();  // the owner's reads no longer reach what goes below
   spdlog::info("partition {}: retention deleted {} segment(s); log now starts at {}", tp_,
                removed.size(), first_kept);
   CAIRN_RETURN_IF_ERROR(index_.delete_entries_below(tp_, first_kept));

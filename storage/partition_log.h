@@ -188,7 +188,8 @@ class PartitionLog {
   // Returns how many segments were deleted.
   Result<size_t> apply_retention();
   // Moves of the log start (apply_retention, advance_start) first call
-  // `guard` and hold what it returns while they run: an owner that reads
+  // `guard` and hold what it returns until the new start is in place (not
+  // while old files are deleted): an owner that reads
   // the start and the records past it as one step (a Raft replica's
   // consensus, under its mutex) returns its lock, so the start never moves
   // inside such a step. The owner must not move the start holding that

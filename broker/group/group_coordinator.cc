@@ -131,7 +131,7 @@ GroupCoordinator::Incarnation GroupCoordinator::incarnation_of(const TopicPartit
   if (!topic) return {-1, nullptr};
   // Ids are all 0 on a broker alone, where every partition is hosted.
   if (options_.replicated) return {topic->topic_id, nullptr};
-  return {0, topics_.partition(tp).get()};
+  return {0, topics_.partition(tp)};
 }
 
 std::shared_ptr<Partition> GroupCoordinator::offsets_partition_for(const std::string& group) const {
@@ -406,26 +406,15 @@ void GroupCoordinator::refresh_offsets_locked(int64_t now) {
   // no live offset unless its partition has no leader for the rest of it.
   int64_t due = now - retention / 4;
   size_t refreshed = 0;
-  size_t forgotten = 0;
   for (auto& [name, g] : groups_) {
     std::vector<OffsetRecord> records;
-    for (auto it = g.offsets().begin(); it != g.offsets().end();) {
-      const auto& [tp, offset] = *it;
+    for (const auto& [tp, offset] : g.offsets()) {
       // A commit in flight comes after in the log: a refresh must not follow it there.
-      if (offset.written_ms > due || pending_commits_.count({name, tp})) {
-        ++it;
-        continue;
-      }
-      if (!topics_.topic(tp.topic)) {
-        // Its topic is gone (its tombstone lost with a leader change): a
-        // tombstone now, never a rewrite that would outlive the topic.
-        records.push_back({name, tp, std::nullopt});
-        it = g.offsets().erase(it);
-        ++forgotten;
-        continue;
-      }
+      if (offset.written_ms > due || pending_commits_.count({name, tp})) continue;
+      // Unknown here: deleted (its tombstone lost with a leader change), or
+      // created but not applied here yet. Neither kept nor erased: it ages out.
+      if (!topics_.topic(tp.topic)) continue;
       records.push_back({name, tp, offset});
-      ++it;
     }
     // Batches well under max.message.bytes, however many partitions.
     constexpr size_t kMaxRecordsPerBatch = 1'000;
@@ -442,16 +431,13 @@ void GroupCoordinator::refresh_offsets_locked(int64_t now) {
         }
         break;
       }
-      for (const auto& r : chunk) {
-        if (r.value) g.offsets()[r.tp].written_ms = now;
-      }
+      for (const auto& r : chunk) g.offsets()[r.tp].written_ms = now;
       refreshed += chunk.size();
     }
   }
   if (refreshed > 0) {
-    spdlog::debug("group coordinator: rewrote {} committed offset(s) before {}'s retention drops them "
-                  "({} of deleted topics forgotten)",
-                  refreshed, kOffsetsTopic, forgotten);
+    spdlog::debug("group coordinator: rewrote {} committed offset(s) before {}'s retention drops them",
+                  refreshed, kOffsetsTopic);
   }
 }
 

@@ -108,8 +108,9 @@ class GroupCoordinator {
   std::shared_ptr<Partition> offsets_partition_for(const std::string& group) const;
   // What tells a partition's topic from another of the same name (deleted
   // and created again): its id in a cluster, the partition object on a
-  // broker alone. {-1, null} when the topic does not exist.
-  using Incarnation = std::pair<int64_t, const Partition*>;
+  // broker alone (held, so that its address is never another's). {-1, null}
+  // when the topic does not exist.
+  using Incarnation = std::pair<int64_t, std::shared_ptr<Partition>>;
   Incarnation incarnation_of(const TopicPartition& tp) const;
   // Offsets of topics that no longer exist (deleted while the broker was
   // down or before their tombstones were durable) are forgotten at start.
@@ -136,8 +137,9 @@ class GroupCoordinator {
                     std::optional<Term> term);
   // In a cluster: appends again each loaded offset whose record is older
   // than a quarter of __consumer_offsets' retention.ms, so that retention
-  // (which bounds what a new coordinator replays) never drops a live one;
-  // one of a topic that no longer exists gets a tombstone instead.
+  // (which bounds what a new coordinator replays) never drops a live one.
+  // One of a topic this broker does not know is left to age out: the topic
+  // may be deleted, or only not applied here yet.
   void refresh_offsets_locked(int64_t now);
 
   TopicManager& topics_;

@@ -35,12 +35,11 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
   std::weak_ptr<Replica> weak = replica;
   // Consensus reads the log start and the entries past it in one call:
   // retention and snapshots move the start between calls, never during one.
-  replica->log_->set_owner_guard([weak]() -> std::shared_ptr<void> {
-    auto strong = weak.lock();
-    if (!strong) return nullptr;
-    strong->mutex_.lock();
-    // Holds the replica until its mutex is unlocked.
-    return std::shared_ptr<void>(strong.get(), [strong](void*) { strong->mutex_.unlock(); });
+  // The mutex alone outlives the replica: a guard held on the store's
+  // thread never keeps the replica (and its callbacks) alive there.
+  replica->log_->set_owner_guard([mutex = replica->mutex_]() -> std::shared_ptr<void> {
+    mutex->lock();
+    return std::shared_ptr<void>(mutex.get(), [mutex](void*) { mutex->unlock(); });
   });
   replica->log_->set_flushed_listener([weak, io = replica->setup_.io](Offset) {
     if (weak.expired()) return;  // the io_context may be gone with its replicas
@@ -48,7 +47,7 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
       if (auto strong = weak.lock()) strong->on_log_flushed();
     });
   });
-  std::lock_guard lock(replica->mutex_);
+  std::lock_guard lock(*replica->mutex_);
   Status started = replica->consensus_->start();
   if (!started.ok()) return started;
   return replica;
@@ -94,7 +93,7 @@ Result<storage::AppendResult> Replica::propose(
   Result<Offset> last = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
   Term term;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     if (consensus_) {
       last = consensus_->propose(std::move(proposals));
       term = consensus_->term();
@@ -129,7 +128,7 @@ Result<storage::AppendResult> Replica::propose(
 void Replica::when_committed(Offset end, Term term, CommitCallback done) {
   Status outcome;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     if (!consensus_) {
       outcome = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
     } else if (Offset(high_watermark_.load()) >= end) {
@@ -166,7 +165,7 @@ void Replica::tick() {
 }
 
 void Replica::set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(*mutex_);
   const auto& preferred_from = target.empty() ? replicas : target;
   preferred_ = preferred_from.empty() ? std::nullopt : std::optional<int32_t>(preferred_from.front());
   target_ = std::move(target);
@@ -245,7 +244,7 @@ void Replica::move_toward_target_locked(raft::Consensus& consensus) {
 }
 
 bool Replica::reached_target() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(*mutex_);
   if (!consensus_ || target_.empty() || !ready_leader_ || consensus_->membership_change_pending()) {
     return false;
   }
@@ -265,7 +264,7 @@ void Replica::handle(const raft::Message& message) {
 }
 
 std::vector<int32_t> Replica::caught_up_replicas() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(*mutex_);
   if (!consensus_ || consensus_->role() != raft::Role::leader) return {};
   int64_t now = clock_.now_ms();
   auto recent = [&](const std::map<int32_t, int64_t>& times, int32_t id) {
@@ -281,7 +280,7 @@ std::vector<int32_t> Replica::caught_up_replicas() const {
 }
 
 std::optional<std::vector<int32_t>> Replica::live_replicas() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(*mutex_);
   int64_t now = clock_.now_ms();
   if (!consensus_ || !ready_leader_ || now - ready_since_ms_ < kCaughtUpWindowMs) return std::nullopt;
   std::vector<int32_t> out;
@@ -305,7 +304,7 @@ void Replica::on_log_flushed() {
 void Replica::stop() {
   Due due;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     if (!consensus_) return;
     consensus_.reset();
     Status closed = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
@@ -319,7 +318,7 @@ void Replica::run(const std::function<Status(raft::Consensus&)>& call) {
   Due due;
   bool moved = false;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     if (!consensus_) return;
     Status status = call(*consensus_);
     if (!status.ok() && consensus_->failed()) {

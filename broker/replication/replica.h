@@ -145,7 +145,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::function<void(Offset)> on_commit_;
   raft::SteadyClock clock_;
 
-  mutable std::mutex mutex_;
+  // Shared with the log's owner guard (PartitionLog::set_owner_guard).
+  const std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   std::unique_ptr<raft::Consensus> consensus_;  // null once stopped
   std::multimap<Offset, Waiter> waiters_;       // by end offset
   std::vector<raft::EntryBounds> applied_;      // entries committed during the current call

@@ -329,6 +329,7 @@ class AdminImpl final : public Admin {
       if (failed.code() == ErrorCode::broker_unavailable) (void)cluster_.refresh();
       return failed;
     }
+    cluster_.answered((*broker)->address);
     return {};
   }
 

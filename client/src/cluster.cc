@@ -66,9 +66,18 @@ void Cluster::avoid(const std::string& address) {
 }
 
 void Cluster::avoid_locked(const std::string& address) {
+  // Doubling while it stays silent (up to 16 periods), so that a broker
+  // hung for long costs a timeout ever more rarely.
+  auto& avoided = avoided_[address];
+  avoided.failures = std::min(avoided.failures + 1, 5);
   auto period = std::chrono::milliseconds(std::max<int64_t>(options_.request_timeout_ms, 1'000));
-  avoided_until_[address] = std::chrono::steady_clock::now() + period;
+  avoided.until = std::chrono::steady_clock::now() + period * (1 << (avoided.failures - 1));
   if (last_good_ == address) last_good_.clear();
+}
+
+void Cluster::answered(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  avoided_.erase(address);
 }
 
 std::vector<std::string> Cluster::candidates_locked() const {
@@ -81,12 +90,15 @@ std::vector<std::string> Cluster::candidates_locked() const {
   for (const auto& address : all) {
     if (seen.insert(address).second) out.push_back(address);
   }
-  // Brokers that failed to answer lately go last, in the order they failed in.
+  // Brokers that failed to answer lately go last, the one avoided the
+  // shortest first.
   auto now = std::chrono::steady_clock::now();
-  std::stable_partition(out.begin(), out.end(), [&](const std::string& address) {
-    auto avoided = avoided_until_.find(address);
-    return avoided == avoided_until_.end() || avoided->second <= now;
-  });
+  auto until = [&](const std::string& address) {
+    auto avoided = avoided_.find(address);
+    return avoided == avoided_.end() || avoided->second.until <= now ? now : avoided->second.until;
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const std::string& a, const std::string& b) { return until(a) < until(b); });
   return out;
 }
 
@@ -130,7 +142,7 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
       continue;
     }
     std::lock_guard lock(mutex_);
-    avoided_until_.erase(address);
+    avoided_.erase(address);
     if (!answered) {
       last_good_ = address;
       refresh_backoff_.succeeded();

@@ -45,10 +45,12 @@ class Cluster {
   // not one avoided now unless all are.
   Result<std::shared_ptr<BrokerConnection>> any_broker();
   // A request to `address` went unanswered (down, or hung: it timed out):
-  // for a request timeout (at least 1 s), any_broker() and refresh() try
-  // the other brokers first, so one hung broker does not cost every call
-  // its whole timeout. An answer to a refresh ends it early.
+  // for a request timeout (at least 1 s), doubled for each failure in a row
+  // up to 16 times, any_broker() and refresh() try the other brokers first,
+  // so one hung broker does not cost every call its whole timeout.
   void avoid(const std::string& address);
+  // A request to `address` was answered: it is no longer avoided.
+  void answered(const std::string& address);
   // The leader of a partition, refreshing metadata if it is not known.
   Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
   // A group's coordinator: the leader of its partition of __consumer_offsets
@@ -90,7 +92,11 @@ class Cluster {
   };
   std::map<std::string, TopicMetadata> topics_;
   std::string last_good_;
-  std::map<std::string, std::chrono::steady_clock::time_point> avoided_until_;  // by address
+  struct Avoided {
+    std::chrono::steady_clock::time_point until;
+    int failures = 0;  // in a row
+  };
+  std::map<std::string, Avoided> avoided_;  // by address
   Backoff refresh_backoff_;  // after refreshes no broker answered
   Status refresh_failure_;   // the last of them
 };
