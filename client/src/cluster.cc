@@ -69,9 +69,13 @@ void Cluster::avoid_locked(const std::string& address) {
   // Doubling while it stays silent (up to 16 periods), so that a broker
   // hung for long costs a timeout ever more rarely.
   auto& avoided = avoided_[address];
+  auto now = std::chrono::steady_clock::now();
+  // Failures reported while it is avoided already (concurrent requests)
+  // count as one.
+  if (now < avoided.until) return;
   avoided.failures = std::min(avoided.failures + 1, 5);
   auto period = std::chrono::milliseconds(std::max<int64_t>(options_.request_timeout_ms, 1'000));
-  avoided.until = std::chrono::steady_clock::now() + period * (1 << (avoided.failures - 1));
+  avoided.until = now + period * (1 << (avoided.failures - 1));
   if (last_good_ == address) last_good_.clear();
 }
 
