@@ -8,49 +8,63 @@
 
 namespace cairn::storage {
 
-constexpr size_t kReadAheadBytes = 256 * 1024;
-
-BatchScanner::BatchScanner(const File& file, uint64_t position, uint64_t end_position)
-    : file_(file), position_(position), end_(end_position), buffer_start_(position) {}
+BatchScanner::BatchScanner(const File& file, uint64_t position, uint64_t end_position,
+                           size_t read_ahead)
+    : file_(file), position_(position), end_(end_position), read_ahead_(read_ahead),
+      buffer_start_(position) {}
 
 Status BatchScanner::fill(size_t bytes_needed) {
-  uint64_t have_end = buffer_start_ + buffer_.size();
+  uint64_t have_end = buffer_start_ + buffer_size_;
   if (position_ >= buffer_start_ && position_ + bytes_needed <= have_end) return {};
-  size_t want = std::max(bytes_needed, kReadAheadBytes);
+  size_t want = std::max(bytes_needed, read_ahead_);
   want = static_cast<size_t>(std::min<uint64_t>(want, end_ - position_));
-  buffer_.resize(want);
+  if (want > buffer_capacity_) {
+    buffer_ = std::make_unique_for_overwrite<std::byte[]>(want);
+    buffer_capacity_ = want;
+  }
   buffer_start_ = position_;
-  auto n = file_.read(position_, as_writable_bytes(buffer_));
+  buffer_size_ = 0;
+  auto n = file_.read(position_, std::span<std::byte>(buffer_.get(), want));
   if (!n.ok()) return n.status();
-  buffer_.resize(*n);
+  buffer_size_ = *n;
   if (*n < bytes_needed) {
     return error(ErrorCode::corrupt_batch, "segment ends inside a batch at position {}", position_);
   }
   return {};
 }
 
-Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
-  if (position_ >= end_) return std::optional<ScannedBatch>();
+std::span<const std::byte> BatchScanner::buffered(size_t size) const {
+  return {buffer_.get() + (position_ - buffer_start_), size};
+}
+
+Result<BatchHeader> BatchScanner::header_here() {
   uint64_t remaining = end_ - position_;
   if (remaining < batch_format::kHeaderSize) {
     return error(ErrorCode::corrupt_batch, "torn batch header at position {} ({} bytes)", position_,
                  remaining);
   }
   CAIRN_RETURN_IF_ERROR(fill(batch_format::kHeaderSize));
-  auto at = as_bytes(buffer_).subspan(static_cast<size_t>(position_ - buffer_start_));
-  auto header = parse_batch_header(at, std::numeric_limits<int32_t>::max());
+  auto header = parse_batch_header(buffered(batch_format::kHeaderSize),
+                                   std::numeric_limits<int32_t>::max());
   if (!header.ok()) {
     return error(ErrorCode::corrupt_batch, "at position {}: {}", position_,
                  header.status().message());
   }
-  size_t size = header->size_bytes();
-  if (size > remaining) {
+  if (header->size_bytes() > remaining) {
     return error(ErrorCode::corrupt_batch,
-                 "torn batch at position {}: its header says {} bytes, {} remain", position_, size,
-                 remaining);
+                 "torn batch at position {}: its header says {} bytes, {} remain", position_,
+                 header->size_bytes(), remaining);
   }
+  return header;
+}
+
+Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
+  if (position_ >= end_) return std::optional<ScannedBatch>();
+  auto header = header_here();
+  if (!header.ok()) return header.status();
+  size_t size = header->size_bytes();
   CAIRN_RETURN_IF_ERROR(fill(size));
-  last_ = as_bytes(buffer_).subspan(static_cast<size_t>(position_ - buffer_start_), size);
+  last_ = buffered(size);
   if (verify) {
     auto valid = check_batch_integrity(last_, size);
     if (!valid.ok()) {
@@ -60,6 +74,16 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
   }
   ScannedBatch batch{*header, position_};
   position_ += size;
+  return std::optional<ScannedBatch>(batch);
+}
+
+Result<std::optional<ScannedBatch>> BatchScanner::next_header() {
+  last_ = {};
+  if (position_ >= end_) return std::optional<ScannedBatch>();
+  auto header = header_here();
+  if (!header.ok()) return header.status();
+  ScannedBatch batch{*header, position_};
+  position_ += header->size_bytes();
   return std::optional<ScannedBatch>(batch);
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <string>
+#include <span>
 
 #include "proto/record_batch.h"
 #include "storage/env.h"
@@ -21,24 +23,40 @@ struct ScannedBatch {
 // Not thread-safe; `file` must outlive the scanner.
 class BatchScanner {
  public:
-  BatchScanner(const File& file, uint64_t position, uint64_t end_position);
+  // Each read from the file asks for at least `read_ahead` bytes (never past
+  // `end_position`): large for walks over whole batches, the header size
+  // for header-only walks.
+  static constexpr size_t kDefaultReadAhead = 256 * 1024;
+  BatchScanner(const File& file, uint64_t position, uint64_t end_position,
+               size_t read_ahead = kDefaultReadAhead);
 
   // The next batch, its CRC verified when `verify`; nullopt at the clean end;
   // a corrupt_batch error at a torn or damaged batch (position() is its start).
   Result<std::optional<ScannedBatch>> next(bool verify);
+  // As next(), but reads only the header and steps over the rest: for
+  // finding a batch, not reading it. last_batch_bytes() is then empty.
+  Result<std::optional<ScannedBatch>> next_header();
 
-  // The bytes of the batch last returned (valid until the next call).
+  // The bytes of the batch last returned by next() (valid until the next call).
   std::span<const std::byte> last_batch_bytes() const;
 
   uint64_t position() const { return position_; }
 
  private:
   Status fill(size_t bytes_needed);
+  // The header at position_, checked to fit in what remains; its size in bytes.
+  Result<BatchHeader> header_here();
+  std::span<const std::byte> buffered(size_t size) const;
 
   const File& file_;
   uint64_t position_;
   uint64_t end_;
-  std::string buffer_;        // file bytes [buffer_start_, buffer_start_ + buffer_.size())
+  size_t read_ahead_;
+  // File bytes [buffer_start_, buffer_start_ + buffer_size_); never
+  // zero-filled before a read overwrites it.
+  std::unique_ptr<std::byte[]> buffer_;
+  size_t buffer_capacity_ = 0;
+  size_t buffer_size_ = 0;
   uint64_t buffer_start_ = 0;
   std::span<const std::byte> last_;
 };

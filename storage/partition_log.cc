@@ -288,22 +288,25 @@ PartitionLog::SegmentPtr PartitionLog::segment_for_locked(Offset offset) const {
   return it->second;
 }
 
-Result<uint64_t> PartitionLog::position_of(const Segment& segment, uint64_t segment_size,
-                                           Offset offset, std::optional<OffsetEntry> entry) const {
+Result<ScannedBatch> PartitionLog::batch_holding(const Segment& segment, uint64_t segment_size,
+                                                 Offset offset, std::optional<OffsetEntry> entry) const {
   uint64_t start = 0;
   if (entry && entry->offset >= segment.base_offset && entry->position < segment_size) {
     start = entry->position;
   }
+  // Entries are at most kIndexIntervalBytes apart: one read usually holds
+  // every header up to the target.
+  constexpr size_t kReadAhead = kIndexIntervalBytes + batch_format::kHeaderSize;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    BatchScanner scanner(*segment.file, start, segment_size);
+    BatchScanner scanner(*segment.file, start, segment_size, kReadAhead);
     bool first = true;
     while (true) {
-      auto batch = scanner.next(/*verify=*/false);
+      auto batch = scanner.next_header();
       if (!batch.ok() || !batch->has_value()) break;
       const BatchHeader& h = (*batch)->header;
       if (first && start != 0 && h.base_offset != entry->offset) break;  // stale entry
       first = false;
-      if (h.next_offset() > offset) return (*batch)->position;
+      if (h.next_offset() > offset) return **batch;
     }
     if (start == 0) break;
     spdlog::warn("partition {}: index entry for offset {} is stale; scanning {} from its start",
@@ -335,11 +338,15 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
     segment_size = segment->size_bytes;
     floor = floor_entry_locked(offset);
   }
-  auto position = position_of(*segment, segment_size, offset, floor);
-  if (!position.ok()) return position.status();
+  auto holding = batch_holding(*segment, segment_size, offset, floor);
+  if (!holding.ok()) return holding.status();
 
   ReadResult result{"", offset};
-  BatchScanner scanner(*segment->file, *position, segment_size);
+  // Read ahead no further than the answer may reach (and one header more).
+  size_t read_ahead = std::max(holding->header.size_bytes(),
+                               std::min(max_bytes, BatchScanner::kDefaultReadAhead)) +
+                      batch_format::kHeaderSize;
+  BatchScanner scanner(*segment->file, holding->position, segment_size, read_ahead);
   while (true) {
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) {
@@ -371,17 +378,12 @@ Result<BatchHeader> PartitionLog::batch_header_at(Offset offset) const {
     segment_size = segment->size_bytes;
     floor = floor_entry_locked(offset);
   }
-  auto position = position_of(*segment, segment_size, offset, floor);
-  if (!position.ok()) return position.status();
-  BatchScanner scanner(*segment->file, *position, segment_size);
-  auto batch = scanner.next(/*verify=*/false);
-  if (!batch.ok()) {
-    return error(ErrorCode::storage_corrupt, "{}: {}", segment->path, batch.status().message());
-  }
-  if (!batch->has_value() || (*batch)->header.base_offset > offset) {
+  auto holding = batch_holding(*segment, segment_size, offset, floor);
+  if (!holding.ok()) return holding.status();
+  if (holding->header.base_offset > offset) {
     return error(ErrorCode::offset_out_of_range, "no batch of {} holds offset {}", tp_, offset);
   }
-  return (*batch)->header;
+  return holding->header;
 }
 
 Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms) const {
@@ -410,9 +412,9 @@ Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms
       std::lock_guard lock(mutex_);
       floor = floor_entry_locked(from);
     }
-    auto position = position_of(*segment, size, from, floor);
-    if (!position.ok()) return position.status();
-    BatchScanner scanner(*segment->file, *position, size);
+    auto holding = batch_holding(*segment, size, from, floor);
+    if (!holding.ok()) return holding.status();
+    BatchScanner scanner(*segment->file, holding->position, size);
     while (true) {
       auto batch = scanner.next(/*verify=*/true);
       if (!batch.ok()) return error(ErrorCode::storage_corrupt, "{}: {}", segment->path,
@@ -463,15 +465,13 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
   if (keep->base_offset != offset) {
     // Only where a batch starts (above compacted_end_ batches are as
     // appended, without gaps).
-    auto position = position_of(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
-    if (!position.ok()) return position.status();
-    BatchScanner scanner(*keep->file, *position, keep->size_bytes);
-    auto batch = scanner.next(/*verify=*/false);
-    if (!batch.ok() || !batch->has_value() || (*batch)->header.base_offset != offset) {
+    auto holding = batch_holding(*keep, keep->size_bytes, offset, floor_entry_locked(offset));
+    if (!holding.ok()) return holding.status();
+    if (holding->header.base_offset != offset) {
       return error(ErrorCode::invalid_request, "offset {} is not a batch boundary of {}", offset,
                    tp_);
     }
-    cut = *position;
+    cut = holding->position;
   }
   for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
     removed.push_back(it->second);

@@ -15,6 +15,7 @@
 #include "proto/status.h"
 #include "proto/strong_int.h"
 #include "proto/topic_partition.h"
+#include "storage/batch_scanner.h"
 #include "storage/clock.h"
 #include "storage/compactor.h"
 #include "storage/env.h"
@@ -261,10 +262,11 @@ class PartitionLog {
   // Adds the batch's entries to pending_index_ (no I/O).
   void index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
   SegmentPtr segment_for_locked(Offset offset) const;
-  // Where the batch holding `offset` starts, scanning from `floor` (the
-  // index entry at or below it) when it lies in this segment.
-  Result<uint64_t> position_of(const Segment& segment, uint64_t segment_size, Offset offset,
-                               std::optional<OffsetEntry> floor) const;
+  // The batch holding `offset` (its header and where it starts), found by
+  // reading headers only, from `floor` (the index entry at or below it)
+  // when it lies in this segment.
+  Result<ScannedBatch> batch_holding(const Segment& segment, uint64_t segment_size, Offset offset,
+                                     std::optional<OffsetEntry> floor) const;
   Status delete_segment_files(const std::vector<SegmentPtr>& segments);
 
   // Index lookups that see the entries not yet written to RocksDB.

@@ -248,7 +248,8 @@ int bench_e2e(const BenchOptions& o) {
 
   auto origin = SteadyClock::now();
   std::atomic<int64_t> received{0}, bytes{0};
-  LatencyHistogram latency;
+  LatencyHistogram latency;       // send to poll
+  LatencyHistogram acknowledged;  // send to the producer's acknowledgement
   std::thread reader([&] {
     auto last = SteadyClock::now();
     while (received < o.records && SteadyClock::now() - last < std::chrono::seconds(10)) {
@@ -271,14 +272,21 @@ int bench_e2e(const BenchOptions& o) {
     for (int64_t i = 0; i < o.records; ++i) {
       auto due = origin + std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(i) * interval_us));
       std::this_thread::sleep_until(due);
-      store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), micros_since(origin));
-      (*producer)->send({o.topic, std::nullopt, std::nullopt, value, {}, 0}, [](const Result<RecordMetadata>&) {});
+      int64_t sent_us = micros_since(origin);
+      store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), sent_us);
+      (*producer)->send({o.topic, std::nullopt, std::nullopt, value, {}, 0},
+                        [&acknowledged, origin, sent_us](const Result<RecordMetadata>& sent) {
+                          if (sent.ok()) acknowledged.record(micros_since(origin) - sent_us);
+                        });
     }
     (*producer)->flush();
     reader.join();
   }
   double seconds = static_cast<double>(micros_since(origin)) / 1e6;
   print_summary({"e2e", received.load(), bytes.load(), seconds, &latency, o.records - received.load()}, o.json);
+  print_summary({"e2e-acknowledged", acknowledged.count(), bytes.load(), seconds, &acknowledged,
+                 o.records - acknowledged.count()},
+                o.json);
   return received == o.records ? 0 : 1;
 }
 

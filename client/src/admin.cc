@@ -170,6 +170,7 @@ class AdminImpl final : public Admin {
     });
   }
 
+  // One attempt: consumers poll on, so they retry on their own schedule.
   Result<Offset> list_offset(const std::string& topic, int32_t partition, OffsetSpec spec) override {
     auto leader = cluster_.leader({topic, partition});
     if (!leader.ok()) return leader.status();
@@ -184,9 +185,14 @@ class AdminImpl final : public Admin {
     }
     v1::ListOffsetsResponse response;
     auto rpc = (*leader)->broker->ListOffsets(cluster_.context().get(), request, &response);
-    if (!rpc.ok()) return from_grpc(rpc);
-    if (response.answers_size() != 1) return error(ErrorCode::unknown, "malformed offsets answer");
-    CAIRN_RETURN_IF_ERROR(from_proto(response.answers(0).error()));
+    Status answered = !rpc.ok() ? error(from_grpc(rpc).code(), "broker {}: {}", (*leader)->address, rpc.error_message())
+                      : response.answers_size() != 1 ? error(ErrorCode::unknown, "malformed offsets answer")
+                                                     : from_proto(response.answers(0).error());
+    // A leader that moved or went away: the next attempt asks the cluster.
+    if (answered.code() == ErrorCode::not_leader || answered.code() == ErrorCode::broker_unavailable) {
+      cluster_.invalidate(topic);
+    }
+    if (!answered.ok()) return answered;
     return Offset(response.answers(0).offset());
   }
 

@@ -227,7 +227,8 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& 
     }
     if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({tp.topic}));
   }
-  return error(ErrorCode::unknown_topic_or_partition, "no leader known for {}", tp);
+  // The topic exists but its partition's leader is being elected: retriable.
+  return error(ErrorCode::not_leader, "no leader known for {} yet", tp);
 }
 
 Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string& group) {
@@ -238,10 +239,7 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string
                  partitions.status().message());
   }
   auto coordinator = leader({kOffsetsTopic, offsets_partition_of(group, *partitions)});
-  if (!coordinator.ok() && coordinator.status().code() == ErrorCode::unknown_topic_or_partition) {
-    // Its partition's leader is being elected: a coordinator will be back.
-    return error(ErrorCode::not_leader, "group {}: {}", group, coordinator.status().message());
-  }
+  if (!coordinator.ok()) return error(coordinator.status().code(), "group {}: {}", group, coordinator.status().message());
   return coordinator;
 }
 

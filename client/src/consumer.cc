@@ -353,9 +353,17 @@ class ConsumerImpl final : public Consumer {
     return admin_->list_offset(tp.topic, tp.partition, spec);
   }
 
+  // Blocks, as a seek does, while a leader is being elected or a broker
+  // restarts, up to the request timeout.
   Status seek_with(const std::vector<TopicPartition>& partitions, OffsetSpec spec) {
+    auto give_up = SteadyClock::now() + std::chrono::milliseconds(options_.client.request_timeout_ms);
     for (const auto& tp : partitions) {
       auto offset = look_up(tp, spec);
+      for (int attempt = 1; !offset.ok() && is_retriable(offset.status().code()) && SteadyClock::now() < give_up;
+           ++attempt) {
+        std::this_thread::sleep_for(client::retry_backoff(options_.client, attempt));
+        offset = look_up(tp, spec);
+      }
       if (!offset.ok()) return offset.status();
       CAIRN_RETURN_IF_ERROR(seek(tp, *offset));
     }

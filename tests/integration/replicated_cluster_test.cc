@@ -631,6 +631,28 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
   }
 }
 
+TEST_CASE("AConsumerSeeksATopicWhoseLeadersAreStillBeingElected", "[integration][cluster]") {
+  LocalCluster cluster;
+  // No wait for leaders: the seek must ride through their election.
+  cluster.create_topic("fresh", 3, 3);
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  auto consumer = Consumer::create(options);
+  REQUIRE(consumer.ok());
+  std::vector<TopicPartition> partitions{{"fresh", 0}, {"fresh", 1}, {"fresh", 2}};
+  REQUIRE((*consumer)->assign(partitions).ok());
+  Status at_end = (*consumer)->seek_to_end(partitions);
+  INFO(at_end.to_string());
+  REQUIRE(at_end.ok());
+  auto end = (*consumer)->position({"fresh", 1});
+  REQUIRE(end.ok());
+  // The end is where the next record lands (after the leader's own entry).
+  auto producer = cluster.producer();
+  auto sent = producer->send({"fresh", 1, std::nullopt, "first", {}, 0}).get();
+  REQUIRE(sent.ok());
+  CHECK(sent->offset == *end);
+}
+
 TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][cluster][cli]") {
   LocalCluster cluster;
   std::string brokers = cluster.broker(1).address() + "," + cluster.broker(2).address();
