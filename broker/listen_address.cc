@@ -5,14 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <memory>
 
 namespace cairn::broker {
 namespace {
-
-constexpr int32_t kMaxPort = 65535;
 
 Status bad_address(const std::string& text, std::string_view why) {
   return error(ErrorCode::invalid_config,
@@ -32,29 +29,10 @@ std::string_view remedy_for(int bind_errno) {
 
 }  // namespace
 
-std::string ListenAddress::to_string() const {
-  bool ipv6 = host.find(':') != std::string::npos;
-  return ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
-}
-
 Result<ListenAddress> parse_listen_address(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return bad_address(text, "has no port");
-  ListenAddress out;
-  out.host = text.substr(0, colon);
-  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  } else if (out.host.find(':') != std::string::npos) {
-    return bad_address(text, "has an IPv6 host without brackets");
-  }
-  if (out.host.empty()) return bad_address(text, "has no host");
-  std::string_view port = std::string_view(text).substr(colon + 1);
-  if (port.empty()) return bad_address(text, "has no port");
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-  if (ec != std::errc() || end != port.data() + port.size() || out.port < 0 || out.port > kMaxPort) {
-    return bad_address(text, fmt::format("has port '{}', not a number in 0..{}", port, kMaxPort));
-  }
-  return out;
+  auto parsed = parse_host_port(text);
+  if (!parsed.ok()) return bad_address(text, parsed.status().message());
+  return parsed;
 }
 
 Status check_can_listen(const ListenAddress& address) {

@@ -1,21 +1,15 @@
 #pragma once
 
-#include <cstdint>
 #include <string>
 
+#include "proto/host_port.h"
 #include "proto/status.h"
 
 namespace cairn::broker {
 
-// Where cairnd serves gRPC: `host:port`, an IPv6 host in brackets
-// ("[::1]:7070"). Port 0 asks the kernel for a free port (the bound one is
-// then written to --port-file).
-struct ListenAddress {
-  std::string host;
-  int32_t port = 0;
-
-  std::string to_string() const;
-};
+// Where cairnd serves gRPC. Port 0 asks the kernel for a free port (the
+// bound one is then written to --port-file).
+using ListenAddress = HostPort;
 
 // Parses --listen. Refuses what gRPC would otherwise reinterpret: a missing
 // or empty port, one outside 0..65535, an empty host.

@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> topic_defaults;
   std::string log_level = "info";
   add_options(app, config, topic_defaults, log_level);
+  app.set_version_flag("--version", fmt::format("cairnd {}", CAIRN_VERSION));
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");

@@ -292,8 +292,9 @@ int bench_e2e(const BenchOptions& o) {
 
 void add_common(CLI::App& cmd, BenchOptions& o, bool producing) {
   o.brokers.add_to(cmd);
-  cmd.add_option("--topic", o.topic, "topic (created with --partitions if missing)")->capture_default_str();
-  cmd.add_option("--records", o.records, "records to send or read")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--topic", o.topic, producing ? "topic (created with --partitions if missing)" : "topic to read")
+      ->capture_default_str();
+  cmd.add_option("--records", o.records, producing ? "records to send" : "records to read")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_flag("--json", o.json, "print only the summary, as one JSON object");
   if (!producing) return;
   cmd.add_option("--partitions", o.partitions, "partitions when creating the topic")->capture_default_str();
@@ -318,7 +319,8 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   produce->add_option("--producers", o->producers, "producer instances (threads) in this process")->capture_default_str();
   produce->callback([o, &exit_code] { exit_code = bench_produce(*o); });
 
-  auto* consume = bench->add_subcommand("consume", "Read records from the beginning of every partition; report records/s and MB/s");
+  auto* consume = bench->add_subcommand("consume", "Read records from the beginning of every partition; report records/s and MB/s\n"
+                 "Example: cairn bench consume --topic bench --records 5000000");
   add_common(*consume, *o, false);
   consume->callback([o, &exit_code] { exit_code = bench_consume(*o); });
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/bench_commands.h"
+#include "tools/cli_common.h"
 #include "tools/cluster_commands.h"
 #include "tools/group_commands.h"
 #include "tools/log_commands.h"
@@ -12,10 +13,12 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "cairn: the command-line tool for Cairn, an append-only replicated event log.\n"
-      "Brokers come from --brokers, else $CAIRN_BROKERS, else 127.0.0.1:7070.\n"
+      "Brokers come from -b/--brokers (before or after the command), else $CAIRN_BROKERS, else "
+      "127.0.0.1:7070.\n"
       "Run `cairn COMMAND --help` for each command's options and an example."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  cairn::tools::add_global_options(app);
   int exit_code = 0;
   cairn::tools::add_topic_commands(app, exit_code);
   cairn::tools::add_cluster_commands(app, exit_code);

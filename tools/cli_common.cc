@@ -1,26 +1,82 @@
 #include "tools/cli_common.h"
 
-#include <cstdlib>
+#include <algorithm>
+#include <string_view>
 
 #include <fmt/format.h>
 
 namespace cairn::tools {
 
 constexpr const char* kDefaultBrokers = "127.0.0.1:7070";
+constexpr const char* kBrokersFlag = "-b,--brokers";
+constexpr const char* kBrokersHelp =
+    "host:port[,host:port...] of brokers (any live one will do); default $CAIRN_BROKERS, else 127.0.0.1:7070";
+
+namespace {
+
+// CLI11 checks the list (given, or from the environment) before any command runs.
+std::string check_broker_list(const std::string& list) {
+  auto parsed = parse_broker_list(list);
+  return parsed.ok() ? std::string() : parsed.status().message();
+}
+
+// The deepest command the parse went into: where the arguments went wrong.
+const CLI::App* innermost_command(const CLI::App* app) {
+  for (const CLI::App* sub : app->get_subcommands()) return innermost_command(sub);
+  return app;
+}
+
+// "unknown command 'ls'" and the commands there are, instead of CLI11's
+// "The following arguments were not expected".
+std::string explain_failure(const CLI::App* app, const CLI::Error& e) {
+  const CLI::App* command = innermost_command(app);
+  auto subcommands = command->get_subcommands([](const CLI::App* sub) { return !sub->get_name().empty(); });
+  std::string path = command->get_parent() ? command->get_name() + " " : "";
+  for (const CLI::App* up = command->get_parent(); up && up->get_parent(); up = up->get_parent()) {
+    path = up->get_name() + " " + path;
+  }
+  std::string message = e.what();
+  // A word the command did not take, where a subcommand was expected.
+  auto left = app->remaining(/*recurse=*/true);
+  auto word = std::find_if(left.begin(), left.end(), [](const std::string& arg) { return !arg.starts_with("-"); });
+  if (!subcommands.empty() && word != left.end()) {
+    std::string names;
+    for (const CLI::App* sub : subcommands) names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::string_view name = path.empty() ? "cairn" : std::string_view(path).substr(0, path.size() - 1);
+    message = fmt::format("unknown command '{}'; the commands of `{}{}` are: {}", *word,
+                          path.empty() ? "" : "cairn ", name, names);
+  }
+  return fmt::format("error: {}\nRun `cairn {}--help` for more.\n", message, path);
+}
+
+}  // namespace
+
+void add_global_options(CLI::App& app) {
+  // Options of `cairn` itself are taken after a command too.
+  app.fallthrough();
+  app.add_option(kBrokersFlag, kBrokersHelp)
+      ->envname("CAIRN_BROKERS")
+      ->check(CLI::Validator(check_broker_list, "HOST:PORT[,...]", "broker list"));
+  app.set_version_flag("--version", fmt::format("cairn {}", CAIRN_VERSION));
+  app.failure_message(explain_failure);
+}
 
 void BrokerFlag::add_to(CLI::App& command) {
-  command.add_option("--brokers", brokers,
-                     "host:port[,host:port...] of brokers; default $CAIRN_BROKERS, else 127.0.0.1:7070");
+  command_ = &command;
+  command.add_option(kBrokersFlag, brokers, kBrokersHelp)
+      ->check(CLI::Validator(check_broker_list, "HOST:PORT[,...]", "broker list"));
 }
 
 ClientOptions BrokerFlag::client_options() const {
   std::string list = brokers;
-  if (list.empty()) {
-    const char* env = std::getenv("CAIRN_BROKERS");
-    list = env && *env ? env : kDefaultBrokers;
-  }
+  const CLI::App* root = command_;
+  while (root && root->get_parent()) root = root->get_parent();
+  const CLI::Option* global = root ? root->get_option_no_throw("--brokers") : nullptr;
+  if (list.empty() && global && !global->empty()) list = global->as<std::string>();
+  if (list.empty()) list = kDefaultBrokers;
   ClientOptions options;
-  options.bootstrap_brokers = parse_broker_list(list);
+  // Checked when parsed: a bad list never gets here.
+  options.bootstrap_brokers = parse_broker_list(list).value();
   return options;
 }
 

@@ -12,12 +12,21 @@
 
 namespace cairn::tools {
 
-// The broker list of a command: --brokers, else $CAIRN_BROKERS, else the
-// local default. Registered on every command that talks to a broker.
+// Registers what every invocation of `cairn` takes, before or after the
+// command: -b/--brokers (default $CAIRN_BROKERS, else 127.0.0.1:7070) and
+// --version; an unknown command is named, with the commands there are.
+void add_global_options(CLI::App& app);
+
+// The broker list of a command: its own -b/--brokers, else the one given
+// before the command, else $CAIRN_BROKERS, else the local default.
+// Registered on every command that talks to a broker.
 struct BrokerFlag {
   std::string brokers;
   void add_to(CLI::App& command);
   ClientOptions client_options() const;
+
+ private:
+  const CLI::App* command_ = nullptr;
 };
 
 // Parses repeated KEY=VALUE arguments (--config retention.ms=1000).

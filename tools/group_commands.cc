@@ -160,17 +160,18 @@ void add_group_commands(CLI::App& app, int& exit_code) {
   group->require_subcommand(1);
   auto o = std::make_shared<GroupOptions>();
 
-  auto* list_cmd = group->add_subcommand("list", "List groups with their state and member count");
+  auto* list_cmd = group->add_subcommand("list", "List groups with their state and member count\nExample: cairn group list");
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
 
   auto* describe_cmd = group->add_subcommand(
-      "describe", "Show a group's state, members and assignments, and per partition the committed offset, log end and lag");
+      "describe", "Show a group's state, members and assignments, and per partition the committed offset, log end and lag\n"
+      "Example: cairn group describe billing");
   describe_cmd->add_option("GROUP", o->group, "group name")->required();
   o->brokers.add_to(*describe_cmd);
   describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });
 
-  auto* delete_cmd = group->add_subcommand("delete", "Forget a group and its committed offsets (refused while it has members)");
+  auto* delete_cmd = group->add_subcommand("delete", "Forget a group and its committed offsets (refused while it has members)\nExample: cairn group delete billing");
   delete_cmd->add_option("GROUP", o->group, "group name")->required();
   o->brokers.add_to(*delete_cmd);
   delete_cmd->callback([o, &exit_code] { exit_code = remove(*o); });

@@ -170,14 +170,16 @@ void add_log_commands(CLI::App& app, int& exit_code) {
 
   auto* dump = log->add_subcommand(
       "dump", "Print the batches of a segment file or partition folder: offsets, timestamps, "
-              "sizes, term and CRC status. Exits 1 at the first corrupt batch");
+              "sizes, term and CRC status. Exits 1 at the first corrupt batch\n"
+              "Example: cairn log dump data/broker-1/orders/0");
   dump->add_option("PATH", options->path, "a segment file (.log) or a partition folder")->required();
   dump->add_flag("--records", options->with_records, "also decode and print every record");
   dump->callback([options, &exit_code] { exit_code = run_dump(options->path, options->with_records); });
 
   auto* verify = log->add_subcommand(
       "verify", "Check every segment of a broker's data folder: lengths, CRC-32C and offset "
-                "continuity. Exits 1 and names the file and position on corruption");
+                "continuity. Exits 1 and names the file and position on corruption\n"
+                "Example: cairn log verify data/broker-1");
   verify->add_option("DATA_DIR", options->path, "the broker's --data-dir")->required();
   verify->callback([options, &exit_code] { exit_code = run_verify(options->path); });
 }

@@ -2,6 +2,11 @@
 
 #include <atomic>
 #include <charconv>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fstream>
 #include <chrono>
 #include <iostream>
 #include <mutex>
@@ -13,9 +18,35 @@
 #include "cairn/consumer.h"
 #include "cairn/producer.h"
 #include "tools/cli_common.h"
+#include "tools/json.h"
 
 namespace cairn::tools {
 namespace {
+
+// Set by the first Ctrl-C or SIGTERM during a consume: the loop ends, the
+// consumer commits what was printed and leaves its group at once (not after
+// the session timeout). Another signal two seconds or so later ends the
+// process as usual; sooner, it is the same one again (`timeout` and some
+// shells send it to the process and to its group).
+volatile std::sig_atomic_t stop_requested = 0;
+timespec first_signal_at{};
+
+void request_stop(int signal) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  if (!stop_requested) {
+    first_signal_at = now;
+    stop_requested = 1;
+  } else if (now.tv_sec - first_signal_at.tv_sec >= 2) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+void stop_on_signals() {
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+}
 
 struct ProduceOptions {
   BrokerFlag brokers;
@@ -23,9 +54,39 @@ struct ProduceOptions {
   std::string acks = "all";
   int32_t partition = -1;
   std::string key_separator;
+  bool allow_missing_key = false;
+  std::vector<std::string> headers;
+  std::string file;
 };
 
+// The header arguments (KEY=VALUE, or KEY alone for a null value), in order.
+Result<std::vector<RecordHeader>> parse_headers(const std::vector<std::string>& args) {
+  std::vector<RecordHeader> out;
+  for (const auto& arg : args) {
+    auto eq = arg.find('=');
+    if (eq == 0 || arg.empty()) {
+      return error(ErrorCode::invalid_request, "--header '{}' has no key: give KEY=VALUE", arg);
+    }
+    if (eq == std::string::npos) {
+      out.push_back({arg, std::nullopt});
+    } else {
+      out.push_back({arg.substr(0, eq), arg.substr(eq + 1)});
+    }
+  }
+  return out;
+}
+
 int produce(const ProduceOptions& o) {
+  auto headers = parse_headers(o.headers);
+  if (!headers.ok()) return fail(headers.status());
+  std::ifstream file;
+  if (!o.file.empty()) {
+    file.open(o.file);
+    if (!file) {
+      return fail(error(ErrorCode::invalid_request, "--file {}: {}", o.file, std::strerror(errno)));
+    }
+  }
+  std::istream& input = o.file.empty() ? std::cin : file;
   ProducerOptions options;
   options.client = o.brokers.client_options();
   options.acks = parse_acks(o.acks);
@@ -37,16 +98,23 @@ int produce(const ProduceOptions& o) {
   std::atomic<int64_t> acknowledged{0};
   std::string line;
   int64_t line_number = 0;
-  while (std::getline(std::cin, line)) {
+  while (std::getline(input, line)) {
     ++line_number;
     ProducerRecord record;
     record.topic = o.topic;
+    record.headers = *headers;
     if (o.partition >= 0) record.partition = o.partition;
     if (!o.key_separator.empty()) {
       auto at = line.find(o.key_separator);
       if (at != std::string::npos) {
         record.key = line.substr(0, at);
         line = line.substr(at + o.key_separator.size());
+      } else if (!o.allow_missing_key) {
+        std::lock_guard lock(mutex);
+        first_error = fmt::format("line {} has no key separator '{}' (pass --allow-missing-key to send "
+                                  "such lines with a null key)",
+                                  line_number, o.key_separator);
+        break;
       }
     }
     record.value = std::move(line);
@@ -82,6 +150,9 @@ struct ConsumeOptions {
   int64_t timeout_ms = -1;
   bool print_key = false;
   bool print_offset = false;
+  bool print_headers = false;
+  bool print_timestamp = false;
+  std::string format = "text";
   std::string group;
   int32_t session_timeout_ms = 10'000;
 };
@@ -103,11 +174,43 @@ Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitio
   return {};
 }
 
+// One record as text: the value, after what the --print-* flags ask for,
+// tab-separated.
+std::string text_line(const ConsumerRecord& r, const ConsumeOptions& o) {
+  std::string line;
+  if (o.print_offset) line += fmt::format("{}:{}\t", r.partition, r.record.offset);
+  if (o.print_timestamp) line += fmt::format("{}\t", r.record.timestamp_ms);
+  if (o.print_key) line += (r.record.key ? *r.record.key : "null") + "\t";
+  if (o.print_headers) {
+    std::string headers;
+    for (const auto& h : r.record.headers) {
+      headers += fmt::format("{}{}={}", headers.empty() ? "" : ",", h.key, h.value.value_or("null"));
+    }
+    line += (r.record.headers.empty() ? "-" : headers) + "\t";
+  }
+  line += r.record.value ? *r.record.value : "null";
+  line += '\n';
+  return line;
+}
+
+// One record as one JSON object on one line, for scripts.
+std::string json_line(const ConsumerRecord& r) {
+  std::string headers;
+  for (const auto& h : r.record.headers) {
+    headers += fmt::format("{}{{\"key\":{},\"value\":{}}}", headers.empty() ? "" : ",", json_string(h.key),
+                           json_nullable(h.value));
+  }
+  return fmt::format(R"({{"topic":{},"partition":{},"offset":{},"timestamp_ms":{},"key":{},"value":{},"headers":[{}]}})"
+                     "\n",
+                     json_string(r.topic), r.partition, r.record.offset.value, r.record.timestamp_ms,
+                     json_nullable(r.record.key), json_nullable(r.record.value), headers);
+}
+
 // Prints records as they come until --max-messages or --timeout-ms.
 int print_records(Consumer& consumer, const ConsumeOptions& o) {
   int64_t printed = 0;
   auto last_record = std::chrono::steady_clock::now();
-  while (o.max_messages < 0 || printed < o.max_messages) {
+  while ((o.max_messages < 0 || printed < o.max_messages) && !stop_requested) {
     auto records = consumer.poll(std::chrono::milliseconds(200));
     if (!records.ok()) return fail(records.status());
     std::set<TopicPartition> rewound;
@@ -121,11 +224,7 @@ int print_records(Consumer& consumer, const ConsumeOptions& o) {
         }
         continue;
       }
-      std::string line;
-      if (o.print_offset) line += fmt::format("{}:{}\t", r.partition, r.record.offset);
-      if (o.print_key) line += (r.record.key ? *r.record.key : "null") + "\t";
-      line += r.record.value ? *r.record.value : "null";
-      line += '\n';
+      std::string line = o.format == "json" ? json_line(r) : text_line(r, o);
       std::fwrite(line.data(), 1, line.size(), stdout);
       ++printed;
     }
@@ -173,6 +272,7 @@ int consume_in_group(const ConsumeOptions& o) {
 }
 
 int consume(const ConsumeOptions& o) {
+  stop_on_signals();
   if (!o.group.empty()) return consume_in_group(o);
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
@@ -205,12 +305,18 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
       "produce",
       "Send each line of standard input as one record. A broker that restarts meanwhile is waited for "
       "(retrying for up to 120 s per record); the first record that fails ends it, with its line number\n"
-      "Example: printf 'user1:hello\\nuser2:world\\n' | cairn produce greetings --key-separator :");
+      "Example: printf 'user1:hello\\nuser2:world\\n' | cairn produce greetings --key-separator : --header source=cli");
   produce_cmd->add_option("TOPIC", p->topic, "topic to write to")->required();
   produce_cmd->add_option("--acks", p->acks, "all: wait until durable (default); 1: until the leader appended; 0: do not wait")
       ->check(CLI::IsMember({"0", "1", "all"}));
   produce_cmd->add_option("--partition", p->partition, "write every record to this partition (default: by key, or spread)");
-  produce_cmd->add_option("--key-separator", p->key_separator, "split each line at the first SEP into key and value");
+  produce_cmd->add_option("--key-separator", p->key_separator,
+                          "split each line at the first SEP into key and value; a line without SEP is an error");
+  produce_cmd->add_flag("--allow-missing-key", p->allow_missing_key,
+                        "with --key-separator: send a line without SEP whole, as the value, with a null key");
+  produce_cmd->add_option("--header", p->headers, "KEY=VALUE header on every record (repeatable; KEY alone: null value)");
+  produce_cmd->add_option("--file", p->file, "read the records from this file, one per line, instead of standard input")
+      ->check(CLI::ExistingFile);
   p->brokers.add_to(*produce_cmd);
   produce_cmd->callback([p, &exit_code] { exit_code = produce(*p); });
 
@@ -230,6 +336,13 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   consume_cmd->add_option("--timeout-ms", c->timeout_ms, "stop after MS milliseconds without a new record");
   consume_cmd->add_flag("--print-key", c->print_key, "print KEY<tab> before each value");
   consume_cmd->add_flag("--print-offset", c->print_offset, "print PARTITION:OFFSET<tab> before each value");
+  consume_cmd->add_flag("--print-timestamp", c->print_timestamp, "print the record's UNIX_MS<tab> before each value");
+  consume_cmd->add_flag("--print-headers", c->print_headers,
+                        "print its headers as K=V,K=V<tab> (- if none) before each value");
+  consume_cmd->add_option("--format", c->format,
+                          "text (default; shaped by --print-*) or json: one object per line with topic, partition, "
+                          "offset, timestamp_ms, key, value and headers (null for a null key or value)")
+      ->check(CLI::IsMember({"text", "json"}));
   consume_cmd->add_option("--group", c->group,
                           "consume as a member of this group: partitions shared with its other members, "
                           "starting at its committed offsets (else --from beginning|end), committing as it goes");

@@ -116,7 +116,7 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
   o->brokers.add_to(*create_cmd);
   create_cmd->callback([o, &exit_code] { exit_code = create(*o); });
 
-  auto* list_cmd = topic->add_subcommand("list", "List topic names");
+  auto* list_cmd = topic->add_subcommand("list", "List topic names\nExample: cairn topic list --internal");
   list_cmd->add_flag("--internal", o->internal, "include internal topics (names starting with __)");
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
@@ -132,7 +132,7 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
   o->brokers.add_to(*alter_cmd);
   alter_cmd->callback([o, &exit_code] { exit_code = alter(*o); });
 
-  auto* delete_cmd = topic->add_subcommand("delete", "Delete a topic and all its data");
+  auto* delete_cmd = topic->add_subcommand("delete", "Delete a topic and all its data\nExample: cairn topic delete orders");
   delete_cmd->add_option("NAME", o->name, "topic name")->required();
   o->brokers.add_to(*delete_cmd);
   delete_cmd->callback([o, &exit_code] { exit_code = remove(*o); });

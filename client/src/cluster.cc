@@ -1,5 +1,7 @@
 #include "cluster.h"
 
+#include "proto/host_port.h"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -268,14 +270,23 @@ Status check_client_options(const ClientOptions& options) {
 
 namespace cairn {
 
-std::vector<std::string> parse_broker_list(const std::string& list) {
+Result<std::vector<std::string>> parse_broker_list(const std::string& list) {
+  auto bad = [](std::string_view item, std::string_view why) {
+    return error(ErrorCode::invalid_config,
+                 "broker address '{}' {}: give host:port[,host:port...], e.g. 127.0.0.1:7070", item, why);
+  };
+  if (list.empty()) return error(ErrorCode::invalid_config, "no broker address given: give host:port[,host:port...]");
   std::vector<std::string> out;
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
     if (comma == std::string::npos) comma = list.size();
     std::string item = list.substr(start, comma - start);
-    if (!item.empty()) out.push_back(item);
+    if (item.empty()) return bad(list, "has an empty address between commas");
+    auto address = parse_host_port(item);
+    if (!address.ok()) return bad(item, address.status().message());
+    if (address->port == 0) return bad(item, "has port 0, which no broker listens on");
+    out.push_back(item);
     start = comma + 1;
   }
   return out;

@@ -26,8 +26,17 @@ TEST_CASE("KeyPartitionIsStableAndInRange", "[partitioner]") {
 }
 
 TEST_CASE("BrokerListParsing", "[client]") {
-  CHECK(parse_broker_list("a:1,b:2") == std::vector<std::string>{"a:1", "b:2"});
-  CHECK(parse_broker_list("a:1") == std::vector<std::string>{"a:1"});
-  CHECK(parse_broker_list(",a:1,,") == std::vector<std::string>{"a:1"});
-  CHECK(parse_broker_list("").empty());
+  CHECK(parse_broker_list("a:1,b:2").value() == std::vector<std::string>{"a:1", "b:2"});
+  CHECK(parse_broker_list("a:1").value() == std::vector<std::string>{"a:1"});
+  CHECK(parse_broker_list("[::1]:7070").value() == std::vector<std::string>{"[::1]:7070"});
+  // Each says which address is wrong and how.
+  auto why = [](const std::string& list) { return parse_broker_list(list).status().message(); };
+  CHECK_THAT(why(""), Catch::Contains("no broker address given"));
+  CHECK_THAT(why(",a:1"), Catch::Contains("empty address between commas"));
+  CHECK_THAT(why("a:1,b"), Catch::Contains("'b' has no port"));
+  CHECK_THAT(why("a:"), Catch::Contains("'a:' has no port"));
+  CHECK_THAT(why(":7070"), Catch::Contains("has no host"));
+  CHECK_THAT(why("a:0"), Catch::Contains("port 0"));
+  CHECK_THAT(why("a:70700"), Catch::Contains("not a number in 0..65535"));
+  CHECK_THAT(why("a:x"), Catch::Contains("not a number"));
 }

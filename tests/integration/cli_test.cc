@@ -181,3 +181,115 @@ TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
   CHECK(cairn_cli(cluster, "group delete billing").exit_code == 0);
   CHECK_THAT(cairn_cli(cluster, "group list").output, !Catch::Contains("billing"));
 }
+
+TEST_CASE("CliTakesItsOptionsBeforeOrAfterTheCommandAndChecksBrokerAddresses", "[integration][cli]") {
+  SingleBroker cluster;
+  std::string cairn = bin_path("cairn");
+  std::string address = cluster.broker.address();
+  auto run = [&](const std::string& args) { return run_command(fmt::format("{} 2>&1", args)); };
+
+  CHECK(run(fmt::format("{} --brokers {} topic create early --partitions 1", cairn, address)).exit_code == 0);
+  CHECK(run(fmt::format("{} -b {} topic create late --partitions 1", cairn, address)).exit_code == 0);
+  CHECK_THAT(run(fmt::format("{} topic list -b {}", cairn, address)).output, Catch::Contains("early\nlate\n"));
+  CHECK_THAT(run(fmt::format("CAIRN_BROKERS={} {} topic list", address, cairn)).output, Catch::Contains("early"));
+  // The command's own flag beats the one before it, which beats the environment.
+  CHECK(run(fmt::format("CAIRN_BROKERS=127.0.0.1:1 {} -b 127.0.0.1:1 topic list -b {}", cairn, address)).exit_code == 0);
+  CHECK(run(fmt::format("CAIRN_BROKERS=127.0.0.1:1 {} -b {} topic list", cairn, address)).exit_code == 0);
+
+  // A bad address is refused before anything is sent, and named.
+  for (const auto& [list, why] : std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1", "'127.0.0.1' has no port"},
+           {"127.0.0.1:0", "port 0"},
+           {"127.0.0.1:99999", "not a number in 0..65535"},
+           {"''", "no broker address given"},
+           {"a:1,,b:2", "empty address between commas"}}) {
+    auto refused = run(fmt::format("{} --brokers {} topic list", cairn, list));
+    INFO(list << ": " << refused.output);
+    CHECK(refused.exit_code != 0);
+    CHECK_THAT(refused.output, Catch::Contains(why));
+  }
+  auto from_env = run(fmt::format("CAIRN_BROKERS=localhost {} topic list", cairn));
+  CHECK(from_env.exit_code != 0);
+  CHECK_THAT(from_env.output, Catch::Contains("'localhost' has no port"));
+
+  CHECK_THAT(run(fmt::format("{} --version", cairn)).output, Catch::Matches("cairn [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  CHECK_THAT(run(fmt::format("{} --version", bin_path("cairnd"))).output,
+             Catch::Matches("cairnd [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  auto unknown = run(fmt::format("{} ls", cairn));
+  CHECK(unknown.exit_code != 0);
+  CHECK_THAT(unknown.output, Catch::Contains("unknown command 'ls'; the commands of `cairn` are: topic, cluster"));
+  auto unknown_sub = run(fmt::format("{} topic ls", cairn));
+  CHECK_THAT(unknown_sub.output,
+             Catch::Contains("unknown command 'ls'; the commands of `cairn topic` are: create, list, describe"));
+}
+
+TEST_CASE("CliEveryCommandsHelpHasAnExample", "[integration][cli]") {
+  for (const char* command : {"topic create", "topic list", "topic describe", "topic alter", "topic delete",
+                              "produce", "consume", "group list", "group describe", "group delete",
+                              "group reset-offsets", "cluster describe", "log dump", "log verify",
+                              "bench produce", "bench consume", "bench e2e"}) {
+    auto help = run_command(fmt::format("{} {} --help 2>&1", bin_path("cairn"), command));
+    INFO(command << ":\n" << help.output);
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.output, Catch::Contains("Example: "));
+    CHECK_THAT(help.output.substr(help.output.find("Example: ")), Catch::Contains(fmt::format("cairn {}", command)));
+  }
+  // It documents only the options it has.
+  CHECK_THAT(run_command(fmt::format("{} bench consume --help", bin_path("cairn"))).output,
+             !Catch::Contains("--partitions"));
+}
+
+TEST_CASE("CliProducesHeadersAndFilesAndConsumesAsJson", "[integration][cli]") {
+  SingleBroker cluster;
+  cluster.create_topic("events", 1);
+  auto produced = cairn_cli(cluster, "produce events --key-separator : --header source=cli --header trace",
+                            "k1:one\nk2:\"two\"\t2\n");
+  CHECK(produced.exit_code == 0);
+  std::string file = cluster.folder.path() + "/lines";
+  std::ofstream(file) << "from-file\n";
+  CHECK(cairn_cli(cluster, fmt::format("produce events --file {}", file)).exit_code == 0);
+
+  // A line without the separator is an error unless allowed, with its number.
+  auto missing = cairn_cli(cluster, "produce events --key-separator :", "k3:three\nno key here\n");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.output, Catch::Contains("line 2 has no key separator ':'"));
+  CHECK(cairn_cli(cluster, "produce events --key-separator : --allow-missing-key", "no key here\n").exit_code == 0);
+
+  auto json = cairn_cli(cluster, "consume events --from beginning --max-messages 5 --format json");
+  CHECK(json.exit_code == 0);
+  CHECK_THAT(json.output, Catch::StartsWith(
+      R"({"topic":"events","partition":0,"offset":0,"timestamp_ms":)"));
+  CHECK_THAT(json.output, Catch::Contains(
+      R"("key":"k1","value":"one","headers":[{"key":"source","value":"cli"},{"key":"trace","value":null}]})"
+      "\n"));
+  CHECK_THAT(json.output, Catch::Contains(R"("key":"k2","value":"\"two\"\t2","headers")"));
+  CHECK_THAT(json.output, Catch::Contains(R"("key":null,"value":"from-file","headers":[]})"));
+  CHECK_THAT(json.output, Catch::Contains(R"("offset":4,"timestamp_ms":)"));
+  CHECK_THAT(json.output, Catch::Contains(R"("key":null,"value":"no key here","headers":[]})"));
+
+  auto text = cairn_cli(cluster, "consume events --from beginning --max-messages 3 --print-headers --print-key");
+  CHECK_THAT(text.output, Catch::StartsWith("k1\tsource=cli,trace=null\tone\n"));
+  CHECK_THAT(text.output, Catch::Contains("null\t-\tfrom-file\n"));
+}
+
+TEST_CASE("CliGroupConsumerStoppedByASignalCommitsAndLeavesAtOnce", "[integration][cli][groups]") {
+  SingleBroker cluster;
+  cluster.create_topic("jobs", 1);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 5; ++i) producer->send({"jobs", 0, std::nullopt, "j" + std::to_string(i), {}, 0});
+  producer->flush();
+  for (const char* signal : {"INT", "TERM"}) {
+    // `timeout` sends the signal after 3 s and passes the consumer's exit code on.
+    auto stopped = run_command(fmt::format(
+        "timeout --preserve-status -s {} 3 {} consume jobs --group workers --from beginning "
+        "--session-timeout-ms 60000 --brokers {} 2>&1",
+        signal, bin_path("cairn"), cluster.broker.address()));
+    INFO(signal << ": " << stopped.output);
+    CHECK(stopped.exit_code == 0);
+    // It left: the group is empty now, not a minute later, so its offsets can be reset.
+    auto described = cairn_cli(cluster, "group describe workers");
+    CHECK_THAT(described.output, Catch::Contains("group workers: empty"));
+    CHECK_THAT(described.output, Catch::Matches("(.|\n)*jobs +0 +5 +5 +0 +-(.|\n)*"));
+    CHECK(cairn_cli(cluster, "group reset-offsets workers --topic jobs --to-earliest --execute").exit_code == 0);
+  }
+}

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "proto/status.h"
+
 namespace cairn {
 
 // How a client finds and talks to the cluster. Shared by Producer, Consumer
@@ -27,7 +29,9 @@ struct ClientOptions {
   int32_t retry_backoff_max_ms = 1'000;
 };
 
-// Parses "host:port[,host:port...]" as a bootstrap list.
-std::vector<std::string> parse_broker_list(const std::string& list);
+// Parses "host:port[,host:port...]" as a bootstrap list; an empty list or
+// item, or an address without a host or a port in 1..65535, is an error
+// that names it.
+Result<std::vector<std::string>> parse_broker_list(const std::string& list);
 
 }  // namespace cairn
