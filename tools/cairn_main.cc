@@ -5,6 +5,7 @@
 #include "tools/bench_commands.h"
 #include "tools/cli_common.h"
 #include "tools/cluster_commands.h"
+#include "tools/completion_command.h"
 #include "tools/group_commands.h"
 #include "tools/log_commands.h"
 #include "tools/produce_consume_commands.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   cairn::tools::add_group_commands(app, exit_code);
   cairn::tools::add_log_commands(app, exit_code);
   cairn::tools::add_bench_commands(app, exit_code);
+  cairn::tools::add_completion_command(app, exit_code);  // last: it lists the others
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

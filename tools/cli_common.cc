@@ -80,6 +80,10 @@ ClientOptions BrokerFlag::client_options() const {
   return options;
 }
 
+void add_format_option(CLI::App& command, std::string& format, const std::string& shape) {
+  command.add_option("--format", format, "text (default) or json: " + shape)->check(CLI::IsMember({"text", "json"}));
+}
+
 Result<std::map<std::string, std::string>> parse_key_values(const std::vector<std::string>& pairs) {
   std::map<std::string, std::string> out;
   for (const auto& pair : pairs) {

@@ -29,6 +29,10 @@ struct BrokerFlag {
   const CLI::App* command_ = nullptr;
 };
 
+// --format text|json on `command`: text (default) for people, json (one
+// object, or one per line for streams: `shape` says which) for scripts.
+void add_format_option(CLI::App& command, std::string& format, const std::string& shape);
+
 // Parses repeated KEY=VALUE arguments (--config retention.ms=1000).
 Result<std::map<std::string, std::string>> parse_key_values(const std::vector<std::string>& pairs);
 

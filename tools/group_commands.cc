@@ -1,11 +1,14 @@
 #include "tools/group_commands.h"
 
-#include <ctime>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cairn/admin.h"
 #include "tools/cli_common.h"
+#include "tools/json.h"
+#include "tools/position.h"
 
 namespace cairn::tools {
 namespace {
@@ -14,6 +17,7 @@ struct GroupOptions {
   BrokerFlag brokers;
   std::string group;
   std::string topic;
+  std::string to;
   bool to_earliest = false;
   bool to_latest = false;
   int64_t to_offset = -1;
@@ -21,13 +25,45 @@ struct GroupOptions {
   int64_t shift_by = 0;
   bool shift = false;
   bool execute = false;
+  std::string format = "text";
 };
+
+std::string describe_json(const GroupDescription& g) {
+  std::vector<std::string> members;
+  for (const auto& m : g.members) {
+    std::vector<std::string> assignment;
+    for (const auto& tp : m.assignment) {
+      assignment.push_back(fmt::format(R"({{"topic":{},"partition":{}}})", json_string(tp.topic), tp.partition));
+    }
+    members.push_back(fmt::format(R"({{"member_id":{},"member_epoch":{},"assignment":[{}]}})",
+                                  json_string(m.member_id), m.member_epoch, fmt::join(assignment, ",")));
+  }
+  std::vector<std::string> partitions;
+  for (const auto& p : g.partitions) {
+    partitions.push_back(fmt::format(
+        R"({{"topic":{},"partition":{},"committed":{},"log_end_offset":{},"lag":{},"owner":{}}})",
+        json_string(p.tp.topic), p.tp.partition, p.committed ? std::to_string(p.committed->value) : "null",
+        p.log_end_offset.value, p.lag, p.owner.empty() ? "null" : json_string(p.owner)));
+  }
+  return fmt::format(R"({{"group":{},"state":{},"epoch":{},"assignor":{},"members":[{}],"partitions":[{}]}})",
+                     json_string(g.group), json_string(g.state), g.epoch, json_string(g.assignor),
+                     fmt::join(members, ","), fmt::join(partitions, ","));
+}
 
 int list(const GroupOptions& o) {
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
   auto groups = (*admin)->list_groups();
   if (!groups.ok()) return fail(groups.status());
+  if (o.format == "json") {
+    std::vector<std::string> objects;
+    for (const auto& g : *groups) {
+      objects.push_back(fmt::format(R"({{"group":{},"state":{},"members":{}}})", json_string(g.group),
+                                    json_string(g.state), g.members));
+    }
+    fmt::print("[{}]\n", fmt::join(objects, ","));
+    return 0;
+  }
   for (const auto& g : *groups) fmt::print("{}\t{}\t{} member(s)\n", g.group, g.state, g.members);
   return 0;
 }
@@ -37,6 +73,10 @@ int describe(const GroupOptions& o) {
   if (!admin.ok()) return fail(admin.status());
   auto g = (*admin)->describe_group(o.group);
   if (!g.ok()) return fail(g.status());
+  if (o.format == "json") {
+    fmt::print("{}\n", describe_json(*g));
+    return 0;
+  }
   fmt::print("group {}: {}, epoch {}, assignor {}, {} member(s)\n", g->group, g->state, g->epoch,
              g->assignor, g->members.size());
   for (const auto& m : g->members) {
@@ -64,40 +104,24 @@ int remove(const GroupOptions& o) {
   return 0;
 }
 
-// ISO 8601 (2026-11-29T06:00:00Z, or with +hh:mm, or local time without a zone) to Unix ms.
-Result<int64_t> parse_datetime(const std::string& text) {
-  std::tm tm{};
-  int offset_minutes = 0;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return error(ErrorCode::invalid_request, "'{}' is not YYYY-MM-DDTHH:MM:SS[Z|+hh:mm]", text);
-  int64_t millis = 0;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
-      ++rest;
-    }
-    while (digits++ < 3) millis *= 10;
-  }
-  bool utc = false;
-  if (*rest == 'Z') {
-    utc = true;
-  } else if (*rest == '+' || *rest == '-') {
-    int h = 0, m = 0;
-    if (std::sscanf(rest + 1, "%d:%d", &h, &m) < 1) return error(ErrorCode::invalid_request, "bad zone in '{}'", text);
-    offset_minutes = (*rest == '-' ? -1 : 1) * (h * 60 + m);
-    utc = true;
-  }
-  time_t seconds = utc ? timegm(&tm) - offset_minutes * 60 : mktime(&tm);
-  return static_cast<int64_t>(seconds) * 1000 + millis;
-}
-
 int reset_offsets(const GroupOptions& o) {
-  int modes = o.to_earliest + o.to_latest + (o.to_offset >= 0) + !o.to_datetime.empty() + o.shift;
+  int modes = !o.to.empty() + o.to_earliest + o.to_latest + (o.to_offset >= 0) + !o.to_datetime.empty() + o.shift;
   if (modes != 1) {
     return fail(error(ErrorCode::invalid_request,
-                      "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by"));
+                      "give exactly one of --to, --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by"));
+  }
+  // Every --to-X is a spelling of --to X.
+  std::optional<Position> to;
+  if (!o.shift) {
+    std::string text = o.to_earliest ? "earliest" : o.to_latest ? "latest"
+                       : o.to_offset >= 0 ? std::to_string(o.to_offset) : o.to.empty() ? o.to_datetime : o.to;
+    auto parsed = parse_position(text, o.to_datetime.empty() ? "--to" : "--to-datetime");
+    if (!parsed.ok()) return fail(parsed.status());
+    if (!o.to_datetime.empty() && parsed->kind != Position::Kind::time) {
+      return fail(error(ErrorCode::invalid_request, "--to-datetime '{}' is not a time: give {}", o.to_datetime,
+                        kPositionHelp));
+    }
+    to = *parsed;
   }
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
@@ -115,26 +139,24 @@ int reset_offsets(const GroupOptions& o) {
       if (p.committed) committed[p.tp] = *p.committed;
     }
   }
-  std::optional<int64_t> at_time;
-  if (!o.to_datetime.empty()) {
-    auto parsed = parse_datetime(o.to_datetime);
-    if (!parsed.ok()) return fail(parsed.status());
-    at_time = *parsed;
-  }
   std::map<TopicPartition, Offset> plan;
   fmt::print("{:<24} {:>9} {:>10} {:>10}\n", "topic", "partition", "current", "new");
   for (const auto& p : topic->partitions) {
     TopicPartition tp{o.topic, p.partition};
     Offset target;
-    if (o.to_earliest) target = p.log_start_offset;
-    if (o.to_latest) target = p.high_watermark;
-    if (o.to_offset >= 0) target = Offset(o.to_offset);
-    if (at_time) {
-      auto found = (*admin)->list_offset(o.topic, p.partition, OffsetSpec::at_time(*at_time));
-      if (!found.ok()) return fail(found.status());
-      target = *found;
-    }
-    if (o.shift) {
+    if (to) {
+      switch (to->kind) {
+        case Position::Kind::earliest: target = p.log_start_offset; break;
+        case Position::Kind::latest: target = p.high_watermark; break;
+        case Position::Kind::offset: target = Offset(to->value); break;
+        case Position::Kind::time: {
+          auto found = (*admin)->list_offset(o.topic, p.partition, OffsetSpec::at_time(to->value));
+          if (!found.ok()) return fail(found.status());
+          target = *found;
+          break;
+        }
+      }
+    } else {
       Offset from = committed.count(tp) ? committed[tp] : p.high_watermark;
       target = from + o.shift_by;
     }
@@ -161,6 +183,7 @@ void add_group_commands(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<GroupOptions>();
 
   auto* list_cmd = group->add_subcommand("list", "List groups with their state and member count\nExample: cairn group list");
+  add_format_option(*list_cmd, o->format, "an array of {group, state, members}");
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
 
@@ -168,6 +191,9 @@ void add_group_commands(CLI::App& app, int& exit_code) {
       "describe", "Show a group's state, members and assignments, and per partition the committed offset, log end and lag\n"
       "Example: cairn group describe billing");
   describe_cmd->add_option("GROUP", o->group, "group name")->required();
+  add_format_option(*describe_cmd, o->format,
+                    "one object: group, state, epoch, assignor, members (member_id, member_epoch, assignment) "
+                    "and partitions (topic, partition, committed, log_end_offset, lag, owner)");
   o->brokers.add_to(*describe_cmd);
   describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });
 
@@ -182,10 +208,12 @@ void add_group_commands(CLI::App& app, int& exit_code) {
       "Example: cairn group reset-offsets billing --topic orders --to-datetime 2026-11-29T06:00:00Z --execute");
   reset->add_option("GROUP", o->group, "group name")->required();
   reset->add_option("--topic", o->topic, "topic whose partitions to reset")->required();
-  reset->add_flag("--to-earliest", o->to_earliest, "the log start");
-  reset->add_flag("--to-latest", o->to_latest, "the high watermark (skip everything)");
-  reset->add_option("--to-offset", o->to_offset, "this offset on every partition");
-  reset->add_option("--to-datetime", o->to_datetime, "the first offset at or after this ISO 8601 time");
+  reset->add_option("--to", o->to, std::string("the new position, as `consume --from` takes it: ") + kPositionHelp);
+  reset->add_flag("--to-earliest", o->to_earliest, "the log start (as --to earliest)");
+  reset->add_flag("--to-latest", o->to_latest, "the high watermark: skip everything (as --to latest)");
+  reset->add_option("--to-offset", o->to_offset, "this offset on every partition (as --to OFFSET)");
+  reset->add_option("--to-datetime", o->to_datetime,
+                    "the first offset at or after this ISO 8601 time with a zone, e.g. 2026-11-29T06:00:00Z");
   reset->add_option("--shift-by", o->shift_by, "move the committed offset by N (negative re-reads the last N)")
       ->each([o](const std::string&) { o->shift = true; });
   reset->add_flag("--execute", o->execute, "apply the plan (otherwise only print it)");

@@ -1,7 +1,6 @@
 #include "tools/produce_consume_commands.h"
 
 #include <atomic>
-#include <charconv>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include "cairn/producer.h"
 #include "tools/cli_common.h"
 #include "tools/json.h"
+#include "tools/position.h"
 
 namespace cairn::tools {
 namespace {
@@ -145,7 +145,7 @@ struct ConsumeOptions {
   BrokerFlag brokers;
   std::string topic;
   int32_t partition = -1;
-  std::string from = "end";
+  std::string from;  // empty: latest, and not given
   int64_t max_messages = -1;
   int64_t timeout_ms = -1;
   bool print_key = false;
@@ -157,20 +157,15 @@ struct ConsumeOptions {
   int32_t session_timeout_ms = 10'000;
 };
 
-Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitions,
-                 const std::string& from) {
-  if (from == "beginning") return consumer.seek_to_beginning(partitions);
-  if (from == "end") return consumer.seek_to_end(partitions);
-  bool by_time = from.starts_with("@");
-  std::string_view number = by_time ? std::string_view(from).substr(1) : std::string_view(from);
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (ec != std::errc() || end != number.data() + number.size() || value < 0) {
-    return error(ErrorCode::invalid_request,
-                 "--from takes beginning, end, an offset or @UNIX_MS, not '{}'", from);
+Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitions, const Position& from) {
+  switch (from.kind) {
+    case Position::Kind::earliest: return consumer.seek_to_beginning(partitions);
+    case Position::Kind::latest: return consumer.seek_to_end(partitions);
+    case Position::Kind::time: return consumer.seek_to_time(partitions, from.value);
+    case Position::Kind::offset:
+      for (const auto& tp : partitions) CAIRN_RETURN_IF_ERROR(consumer.seek(tp, Offset(from.value)));
+      return {};
   }
-  if (by_time) return consumer.seek_to_time(partitions, value);
-  for (const auto& tp : partitions) CAIRN_RETURN_IF_ERROR(consumer.seek(tp, Offset(value)));
   return {};
 }
 
@@ -254,11 +249,34 @@ ConsumerOptions consumer_options(const ConsumeOptions& o, OffsetReset reset) {
   return options;
 }
 
+// A --from is only where a group has no committed offset: say so when it has some.
+void warn_if_group_resumes(const ConsumeOptions& o) {
+  auto admin = Admin::connect(o.brokers.client_options());
+  if (!admin.ok()) return;  // the consume itself reports an unreachable cluster
+  auto group = (*admin)->describe_group(o.group);
+  if (!group.ok()) return;
+  int32_t resumed = 0;
+  for (const auto& p : group->partitions) resumed += p.tp.topic == o.topic && p.committed ? 1 : 0;
+  if (resumed == 0) return;
+  fmt::print(stderr,
+             "warning: group {} has committed offsets on {} partition(s) of {}: it resumes there, and "
+             "--from {} applies only to partitions without one (`cairn group reset-offsets` moves them)\n",
+             o.group, resumed, o.topic, o.from);
+}
+
 // As a member of a group: partitions come from the coordinator, positions
 // from the group's commits; commits as it goes and when it stops.
-int consume_in_group(const ConsumeOptions& o) {
+int consume_in_group(const ConsumeOptions& o, const Position& from) {
+  if (from.kind != Position::Kind::earliest && from.kind != Position::Kind::latest) {
+    return fail(error(ErrorCode::invalid_request,
+                      "with --group, --from takes earliest or latest (where the group has no committed "
+                      "offset); to move the group's offsets, run `cairn group reset-offsets {} --topic {} "
+                      "--to {}` while it has no members",
+                      o.group, o.topic, o.from));
+  }
+  if (!o.from.empty()) warn_if_group_resumes(o);
   ConsumerOptions options =
-      consumer_options(o, o.from == "beginning" ? OffsetReset::earliest : OffsetReset::latest);
+      consumer_options(o, from.kind == Position::Kind::earliest ? OffsetReset::earliest : OffsetReset::latest);
   options.group_id = o.group;
   options.auto_commit_interval_ms = 1000;
   options.session_timeout_ms = o.session_timeout_ms;
@@ -272,8 +290,10 @@ int consume_in_group(const ConsumeOptions& o) {
 }
 
 int consume(const ConsumeOptions& o) {
+  auto from = parse_position(o.from.empty() ? "latest" : o.from, "--from");
+  if (!from.ok()) return fail(from.status());
   stop_on_signals();
-  if (!o.group.empty()) return consume_in_group(o);
+  if (!o.group.empty()) return consume_in_group(o, *from);
   auto admin = Admin::connect(o.brokers.client_options());
   if (!admin.ok()) return fail(admin.status());
   auto topic = (*admin)->describe_topic(o.topic);
@@ -291,7 +311,7 @@ int consume(const ConsumeOptions& o) {
   if (!consumer.ok()) return fail(consumer.status());
   Status assigned = (*consumer)->assign(partitions);
   if (!assigned.ok()) return fail(assigned);
-  Status sought = seek_from(**consumer, partitions, o.from);
+  Status sought = seek_from(**consumer, partitions, *from);
   if (!sought.ok()) return fail(sought);
 
   return print_records(**consumer, o);
@@ -324,14 +344,15 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   auto* consume_cmd = app.add_subcommand(
       "consume",
       "Print records of a topic, one value per line, in offset order per partition\n"
-      "Example: cairn consume orders --from beginning --max-messages 10 --print-offset");
+      "Example: cairn consume orders --from 2026-11-29T06:00:00Z --max-messages 10 --print-offset");
   consume_cmd->add_option("TOPIC", c->topic, "topic to read")->required();
   consume_cmd->add_option("--partition", c->partition, "read only this partition (default: all)");
   consume_cmd->add_option("--from", c->from,
-                          "where to start: beginning, end (default), an OFFSET, or @UNIX_MS (first record at or "
-                          "after that time). A position outside the log (deleted by retention, or past its end) "
-                          "moves to the log start (with --group: to the start with --from beginning, else to the "
-                          "end), with a warning on stderr naming the old and new offsets");
+                          std::string("where to start: ") + kPositionHelp +
+                              ". Default latest. A position outside the log (deleted by retention, or past its "
+                              "end) moves to the log start, with a warning on stderr naming the old and new "
+                              "offsets. With --group: earliest or latest, used only where the group has no "
+                              "committed offset (a warning says when it has)");
   consume_cmd->add_option("--max-messages", c->max_messages, "stop after N records");
   consume_cmd->add_option("--timeout-ms", c->timeout_ms, "stop after MS milliseconds without a new record");
   consume_cmd->add_flag("--print-key", c->print_key, "print KEY<tab> before each value");
@@ -339,10 +360,9 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   consume_cmd->add_flag("--print-timestamp", c->print_timestamp, "print the record's UNIX_MS<tab> before each value");
   consume_cmd->add_flag("--print-headers", c->print_headers,
                         "print its headers as K=V,K=V<tab> (- if none) before each value");
-  consume_cmd->add_option("--format", c->format,
-                          "text (default; shaped by --print-*) or json: one object per line with topic, partition, "
-                          "offset, timestamp_ms, key, value and headers (null for a null key or value)")
-      ->check(CLI::IsMember({"text", "json"}));
+  add_format_option(*consume_cmd, c->format,
+                    "one object per line with topic, partition, offset, timestamp_ms, key, value and headers "
+                    "(null for a null key or value); text is shaped by --print-*");
   consume_cmd->add_option("--group", c->group,
                           "consume as a member of this group: partitions shared with its other members, "
                           "starting at its committed offsets (else --from beginning|end), committing as it goes");

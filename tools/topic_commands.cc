@@ -5,6 +5,7 @@
 
 #include "cairn/admin.h"
 #include "tools/cli_common.h"
+#include "tools/json.h"
 
 namespace cairn::tools {
 namespace {
@@ -16,7 +17,26 @@ struct TopicOptions {
   int32_t replication_factor = 0;
   std::vector<std::string> configs;
   bool internal = false;
+  std::string format = "text";
 };
+
+std::string json_ids(const std::vector<int32_t>& ids) { return fmt::format("[{}]", fmt::join(ids, ",")); }
+
+std::string describe_json(const TopicDescription& topic) {
+  std::vector<std::string> partitions;
+  for (const auto& p : topic.partitions) {
+    partitions.push_back(fmt::format(
+        R"({{"partition":{},"leader":{},"replicas":{},"caught_up":{},"moving_to":{},"log_start_offset":{},)"
+        R"("high_watermark":{},"log_end_offset":{},"size_bytes":{},"segments":{}}})",
+        p.partition, p.leader < 0 ? std::string("null") : std::to_string(p.leader), json_ids(p.replicas),
+        json_ids(p.caught_up), json_ids(p.moving_to), p.log_start_offset.value, p.high_watermark.value,
+        p.log_end_offset.value, p.size_bytes, p.segments));
+  }
+  std::vector<std::string> configs;
+  for (const auto& [key, value] : topic.configs) configs.push_back(json_string(key) + ":" + json_string(value));
+  return fmt::format(R"({{"name":{},"partitions":[{}],"configs":{{{}}}}})", json_string(topic.name),
+                     fmt::join(partitions, ","), fmt::join(configs, ","));
+}
 
 Result<std::unique_ptr<Admin>> connect(const TopicOptions& o) {
   return Admin::connect(o.brokers.client_options());
@@ -45,6 +65,12 @@ int list(const TopicOptions& o) {
   if (!admin.ok()) return fail(admin.status());
   auto names = (*admin)->list_topics(o.internal);
   if (!names.ok()) return fail(names.status());
+  if (o.format == "json") {
+    std::vector<std::string> quoted;
+    for (const auto& name : *names) quoted.push_back(json_string(name));
+    fmt::print("[{}]\n", fmt::join(quoted, ","));
+    return 0;
+  }
   for (const auto& name : *names) fmt::print("{}\n", name);
   return 0;
 }
@@ -54,6 +80,10 @@ int describe(const TopicOptions& o) {
   if (!admin.ok()) return fail(admin.status());
   auto topic = (*admin)->describe_topic(o.name);
   if (!topic.ok()) return fail(topic.status());
+  if (o.format == "json") {
+    fmt::print("{}\n", describe_json(*topic));
+    return 0;
+  }
   fmt::print("topic {}: {} partition(s)\n", topic->name, topic->partitions.size());
   fmt::print("{:>9} {:>6} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition",
              "leader", "replicas", "caught-up", "log-start", "high-watermark", "log-end", "bytes",
@@ -118,11 +148,15 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
 
   auto* list_cmd = topic->add_subcommand("list", "List topic names\nExample: cairn topic list --internal");
   list_cmd->add_flag("--internal", o->internal, "include internal topics (names starting with __)");
+  add_format_option(*list_cmd, o->format, "an array of names");
   o->brokers.add_to(*list_cmd);
   list_cmd->callback([o, &exit_code] { exit_code = list(*o); });
 
   auto* describe_cmd = topic->add_subcommand("describe", "Show partitions (leader, replicas and which are caught up, offsets, size) and every config of a topic; a moving partition shows its replicas as FROM->TO\nExample: cairn topic describe orders");
   describe_cmd->add_option("NAME", o->name, "topic name")->required();
+  add_format_option(*describe_cmd, o->format,
+                    "one object: name, partitions (partition, leader, replicas, caught_up, moving_to, "
+                    "log_start_offset, high_watermark, log_end_offset, size_bytes, segments) and configs");
   o->brokers.add_to(*describe_cmd);
   describe_cmd->callback([o, &exit_code] { exit_code = describe(*o); });
 

@@ -1,6 +1,7 @@
 // The `cairn` CLI as a user runs it, against a real broker.
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "cluster_fixture.h"
@@ -75,7 +76,29 @@ TEST_CASE("CliConsumesFromAnOffsetAndATime", "[integration][cli]") {
   CHECK(from_time.output == "line8\nline9\n");
   auto bad_from = cairn_cli(cluster, "consume log --from yesterday");
   CHECK(bad_from.exit_code == 1);
-  CHECK_THAT(bad_from.output, Catch::Contains("--from takes beginning, end, an offset or @UNIX_MS"));
+  CHECK_THAT(bad_from.output, Catch::Contains("--from 'yesterday' (not a time): give earliest, latest, an OFFSET"));
+  // The same times as ISO 8601, in any zone; one without a zone is refused.
+  CHECK(cairn_cli(cluster, "consume log --from 1970-01-01T00:16:48Z --timeout-ms 800").output == "line8\nline9\n");
+  CHECK(cairn_cli(cluster, "consume log --from 1970-01-01T01:16:48+01:00 --timeout-ms 800").output ==
+        "line8\nline9\n");
+  auto no_zone = cairn_cli(cluster, "consume log --from 1970-01-01T00:16:48");
+  CHECK(no_zone.exit_code == 1);
+  CHECK_THAT(no_zone.output, Catch::Contains("no zone: end it with Z for UTC, or +hh:mm"));
+
+  // A group takes the same words: --from only where it has no commit, and says so.
+  auto first = cairn_cli(cluster, "consume log --group g --from earliest --max-messages 4");
+  CHECK(first.output == "line0\nline1\nline2\nline3\n");
+  auto resumed = cairn_cli(cluster, "consume log --group g --from earliest --max-messages 1");
+  CHECK_THAT(resumed.output, Catch::Contains("warning: group g has committed offsets on 1 partition(s) of log"));
+  CHECK_THAT(resumed.output, Catch::EndsWith("line4\n"));
+  auto offset_in_group = cairn_cli(cluster, "consume log --group g --from 3");
+  CHECK(offset_in_group.exit_code == 1);
+  CHECK_THAT(offset_in_group.output, Catch::Contains("group reset-offsets g --topic log --to 3"));
+  CHECK(cairn_cli(cluster, "group reset-offsets g --topic log --to @1007000 --execute").exit_code == 0);
+  CHECK(cairn_cli(cluster, "consume log --group g --max-messages 1").output == "line7\n");
+  CHECK(cairn_cli(cluster, "group reset-offsets g --topic log --to 1970-01-01T00:16:42Z --execute").exit_code == 0);
+  CHECK(cairn_cli(cluster, "consume log --group g --max-messages 1").output == "line2\n");
+  CHECK(cairn_cli(cluster, "group reset-offsets g --topic log --to-datetime 5 --execute").exit_code == 1);
 }
 
 TEST_CASE("CliSaysWhenNoBrokerAnswers", "[integration][cli]") {
@@ -132,7 +155,8 @@ TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
   CHECK(std::count(first.output.begin(), first.output.end(), '\n') == 20);
   // Committed as it went: the group resumes after its last record.
   auto again = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1000");
-  CHECK(again.output.empty());
+  CHECK_THAT(again.output, Catch::StartsWith("warning: group billing has committed offsets on 2 partition(s)"));
+  CHECK(std::count(again.output.begin(), again.output.end(), '\n') == 1);  // no record
 
   CHECK_THAT(cairn_cli(cluster, "group list").output, Catch::Contains("billing\tempty\t0 member(s)"));
   auto described = cairn_cli(cluster, "group describe billing");
@@ -292,4 +316,50 @@ TEST_CASE("CliGroupConsumerStoppedByASignalCommitsAndLeavesAtOnce", "[integratio
     CHECK_THAT(described.output, Catch::Matches("(.|\n)*jobs +0 +5 +5 +0 +-(.|\n)*"));
     CHECK(cairn_cli(cluster, "group reset-offsets workers --topic jobs --to-earliest --execute").exit_code == 0);
   }
+}
+
+TEST_CASE("CliDescribesTopicsAndGroupsAsJson", "[integration][cli][groups]") {
+  SingleBroker cluster;
+  CHECK(cairn_cli(cluster, "topic create \"a\\\"b\" --partitions 1").exit_code == 1);  // names are checked
+  cluster.create_topic("sales", 2);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 4; ++i) producer->send({"sales", i % 2, std::nullopt, "s", {}, 0});
+  producer->flush();
+  CHECK(cairn_cli(cluster, "consume sales --group books --from earliest --max-messages 4").exit_code == 0);
+
+  CHECK(cairn_cli(cluster, "topic list --format json").output == "[\"sales\"]\n");
+  auto topic = cairn_cli(cluster, "topic describe sales --format json");
+  CHECK_THAT(topic.output, Catch::StartsWith(
+      R"({"name":"sales","partitions":[{"partition":0,"leader":0,"replicas":[0],"caught_up":[0],"moving_to":[],)"));
+  CHECK_THAT(topic.output, Catch::Contains(R"("log_start_offset":0,"high_watermark":2,"log_end_offset":2,)"));
+  CHECK_THAT(topic.output, Catch::Contains(R"("configs":{"cleanup.policy":"delete",)"));
+  CHECK_THAT(topic.output, Catch::EndsWith("}}\n"));
+
+  CHECK(cairn_cli(cluster, "group list --format json").output ==
+        "[{\"group\":\"books\",\"state\":\"empty\",\"members\":0}]\n");
+  auto group = cairn_cli(cluster, "group describe books --format json");
+  CHECK_THAT(group.output, Catch::StartsWith(R"({"group":"books","state":"empty","epoch":)"));
+  CHECK_THAT(group.output, Catch::Contains(
+      R"("members":[],"partitions":[{"topic":"sales","partition":0,"committed":2,"log_end_offset":2,"lag":0,"owner":null},)"));
+  CHECK(cairn_cli(cluster, "group list --format yaml").exit_code != 0);
+}
+
+TEST_CASE("CliCompletesCommandsAndOptionsInBash", "[integration][cli]") {
+  std::string script = fmt::format("{}/completion.bash", std::filesystem::temp_directory_path().string());
+  REQUIRE(run_command(fmt::format("{} completion bash > {}", bin_path("cairn"), script)).exit_code == 0);
+  // What bash offers after the words typed so far (the last one being completed).
+  auto complete = [&](const std::string& line) {
+    return run_command(fmt::format(
+        "bash -c 'source {}; COMP_WORDS=({}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _cairn; "
+        "printf \"%s\\n\" \"${{COMPREPLY[@]}}\"'",
+        script, line)).output;
+  };
+  CHECK(complete("cairn to \"\"").empty() == false);
+  CHECK(complete("cairn to") == "topic\n");
+  CHECK(complete("cairn topic cr") == "create\n");
+  CHECK(complete("cairn topic create orders --rep") == "--replication-factor\n");
+  CHECK(complete("cairn -b x:1 group reset-offsets g --to-e") == "--to-earliest\n");
+  CHECK_THAT(complete("cairn consume t --for"), Catch::Contains("--format"));
+  CHECK(complete("cairn completion \"\"").find("--brokers") != std::string::npos);
+  std::filesystem::remove(script);
 }
