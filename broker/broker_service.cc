@@ -115,6 +115,9 @@ grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* c
     for (const auto& topic : topics_.topics()) describe(topic);
   } else {
     for (const auto& name : request->topics()) {
+      if (request->allow_auto_topic_creation() && config_.auto_create_topics) {
+        topics_.create_on_first_use(name, config_.default_partitions);
+      }
       if (auto topic = topics_.topic(name)) {
         describe(*topic);
       } else {

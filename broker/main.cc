@@ -64,7 +64,9 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_flag("--auto-create-topics", c.auto_create_topics,
-               "Create unknown topics on first produce (off: producing to one is an error)");
+               "Create a topic on its first use by a producer (cairn produce, libcairn's Producer, a raw "
+               "produce request), with --default-partitions; one broker alone only. Off: producing to an "
+               "unknown topic is an error");
   app.add_option("--default-partitions", c.default_partitions,
                  "Partitions of topics created without a count")
       ->capture_default_str()

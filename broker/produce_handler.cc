@@ -20,11 +20,8 @@ ProduceHandler::ProduceHandler(const BrokerConfig& config, TopicManager& topics,
 
 std::shared_ptr<Partition> ProduceHandler::partition_for_produce(const TopicPartition& tp) {
   if (auto partition = topics_.partition(tp)) return partition;
-  if (!config_.auto_create_topics || topics_.topic(tp.topic)) return nullptr;
-  Status created = topics_.create(tp.topic, config_.default_partitions, {});
-  if (!created.ok() && created.code() != ErrorCode::topic_already_exists) {
-    spdlog::warn("auto-creating topic {} failed: {}", tp.topic, created.to_string());
-  }
+  if (!config_.auto_create_topics) return nullptr;
+  topics_.create_on_first_use(tp.topic, config_.default_partitions);
   return topics_.partition(tp);
 }
 

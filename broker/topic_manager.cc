@@ -199,6 +199,16 @@ Status TopicManager::check_new(const TopicSpec& spec, Limits limits) const {
   return {};
 }
 
+void TopicManager::create_on_first_use(const std::string& name, int32_t partitions) {
+  if (topic(name)) return;
+  Status created = create(name, partitions, {});
+  if (!created.ok() && created.code() != ErrorCode::topic_already_exists) {
+    spdlog::warn("auto-creating topic {} failed: {}", name, created.to_string());
+  } else if (created.ok()) {
+    spdlog::info("created topic {} on its first use (--auto-create-topics)", name);
+  }
+}
+
 Status TopicManager::create(const TopicSpec& spec, Limits limits) {
   std::lock_guard changes(changes_mutex_);
   CAIRN_RETURN_IF_ERROR(check_new(spec, limits));

@@ -79,6 +79,10 @@ class TopicManager {
                 const std::map<std::string, std::string>& overrides) {
     return create(TopicSpec{name, partitions, overrides, {}, 0, {}, {}});
   }
+  // Creates `name` with `partitions` and default configs unless it exists
+  // (cairnd --auto-create-topics: a producer's first use creates it); a
+  // failure is logged, and the caller finds no topic.
+  void create_on_first_use(const std::string& name, int32_t partitions);
   // `Limits::trust`: the change was checked against the limits already (a
   // change the controller committed): every broker applies it as is, even
   // one started with a smaller --max-request-bytes, so that all agree.

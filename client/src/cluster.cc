@@ -20,7 +20,8 @@ std::string address_of(const v1::BrokerInfo& broker) {
   return broker.host() + ":" + std::to_string(broker.port());
 }
 
-Cluster::Cluster(ClientOptions options) : options_(std::move(options)) {
+Cluster::Cluster(ClientOptions options, TopicCreation creation)
+    : options_(std::move(options)), creation_(creation) {
   pin_grpc_callback_queue();  // producers and consumers come and go
 }
 
@@ -117,6 +118,7 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   }
   v1::MetadataRequest request;
   for (const auto& t : topics) request.add_topics(t);
+  request.set_allow_auto_topic_creation(creation_ == TopicCreation::on_first_use);
   Status last_error = error(ErrorCode::invalid_config, "no bootstrap brokers given");
   // A broker knows the leaders of the partitions it hosts a replica of: a
   // partition it does not host comes back without one (-1), and the next

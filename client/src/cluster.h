@@ -37,7 +37,10 @@ struct BrokerConnection {
 // Thread-safe.
 class Cluster {
  public:
-  explicit Cluster(ClientOptions options);
+  // Whether asking for a topic that does not exist creates it, where the
+  // brokers run with --auto-create-topics: producers do, as Kafka's do.
+  enum class TopicCreation { never, on_first_use };
+  explicit Cluster(ClientOptions options, TopicCreation creation = TopicCreation::never);
 
   const ClientOptions& options() const { return options_; }
 
@@ -82,6 +85,7 @@ class Cluster {
   std::vector<std::string> candidates_locked() const;
 
   const ClientOptions options_;
+  const TopicCreation creation_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<BrokerConnection>> connections_;  // by address
   std::map<int32_t, std::string> broker_addresses_;                        // by broker id

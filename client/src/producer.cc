@@ -60,7 +60,7 @@ v1::Acks to_proto(Acks acks) {
 class ProducerImpl final : public Producer {
  public:
   explicit ProducerImpl(ProducerOptions options)
-      : options_(std::move(options)), cluster_(options_.client), rng_(std::random_device{}()) {
+      : options_(std::move(options)), cluster_(options_.client, client::Cluster::TopicCreation::on_first_use), rng_(std::random_device{}()) {
     sender_ = std::thread([this] { run(); });
   }
 

@@ -363,3 +363,26 @@ TEST_CASE("CliCompletesCommandsAndOptionsInBash", "[integration][cli]") {
   CHECK(complete("cairn completion \"\"").find("--brokers") != std::string::npos);
   std::filesystem::remove(script);
 }
+
+TEST_CASE("ProducersCreateATopicOnFirstUseWhereTheBrokerAllowsIt", "[integration][cli]") {
+  SingleBroker cluster({"--auto-create-topics", "--default-partitions", "3"});
+  auto produced = cairn_cli(cluster, "produce clicks", "a\nb\n");
+  INFO(produced.output);
+  CHECK(produced.exit_code == 0);
+  CHECK_THAT(cairn_cli(cluster, "topic describe clicks").output, Catch::Contains("topic clicks: 3 partition(s)"));
+  auto producer = cluster.producer();
+  auto sent = producer->send({"views", 2, std::nullopt, "v", {}, 0}).get();
+  INFO(sent.status().to_string());
+  CHECK(sent.ok());
+  // A topic created without --partitions gets the broker's default too.
+  CHECK(cairn_cli(cluster, "topic create plain").exit_code == 0);
+  CHECK_THAT(cairn_cli(cluster, "topic describe plain").output, Catch::Contains("3 partition(s)"));
+  // Consumers and admin requests do not create topics.
+  CHECK(cairn_cli(cluster, "consume ghosts --timeout-ms 200").exit_code == 1);
+  CHECK_THAT(cairn_cli(cluster, "topic list").output, !Catch::Contains("ghosts"));
+
+  SingleBroker strict;
+  auto refused = cairn_cli(strict, "produce clicks", "a\n");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.output, Catch::Contains("topic 'clicks' does not exist"));
+}
