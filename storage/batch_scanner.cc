@@ -40,6 +40,7 @@ std::span<const std::byte> BatchScanner::buffered(size_t size) const {
 Result<BatchHeader> BatchScanner::header_here() {
   uint64_t remaining = end_ - position_;
   if (remaining < batch_format::kHeaderSize) {
+    torn_ = true;
     return error(ErrorCode::corrupt_batch, "torn batch header at position {} ({} bytes)", position_,
                  remaining);
   }
@@ -51,6 +52,7 @@ Result<BatchHeader> BatchScanner::header_here() {
                  header.status().message());
   }
   if (header->size_bytes() > remaining) {
+    torn_ = true;
     return error(ErrorCode::corrupt_batch,
                  "torn batch at position {}: its header says {} bytes, {} remain", position_,
                  header->size_bytes(), remaining);

@@ -41,6 +41,9 @@ class BatchScanner {
   std::span<const std::byte> last_batch_bytes() const;
 
   uint64_t position() const { return position_; }
+  // After an error: whether it was a batch cut short by the end of the
+  // range (a write a crash interrupted), rather than bytes that are wrong.
+  bool stopped_at_torn_tail() const { return torn_; }
 
  private:
   Status fill(size_t bytes_needed);
@@ -59,6 +62,7 @@ class BatchScanner {
   size_t buffer_size_ = 0;
   uint64_t buffer_start_ = 0;
   std::span<const std::byte> last_;
+  bool torn_ = false;
 };
 
 }  // namespace cairn::storage

@@ -18,14 +18,15 @@ Result<SegmentCheck> check_segment(
     if (!batch.ok()) {
       check.problem = batch.status().message();
       check.problem_position = scanner.position();
+      check.torn_tail = scanner.stopped_at_torn_tail();
       break;
     }
     if (!batch->has_value()) break;
     const BatchHeader& h = (*batch)->header;
     // Compaction may leave gaps between batches, never overlaps.
     if (check.next_offset && h.base_offset < *check.next_offset) {
-      check.problem = fmt::format("batch starts at offset {}, expected {} or later",
-                                  h.base_offset, *check.next_offset);
+      check.problem = fmt::format("at position {}: batch starts at offset {}, expected {} or later",
+                                  (*batch)->position, h.base_offset, *check.next_offset);
       check.problem_position = (*batch)->position;
       break;
     }

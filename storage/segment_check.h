@@ -20,8 +20,9 @@ struct SegmentCheck {
   uint64_t valid_bytes = 0;             // the verified prefix
   std::optional<Offset> first_offset;   // of the first batch
   std::optional<Offset> next_offset;    // after the last valid batch
-  std::string problem;                  // empty when the whole file is valid
+  std::string problem;                  // empty when the whole file is valid; names its position
   uint64_t problem_position = 0;
+  bool torn_tail = false;               // the problem is a last batch cut short by the file's end
 };
 
 // Walks every batch of a segment file, verifying lengths, CRC-32C and that

@@ -44,6 +44,26 @@ std::string printable(const std::optional<std::string>& bytes) {
   return out;
 }
 
+constexpr const char* kTornTail =
+    "TORN TAIL (a write cut short, as by a crash or power loss; the broker cuts it off when it opens the "
+    "partition, and no acks=all record was acknowledged from it)";
+
+// Numbered partition folders under a topic folder, in order.
+std::vector<fs::path> partition_folders(const fs::path& topic) {
+  std::vector<std::pair<long, fs::path>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(topic, ec)) {
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+      found.emplace_back(std::stol(name), entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> out;
+  for (auto& [number, path] : found) out.push_back(std::move(path));
+  return out;
+}
+
 int dump_file(const std::string& path, bool with_records) {
   auto check = storage::check_segment(
       Env::posix(), path, [&](const storage::ScannedBatch& batch, std::span<const std::byte> bytes) {
@@ -71,9 +91,8 @@ int dump_file(const std::string& path, bool with_records) {
   fmt::print("{}: {} batches, {} records, {} bytes\n", path, check->batches, check->records,
              check->file_bytes);
   if (!check->problem.empty()) {
-    fmt::print("  CORRUPT at position {}: {} ({} bytes after it not shown)\n",
-               check->problem_position, check->problem,
-               check->file_bytes - check->problem_position);
+    fmt::print("  {}: {} ({} bytes from there not shown)\n", check->torn_tail ? kTornTail : "CORRUPT",
+               check->problem, check->file_bytes - check->problem_position);
     return 1;
   }
   return 0;
@@ -82,8 +101,24 @@ int dump_file(const std::string& path, bool with_records) {
 int run_dump(const std::string& path, bool with_records) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
+    auto files = segment_files(path);
+    if (files.empty()) {
+      // A topic folder: each partition in turn.
+      int rc = 0;
+      auto partitions = partition_folders(path);
+      for (const auto& partition : partitions) {
+        fmt::print("partition {}:\n", partition.filename().string());
+        for (const auto& file : segment_files(partition)) rc |= dump_file(file, with_records);
+      }
+      if (partitions.empty()) {
+        fmt::print(stderr, "error: {} holds no segment files and no partition folders: give a segment file "
+                   "(.log), a partition folder (<data-dir>/TOPIC/N) or a topic folder\n", path);
+        return 2;
+      }
+      return rc;
+    }
     int rc = 0;
-    for (const auto& file : segment_files(path)) rc |= dump_file(file, with_records);
+    for (const auto& file : files) rc |= dump_file(file, with_records);
     return rc;
   }
   if (!fs::exists(path, ec)) {
@@ -93,27 +128,31 @@ int run_dump(const std::string& path, bool with_records) {
   return dump_file(path, with_records);
 }
 
-// Verifies one partition folder; prints one line, or one per problem.
-bool verify_partition(const fs::path& dir, const std::string& name) {
+enum class Verdict { ok, torn_tail, corrupt };
+
+// Verifies one partition folder; prints one line.
+Verdict verify_partition(const fs::path& dir, const std::string& name) {
   size_t segments = 0;
   size_t batches = 0;
   std::optional<Offset> first;
   std::optional<Offset> next;
-  for (const auto& file : segment_files(dir)) {
+  auto files = segment_files(dir);
+  for (const auto& file : files) {
     auto check = storage::check_segment(Env::posix(), file);
     if (!check.ok()) {
       fmt::print("{}: CANNOT READ {}: {}\n", name, file, check.status().to_string());
-      return false;
+      return Verdict::corrupt;
     }
     if (!check->problem.empty()) {
-      fmt::print("{}: CORRUPT {} at position {}: {}\n", name, file, check->problem_position,
-                 check->problem);
-      return false;
+      // Only the end of the newest segment is written to: a cut-short batch elsewhere is damage.
+      bool torn = check->torn_tail && file == files.back();
+      fmt::print("{}: {} {}: {}\n", name, torn ? kTornTail : "CORRUPT", file, check->problem);
+      return torn ? Verdict::torn_tail : Verdict::corrupt;
     }
     if (next && check->first_offset && *check->first_offset != *next) {
       fmt::print("{}: GAP before {}: previous segment ends at offset {}, this one starts at {}\n",
                  name, file, *next, *check->first_offset);
-      return false;
+      return Verdict::corrupt;
     }
     ++segments;
     batches += check->batches;
@@ -122,7 +161,7 @@ bool verify_partition(const fs::path& dir, const std::string& name) {
   }
   fmt::print("{}: ok, {} segment(s), {} batches, offsets [{}, {})\n", name, segments, batches,
              first.value_or(Offset(0)), next.value_or(Offset(0)));
-  return true;
+  return Verdict::ok;
 }
 
 int run_verify(const std::string& data_dir) {
@@ -131,8 +170,16 @@ int run_verify(const std::string& data_dir) {
     fmt::print(stderr, "error: {} is not a folder (expected a broker's --data-dir)\n", data_dir);
     return 2;
   }
+  // Every broker's data folder has its offset index; an unrelated folder
+  // would otherwise pass as a data folder with nothing wrong.
+  if (!fs::is_directory(fs::path(data_dir) / ".index", ec)) {
+    fmt::print(stderr, "error: {} is not a broker's data folder (it has no .index): give the --data-dir of a "
+               "broker, or `cairn log dump` a topic or partition folder\n", data_dir);
+    return 2;
+  }
   size_t partitions = 0;
   size_t bad = 0;
+  size_t torn = 0;
   std::vector<fs::path> topics;
   for (const auto& topic : fs::directory_iterator(data_dir)) {
     if (topic.is_directory() && !topic.path().filename().string().starts_with(".")) {
@@ -141,18 +188,15 @@ int run_verify(const std::string& data_dir) {
   }
   std::sort(topics.begin(), topics.end());
   for (const auto& topic : topics) {
-    std::vector<fs::path> dirs;
-    for (const auto& p : fs::directory_iterator(topic)) {
-      if (p.is_directory()) dirs.push_back(p.path());
-    }
-    std::sort(dirs.begin(), dirs.end());
-    for (const auto& dir : dirs) {
+    for (const auto& dir : partition_folders(topic)) {
       ++partitions;
       std::string name = topic.filename().string() + "/" + dir.filename().string();
-      if (!verify_partition(dir, name)) ++bad;
+      Verdict verdict = verify_partition(dir, name);
+      bad += verdict == Verdict::corrupt ? 1 : 0;
+      torn += verdict == Verdict::torn_tail ? 1 : 0;
     }
   }
-  fmt::print("{} partition(s) checked, {} corrupt\n", partitions, bad);
+  fmt::print("{} partition(s) checked, {} corrupt, {} with a torn tail\n", partitions, bad, torn);
   return bad == 0 ? 0 : 1;
 }
 

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "cluster_fixture.h"
 #include "run_command.h"
@@ -133,4 +135,41 @@ TEST_CASE("TopicDefaultMaxMessageBytesAboveTheRequestLimitIsRefused", "[integrat
       "--data-dir {}/data --listen 127.0.0.1:0 --max-request-bytes 100000 --topic-default max.message.bytes=200000",
       folder.path()));
   check_refused(result, 2, "max.message.bytes=200000 is above --max-request-bytes 100000");
+}
+
+TEST_CASE("TheConfigExampleListsEveryBrokerOptionAndIsAcceptedAsIs", "[integration]") {
+  std::ifstream in(std::string(CAIRN_SOURCE_DIR) + "/docs/cairnd.conf.example");
+  REQUIRE(in);
+  std::string example((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto help = run_command(fmt::format("{} --help", bin_path("cairnd"))).output;
+  // Every option an operator sets (not --help, --config, --version or the test hooks).
+  std::regex flag("\n  --([a-z-]+)");
+  int options = 0;
+  for (std::sregex_iterator it(help.begin(), help.end(), flag), end; it != end; ++it) {
+    std::string name = (*it)[1];
+    if (name == "help" || name == "config" || name == "version" || name.starts_with("test-")) continue;
+    ++options;
+    INFO(name);
+    CHECK_THAT(example, Catch::Contains("# " + name + " ="));
+  }
+  CHECK(options >= 15);
+  // Uncommented, each default line is a valid config file.
+  TempFolder folder;
+  std::string config = folder.path() + "/cairnd.conf";
+  std::ofstream out(config);
+  std::istringstream lines(example);
+  std::regex setting("# ([a-z-]+) = .*");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    // Not the cluster's voters: this broker runs alone (and the fixture gives its folder and port).
+    if (std::regex_match(line, match, setting) && match[1] != "controller-voters" && match[1] != "data-dir" &&
+        match[1] != "listen") {
+      out << line.substr(2) << "\n";
+    }
+  }
+  out.close();
+  BrokerProcess broker(folder.path() + "/broker", {"--config", config});
+  Status started = broker.start();
+  INFO(started.to_string());
+  CHECK(started.ok());
 }
