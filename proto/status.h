@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cassert>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -39,8 +40,19 @@ Status error(ErrorCode code, fmt::format_string<Args...> format, Args&&... args)
   return Status(code, fmt::format(format, std::forward<Args>(args)...));
 }
 
-// A value or the Status that explains its absence. Accessing the value of a
-// failed Result is a programmer error (asserted).
+// Thrown by Result::value() (and * and ->) on a failed Result; what() is
+// the Status, as to_string() writes it.
+class BadResultAccess : public std::runtime_error {
+ public:
+  explicit BadResultAccess(const Status& status) : std::runtime_error(status.to_string()), status_(status) {}
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+// A value or the Status that explains its absence. Check ok() first:
+// the value of a failed Result throws BadResultAccess, which says why.
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -52,15 +64,24 @@ class [[nodiscard]] Result {
   bool ok() const { return std::holds_alternative<T>(state_); }
   Status status() const { return ok() ? Status() : std::get<Status>(state_); }
 
-  T& value() & { assert(ok()); return std::get<T>(state_); }
-  const T& value() const& { assert(ok()); return std::get<T>(state_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(state_)); }
+  T& value() & { return std::get<T>(checked()); }
+  const T& value() const& { return std::get<T>(checked()); }
+  T&& value() && { return std::get<T>(std::move(checked())); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  std::variant<T, Status>& checked() {
+    if (!ok()) throw BadResultAccess(std::get<Status>(state_));
+    return state_;
+  }
+  const std::variant<T, Status>& checked() const {
+    if (!ok()) throw BadResultAccess(std::get<Status>(state_));
+    return state_;
+  }
+
   std::variant<T, Status> state_;
 };
 

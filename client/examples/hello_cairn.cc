@@ -3,14 +3,15 @@
 //   build/bin/hello-cairn [host:port]
 
 #include <cstdio>
+#include <cstring>
 
 #include "cairn/admin.h"
 #include "cairn/consumer.h"
 #include "cairn/producer.h"
 
-int main(int argc, char** argv) {
+int run(const char* broker) {
   cairn::ClientOptions client;
-  client.bootstrap_brokers = {argc > 1 ? argv[1] : "127.0.0.1:7070"};
+  client.bootstrap_brokers = {broker};
 
   auto admin = cairn::Admin::connect(client).value();
   cairn::Status created = admin->create_topic("greetings", 3);
@@ -45,4 +46,19 @@ int main(int argc, char** argv) {
                 r.record.key.value_or("null").c_str(), r.record.value.value_or("null").c_str());
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 2 || (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")))) {
+    std::printf("usage: hello-cairn [HOST:PORT]\n"
+                "Creates topic 'greetings' (3 partitions) on the broker at HOST:PORT (default 127.0.0.1:7070),\n"
+                "sends three records with acks=all and reads them back.\n");
+    return argc == 2 ? 0 : 2;
+  }
+  try {
+    return run(argc > 1 ? argv[1] : "127.0.0.1:7070");
+  } catch (const cairn::BadResultAccess& e) {  // .value() of a failed Result says why
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
 }
