@@ -8,6 +8,9 @@
 
 namespace cairn::storage {
 
+// No request (cairnd --max-request-bytes, at most 1 GiB) carries a larger batch.
+constexpr size_t kMaxPlausibleBatchBytes = size_t{1} << 30;
+
 BatchScanner::BatchScanner(const File& file, uint64_t position, uint64_t end_position,
                            size_t read_ahead)
     : file_(file), position_(position), end_(end_position), read_ahead_(read_ahead),
@@ -52,7 +55,8 @@ Result<BatchHeader> BatchScanner::header_here() {
                  header.status().message());
   }
   if (header->size_bytes() > remaining) {
-    torn_ = true;
+    // A write cut short, unless no batch could be that long (bytes damaged).
+    torn_ = header->size_bytes() <= kMaxPlausibleBatchBytes;
     return error(ErrorCode::corrupt_batch,
                  "torn batch at position {}: its header says {} bytes, {} remain", position_,
                  header->size_bytes(), remaining);

@@ -295,7 +295,7 @@ void add_common(CLI::App& cmd, BenchOptions& o, bool producing) {
   cmd.add_option("--topic", o.topic, producing ? "topic (created with --partitions if missing)" : "topic to read")
       ->capture_default_str();
   cmd.add_option("--records", o.records, producing ? "records to send" : "records to read")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_flag("--json", o.json, "print only the summary, as one JSON object");
+  cmd.add_flag("--json", o.json, "print only the summary, as JSON (one object per line; e2e prints two)");
   if (!producing) return;
   cmd.add_option("--partitions", o.partitions, "partitions when creating the topic")->capture_default_str();
   cmd.add_option("--record-size", o.record_size, "bytes of each record's value")->capture_default_str()->check(CLI::PositiveNumber);

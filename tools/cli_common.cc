@@ -1,6 +1,7 @@
 #include "tools/cli_common.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -54,8 +55,9 @@ std::string explain_failure(const CLI::App* app, const CLI::Error& e) {
 void add_global_options(CLI::App& app) {
   // Options of `cairn` itself are taken after a command too.
   app.fallthrough();
+  // $CAIRN_BROKERS is read (and checked) only by commands that use brokers:
+  // a bad one must not break --help, --version or the offline commands.
   app.add_option(kBrokersFlag, kBrokersHelp)
-      ->envname("CAIRN_BROKERS")
       ->check(CLI::Validator(check_broker_list, "HOST:PORT[,...]", "broker list"));
   app.set_version_flag("--version", fmt::format("cairn {}", CAIRN_VERSION));
   app.failure_message(explain_failure);
@@ -73,10 +75,19 @@ ClientOptions BrokerFlag::client_options() const {
   while (root && root->get_parent()) root = root->get_parent();
   const CLI::Option* global = root ? root->get_option_no_throw("--brokers") : nullptr;
   if (list.empty() && global && !global->empty()) list = global->as<std::string>();
+  const char* env = std::getenv("CAIRN_BROKERS");
+  bool from_env = list.empty() && env && *env;
+  if (from_env) list = env;
   if (list.empty()) list = kDefaultBrokers;
+  auto parsed = parse_broker_list(list);
+  if (!parsed.ok()) {
+    // Flags were checked when parsed; only the environment gets here. The
+    // command cannot run without brokers: stop as a parse error would.
+    fmt::print(stderr, "error: $CAIRN_BROKERS: {}\n", parsed.status().message());
+    std::exit(2);
+  }
   ClientOptions options;
-  // Checked when parsed: a bad list never gets here.
-  options.bootstrap_brokers = parse_broker_list(list).value();
+  options.bootstrap_brokers = std::move(*parsed);
   return options;
 }
 

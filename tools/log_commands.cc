@@ -1,6 +1,7 @@
 #include "tools/log_commands.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 
@@ -45,8 +46,8 @@ std::string printable(const std::optional<std::string>& bytes) {
 }
 
 constexpr const char* kTornTail =
-    "TORN TAIL (a write cut short, as by a crash or power loss; the broker cuts it off when it opens the "
-    "partition, and no acks=all record was acknowledged from it)";
+    "TORN TAIL (the newest batch is cut short, as a crash or power loss leaves an unsynced write; the broker "
+    "cuts it off when it opens the partition)";
 
 // Numbered partition folders under a topic folder, in order.
 std::vector<fs::path> partition_folders(const fs::path& topic) {
@@ -54,8 +55,10 @@ std::vector<fs::path> partition_folders(const fs::path& topic) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(topic, ec)) {
     std::string name = entry.path().filename().string();
-    if (entry.is_directory() && !name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-      found.emplace_back(std::stol(name), entry.path());
+    long number = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
+    if (entry.is_directory() && !name.empty() && ec == std::errc() && end == name.data() + name.size()) {
+      found.emplace_back(number, entry.path());
     }
   }
   std::sort(found.begin(), found.end());
@@ -170,9 +173,18 @@ int run_verify(const std::string& data_dir) {
     fmt::print(stderr, "error: {} is not a folder (expected a broker's --data-dir)\n", data_dir);
     return 2;
   }
-  // Every broker's data folder has its offset index; an unrelated folder
-  // would otherwise pass as a data folder with nothing wrong.
-  if (!fs::is_directory(fs::path(data_dir) / ".index", ec)) {
+  // A data folder has its offset index, or (after the index was deleted
+  // for the broker to rebuild it) segment files in TOPIC/N folders; an
+  // unrelated folder would otherwise pass as one with nothing wrong.
+  auto holds_segments = [&] {
+    for (const auto& topic : fs::directory_iterator(data_dir, ec)) {
+      for (const auto& partition : partition_folders(topic.path())) {
+        if (!segment_files(partition).empty()) return true;
+      }
+    }
+    return false;
+  };
+  if (!fs::is_directory(fs::path(data_dir) / ".index", ec) && !holds_segments()) {
     fmt::print(stderr, "error: {} is not a broker's data folder (it has no .index): give the --data-dir of a "
                "broker, or `cairn log dump` a topic or partition folder\n", data_dir);
     return 2;

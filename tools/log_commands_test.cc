@@ -47,6 +47,11 @@ TEST_CASE("LogVerifyPassesOnHealthyDataAndNamesCorruption", "[tools]") {
   CHECK_THAT(healthy.output, Catch::Contains("offsets [0, 60)"));
   CHECK_THAT(healthy.output, Catch::Contains("2 partition(s) checked, 0 corrupt, 0 with a torn tail"));
 
+  // Without its index (deleted for the broker to rebuild it), still a data folder.
+  std::filesystem::rename(dir.path() + "/.index", dir.path() + "/index.bak");
+  CHECK(run("log verify " + dir.path()).exit_code == 0);
+  std::filesystem::rename(dir.path() + "/index.bak", dir.path() + "/.index");
+
   // A folder that is not a data folder is not reported as a healthy one.
   TempDir unrelated;
   std::filesystem::create_directories(unrelated.path() + "/photos/2024");

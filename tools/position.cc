@@ -1,7 +1,6 @@
 #include "tools/position.h"
 
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 
 namespace cairn::tools {
@@ -22,11 +21,13 @@ Result<int64_t> parse_datetime(const std::string& text) {
   std::tm tm{};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (!rest) return error(ErrorCode::invalid_request, "not a time");
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
   int64_t millis = 0;
   if (*rest == '.') {
     ++rest;
+    if (!digit(*rest)) return error(ErrorCode::invalid_request, "no digits after '.'");
     int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
+    while (digit(*rest)) {
       if (digits++ < 3) millis = millis * 10 + (*rest - '0');
       ++rest;
     }
@@ -36,17 +37,26 @@ Result<int64_t> parse_datetime(const std::string& text) {
   if (*rest == 'Z') {
     ++rest;
   } else if (*rest == '+' || *rest == '-') {
-    int h = 0, m = 0, used = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d%n", &h, &m, &used) != 2 || h > 23 || m > 59) {
-      return error(ErrorCode::invalid_request, "bad zone");
+    // Exactly ±hh:mm.
+    const char* z = rest + 1;
+    if (!digit(z[0]) || !digit(z[1]) || z[2] != ':' || !digit(z[3]) || !digit(z[4])) {
+      return error(ErrorCode::invalid_request, "bad zone: give +hh:mm or -hh:mm");
     }
+    int h = (z[0] - '0') * 10 + (z[1] - '0');
+    int m = (z[3] - '0') * 10 + (z[4] - '0');
+    if (h > 23 || m > 59) return error(ErrorCode::invalid_request, "bad zone: give +hh:mm or -hh:mm");
     offset_minutes = (*rest == '-' ? -1 : 1) * (h * 60 + m);
-    rest += 1 + used;
+    rest = z + 5;
   } else {
     return error(ErrorCode::invalid_request, "no zone: end it with Z for UTC, or +hh:mm");
   }
   if (*rest != '\0') return error(ErrorCode::invalid_request, "trailing '{}'", rest);
-  return (static_cast<int64_t>(timegm(&tm)) - offset_minutes * 60) * 1000 + millis;
+  std::tm given = tm;
+  time_t seconds = timegm(&tm);  // normalises tm: a day that does not exist moves on
+  if (tm.tm_mday != given.tm_mday || tm.tm_mon != given.tm_mon || tm.tm_hour != given.tm_hour) {
+    return error(ErrorCode::invalid_request, "no such date");
+  }
+  return (static_cast<int64_t>(seconds) - offset_minutes * 60) * 1000 + millis;
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ TEST_CASE("APositionThatDoesNotParseSaysWhatIsTaken", "[cli]") {
   CHECK_THAT(why("2023-11-14T22:13:20"), Catch::Contains("no zone: end it with Z for UTC"));
   CHECK_THAT(why("2023-11-14T22:13:20Zulu"), Catch::Contains("trailing 'ulu'"));
   CHECK_THAT(why("2023-11-14T22:13:20+25:00"), Catch::Contains("bad zone"));
+  CHECK_THAT(why("2023-11-14T22:13:20+-1:30"), Catch::Contains("bad zone"));
+  CHECK_THAT(why("2023-02-31T00:00:00Z"), Catch::Contains("no such date"));
+  CHECK_THAT(why("2023-11-14T22:13:20.Z"), Catch::Contains("no digits after '.'"));
   CHECK_THAT(why("@soon"), Catch::Contains("@ must be followed by Unix milliseconds"));
   CHECK_THAT(why("-3"), Catch::Contains("not a time"));
   CHECK_THAT(why("99999999999999999999"), Catch::Contains("too large"));

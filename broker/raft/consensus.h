@@ -5,7 +5,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "broker/raft/clock.h"
@@ -25,12 +24,8 @@ namespace cairn::raft {
 // the entries up to its base: applied_index() moves there without calls (a
 // partition's readers read the log itself). At most
 // max_apply_entries_per_call entries per call into consensus. Must not call
-// back into the Consensus that calls it. Gets whole entries, or only their
-// bounds: then no payload is read from the log or copied, for owners that
-// read the log themselves.
-using ApplyEntryFn = std::function<void(const Entry& entry)>;
-using ApplyBoundsFn = std::function<void(const EntryBounds& bounds)>;
-using ApplyFn = std::variant<ApplyEntryFn, ApplyBoundsFn>;
+// back into the Consensus that calls it.
+using ApplyFn = std::function<void(const Entry& entry)>;
 
 // One Raft group's state machine on one node: election (with pre-vote and
 // check-quorum), replication (pipelined, batched, with fast back-off and

@@ -270,16 +270,6 @@ void Consensus::advance_commit(Offset index) {
 // Bounded per call, so one call never stalls the owner's other groups.
 void Consensus::apply_committed() {
   int32_t budget = options_.max_apply_entries_per_call;
-  if (auto* apply_bounds = std::get_if<ApplyBoundsFn>(&apply_)) {
-    for (; !failed() && applied_index_ < commit_index_ && budget > 0; --budget) {
-      auto bounds = log_.entry_bounds(applied_index_ + 1);
-      CAIRN_ASSERT(bounds && bounds->first == applied_index_ + 1 && bounds->last <= commit_index_);
-      (*apply_bounds)(*bounds);
-      applied_index_ = bounds->last;
-    }
-    return;
-  }
-  const auto& apply_entry = std::get<ApplyEntryFn>(apply_);
   while (!failed() && applied_index_ < commit_index_ && budget > 0) {
     auto read = log_.read(applied_index_ + 1, options_.max_bytes_per_append,
                           std::min(budget, options_.max_entries_per_append));
@@ -287,7 +277,7 @@ void Consensus::apply_committed() {
     for (const Entry& entry : read.value()) {
       if (entry.first > commit_index_) break;
       CAIRN_ASSERT(entry.first == applied_index_ + 1 && entry.last <= commit_index_);
-      apply_entry(entry);
+      apply_(entry);
       applied_index_ = entry.last;
       --budget;
     }

@@ -65,7 +65,7 @@ Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
       preferred_(setup_.preferred_leader) {
   consensus_ = std::make_unique<raft::Consensus>(
       setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
-      raft::ApplyBoundsFn([this](const raft::EntryBounds& entry) { on_applied(entry); }));
+      [this](const raft::Entry& entry) { on_applied(entry); });
 }
 
 Replica::~Replica() { stop(); }
@@ -331,7 +331,7 @@ void Replica::run(const std::function<Status(raft::Consensus&)>& call) {
   finish(due, moved);
 }
 
-void Replica::on_applied(const raft::EntryBounds& entry) {
+void Replica::on_applied(const raft::Entry& entry) {
   applied_.push_back({entry.first, entry.last, entry.term});
 }
 

@@ -123,7 +123,7 @@ class Replica : public std::enable_shared_from_this<Replica> {
   void on_log_flushed();
   // Runs `call` on consensus under the mutex, then settles what it changed.
   void run(const std::function<Status(raft::Consensus&)>& call);
-  void on_applied(const raft::EntryBounds& entry);
+  void on_applied(const raft::Entry& entry);
   // After a call (mutex held): the new high watermark, the waiters it
   // settles, and, if no longer leader, every waiter failed.
   void settle_locked(Due& due, bool* moved);

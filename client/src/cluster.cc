@@ -231,6 +231,10 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& 
     }
     if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({tp.topic}));
   }
+  std::lock_guard lock(mutex_);
+  if (!topics_.count(tp.topic)) {
+    return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", tp.topic);
+  }
   // The topic exists but its partition's leader is being elected: retriable.
   return error(ErrorCode::not_leader, "no leader known for {} yet", tp);
 }

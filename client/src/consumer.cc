@@ -354,12 +354,21 @@ class ConsumerImpl final : public Consumer {
   }
 
   // Blocks, as a seek does, while a leader is being elected or a broker
-  // restarts, up to the request timeout.
+  // restarts, up to the request timeout. A topic or partition not found is
+  // looked for only a moment: a topic just created reaches every broker's
+  // metadata within it, and a mistyped one should fail soon.
   Status seek_with(const std::vector<TopicPartition>& partitions, OffsetSpec spec) {
-    auto give_up = SteadyClock::now() + std::chrono::milliseconds(options_.client.request_timeout_ms);
+    constexpr auto kNewTopicGrace = std::chrono::seconds(2);
+    auto start = SteadyClock::now();
+    auto give_up = start + std::chrono::milliseconds(options_.client.request_timeout_ms);
+    auto passing = [&](const Status& s) {
+      if (s.code() == ErrorCode::unknown_topic_or_partition) return SteadyClock::now() < start + kNewTopicGrace;
+      return s.code() == ErrorCode::not_leader || s.code() == ErrorCode::broker_unavailable ||
+             s.code() == ErrorCode::request_timed_out;
+    };
     for (const auto& tp : partitions) {
       auto offset = look_up(tp, spec);
-      for (int attempt = 1; !offset.ok() && is_retriable(offset.status().code()) && SteadyClock::now() < give_up;
+      for (int attempt = 1; !offset.ok() && passing(offset.status()) && SteadyClock::now() < give_up;
            ++attempt) {
         std::this_thread::sleep_for(client::retry_backoff(options_.client, attempt));
         offset = look_up(tp, spec);

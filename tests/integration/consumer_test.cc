@@ -131,3 +131,19 @@ TEST_CASE("ConsumerReportsBrokersSilentForItsReconnectTimeoutAndGoesOn", "[integ
   REQUIRE(got.size() == 1);
   CHECK(got[0].record.value == "back");
 }
+
+TEST_CASE("SeekingATopicOrPartitionThatDoesNotExistFailsSoon", "[integration][consumer]") {
+  SingleBroker cluster;
+  cluster.create_topic("real", 1);
+  ConsumerOptions options;
+  options.client = cluster.client_options();  // a 10 s request timeout: retrying would take it all
+  auto consumer = std::move(Consumer::create(options)).value();
+  for (const TopicPartition& tp : {TopicPartition{"typo", 0}, TopicPartition{"real", 7}}) {
+    REQUIRE(consumer->assign({tp}).ok());
+    auto start = std::chrono::steady_clock::now();
+    Status sought = consumer->seek_to_end({tp});
+    INFO(fmt::format("{}: {}", tp, sought.to_string()));
+    CHECK(sought.code() == ErrorCode::unknown_topic_or_partition);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));  // not the 10 s timeout
+  }
+}
