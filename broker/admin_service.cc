@@ -146,6 +146,9 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
   }
   auto configs = topic.config.to_map();
   out->mutable_configs()->insert(configs.begin(), configs.end());
+  for (const auto& [key, value] : topic.config_overrides) out->add_overridden(key);
+  out->set_internal(is_internal_topic(topic.name));
+  out->set_retention_check_interval_ms(config_.retention_check_interval_ms);
 }
 
 grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerContext* context,

@@ -1,4 +1,4 @@
-#include "proto/error_code.h"
+#include "cairn/error_code.h"
 
 namespace cairn {
 
@@ -26,6 +26,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::group_not_empty: return "group_not_empty";
     case ErrorCode::group_not_found: return "group_not_found";
     case ErrorCode::internal_topic: return "internal_topic";
+    case ErrorCode::woken_up: return "woken_up";
   }
   return "unrecognised_error_code";
 }

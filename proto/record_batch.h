@@ -7,28 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cairn/record.h"
 #include "proto/compression.h"
 #include "proto/status.h"
 #include "proto/strong_int.h"
 
 namespace cairn {
-
-// One key/value pair attached to a record.
-struct RecordHeader {
-  std::string key;
-  std::optional<std::string> value;
-  bool operator==(const RecordHeader&) const = default;
-};
-
-// A decoded record. A null value is a tombstone (compacted topics).
-struct Record {
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  std::vector<RecordHeader> headers;
-  int64_t timestamp_ms = 0;
-  Offset offset;
-  bool operator==(const Record&) const = default;
-};
 
 // The fixed 61-byte header of a record batch (record_batch_format.h).
 struct BatchHeader {

@@ -29,6 +29,7 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::group_not_empty: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case ErrorCode::topic_already_exists: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case ErrorCode::internal_topic: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case ErrorCode::woken_up: code = grpc::StatusCode::CANCELLED; break;
     case ErrorCode::not_leader:
     case ErrorCode::broker_unavailable:
     case ErrorCode::shutting_down: code = grpc::StatusCode::UNAVAILABLE; break;

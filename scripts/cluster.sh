@@ -4,6 +4,8 @@
 #                               on ports 7070..7072 (data and logs in ./data/broker-N)
 #   scripts/cluster.sh status   which brokers run, and the cluster as they see it
 #   scripts/cluster.sh down     stops them cleanly (SIGTERM; data stays)
+# Each broker reads data/broker-N.conf, written here: the format of
+# deploy/cairnd.conf (docker-compose.yml) and docs/cairnd.conf.example.
 # Extra arguments to `up` go to every cairnd (cairnd --help lists them);
 # `up` starts only the brokers that are not running, and with
 # CAIRN_SKIP_BUILD=1 it neither installs nor builds.
@@ -35,9 +37,14 @@ up() {
       echo "broker $id already runs (pid $(cat "data/broker-$id.pid"))"
       continue
     fi
-    build/bin/cairnd --node-id "$id" --listen "127.0.0.1:$(port_of "$id")" \
-      --data-dir "data/broker-$id" --controller-voters "$VOTERS" "$@" \
-      >> "data/broker-$id.log" 2>&1 &
+    cat > "data/broker-$id.conf" <<CONF
+# Written by scripts/cluster.sh up; every option: docs/cairnd.conf.example.
+node-id = $id
+listen = 127.0.0.1:$(port_of "$id")
+data-dir = data/broker-$id
+controller-voters = $VOTERS
+CONF
+    build/bin/cairnd --config "data/broker-$id.conf" "$@" >> "data/broker-$id.log" 2>&1 &
     echo $! > "data/broker-$id.pid"
   done
   # Serving once each answers; the cluster once a controller is elected.

@@ -13,6 +13,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libfmt-dev catch2
   # libraries that beat writing the code ourselves
   liblz4-dev libzstd-dev libisal-dev libcli11-dev libspdlog-dev libbenchmark-dev
+  # checks docker-compose.yml where no Docker daemon runs (the test suite)
+  docker-compose
 )
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -172,7 +172,7 @@ int bench_produce(const BenchOptions& o) {
         int64_t mine = o.records / o.producers + (t < o.records % o.producers ? 1 : 0);
         for (int64_t i = 0; i < mine; ++i) {
           auto sent_at = SteadyClock::now();
-          ProducerRecord record{o.topic, std::nullopt, std::nullopt, value, {}, 0};
+          ProducerRecord record{.topic = o.topic, .value = value};
           (*producer)->send(std::move(record), [&, sent_at](const Result<RecordMetadata>& r) {
             if (!r.ok()) {
               if (errors++ == 0) fmt::print(stderr, "first error: {}\n", r.status().to_string());
@@ -274,7 +274,7 @@ int bench_e2e(const BenchOptions& o) {
       std::this_thread::sleep_until(due);
       int64_t sent_us = micros_since(origin);
       store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), sent_us);
-      (*producer)->send({o.topic, std::nullopt, std::nullopt, value, {}, 0},
+      (*producer)->send({.topic = o.topic, .value = value},
                         [&acknowledged, origin, sent_us](const Result<RecordMetadata>& sent) {
                           if (sent.ok()) acknowledged.record(micros_since(origin) - sent_us);
                         });

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -30,6 +31,90 @@ int describe(const BrokerFlag& brokers) {
     return 1;
   }
   return 0;
+}
+
+// Each broker listed answers its gRPC health service with SERVING: what a
+// container health check or a load balancer asks.
+int health(const BrokerFlag& brokers) {
+  ClientOptions options = brokers.client_options();
+  options.request_timeout_ms = 5'000;
+  auto admin = Admin::connect(options);
+  if (!admin.ok()) return fail(admin.status());
+  int unhealthy = 0;
+  for (const auto& address : options.bootstrap_brokers) {
+    Status serving = (*admin)->check_health(address);
+    if (serving.ok()) {
+      fmt::print("{}: serving\n", address);
+    } else {
+      fmt::print("{}: not serving: {}\n", address, serving.message());
+      ++unhealthy;
+    }
+  }
+  return unhealthy == 0 ? 0 : 1;
+}
+
+// What an operator checks first: brokers that do not serve, partitions
+// without a leader or with replicas behind, and the groups furthest behind.
+// Healthy (exit 0) when every broker serves, a controller is elected and
+// every partition has a leader and every replica caught up.
+int cluster_health(const BrokerFlag& brokers) {
+  auto admin = Admin::connect(brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  auto cluster = (*admin)->describe_cluster();
+  if (!cluster.ok()) return fail(cluster.status());
+  std::vector<std::string> problems;
+  int serving = 0;
+  for (const auto& broker : cluster->brokers) {
+    Status health = (*admin)->check_health(broker.address);
+    if (health.ok()) {
+      ++serving;
+    } else {
+      problems.push_back(fmt::format("broker {} ({}) does not serve: {}", broker.id, broker.address, health.message()));
+    }
+  }
+  fmt::print("brokers: {} of {} serve; controller: {}\n", serving, cluster->brokers.size(),
+             cluster->controller_id < 0 ? std::string("none elected") : fmt::format("broker {}", cluster->controller_id));
+  if (cluster->controller_id < 0) problems.push_back("no controller elected: a majority of the brokers must be up");
+
+  auto topics = (*admin)->list_topics(true);
+  if (!topics.ok()) return fail(topics.status());
+  int partitions = 0, leaderless = 0, under_replicated = 0;
+  for (const auto& name : *topics) {
+    auto topic = (*admin)->describe_topic(name);
+    if (!topic.ok()) return fail(topic.status());
+    for (const auto& p : topic->partitions) {
+      ++partitions;
+      if (p.leader < 0) {
+        ++leaderless;
+        problems.push_back(fmt::format("{}/{} has no leader (replicas {})", name, p.partition, fmt::join(p.replicas, ",")));
+      } else if (!p.caught_up.empty() && p.caught_up.size() < p.replicas.size()) {
+        ++under_replicated;
+        problems.push_back(fmt::format("{}/{} is under-replicated: replicas {}, caught up {}", name, p.partition,
+                                       fmt::join(p.replicas, ","), fmt::join(p.caught_up, ",")));
+      }
+    }
+  }
+  fmt::print("partitions: {} ({} without a leader, {} under-replicated)\n", partitions, leaderless, under_replicated);
+
+  constexpr size_t kLargestLags = 5;
+  std::vector<std::pair<int64_t, std::string>> lags;
+  auto groups = (*admin)->list_groups();
+  if (!groups.ok()) return fail(groups.status());
+  for (const auto& summary : *groups) {
+    auto group = (*admin)->describe_group(summary.group);
+    if (!group.ok()) continue;  // deleted meanwhile
+    for (const auto& p : group->partitions) {
+      if (p.lag > 0) lags.emplace_back(p.lag, fmt::format("{} {}/{}", summary.group, p.tp.topic, p.tp.partition));
+    }
+  }
+  std::sort(lags.rbegin(), lags.rend());
+  if (lags.size() > kLargestLags) lags.resize(kLargestLags);
+  fmt::print("largest group lags:{}\n", lags.empty() ? " none" : "");
+  for (const auto& [lag, where] : lags) fmt::print("  {}: {} record(s) behind\n", where, lag);
+
+  for (const auto& problem : problems) fmt::print("problem: {}\n", problem);
+  fmt::print("{}\n", problems.empty() ? "healthy" : "unhealthy");
+  return problems.empty() ? 0 : 1;
 }
 
 // The partitions still moving, over every topic (internal ones included).
@@ -146,6 +231,22 @@ void add_cluster_commands(CLI::App& app, int& exit_code) {
       "Example: cairn cluster rebalance-leaders");
   brokers->add_to(*rebalance_cmd);
   rebalance_cmd->callback([brokers, &exit_code] { exit_code = rebalance_leaders(*brokers); });
+  auto* health_cluster_cmd = cluster->add_subcommand(
+      "health",
+      "What to check first: brokers that do not serve, partitions without a leader or "
+      "under-replicated, and the largest consumer-group lags; exits 0 when healthy, 1 otherwise\n"
+      "Example: cairn cluster health");
+  brokers->add_to(*health_cluster_cmd);
+  health_cluster_cmd->callback([brokers, &exit_code] { exit_code = cluster_health(*brokers); });
+
+  auto health_brokers = std::make_shared<BrokerFlag>();
+  auto* health_cmd = app.add_subcommand(
+      "health",
+      "Ask each listed broker's gRPC health service (grpc.health.v1) whether it serves; exits 0 "
+      "when every one does, 1 otherwise (within 5 s). For container health checks and scripts\n"
+      "Example: cairn health -b 127.0.0.1:7070,127.0.0.1:7071");
+  health_brokers->add_to(*health_cmd);
+  health_cmd->callback([health_brokers, &exit_code] { exit_code = health(*health_brokers); });
 }
 
 }  // namespace cairn::tools

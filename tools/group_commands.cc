@@ -6,6 +6,8 @@
 #include <fmt/ranges.h>
 
 #include "cairn/admin.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
 #include "tools/cli_common.h"
 #include "tools/json.h"
 #include "tools/position.h"

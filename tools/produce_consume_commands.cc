@@ -16,6 +16,8 @@
 #include "cairn/admin.h"
 #include "cairn/consumer.h"
 #include "cairn/producer.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
 #include "tools/cli_common.h"
 #include "tools/json.h"
 #include "tools/position.h"

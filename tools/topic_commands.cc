@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include "cairn/admin.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
 #include "tools/cli_common.h"
 #include "tools/json.h"
 
@@ -17,6 +19,7 @@ struct TopicOptions {
   int32_t replication_factor = 0;
   std::vector<std::string> configs;
   bool internal = false;
+  bool if_not_exists = false;
   std::string format = "text";
 };
 
@@ -32,10 +35,13 @@ std::string describe_json(const TopicDescription& topic) {
         json_ids(p.caught_up), json_ids(p.moving_to), p.log_start_offset.value, p.high_watermark.value,
         p.log_end_offset.value, p.size_bytes, p.segments));
   }
-  std::vector<std::string> configs;
+  std::vector<std::string> configs, overridden;
   for (const auto& [key, value] : topic.configs) configs.push_back(json_string(key) + ":" + json_string(value));
-  return fmt::format(R"({{"name":{},"partitions":[{}],"configs":{{{}}}}})", json_string(topic.name),
-                     fmt::join(partitions, ","), fmt::join(configs, ","));
+  for (const auto& key : topic.overridden) overridden.push_back(json_string(key));
+  return fmt::format(R"({{"name":{},"internal":{},"partitions":[{}],"configs":{{{}}},"overridden":[{}],)"
+                     R"("retention_check_interval_ms":{}}})",
+                     json_string(topic.name), topic.internal, fmt::join(partitions, ","), fmt::join(configs, ","),
+                     fmt::join(overridden, ","), topic.retention_check_interval_ms);
 }
 
 Result<std::unique_ptr<Admin>> connect(const TopicOptions& o) {
@@ -48,6 +54,10 @@ int create(const TopicOptions& o) {
   auto admin = connect(o);
   if (!admin.ok()) return fail(admin.status());
   Status created = (*admin)->create_topic({o.name, o.partitions, o.replication_factor, *configs});
+  if (created.code() == ErrorCode::topic_already_exists && o.if_not_exists) {
+    fmt::print("topic {} already exists; left as it is\n", o.name);
+    return 0;
+  }
   if (!created.ok()) return fail(created);
   // The broker asked may learn of the topic a moment after the controller.
   auto topic = (*admin)->describe_topic(o.name);
@@ -84,7 +94,9 @@ int describe(const TopicOptions& o) {
     fmt::print("{}\n", describe_json(*topic));
     return 0;
   }
-  fmt::print("topic {}: {} partition(s)\n", topic->name, topic->partitions.size());
+  fmt::print("topic {}{}: {} partition(s)\n", topic->name,
+             topic->internal ? " (internal: the brokers write it; clients may only read it)" : "",
+             topic->partitions.size());
   fmt::print("{:>9} {:>6} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12} {:>8}\n", "partition",
              "leader", "replicas", "caught-up", "log-start", "high-watermark", "log-end", "bytes",
              "segments");
@@ -96,8 +108,13 @@ int describe(const TopicOptions& o) {
                p.caught_up.empty() ? std::string("-") : fmt::format("{}", fmt::join(p.caught_up, ",")),
                p.log_start_offset, p.high_watermark, p.log_end_offset, p.size_bytes, p.segments);
   }
-  fmt::print("configs:\n");
-  for (const auto& [key, value] : topic->configs) fmt::print("  {} = {}\n", key, value);
+  fmt::print("configs (* set for this topic; the others are the broker's defaults):\n");
+  for (const auto& [key, value] : topic->configs) {
+    fmt::print("  {} {} = {}\n", topic->overridden.count(key) ? '*' : ' ', key, value);
+  }
+  fmt::print("retention is applied every {} ms (cairnd --retention-check-interval-ms): records outlive "
+             "retention.ms and retention.bytes by up to that long, and go a whole segment at a time\n",
+             topic->retention_check_interval_ms);
   return 0;
 }
 
@@ -143,6 +160,8 @@ void add_topic_commands(CLI::App& app, int& exit_code) {
                          "copies of each partition, on as many brokers (default: 3 in a cluster of 3 or more, else every broker; 1 on a broker alone)")
       ->check(CLI::Range(1, 100));
   create_cmd->add_option("--config", o->configs, kConfigHelp);
+  create_cmd->add_flag("--if-not-exists", o->if_not_exists,
+                       "succeed, changing nothing, when the topic exists already (for setup scripts)");
   o->brokers.add_to(*create_cmd);
   create_cmd->callback([o, &exit_code] { exit_code = create(*o); });
 

@@ -24,8 +24,8 @@ int run(const char* broker) {
   producer_options.client = client;  // acks=all: acknowledged once durable
   auto producer = cairn::Producer::create(producer_options).value();
   for (const char* name : {"ada", "grace", "edsger"}) {
-    cairn::ProducerRecord record{"greetings", std::nullopt, name, std::string("hello ") + name, {}, 0};
-    auto sent = producer->send(std::move(record)).get();  // or pass a callback
+    auto sent = producer->send({.topic = "greetings", .key = name, .value = std::string("hello ") + name})
+                    .get();  // or pass a callback
     if (!sent.ok()) {
       std::fprintf(stderr, "%s\n", sent.status().to_string().c_str());
       return 1;
@@ -42,8 +42,8 @@ int run(const char* broker) {
   (void)consumer->assign({{"greetings", 0}, {"greetings", 1}, {"greetings", 2}});
   auto records = consumer->poll(std::chrono::seconds(2));
   for (const auto& r : records.value()) {
-    std::printf("%d:%lld %s = %s\n", r.partition, static_cast<long long>(r.record.offset.value),
-                r.record.key.value_or("null").c_str(), r.record.value.value_or("null").c_str());
+    std::printf("%d:%lld %s = %s\n", r.partition, static_cast<long long>(r.offset().value),
+                r.key().value_or("null").c_str(), r.value().value_or("null").c_str());
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cluster.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/group_placement.h"
 #include "proto/rpc_error.h"
 
@@ -69,6 +70,20 @@ class AdminImpl final : public Admin {
     return out;
   }
 
+  Status check_health(const std::string& address) override {
+    auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::health::v1::HealthCheckResponse response;
+    auto rpc = stub->Check(cluster_.context().get(), {}, &response);
+    if (!rpc.ok()) {
+      return error(ErrorCode::broker_unavailable, "no answer from {}: {}", address, from_grpc(rpc).to_string());
+    }
+    if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+      return error(ErrorCode::broker_unavailable, "{} answers {}", address,
+                   grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()));
+    }
+    return {};
+  }
+
   Result<std::vector<PartitionMove>> decommission_broker(int32_t id) override {
     v1::MoveReplicasRequest request;
     request.set_decommission_broker(id);
@@ -118,7 +133,9 @@ class AdminImpl final : public Admin {
     if (response.topics_size() != 1) return error(ErrorCode::unknown, "malformed describe answer");
     const auto& t = response.topics(0);
     CAIRN_RETURN_IF_ERROR(from_proto(t.error()));
-    TopicDescription out{t.name(), {}, {t.configs().begin(), t.configs().end()}};
+    TopicDescription out{t.name(), {}, {t.configs().begin(), t.configs().end()},
+                         {t.overridden().begin(), t.overridden().end()}, t.internal(),
+                         t.retention_check_interval_ms()};
     // In a cluster each partition is described by its leader (offsets as
     // it has them, which replicas are caught up): one request per leader.
     std::map<std::string, v1::TopicDescription> by_leader;

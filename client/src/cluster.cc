@@ -25,10 +25,15 @@ Cluster::Cluster(ClientOptions options, TopicCreation creation)
   pin_grpc_callback_queue();  // producers and consumers come and go
 }
 
-std::unique_ptr<grpc::ClientContext> Cluster::context() const {
+std::unique_ptr<grpc::ClientContext> Cluster::context(std::chrono::steady_clock::time_point not_after) const {
+  auto timeout = std::chrono::milliseconds(options_.request_timeout_ms);
+  auto now = std::chrono::steady_clock::now();
+  if (not_after < now + timeout) {
+    timeout = std::max(std::chrono::milliseconds(0),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(not_after - now));
+  }
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(options_.request_timeout_ms));
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
 }
 

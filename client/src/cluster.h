@@ -74,8 +74,9 @@ class Cluster {
   // limit a broker advertised in metadata, and ClientOptions::max_message_bytes.
   size_t max_request_bytes() const;
 
-  // A context with the request deadline set.
-  std::unique_ptr<grpc::ClientContext> context() const;
+  // A context with the request deadline set, or `not_after` if sooner.
+  std::unique_ptr<grpc::ClientContext> context(
+      std::chrono::steady_clock::time_point not_after = std::chrono::steady_clock::time_point::max()) const;
 
  private:
   std::shared_ptr<BrokerConnection> connection_locked(const std::string& address);

@@ -34,6 +34,7 @@ struct PartitionState {
   // A position the broker found outside the log, until auto_offset_reset
   // replaced it (then reported to on_offset_reset).
   std::optional<Offset> out_of_range;
+  bool paused = false;  // neither fetched nor handed out
 };
 
 // A position moved because it was outside the log.
@@ -60,7 +61,11 @@ class ConsumerImpl final : public Consumer {
         cluster_(options_.client),
         reachability_(std::chrono::milliseconds(options_.reconnect_timeout_ms)) {}
 
-  ~ConsumerImpl() override { close(); }
+  ~ConsumerImpl() override {
+    close();
+    for (auto& f : async_commits_) f.wait();  // those close() gave up on: they use this
+  }
+  using Consumer::close;
 
   Status assign(const std::vector<TopicPartition>& partitions) override {
     std::lock_guard lock(mutex_);
@@ -156,6 +161,9 @@ class ConsumerImpl final : public Consumer {
     CAIRN_RETURN_IF_ERROR(resolve_positions());
     std::unique_lock lock(mutex_);
     while (true) {
+      if (std::exchange(woken_, false)) {
+        return error(ErrorCode::woken_up, "poll() was interrupted by wakeup()");
+      }
       // Records before a failure first: they precede what failed.
       if (!ready_.empty()) return take_ready_locked();
       if (!failure_.ok()) return std::exchange(failure_, Status());
@@ -180,19 +188,47 @@ class ConsumerImpl final : public Consumer {
     }
   }
 
-  void close() override {
+  void wakeup() override {
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
+    arrived_.notify_all();
+  }
+
+  Status pause(const std::vector<TopicPartition>& partitions) override {
+    return set_paused(partitions, true);
+  }
+  Status resume(const std::vector<TopicPartition>& partitions) override {
+    return set_paused(partitions, false);
+  }
+
+  std::vector<TopicPartition> paused() const override {
+    std::lock_guard lock(mutex_);
+    std::vector<TopicPartition> out;
+    for (const auto& [tp, state] : partitions_) {
+      if (state.paused) out.push_back(tp);
+    }
+    return out;
+  }
+
+  void close(std::chrono::milliseconds timeout) override {
+    auto not_after = SteadyClock::now() + timeout;
     std::vector<std::future<void>> commits;
     {
       std::lock_guard lock(mutex_);
+      if (closed_) return;
       commits.swap(async_commits_);
     }
-    for (auto& f : commits) f.wait();  // without the lock: their callbacks may call us
+    // Without the lock: their callbacks may call us. Those not done by the
+    // deadline are left for the destructor, which must outlive them.
+    for (auto& f : commits) f.wait_until(not_after);
     if (membership_) {
-      if (options_.enable_auto_commit) (void)commit_sync();
-      membership_->leave();
+      if (options_.enable_auto_commit) (void)commit(consumed_positions(), not_after);
+      membership_->leave(not_after);
     }
     std::unique_lock lock(mutex_);
-    if (closed_) return;
+    std::move(commits.begin(), commits.end(), std::back_inserter(async_commits_));
     closed_ = true;
     for (auto& [address, fetch] : in_flight_) fetch->context.TryCancel();
     arrived_.wait(lock, [&] { return in_flight_.empty(); });
@@ -236,11 +272,29 @@ class ConsumerImpl final : public Consumer {
     return incarnation_;
   }
 
-  Status commit(const Positions& positions) {
+  Status commit(const Positions& positions, SteadyClock::time_point not_after = SteadyClock::time_point::max()) {
     if (!membership_) {
       return error(ErrorCode::invalid_request, "commits need a group: set group_id and subscribe()");
     }
-    return membership_->commit(positions.offsets, positions.incarnation);
+    return membership_->commit(positions.offsets, positions.incarnation, not_after);
+  }
+
+  // A paused partition's records not handed out yet are dropped and its
+  // fetches made void; it fetches from its position again once resumed.
+  Status set_paused(const std::vector<TopicPartition>& partitions, bool paused) {
+    std::lock_guard lock(mutex_);
+    for (const auto& tp : partitions) {
+      if (!partitions_.count(tp)) {
+        return error(ErrorCode::invalid_request, "{} is not assigned to this consumer", tp);
+      }
+    }
+    for (const auto& tp : partitions) {
+      auto& state = partitions_[tp];
+      if (state.paused == paused) continue;
+      state.paused = paused;
+      if (state.position) set_position_locked(tp, state, *state.position);
+    }
+    return {};
   }
 
   // Applies the group's target assignment: drops everything if the
@@ -451,7 +505,7 @@ class ConsumerImpl final : public Consumer {
     std::map<std::string, std::unique_ptr<Fetch>> fetches;
     auto now = SteadyClock::now();
     for (const auto& [tp, state] : partitions_) {
-      if (!state.position) continue;
+      if (!state.position || state.paused) continue;
       auto leader = cluster_.leader(tp);  // Cluster paces refreshes that fail
       if (!leader.ok()) {
         if (is_retriable(leader.status().code())) {
@@ -620,6 +674,7 @@ class ConsumerImpl final : public Consumer {
   uint64_t last_epoch_ = 0;  // epochs come from this one counter, so none is reused
   uint64_t incarnation_ = 0;  // of the group membership partitions_ was assigned under
   Status failure_;
+  bool woken_ = false;  // by wakeup(), until a poll() returns woken_up
   bool closed_ = false;
 };
 

@@ -93,8 +93,16 @@ void GroupMembership::heartbeat_once() {
     return;
   }
   v1::HeartbeatResponse response;
-  auto rpc = (*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
+  auto context = cluster_.context();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    heartbeat_in_flight_ = context.get();
+  }
+  auto rpc = (*broker)->groups->Heartbeat(context.get(), request, &response);
   std::lock_guard lock(mutex_);
+  heartbeat_in_flight_ = nullptr;
+  if (stopping_) return;  // cancelled by leave(), or about to be
   if (!rpc.ok()) {
     cluster_.invalidate(kOffsetsTopic);
     // The coordinator is unreachable (or restarting): retry after a backoff.
@@ -132,7 +140,7 @@ void GroupMembership::heartbeat_once() {
 }
 
 Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
-                               uint64_t incarnation) {
+                               uint64_t incarnation, Clock::time_point not_after) {
   if (offsets.empty()) return {};
   v1::CommitOffsetsRequest request;
   {
@@ -158,7 +166,7 @@ Status GroupMembership::commit(const std::map<TopicPartition, Offset>& offsets,
   auto broker = cluster_.coordinator(options_.group);
   if (!broker.ok()) return broker.status();
   v1::CommitOffsetsResponse response;
-  auto rpc = (*broker)->groups->CommitOffsets(cluster_.context().get(), request, &response);
+  auto rpc = (*broker)->groups->CommitOffsets(cluster_.context(not_after).get(), request, &response);
   if (!rpc.ok()) return from_grpc(rpc);
   Status committed = from_proto(response.error());
   if (committed.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
@@ -183,11 +191,13 @@ Result<std::map<TopicPartition, Offset>> GroupMembership::committed(
   return out;
 }
 
-void GroupMembership::leave() {
+void GroupMembership::leave(Clock::time_point not_after) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
+    // Not waited for: a hung coordinator would hold it until the request timeout.
+    if (heartbeat_in_flight_) heartbeat_in_flight_->TryCancel();
   }
   wake_.notify_one();
   thread_.join();
@@ -199,7 +209,7 @@ void GroupMembership::leave() {
   auto broker = cluster_.coordinator(options_.group);
   if (!broker.ok()) return;
   v1::HeartbeatResponse response;
-  (void)(*broker)->groups->Heartbeat(cluster_.context().get(), request, &response);
+  (void)(*broker)->groups->Heartbeat(cluster_.context(not_after).get(), request, &response);
 }
 
 }  // namespace cairn::client

@@ -60,14 +60,15 @@ class GroupMembership {
   // heartbeat, which this triggers at once when it shrank (a revocation
   // completed). Ignored for an older incarnation.
   void set_owned(std::set<TopicPartition> owned, uint64_t incarnation);
-  // Commits offsets with the current member id and epoch; stale_member_epoch
-  // if they were read under an older incarnation.
-  Status commit(const std::map<TopicPartition, Offset>& offsets, uint64_t incarnation);
+  // Commits offsets with the current member id and epoch, by `not_after`;
+  // stale_member_epoch if they were read under an older incarnation.
+  Status commit(const std::map<TopicPartition, Offset>& offsets, uint64_t incarnation,
+                Clock::time_point not_after = Clock::time_point::max());
   // Committed offsets of these partitions (absent: none committed).
   Result<std::map<TopicPartition, Offset>> committed(const std::set<TopicPartition>& partitions);
   std::string member_id() const;
-  // Leaves the group now (close()).
-  void leave();
+  // Leaves the group now (close()), telling the coordinator by `not_after`.
+  void leave(Clock::time_point not_after = Clock::time_point::max());
 
  private:
   void run();
@@ -93,6 +94,7 @@ class GroupMembership {
   std::set<TopicPartition> owned_;
   bool heartbeat_now_ = true;
   bool stopping_ = false;
+  grpc::ClientContext* heartbeat_in_flight_ = nullptr;  // set while a heartbeat waits for its answer
   std::thread thread_;
 };
 

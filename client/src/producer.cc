@@ -89,7 +89,7 @@ class ProducerImpl final : public Producer {
                      bytes, cluster_.max_request_bytes(), options_.client.max_message_bytes));
       return;
     }
-    if (record.timestamp_ms == 0) record.timestamp_ms = wall_ms();
+    int64_t timestamp_ms = record.timestamp_ms ? *record.timestamp_ms : wall_ms();
     Status reserved = reserve_buffer(bytes);
     if (!reserved.ok()) {
       callback(reserved);
@@ -110,9 +110,9 @@ class ProducerImpl final : public Producer {
       Batch& batch = open_batch_locked(*queue, tp, bytes, batch_limit, &wake);
       batch.builder.add(record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
                         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
-                        record.headers, record.timestamp_ms);
+                        record.headers, timestamp_ms);
       batch.callbacks.push_back(std::move(callback));
-      batch.timestamps.push_back(record.timestamp_ms);
+      batch.timestamps.push_back(timestamp_ms);
       batch.reserved_bytes += bytes;
       if (batch.builder.size_bytes() >= batch_limit) {
         close_batch(batch);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cairn/producer.h"
+#include "proto/record_batch.h"
 #include "cluster.h"
 #include "proto/record_batch_format.h"
 

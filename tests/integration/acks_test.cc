@@ -23,7 +23,7 @@ TEST_CASE("AcksAllIsAnsweredOnlyAfterTheSyncAndReadersSeeOnlySyncedRecords", "[i
 
   auto all = cluster.producer(Acks::all);
   auto start = Clock::now();
-  auto durable = all->send({"slow", 0, std::nullopt, "durable", {}, 0}).get();
+  auto durable = all->send({.topic = "slow", .value = "durable", .partition = 0}).get();
   auto waited = Clock::now() - start;
   REQUIRE(durable.ok());
   CHECK(waited >= kSyncDelay);
@@ -31,7 +31,7 @@ TEST_CASE("AcksAllIsAnsweredOnlyAfterTheSyncAndReadersSeeOnlySyncedRecords", "[i
   // acks=leader is answered once appended, long before the sync ends...
   auto leader = cluster.producer(Acks::leader);
   start = Clock::now();
-  auto appended = leader->send({"slow", 0, std::nullopt, "appended", {}, 0}).get();
+  auto appended = leader->send({.topic = "slow", .value = "appended", .partition = 0}).get();
   waited = Clock::now() - start;
   REQUIRE(appended.ok());
   CHECK(waited < kSyncDelay);

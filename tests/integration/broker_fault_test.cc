@@ -165,7 +165,7 @@ TEST_CASE("AcknowledgedRecordsSurviveSigkillMidStream", "[integration]") {
     auto producer = cluster.producer(Acks::all, /*delivery_timeout_ms=*/2'000);
     for (int i = 0; !stop; ++i) {
       std::string value = "v" + std::to_string(i);
-      ProducerRecord record{"durable", i % 2, std::nullopt, value, {}, 0};
+      ProducerRecord record{.topic = "durable", .value = value, .partition = i % 2};
       producer->send(std::move(record), [&, value](const Result<RecordMetadata>& r) {
         if (!r.ok()) return;  // the broker died: unacknowledged
         std::lock_guard lock(mutex);
@@ -218,7 +218,7 @@ TEST_CASE("SigtermShutsDownCleanlyAndRestartSkipsTheScan", "[integration]") {
   SingleBroker cluster;
   cluster.create_topic("calm", 2);
   auto producer = cluster.producer();
-  for (int i = 0; i < 100; ++i) producer->send({"calm", i % 2, std::nullopt, "v", {}, 0});
+  for (int i = 0; i < 100; ++i) producer->send({.topic = "calm", .value = "v", .partition = i % 2});
   producer->flush();
   cluster.broker.stop();
   std::ifstream first_log(cluster.broker.log_path());

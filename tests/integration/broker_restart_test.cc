@@ -94,7 +94,7 @@ TEST_CASE("ProducersAndConsumersRideOutABrokerRestart", "[integration][restart]"
     for (int i = 0; i < kRecords; ++i) {
       std::string value = "lib-" + std::to_string(i);
       values.insert(value);
-      producer->send({"steady", i % 2, std::nullopt, value, {}, 0}, [&, i](const Result<RecordMetadata>& r) {
+      producer->send({.topic = "steady", .value = value, .partition = i % 2}, [&, i](const Result<RecordMetadata>& r) {
         if (!failures.expect_ok(r.status(), "send " + std::to_string(i))) return;
         std::lock_guard lock(mutex);
         if (!acked.emplace(i, *r).second) failures.add("send " + std::to_string(i) + " acknowledged twice");

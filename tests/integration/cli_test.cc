@@ -28,6 +28,9 @@ TEST_CASE("CliManagesTopicsProducesAndConsumes", "[integration][cli]") {
   CHECK(created.exit_code == 0);
   CHECK_THAT(created.output, Catch::Contains("created topic greetings with 3 partition(s)"));
   CHECK(cairn_cli(cluster, "topic create greetings").exit_code == 1);
+  auto again = cairn_cli(cluster, "topic create greetings --partitions 5 --if-not-exists");
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.output, Catch::Contains("topic greetings already exists; left as it is"));
   CHECK_THAT(cairn_cli(cluster, "topic list").output, Catch::Contains("greetings"));
 
   auto produced = cairn_cli(cluster, "produce greetings --key-separator :", "ada:one\nada:two\nbob:three\n");
@@ -44,9 +47,13 @@ TEST_CASE("CliManagesTopicsProducesAndConsumes", "[integration][cli]") {
   CHECK(std::count(limited.output.begin(), limited.output.end(), '\n') == 1);
 
   auto described = cairn_cli(cluster, "topic describe greetings");
-  CHECK_THAT(described.output, Catch::Contains("retention.ms = 86400000"));
+  CHECK_THAT(described.output, Catch::Contains("  * retention.ms = 86400000\n"));  // set for the topic
+  CHECK_THAT(described.output, Catch::Contains("    segment.bytes = 1073741824\n"));  // the broker's default
+  CHECK_THAT(described.output, Catch::Contains("retention is applied every 300000 ms"));
   CHECK(cairn_cli(cluster, "topic alter greetings --config retention.ms=1000").exit_code == 0);
-  CHECK_THAT(cairn_cli(cluster, "topic describe greetings").output, Catch::Contains("retention.ms = 1000"));
+  CHECK_THAT(cairn_cli(cluster, "topic describe greetings").output, Catch::Contains("* retention.ms = 1000"));
+  CHECK_THAT(cairn_cli(cluster, "topic describe __consumer_offsets").output,
+             Catch::Contains("topic __consumer_offsets (internal: the brokers write it; clients may only read it)"));
   auto bad_config = cairn_cli(cluster, "topic alter greetings --config retention.mss=1");
   CHECK(bad_config.exit_code == 1);
   CHECK_THAT(bad_config.output, Catch::Contains("unknown config key 'retention.mss'"));
@@ -67,7 +74,7 @@ TEST_CASE("CliConsumesFromAnOffsetAndATime", "[integration][cli]") {
   cluster.create_topic("log", 1);
   auto producer = cluster.producer();
   for (int i = 0; i < 10; ++i) {
-    producer->send({"log", 0, std::nullopt, "line" + std::to_string(i), {}, 1'000'000 + i * 1000});
+    producer->send({.topic = "log", .value = "line" + std::to_string(i), .partition = 0, .timestamp_ms = 1'000'000 + i * 1000});
   }
   producer->flush();
   auto from_offset = cairn_cli(cluster, "consume log --from 7 --timeout-ms 800 --print-offset");
@@ -147,7 +154,7 @@ TEST_CASE("CliGroupsDescribeAndResetOffsets", "[integration][cli][groups]") {
   SingleBroker cluster;
   cluster.create_topic("orders", 2);
   auto producer = cluster.producer();
-  for (int i = 0; i < 20; ++i) producer->send({"orders", i % 2, std::nullopt, "o" + std::to_string(i), {}, 0});
+  for (int i = 0; i < 20; ++i) producer->send({.topic = "orders", .value = "o" + std::to_string(i), .partition = i % 2});
   producer->flush();
 
   auto first = cairn_cli(cluster, "consume orders --group billing --from beginning --timeout-ms 1500");
@@ -305,7 +312,7 @@ TEST_CASE("CliGroupConsumerStoppedByASignalCommitsAndLeavesAtOnce", "[integratio
   SingleBroker cluster;
   cluster.create_topic("jobs", 1);
   auto producer = cluster.producer();
-  for (int i = 0; i < 5; ++i) producer->send({"jobs", 0, std::nullopt, "j" + std::to_string(i), {}, 0});
+  for (int i = 0; i < 5; ++i) producer->send({.topic = "jobs", .value = "j" + std::to_string(i), .partition = 0});
   producer->flush();
   for (const char* signal : {"INT", "TERM"}) {
     // `timeout` sends the signal after 3 s and passes the consumer's exit code on.
@@ -328,17 +335,18 @@ TEST_CASE("CliDescribesTopicsAndGroupsAsJson", "[integration][cli][groups]") {
   CHECK(cairn_cli(cluster, "topic create \"a\\\"b\" --partitions 1").exit_code == 1);  // names are checked
   cluster.create_topic("sales", 2);
   auto producer = cluster.producer();
-  for (int i = 0; i < 4; ++i) producer->send({"sales", i % 2, std::nullopt, "s", {}, 0});
+  for (int i = 0; i < 4; ++i) producer->send({.topic = "sales", .value = "s", .partition = i % 2});
   producer->flush();
   CHECK(cairn_cli(cluster, "consume sales --group books --from earliest --max-messages 4").exit_code == 0);
 
   CHECK(cairn_cli(cluster, "topic list --format json").output == "[\"sales\"]\n");
   auto topic = cairn_cli(cluster, "topic describe sales --format json");
   CHECK_THAT(topic.output, Catch::StartsWith(
-      R"({"name":"sales","partitions":[{"partition":0,"leader":0,"replicas":[0],"caught_up":[0],"moving_to":[],)"));
+      R"({"name":"sales","internal":false,"partitions":[{"partition":0,"leader":0,"replicas":[0],"caught_up":[0],"moving_to":[],)"));
   CHECK_THAT(topic.output, Catch::Contains(R"("log_start_offset":0,"high_watermark":2,"log_end_offset":2,)"));
   CHECK_THAT(topic.output, Catch::Contains(R"("configs":{"cleanup.policy":"delete",)"));
-  CHECK_THAT(topic.output, Catch::EndsWith("}}\n"));
+  CHECK_THAT(topic.output, Catch::EndsWith(R"(},"overridden":[],"retention_check_interval_ms":300000}
+)"));
 
   CHECK(cairn_cli(cluster, "group list --format json").output ==
         "[{\"group\":\"books\",\"state\":\"empty\",\"members\":0}]\n");
@@ -376,7 +384,7 @@ TEST_CASE("ProducersCreateATopicOnFirstUseWhereTheBrokerAllowsIt", "[integration
   CHECK(produced.exit_code == 0);
   CHECK_THAT(cairn_cli(cluster, "topic describe clicks").output, Catch::Contains("topic clicks: 3 partition(s)"));
   auto producer = cluster.producer();
-  auto sent = producer->send({"views", 2, std::nullopt, "v", {}, 0}).get();
+  auto sent = producer->send({.topic = "views", .value = "v", .partition = 2}).get();
   INFO(sent.status().to_string());
   CHECK(sent.ok());
   // A topic created without --partitions gets the broker's default too.

@@ -18,6 +18,8 @@
 #include "cairn/admin.h"
 #include "cairn/consumer.h"
 #include "cairn/producer.h"
+#include "proto/strong_int.h"
+#include "proto/topic_partition.h"
 
 namespace cairn::testing {
 
@@ -142,7 +144,7 @@ inline Offset produce_until_retention_moves_the_start(SingleBroker& cluster, con
   OffThreadFailures failures;
   auto send_batch = [&](const std::string& tag) {
     for (int i = 0; i < 10; ++i) {
-      producer->send({topic, 0, std::nullopt, tag + std::to_string(i), {}, 0},
+      producer->send({.topic = topic, .value = tag + std::to_string(i), .partition = 0},
                      [&](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
     }
     producer->flush();

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "cluster_fixture.h"
 #include "proto/batch_test_util.h"
@@ -55,7 +56,7 @@ TEST_CASE("UndecodableBatchIsReportedAtItsOffsetAndNeverSkipped", "[integration]
   cluster.create_topic("ledger", 1);
   auto producer = cluster.producer();
   for (int batch = 0; batch < 3; ++batch) {  // offsets [0, 3), [3, 6), [6, 9)
-    for (int i = 0; i < 3; ++i) producer->send({"ledger", 0, std::nullopt, "v" + std::to_string(batch * 3 + i), {}, 0});
+    for (int i = 0; i < 3; ++i) producer->send({.topic = "ledger", .value = "v" + std::to_string(batch * 3 + i), .partition = 0});
     producer->flush();
   }
   cluster.broker.stop();
@@ -121,7 +122,7 @@ TEST_CASE("ConsumerReportsBrokersSilentForItsReconnectTimeoutAndGoesOn", "[integ
   // It kept retrying: once the broker is back, records flow again (the
   // report may come once more meanwhile).
   REQUIRE(cluster.broker.start().ok());
-  REQUIRE(cluster.producer()->send({"quiet", 0, std::nullopt, "back", {}, 0}).get().ok());
+  REQUIRE(cluster.producer()->send({.topic = "quiet", .value = "back", .partition = 0}).get().ok());
   std::vector<ConsumerRecord> got;
   CHECK(eventually([&] {
     auto records = consumer->poll(std::chrono::milliseconds(200));
@@ -146,4 +147,93 @@ TEST_CASE("SeekingATopicOrPartitionThatDoesNotExistFailsSoon", "[integration][co
     CHECK(sought.code() == ErrorCode::unknown_topic_or_partition);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));  // not the 10 s timeout
   }
+}
+
+TEST_CASE("APausedPartitionIsNeitherFetchedNorHandedOutUntilResumed", "[integration][consumer]") {
+  SingleBroker cluster;
+  cluster.create_topic("flow", 2);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(producer->send({.topic = "flow", .value = "v" + std::to_string(i), .partition = i % 2}).get().ok());
+  }
+  auto consumer = cluster.consumer();
+  TopicPartition fast{"flow", 0}, held{"flow", 1};
+  REQUIRE(consumer->assign({fast, held}).ok());
+  REQUIRE(consumer->pause({held}).ok());
+  CHECK(consumer->paused() == std::vector<TopicPartition>{held});
+  CHECK(consumer->pause({{"flow", 9}}).code() == ErrorCode::invalid_request);
+
+  std::vector<ConsumerRecord> got;
+  for (int polls = 0; polls < 5; ++polls) {  // longer than a fetch's wait: anything would have come
+    auto records = consumer->poll(std::chrono::milliseconds(300));
+    REQUIRE(records.ok());
+    got.insert(got.end(), records->begin(), records->end());
+  }
+  REQUIRE(got.size() == 3);
+  for (const auto& r : got) CHECK(r.partition == 0);
+  CHECK(*consumer->position(held) == Offset(0));
+
+  REQUIRE(consumer->resume({held}).ok());
+  CHECK(consumer->paused().empty());
+  auto resumed = consume(*consumer, 3);
+  REQUIRE(resumed.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(resumed[i].partition == 1);
+    CHECK(resumed[i].offset() == Offset(i));
+  }
+}
+
+TEST_CASE("WakeupInterruptsABlockedPollFromAnotherThread", "[integration][consumer]") {
+  SingleBroker cluster;
+  cluster.create_topic("idle", 1);
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"idle", 0}}).ok());
+
+  auto start = std::chrono::steady_clock::now();
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    consumer->wakeup();
+  });
+  auto blocked = consumer->poll(std::chrono::seconds(20));
+  waker.join();
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(blocked.status().code() == ErrorCode::woken_up);
+  CHECK(waited >= std::chrono::milliseconds(300));
+  CHECK(waited < std::chrono::seconds(10));
+
+  // Once reported, polls wait again; a wakeup with no poll running is
+  // reported by the next one, at once.
+  auto quiet = consumer->poll(std::chrono::milliseconds(300));
+  REQUIRE(quiet.ok());
+  CHECK(quiet->empty());
+  consumer->wakeup();
+  start = std::chrono::steady_clock::now();
+  CHECK(consumer->poll(std::chrono::seconds(20)).status().code() == ErrorCode::woken_up);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("AGroupConsumerClosesWithinItsTimeoutWhenTheBrokerIsGone", "[integration][consumer]") {
+  SingleBroker cluster;
+  cluster.create_topic("orders", 1);
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  options.client.request_timeout_ms = 20'000;  // what close() would otherwise wait per request
+  options.group_id = "billing";
+  options.auto_offset_reset = OffsetReset::earliest;
+  options.fetch_max_wait_ms = 100;
+  auto consumer = std::move(Consumer::create(options)).value();
+  REQUIRE(consumer->subscribe({"orders"}).ok());
+  REQUIRE(cluster.producer()->send({.topic = "orders", .value = "o1"}).get().ok());
+  std::vector<ConsumerRecord> got;
+  REQUIRE(eventually([&] {
+    auto records = consumer->poll(std::chrono::milliseconds(200));
+    if (records.ok()) got.insert(got.end(), records->begin(), records->end());
+    return !got.empty();
+  }, std::chrono::seconds(15)));
+
+  cluster.broker.pause();  // hangs: unanswered requests wait for their deadline
+  auto start = std::chrono::steady_clock::now();
+  consumer->close(std::chrono::milliseconds(1'000));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  cluster.broker.resume();
 }

@@ -25,7 +25,7 @@ void produce_n(SingleBroker& cluster, OffThreadFailures& failures, const std::st
                const std::string& tag = "r", int64_t timestamp_ms = 0) {
   auto producer = cluster.producer();
   for (int i = 0; i < n; ++i) {
-    producer->send({topic, std::nullopt, tag + std::to_string(i % 50), tag + "-" + std::to_string(i), {}, timestamp_ms},
+    producer->send({.topic = topic, .key = tag + std::to_string(i % 50), .value = tag + "-" + std::to_string(i), .timestamp_ms = timestamp_ms},
                    [&](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
   }
   producer->flush();
@@ -448,7 +448,7 @@ TEST_CASE("CompactedTopicKeepsTheLatestValuePerKey", "[integration][groups]") {
   auto producer = cluster.producer();
   for (int round = 0; round < 40; ++round) {
     for (int user = 0; user < 10; ++user) {
-      producer->send({"profiles", 0, "user" + std::to_string(user), "v" + std::to_string(round) + std::string(30, 'x'), {}, 0});
+      producer->send({.topic = "profiles", .key = "user" + std::to_string(user), .value = "v" + std::to_string(round) + std::string(30, 'x'), .partition = 0});
     }
     producer->flush();  // a batch per round, so segments (4 KiB) roll and close
   }

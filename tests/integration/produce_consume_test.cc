@@ -65,11 +65,14 @@ TEST_CASE("ReplayFromOffsetAndFromTimestampReturnsTheSuffix", "[integration]") {
   SingleBroker cluster;
   cluster.create_topic("events", 1);
   auto producer = cluster.producer();
+  OffThreadFailures failures;
   for (int i = 0; i < 500; ++i) {
-    ProducerRecord record{"events", 0, std::nullopt, "e" + std::to_string(i), {}, 5'000'000 + 10 * i};
-    producer->send(std::move(record), [](const Result<RecordMetadata>& r) { REQUIRE(r.ok()); });
+    ProducerRecord record{.topic = "events", .value = "e" + std::to_string(i), .partition = 0,
+                          .timestamp_ms = 5'000'000 + 10 * i};
+    producer->send(std::move(record), [&](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
   }
   producer->flush();
+  REQUIRE(failures.empty());
   TopicPartition tp{"events", 0};
   auto consumer = cluster.consumer();
   REQUIRE(consumer->assign({tp}).ok());
@@ -104,8 +107,8 @@ TEST_CASE("SeveralProducersAndConsumersAtOnceLoseAndReorderNothing", "[integrati
     producers.emplace_back([&, p] {
       auto producer = cluster.producer(p == 0 ? Acks::leader : Acks::all);
       for (int i = 0; i < kPerProducer; ++i) {
-        ProducerRecord record{"busy", std::nullopt, "p" + std::to_string(p) + "-" + std::to_string(i % 8),
-                              std::to_string(i), {}, 0};
+        ProducerRecord record{.topic = "busy", .key = "p" + std::to_string(p) + "-" + std::to_string(i % 8),
+                              .value = std::to_string(i)};
         producer->send(std::move(record), [&](const Result<RecordMetadata>& r) {
           failures.expect_ok(r.status(), "send");
         });
@@ -141,4 +144,25 @@ TEST_CASE("SeveralProducersAndConsumersAtOnceLoseAndReorderNothing", "[integrati
       it->second = value;
     }
   }
+}
+
+TEST_CASE("ARecordStampedAtTimeZeroKeepsItAndOneWithoutATimeGetsNow", "[integration]") {
+  SingleBroker cluster;
+  cluster.create_topic("epoch", 1);
+  auto producer = cluster.producer();
+  auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  REQUIRE(producer->send({.topic = "epoch", .value = "at zero", .timestamp_ms = 0}).get().ok());
+  REQUIRE(producer->send({.topic = "epoch", .value = "now"}).get().ok());
+  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"epoch", 0}}).ok());
+  auto records = consume(*consumer, 2);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].value() == "at zero");
+  CHECK(records[0].timestamp_ms() == 0);
+  CHECK(records[1].value() == "now");
+  CHECK(records[1].timestamp_ms() >= before);
+  CHECK(records[1].timestamp_ms() <= after);
 }

@@ -46,7 +46,7 @@ TEST_CASE("SplitRequestRetriedAfterARefusalKeepsPartitionOrder", "[integration][
   options.batch_bytes = 1 << 20;
   options.linger_ms = 0;
   auto producer = std::move(Producer::create(options)).value();
-  REQUIRE(producer->send({"ordered", 0, std::nullopt, "warm-up", {}, 0}).get().ok());
+  REQUIRE(producer->send({.topic = "ordered", .value = "warm-up", .partition = 0}).get().ok());
 
   // While the broker hangs, the first batch goes out and the rest (22 batches
   // of about 1 MiB) wait behind it, to be split once it is answered.
@@ -55,7 +55,7 @@ TEST_CASE("SplitRequestRetriedAfterARefusalKeepsPartitionOrder", "[integration][
   Acknowledgements acks;
   cluster.broker.pause();
   for (int i = 0; i < kRecords; ++i) {
-    producer->send({"ordered", 0, std::nullopt, std::to_string(i) + ":" + value, {}, 0}, acks.callback(i));
+    producer->send({.topic = "ordered", .value = std::to_string(i) + ":" + value, .partition = 0}, acks.callback(i));
   }
   cluster.broker.resume();
   producer->flush();
@@ -86,7 +86,7 @@ TEST_CASE("RecordBeyondTheBrokersRequestLimitFailsAtOnceAndTheRestFits", "[integ
   cluster.create_topic("small", 1, {{"max.message.bytes", "90000"}});
   auto producer = cluster.producer(Acks::all, /*delivery_timeout_ms=*/10'000);
   auto started = std::chrono::steady_clock::now();
-  auto big = producer->send({"small", 0, std::nullopt, std::string(150'000, 'x'), {}, 0});
+  auto big = producer->send({.topic = "small", .value = std::string(150'000, 'x'), .partition = 0});
   REQUIRE(big.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
   auto refused = big.get();
@@ -96,7 +96,7 @@ TEST_CASE("RecordBeyondTheBrokersRequestLimitFailsAtOnceAndTheRestFits", "[integ
   // 40 records of 10 KB: more than one request's worth, each fits.
   Acknowledgements acks;
   for (int i = 0; i < 40; ++i) {
-    producer->send({"small", 0, std::nullopt, std::to_string(i) + std::string(10'000, 'y'), {}, 0}, acks.callback(i));
+    producer->send({.topic = "small", .value = std::to_string(i) + std::string(10'000, 'y'), .partition = 0}, acks.callback(i));
   }
   producer->flush();
   CHECK_NO_OFF_THREAD_FAILURES(acks.failures);

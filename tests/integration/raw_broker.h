@@ -13,6 +13,7 @@
 
 #include "cairn/v1/broker.grpc.pb.h"
 #include "cluster_fixture.h"
+#include "proto/record_batch.h"
 #include "proto/record_batch_format.h"
 
 namespace cairn::testing {

@@ -52,7 +52,7 @@ void produce_until(Producer& producer, const std::string& topic, int32_t partiti
     for (int32_t p = 0; p < partitions; ++p) {
       for (int i = 0; i < 5; ++i) {
         std::string value = fmt::format("r{}-p{}-{}", round, p, i);
-        producer.send({topic, p, std::nullopt, value, {}, 0},
+        producer.send({.topic = topic, .value = value, .partition = p},
                       [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
       }
     }
@@ -74,7 +74,7 @@ void send_to_two_partitions(Producer& producer, const std::string& topic, const 
                             int count, Acknowledged& into) {
   for (int i = 0; i < count; ++i) {
     std::string value = tag + std::to_string(i);
-    producer.send({topic, i % 2, std::nullopt, value, {}, 0},
+    producer.send({.topic = topic, .value = value, .partition = i % 2},
                   [&into, value](const Result<RecordMetadata>& sent) { into.add(sent, value); });
   }
   producer.flush();
@@ -161,7 +161,7 @@ TEST_CASE("AStoppedLeaderIsNeverAStaleLeader", "[integration][cluster]") {
   auto send = [&](const std::string& tag, int count) {
     for (int i = 0; i < count; ++i) {
       std::string value = tag + std::to_string(i);
-      producer->send({"orders", 0, std::nullopt, value, {}, 0},
+      producer->send({.topic = "orders", .value = value, .partition = 0},
                      [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
     }
     producer->flush();
@@ -215,7 +215,7 @@ TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cl
     auto producer = cluster.producer();
     for (int i = 0; i < 300; ++i) {
       std::string value = tag + std::to_string(i);
-      producer->send({"ledger", i % 3, std::nullopt, value, {}, 0},
+      producer->send({.topic = "ledger", .value = value, .partition = i % 3},
                      [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
     }
     producer->flush();
@@ -602,7 +602,7 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
   Acknowledged acked(failures);
   for (int i = 0; i < 30; ++i) {
     std::string value = "v" + std::to_string(i);
-    (*producer)->send({"solo", i % 3, std::nullopt, value, {}, 0},
+    (*producer)->send({.topic = "solo", .value = value, .partition = i % 3},
                       [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
   }
   (*producer)->flush();
@@ -648,7 +648,7 @@ TEST_CASE("AConsumerSeeksATopicWhoseLeadersAreStillBeingElected", "[integration]
   REQUIRE(end.ok());
   // The end is where the next record lands (after the leader's own entry).
   auto producer = cluster.producer();
-  auto sent = producer->send({"fresh", 1, std::nullopt, "first", {}, 0}).get();
+  auto sent = producer->send({.topic = "fresh", .value = "first", .partition = 1}).get();
   REQUIRE(sent.ok());
   CHECK(sent->offset == *end);
 }
@@ -710,6 +710,14 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
   };
   CHECK(eventually([&] { return all_caught_up(2, 0); }, std::chrono::seconds(10)));
   CHECK_THAT(cli("topic describe events").output, Catch::Contains("caught-up"));
+  CHECK(cli("consume events --group audit --from earliest --max-messages 1 --timeout-ms 5000").exit_code == 0);
+  CommandResult healthy;
+  CHECK(eventually([&] { return (healthy = cli("cluster health")).exit_code == 0; }, std::chrono::seconds(10)));
+  INFO(healthy.output);
+  CHECK_THAT(healthy.output, Catch::Contains("brokers: 3 of 3 serve; controller: broker"));
+  CHECK_THAT(healthy.output, Catch::Contains("without a leader, 0 under-replicated)"));
+  CHECK_THAT(healthy.output, Catch::Contains("audit events/1: 1 record(s) behind"));
+  CHECK_THAT(healthy.output, Catch::EndsWith("\nhealthy\n"));
 
   // A broker down is reported, not hidden: unreachable, and caught up nowhere.
   cluster.broker(3).kill();
@@ -732,6 +740,13 @@ TEST_CASE("TheCliCreatesReplicatedTopicsAndDescribesTheCluster", "[integration][
                std::string::npos;
       },
       std::chrono::seconds(20)));
+  auto unhealthy = cli("cluster health");
+  INFO(unhealthy.output);
+  CHECK(unhealthy.exit_code == 1);
+  CHECK_THAT(unhealthy.output, Catch::Contains("brokers: 2 of 3 serve"));
+  CHECK_THAT(unhealthy.output, Catch::Contains(fmt::format("problem: broker 3 ({}) does not serve", cluster.broker(3).address())));
+  CHECK_THAT(unhealthy.output, Catch::Contains("is under-replicated: replicas"));
+  CHECK_THAT(unhealthy.output, Catch::EndsWith("unhealthy\n"));
   auto refused = cli("topic create three --replication-factor 3");
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.output, Catch::Contains("3 (not heard from for 5 s)"));
@@ -753,7 +768,7 @@ TEST_CASE("AGroupResumesFromItsCommittedOffsetsAfterItsCoordinatorIsKilled", "[i
     auto producer = cluster.producer();
     OffThreadFailures failures;
     for (int i = 0; i < 300; ++i) {
-      producer->send({"work", i % 3, std::nullopt, "job" + std::to_string(i), {}, 0},
+      producer->send({.topic = "work", .value = "job" + std::to_string(i), .partition = i % 3},
                      [&failures](const Result<RecordMetadata>& r) { failures.expect_ok(r.status(), "send"); });
     }
     producer->flush();

@@ -59,7 +59,7 @@ TEST_CASE("SecondBrokerOnADataDirInUseIsRefusedAndTheFirstKeepsServing", "[integ
   SingleBroker cluster;
   cluster.create_topic("kept", 1);
   auto producer = cluster.producer();
-  producer->send({"kept", 0, std::nullopt, "before", {}, 0});
+  producer->send({.topic = "kept", .value = "before", .partition = 0});
   producer->flush();
 
   auto second = run_cairnd(fmt::format("--data-dir {} --listen 127.0.0.1:0", cluster.broker.data_dir()));
@@ -68,7 +68,7 @@ TEST_CASE("SecondBrokerOnADataDirInUseIsRefusedAndTheFirstKeepsServing", "[integ
   CHECK_THAT(second.output, !Catch::Contains("rebuilding"));
 
   // The first broker's data and index are intact, before and after a restart.
-  producer->send({"kept", 0, std::nullopt, "after", {}, 0});
+  producer->send({.topic = "kept", .value = "after", .partition = 0});
   producer->flush();
   cluster.broker.stop();
   REQUIRE(cluster.broker.start().ok());

@@ -3,13 +3,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cairn/client_options.h"
-#include "proto/status.h"
-#include "proto/strong_int.h"
-#include "proto/topic_partition.h"
+#include "cairn/status.h"
+#include "cairn/strong_int.h"
+#include "cairn/topic_partition.h"
 
 namespace cairn {
 
@@ -33,7 +34,12 @@ struct PartitionDescription {
 struct TopicDescription {
   std::string name;
   std::vector<PartitionDescription> partitions;
-  std::map<std::string, std::string> configs;
+  std::map<std::string, std::string> configs;  // every config, with its effective value
+  std::set<std::string> overridden;            // those set for this topic; others are the broker's defaults
+  bool internal = false;                       // the brokers' own: clients may only read it
+  // How often the broker applies retention: records outlive retention.ms or
+  // retention.bytes by up to this long.
+  int64_t retention_check_interval_ms = 0;
 };
 
 // A broker of the cluster as metadata names it, and whether it answered.
@@ -127,6 +133,10 @@ class Admin {
   virtual Status delete_topic(const std::string& name) = 0;
   // The brokers, each asked directly whether it answers, and the controller.
   virtual Result<ClusterDescription> describe_cluster() = 0;
+  // Asks the gRPC health service (grpc.health.v1) of the broker at
+  // `address` (host:port) whether it serves: ok when it does, else
+  // broker_unavailable saying what it answered or why it did not.
+  virtual Status check_health(const std::string& address) = 0;
   // Moves every replica off broker `id`, and keeps new topics off it, while
   // clients keep running: new replicas join each partition's Raft group as
   // learners, become voters once caught up, then the old one leaves. Refused

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/status.h"
+#include "cairn/status.h"
 
 namespace cairn {
 

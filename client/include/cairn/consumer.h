@@ -5,14 +5,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cairn/client_options.h"
-#include "proto/record_batch.h"
-#include "proto/status.h"
-#include "proto/strong_int.h"
-#include "proto/topic_partition.h"
+#include "cairn/record.h"
+#include "cairn/status.h"
+#include "cairn/strong_int.h"
+#include "cairn/topic_partition.h"
 
 namespace cairn {
 
@@ -73,10 +74,18 @@ struct RebalanceListener {
   std::function<void(const std::vector<TopicPartition>&)> on_lost;
 };
 
+// A record poll() handed out, and where it was read.
 struct ConsumerRecord {
   std::string topic;
   int32_t partition = 0;
-  Record record;  // key, value, headers, timestamp, offset
+  Record record;
+
+  // Null key or value: absent (a null value is a tombstone).
+  const std::optional<std::string>& key() const { return record.key; }
+  const std::optional<std::string>& value() const { return record.value; }
+  const std::vector<RecordHeader>& headers() const { return record.headers; }
+  Offset offset() const { return record.offset; }
+  int64_t timestamp_ms() const { return record.timestamp_ms; }
 };
 
 // Reads partitions assigned by hand (assign) or by its group (subscribe).
@@ -127,9 +136,28 @@ class Consumer {
   virtual Result<std::map<TopicPartition, Offset>> committed(const std::vector<TopicPartition>& partitions) = 0;
 
   // Records available now, or within `timeout`; empty when none came.
+  // Fails with woken_up when wakeup() was called since the last poll.
   virtual Result<std::vector<ConsumerRecord>> poll(std::chrono::milliseconds timeout) = 0;
-  // Commits (with auto-commit), leaves the group, stops fetching.
-  virtual void close() = 0;
+  // The one call any thread may make: a poll() waiting for records returns
+  // woken_up at once; one in the middle of a request to the coordinator
+  // returns so when that ends; with no poll running, the next one does.
+  // For stopping a consumer from a signal handler's thread or a shutdown hook.
+  virtual void wakeup() = 0;
+
+  // Stops handing out and fetching records of these assigned partitions,
+  // keeping their positions and the group membership (for back-pressure:
+  // the application keeps polling, and so stays in the group). Records of
+  // theirs not handed out yet are fetched again after resume().
+  virtual Status pause(const std::vector<TopicPartition>& partitions) = 0;
+  virtual Status resume(const std::vector<TopicPartition>& partitions) = 0;
+  virtual std::vector<TopicPartition> paused() const = 0;
+
+  // Commits (with auto-commit), leaves the group, stops fetching, all within
+  // `timeout`: what cannot finish by then is abandoned (the group then
+  // removes the member after its session timeout). Again later: nothing.
+  virtual void close(std::chrono::milliseconds timeout) = 0;
+  // close() with Kafka's default of 30 s.
+  void close() { close(std::chrono::seconds(30)); }
 };
 
 }  // namespace cairn

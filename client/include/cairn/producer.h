@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "cairn/client_options.h"
-#include "proto/compression.h"
-#include "proto/record_batch.h"
-#include "proto/status.h"
-#include "proto/strong_int.h"
+#include "cairn/compression.h"
+#include "cairn/record.h"
+#include "cairn/status.h"
+#include "cairn/strong_int.h"
 
 namespace cairn {
 
@@ -44,16 +44,19 @@ struct ProducerOptions {
   int32_t delivery_timeout_ms = 120'000;
 };
 
-// A record to send. Without a partition, records with a key go to
-// murmur2(key) % partitions (Kafka's default partitioner); records without
-// a key stick to one partition until its batch is sent.
+// A record to send, written with designated initializers:
+//   ProducerRecord{.topic = "orders", .key = id, .value = json}
+// Without a partition, records with a key go to murmur2(key) % partitions
+// (Kafka's default partitioner); records without a key stick to one
+// partition until its batch is sent. A null value is a tombstone. (The {}
+// let -Wextra builds leave fields out without a warning.)
 struct ProducerRecord {
-  std::string topic;
-  std::optional<int32_t> partition;
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  std::vector<RecordHeader> headers;
-  int64_t timestamp_ms = 0;  // 0: now
+  std::string topic{};
+  std::optional<std::string> key{};
+  std::optional<std::string> value{};
+  std::vector<RecordHeader> headers{};
+  std::optional<int32_t> partition{};     // none: chosen as above
+  std::optional<int64_t> timestamp_ms{};  // ms since the Unix epoch; none: now
 };
 
 // Where an acknowledged record landed.

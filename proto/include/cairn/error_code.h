@@ -30,6 +30,7 @@ enum class ErrorCode : int32_t {
   group_not_empty = 19,            // the group has active members
   group_not_found = 20,
   internal_topic = 21,             // the broker owns this topic: clients may not write, delete or alter it
+  woken_up = 22,                   // Consumer::wakeup() interrupted a blocked call (client side only)
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.

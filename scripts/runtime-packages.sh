@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Lists the Debian packages whose shared libraries the programs installed
+# under PREFIX (bin/, lib/) load: what a runtime image must install. Used by
+# the Dockerfile, so the image follows the build's dependencies by itself.
+#   scripts/runtime-packages.sh /opt/cairn
+set -euo pipefail
+prefix=${1:?usage: runtime-packages.sh PREFIX}
+libs=$(ldd "$prefix"/bin/* "$prefix"/lib/*.so 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u)
+for lib in $libs; do
+  # Merged /usr: dpkg may know the file under /lib or under /usr/lib.
+  dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "${lib#/usr}" 2>/dev/null ||
+    { echo "runtime-packages: no package holds $lib" >&2; exit 1; }
+done | cut -d: -f1 | sort -u
