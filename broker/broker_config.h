@@ -22,6 +22,9 @@ struct BrokerConfig {
   // --port-file: if set, the bound port is written there once serving
   // (for scripts and tests that listen on port 0).
   std::string port_file;
+  // --metrics-listen: host:port to serve Prometheus metrics on (GET
+  // /metrics), port 0 picks a free one. Default empty: not served.
+  std::string metrics_listen;
   // --node-id: this broker's id in metadata (in a cluster, its id in
   // --controller-voters). Default 0.
   int32_t node_id = 0;

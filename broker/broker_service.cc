@@ -14,10 +14,10 @@ constexpr const char* kProduceBudgetExhausted =
 
 BrokerService::BrokerService(const BrokerConfig& config, TopicManager& topics,
                              asio::io_context& io, int32_t advertised_port,
-                             const Controller* controller)
+                             const Controller* controller, BrokerMetrics& metrics)
     : config_(config), topics_(topics), controller_(controller), io_(io),
-      advertised_port_(advertised_port),
-      produce_(config, topics, io) {}
+      advertised_port_(advertised_port), metrics_(metrics),
+      produce_(config, topics, io, metrics) {}
 
 grpc::ServerUnaryReactor* BrokerService::Produce(grpc::CallbackServerContext* context,
                                                  const v1::ProduceRequest* request,
@@ -49,9 +49,14 @@ grpc::ServerUnaryReactor* BrokerService::Fetch(grpc::CallbackServerContext* cont
   }
   FetchLimits limits{config_.max_fetch_wait_ms, static_cast<size_t>(config_.fetch_max_bytes),
                      static_cast<size_t>(config_.max_request_bytes)};
+  auto arrived = std::chrono::steady_clock::now();
   auto op = std::make_shared<FetchOperation>(
-      topics_, io_, request, response, [reactor] { reactor->Finish(grpc::Status::OK); }, limits,
-      shutting_down_);
+      topics_, io_, request, response,
+      [this, reactor, response, arrived] {
+        metrics_.fetch_answered(*response, std::chrono::steady_clock::now() - arrived);
+        reactor->Finish(grpc::Status::OK);
+      },
+      limits, shutting_down_);
   op->start();
   return reactor;
 }

@@ -21,7 +21,7 @@ class BrokerService final : public v1::Broker::CallbackService {
  public:
   // `controller` is null on a broker alone.
   BrokerService(const BrokerConfig& config, TopicManager& topics, asio::io_context& io,
-                int32_t advertised_port, const Controller* controller);
+                int32_t advertised_port, const Controller* controller, BrokerMetrics& metrics);
 
   // Known once the server bound its port.
   void set_advertised_port(int32_t port) { advertised_port_ = port; }
@@ -52,6 +52,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   const Controller* const controller_;
   asio::io_context& io_;
   std::atomic<int32_t> advertised_port_;
+  BrokerMetrics& metrics_;
   std::atomic<bool> shutting_down_{false};
   ProduceHandler produce_;
 };

@@ -43,11 +43,17 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->check(CLI::ExistingFile)
       ->check(strict_config_file(app))
       ->trigger_on_parse();
+  // A value is taken whole: CLI11 would split `controller-voters = 1@a:1,2@b:2`
+  // at its commas (and a value at its spaces) into several. Repeat a line
+  // for a repeatable option (topic-default).
+  app.get_config_formatter_base()->arrayDelimiter('\n');
   app.add_option("--data-dir", c.data_dir, "Where segments, the index and the topic list live")
       ->capture_default_str();
   app.add_option("--listen", c.listen, "host:port to serve gRPC on; port 0 picks a free one")
       ->capture_default_str();
   app.add_option("--port-file", c.port_file, "Write the bound port to this file once serving");
+  app.add_option("--metrics-listen", c.metrics_listen,
+                 "host:port to serve Prometheus metrics on (GET /metrics); empty (default): not served");
   app.add_option("--node-id", c.node_id,
                  "This broker's id in metadata; in a cluster, its id in --controller-voters")
       ->capture_default_str()

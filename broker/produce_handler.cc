@@ -15,8 +15,8 @@ namespace cairn::broker {
 constexpr int32_t kDefaultProduceTimeoutMs = 30'000;
 
 ProduceHandler::ProduceHandler(const BrokerConfig& config, TopicManager& topics,
-                               asio::io_context& io)
-    : config_(config), topics_(topics), io_(io) {}
+                               asio::io_context& io, BrokerMetrics& metrics)
+    : config_(config), topics_(topics), io_(io), metrics_(metrics) {}
 
 std::shared_ptr<Partition> ProduceHandler::partition_for_produce(const TopicPartition& tp) {
   if (auto partition = topics_.partition(tp)) return partition;
@@ -89,8 +89,10 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     inflight_bytes_ -= bytes;
     return false;
   }
-  auto op = std::make_shared<ProduceOperation>([this, bytes, done = std::move(done)] {
+  auto arrived = std::chrono::steady_clock::now();
+  auto op = std::make_shared<ProduceOperation>([this, bytes, arrived, response, done = std::move(done)] {
     inflight_bytes_ -= bytes;
+    metrics_.produce_answered(*response, std::chrono::steady_clock::now() - arrived);
     done();
   });
   bool wait_durable = request.acks() == v1::ACKS_ALL;
@@ -116,6 +118,8 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
       to_proto(appended.status(), result->mutable_error());
       continue;
     }
+    metrics_.appended(data.topic(), appended->last_offset - appended->base_offset + 1,
+                      static_cast<int64_t>(data.has_records() ? data.records().ByteSizeLong() : data.batches().size()));
     result->set_base_offset(appended->base_offset.value);
     result->set_last_offset(appended->last_offset.value);
     result->set_append_time_ms(appended->append_time_ms);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "broker/broker_config.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/broker.pb.h"
 #include "storage/partition_log.h"
@@ -20,7 +21,8 @@ namespace cairn::broker {
 // size until acknowledged, and is refused (resource_exhausted) beyond it.
 class ProduceHandler {
  public:
-  ProduceHandler(const BrokerConfig& config, TopicManager& topics, asio::io_context& io);
+  ProduceHandler(const BrokerConfig& config, TopicManager& topics, asio::io_context& io,
+                 BrokerMetrics& metrics);
 
   // Appends every partition of `request` (each whole or not at all), fills
   // `response`, and calls `done` once it may be sent: at once for acks 0/1,
@@ -37,6 +39,7 @@ class ProduceHandler {
   const BrokerConfig& config_;
   TopicManager& topics_;
   asio::io_context& io_;
+  BrokerMetrics& metrics_;
   std::atomic<int64_t> inflight_bytes_{0};
 };
 

@@ -5,8 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <thread>
 
 #include "broker/cluster/node_identity.h"
+#include "broker/metrics/metered_env.h"
+#include "broker/metrics/partition_collector.h"
 #include "proto/grpc_callback_queue.h"
 #include "storage/slow_sync_env.h"
 
@@ -60,6 +63,8 @@ Status Server::open_components() {
         *options.env, std::chrono::milliseconds(c.test_sync_delay_ms));
     options.env = test_env_.get();
   }
+  metered_env_ = std::make_unique<MeteredEnv>(*options.env, *metrics_);
+  options.env = metered_env_.get();
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
@@ -108,6 +113,14 @@ Status Server::open_components() {
     if (!controller.ok()) return controller.status();
     controller_ = std::move(*controller);
   }
+  // Before gRPC: a broker that cannot serve its metrics never looks started.
+  if (!config_.metrics_listen.empty()) {
+    auto metrics = MetricsServer::start(
+        config_.metrics_listen, {metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id)});
+    if (!metrics.ok()) return metrics.status();
+    metrics_server_ = std::move(*metrics);
+    spdlog::info("serving metrics on http://{}/metrics (port {})", config_.metrics_listen, metrics_server_->port());
+  }
   return {};
 }
 
@@ -150,7 +163,7 @@ Status Server::start_grpc(const ListenAddress& address) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_request_bytes));
   // The port is known only after BuildAndStart; services read it lazily.
-  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0, controller_.get());
+  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0, controller_.get(), *metrics_);
   admin_service_ = std::make_unique<AdminService>(config_, *topics_, controller_.get());
   builder.RegisterService(broker_service_.get());
   builder.RegisterService(admin_service_.get());
@@ -185,15 +198,56 @@ Status Server::start_grpc(const ListenAddress& address) {
 void Server::shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  metrics_server_.reset();  // scrapes read the partitions: none while they close
   // The controller first: changes waiting on it answer shutting_down, so
   // the server's shutdown does not wait them out.
   if (controller_) controller_->stop();
+  if (grpc_server_ && replica_manager_) hand_off_leadership();
   if (grpc_server_) stop_serving();
   if (groups_) groups_->stop();
   work_.reset();
   io_.stop();
   for (auto& t : io_threads_) t.join();
   if (store_) close_store();
+}
+
+// A controlled shutdown, as Kafka's: the partitions led here move to
+// caught-up followers while this broker still answers, so each is without a
+// leader for one transfer rather than for an election timeout after it
+// stops. Transfers that time out are retried; bounded by kHandOffWait.
+// Then its replicas stop taking part: leadership handed back to this broker
+// (the preferred leader of some partitions) or an election it won during
+// the grace period would strand those partitions when it exits.
+void Server::hand_off_leadership() {
+  constexpr auto kHandOffWait = std::chrono::seconds(5);
+  auto led_here = [&] {
+    std::vector<std::shared_ptr<Partition>> out;
+    for (const auto& topic : topics_->topics()) {
+      for (const auto& partition : topic.partitions) {
+        if (partition && partition->replica() && partition->replica()->is_leader()) out.push_back(partition);
+      }
+    }
+    return out;
+  };
+  auto led = led_here();
+  if (!led.empty()) spdlog::info("shutting down: handing leadership of {} partition(s) to followers", led.size());
+  auto give_up = std::chrono::steady_clock::now() + kHandOffWait;
+  while (!led.empty() && std::chrono::steady_clock::now() < give_up) {
+    for (const auto& partition : led) partition->replica()->hand_off();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    led = led_here();
+  }
+  if (!led.empty()) {
+    spdlog::warn("shutting down: {} partition(s) still led here after {} s (no follower caught up); they "
+                 "elect a leader once this broker stops",
+                 led.size(), std::chrono::duration_cast<std::chrono::seconds>(kHandOffWait).count());
+  }
+  for (const auto& topic : topics_->topics()) {
+    for (const auto& partition : topic.partitions) {
+      if (partition && partition->replica()) partition->replica()->stop();
+    }
+  }
+  spdlog::info("shutting down: this broker's replicas left their groups; the others go on");
 }
 
 void Server::stop_serving() {

@@ -20,6 +20,8 @@
 #include "broker/group/group_coordinator.h"
 #include "broker/groups_service.h"
 #include "broker/listen_address.h"
+#include "broker/metrics/broker_metrics.h"
+#include "broker/metrics/metrics_server.h"
 #include "broker/replication/replica_manager.h"
 #include "broker/topic_manager.h"
 #include "storage/env.h"
@@ -49,6 +51,7 @@ class Server {
   Status open_components();
   Status open_cluster(storage::Env& env);
   Status start_grpc(const ListenAddress& address);
+  void hand_off_leadership();
   void stop_serving();
   void close_store();
 
@@ -58,7 +61,10 @@ class Server {
   // logs, io its timers, the replica manager (its transport) the replicas
   // the topics hold.
   std::unique_ptr<DataDirLock> data_dir_lock_;  // released last: outlives everything using the folder
+  // Counted into from the first file opened to the last one closed.
+  std::unique_ptr<BrokerMetrics> metrics_ = std::make_unique<BrokerMetrics>();
   std::unique_ptr<storage::Env> test_env_;      // --test-sync-delay-ms only; outlives the store
+  std::unique_ptr<storage::Env> metered_env_;   // outlives the store
   std::unique_ptr<storage::Store> store_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -72,6 +78,7 @@ class Server {
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<GroupsService> groups_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<MetricsServer> metrics_server_;  // --metrics-listen only; reads topics_
   int32_t port_ = 0;
   bool stopped_ = false;
 };

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A local three-broker Cairn cluster on 127.0.0.1, in the background.
 #   scripts/cluster.sh up       installs what is missing, builds, starts brokers 1..3
-#                               on ports 7070..7072 (data and logs in ./data/broker-N)
+#                               on ports 7070..7072 (data and logs in ./data/broker-N),
+#                               metrics on 9070..9072 (GET /metrics)
+#   scripts/cluster.sh restart  a rolling restart: one broker at a time, each stopped
+#                               cleanly (leaderships handed over) and caught up again
 #   scripts/cluster.sh status   which brokers run, and the cluster as they see it
 #   scripts/cluster.sh down     stops them cleanly (SIGTERM; data stays)
 # Each broker reads data/broker-N.conf, written here: the format of
@@ -15,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 BROKERS=(1 2 3)
 port_of() { echo $((7069 + $1)); }
+port_of_metrics_base=9069  # broker N serves /metrics on 127.0.0.1:9069+N
 VOTERS="1@127.0.0.1:7070,2@127.0.0.1:7071,3@127.0.0.1:7072"
 export CAIRN_BROKERS="127.0.0.1:7070,127.0.0.1:7071,127.0.0.1:7072"
 
@@ -24,6 +28,30 @@ running() {
   pid=$(cat "data/broker-$1.pid" 2>/dev/null) || return 1
   state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
   [[ "$state" != Z* ]]
+}
+
+# Starts broker $1 in the background with its config file; the rest of
+# the arguments go to cairnd.
+start_broker() {
+  local id=$1
+  shift
+  cat > "data/broker-$id.conf" <<CONF
+# Written by scripts/cluster.sh; every option: docs/cairnd.conf.example.
+node-id = $id
+listen = 127.0.0.1:$(port_of "$id")
+metrics-listen = 127.0.0.1:$((port_of_metrics_base + id))
+data-dir = data/broker-$id
+controller-voters = $VOTERS
+CONF
+  build/bin/cairnd --config "data/broker-$id.conf" "$@" >> "data/broker-$id.log" 2>&1 &
+  echo $! > "data/broker-$id.pid"
+}
+
+# SIGTERM: a clean shutdown, which first hands the broker's leaderships to
+# caught-up followers.
+stop_broker() {
+  kill -TERM "$(cat "data/broker-$1.pid")"
+  while running "$1"; do sleep 0.1; done
 }
 
 up() {
@@ -37,15 +65,7 @@ up() {
       echo "broker $id already runs (pid $(cat "data/broker-$id.pid"))"
       continue
     fi
-    cat > "data/broker-$id.conf" <<CONF
-# Written by scripts/cluster.sh up; every option: docs/cairnd.conf.example.
-node-id = $id
-listen = 127.0.0.1:$(port_of "$id")
-data-dir = data/broker-$id
-controller-voters = $VOTERS
-CONF
-    build/bin/cairnd --config "data/broker-$id.conf" "$@" >> "data/broker-$id.log" 2>&1 &
-    echo $! > "data/broker-$id.pid"
+    start_broker "$id" "$@"
   done
   # Serving once each answers; the cluster once a controller is elected.
   for _ in $(seq 1 100); do
@@ -70,12 +90,43 @@ CONF
 down() {
   for id in "${BROKERS[@]}"; do
     if running "$id"; then
-      kill -TERM "$(cat "data/broker-$id.pid")"
-      while running "$id"; do sleep 0.1; done
+      stop_broker "$id"
       echo "broker $id stopped"
     fi
     rm -f "data/broker-$id.pid"
   done
+}
+
+# A rolling restart (after an upgrade or a config change): one broker at a
+# time is stopped cleanly (its leaderships move first, so each partition is
+# without a leader for one transfer), started again, and waited for until
+# `cairn cluster health` says every replica caught up; then leaders go back
+# to their preferred brokers.
+restart() {
+  for id in "${BROKERS[@]}"; do
+    if running "$id"; then
+      stop_broker "$id"
+      echo "broker $id stopped (its leaderships handed over)"
+    fi
+    start_broker "$id" "$@"
+    local healthy=""
+    for _ in $(seq 1 600); do
+      if build/bin/cairn cluster health > /dev/null 2>&1; then healthy=yes; break; fi
+      if ! running "$id"; then
+        echo "broker $id exited; the end of data/broker-$id.log says why:" >&2
+        tail -n 5 "data/broker-$id.log" >&2
+        return 1
+      fi
+      sleep 0.1
+    done
+    if [[ -z "$healthy" ]]; then
+      echo "broker $id is back but the cluster is not healthy after 60 s; stopping here:" >&2
+      build/bin/cairn cluster health >&2 || true
+      return 1
+    fi
+    echo "broker $id back, every replica caught up"
+  done
+  build/bin/cairn cluster rebalance-leaders
 }
 
 status() {
@@ -91,7 +142,8 @@ status() {
 
 case "${1:-}" in
   up) shift; up "$@" ;;
+  restart) shift; restart "$@" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: scripts/cluster.sh up [cairnd flags...] | status | down" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster.sh up [cairnd flags...] | restart [cairnd flags...] | status | down" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs exactly the Debian 12 packages Cairn needs to build, test and run;
-# `install-deps.sh fuzz` adds clang and libFuzzer for scripts/fuzz.sh.
+# Installs exactly the Debian 12 packages Cairn needs to build and run;
+# `install-deps.sh test` adds what the test suite needs (scripts/test.sh),
+# `install-deps.sh fuzz` clang and libFuzzer for scripts/fuzz.sh.
 # Idempotent: packages already present are skipped, and apt is not touched at
 # all when nothing is missing. Must run as root (or through sudo).
 set -euo pipefail
@@ -12,13 +13,12 @@ packages=(
   libasio-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc libfmt-dev catch2
   # libraries that beat writing the code ourselves
-  liblz4-dev libzstd-dev libisal-dev libcli11-dev libspdlog-dev libbenchmark-dev
-  # checks docker-compose.yml where no Docker daemon runs (the test suite)
-  docker-compose
+  liblz4-dev libzstd-dev libisal-dev libcli11-dev libspdlog-dev libbenchmark-dev prometheus-cpp-dev
 )
-if [ "${1:-}" = fuzz ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
-fi
+case "${1:-}" in
+  fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+  test) packages+=(docker-compose) ;;  # checks docker-compose.yml where no Docker daemon runs
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -5,7 +5,16 @@
 #   scripts/runtime-packages.sh /opt/cairn
 set -euo pipefail
 prefix=${1:?usage: runtime-packages.sh PREFIX}
-libs=$(ldd "$prefix"/bin/* "$prefix"/lib/*.so 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u)
+shopt -s nullglob
+programs=("$prefix"/bin/* "$prefix"/lib/*.so "$prefix"/lib/*/*.so)
+[ ${#programs[@]} -gt 0 ] || { echo "runtime-packages: nothing installed under $prefix" >&2; exit 1; }
+deps=$(ldd "${programs[@]}")
+if grep -q "not found" <<< "$deps"; then
+  echo "runtime-packages: libraries missing here:" >&2
+  grep "not found" <<< "$deps" >&2
+  exit 1
+fi
+libs=$(awk '$2 == "=>" && $3 ~ /^\// {print $3}' <<< "$deps" | sort -u)
 for lib in $libs; do
   # Merged /usr: dpkg may know the file under /lib or under /usr/lib.
   dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "${lib#/usr}" 2>/dev/null ||

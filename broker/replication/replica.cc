@@ -212,6 +212,23 @@ bool Replica::hand_to_preferred() {
   return moved;
 }
 
+bool Replica::hand_off() {
+  bool started = false;
+  run([&](raft::Consensus& c) {
+    if (c.role() != raft::Role::leader) return Status();
+    started = transfer_to_preferred_locked(c);
+    for (raft::NodeId voter : c.membership().voters) {
+      auto id = static_cast<int32_t>(voter.value);
+      if (started) break;
+      if (id == self_ || !caught_up(c, id)) continue;
+      started = c.transfer_leadership(voter).ok();
+      if (started) spdlog::info("{}: shutting down: handing leadership to broker {}", tp_, id);
+    }
+    return Status();
+  });
+  return started;
+}
+
 void Replica::move_toward_target_locked(raft::Consensus& consensus) {
   if (!ready_leader_ || consensus.membership_change_pending()) return;
   const raft::Membership members = consensus.membership();

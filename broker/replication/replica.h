@@ -93,6 +93,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // Leader only: hands leadership to the preferred replica now if another
   // broker's and caught up. Whether a transfer started.
   bool hand_to_preferred();
+  // Leader only: hands leadership to a caught-up voter, the preferred one
+  // first, for a controlled shutdown. Whether a transfer started.
+  bool hand_off();
 
   // Leader only: the replicas that are caught up (Kafka's in-sync replicas,
   // as an operator sees them): this one, and each follower heard from and

@@ -4,8 +4,9 @@
 #include <functional>
 #include <thread>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "cluster.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/group_placement.h"
 #include "proto/rpc_error.h"
 
@@ -70,18 +71,36 @@ class AdminImpl final : public Admin {
     return out;
   }
 
+  // grpc.health.v1.Health/Check without its schema: compiled into libcairn,
+  // health.proto would clash with an application that compiles it too. The
+  // request is an empty HealthCheckRequest; the answer's field 1 is the
+  // status, SERVING = 1 (bytes 08 01), NOT_SERVING = 2.
   Status check_health(const std::string& address) override {
-    auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::health::v1::HealthCheckResponse response;
-    auto rpc = stub->Check(cluster_.context().get(), {}, &response);
+    grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    auto context = cluster_.context();
+    grpc::CompletionQueue queue;
+    grpc::ByteBuffer request(nullptr, 0);
+    grpc::ByteBuffer response;
+    grpc::Status rpc;
+    auto call = stub.PrepareUnaryCall(context.get(), "/grpc.health.v1.Health/Check", request, &queue);
+    call->StartCall();
+    call->Finish(&response, &rpc, nullptr);
+    void* tag = nullptr;
+    bool ok = false;
+    queue.Next(&tag, &ok);  // the one event: Finish, always delivered
+    queue.Shutdown();
+    while (queue.Next(&tag, &ok)) {}
     if (!rpc.ok()) {
       return error(ErrorCode::broker_unavailable, "no answer from {}: {}", address, from_grpc(rpc).to_string());
     }
-    if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-      return error(ErrorCode::broker_unavailable, "{} answers {}", address,
-                   grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()));
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (response.Dump(&slices).ok()) {
+      for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     }
-    return {};
+    if (bytes == std::string("\x08\x01", 2)) return {};
+    return error(ErrorCode::broker_unavailable, "{} answers {}", address,
+                 bytes == std::string("\x08\x02", 2) ? "NOT_SERVING" : "a status other than SERVING");
   }
 
   Result<std::vector<PartitionMove>> decommission_broker(int32_t id) override {

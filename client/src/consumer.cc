@@ -63,7 +63,12 @@ class ConsumerImpl final : public Consumer {
 
   ~ConsumerImpl() override {
     close();
-    for (auto& f : async_commits_) f.wait();  // those close() gave up on: they use this
+    std::vector<std::future<void>> commits;  // those close() gave up on: they use this
+    {
+      std::lock_guard lock(mutex_);
+      commits.swap(async_commits_);
+    }
+    for (auto& f : commits) f.wait();
   }
   using Consumer::close;
 
@@ -176,6 +181,7 @@ class ConsumerImpl final : public Consumer {
       start_fetches_locked();
       // With nothing in flight, look again when a retry is due.
       arrived_.wait_until(lock, in_flight_.empty() ? std::min(deadline, next_retry_locked()) : deadline);
+      if (woken_) continue;  // reported at the top, before any request
       if (SteadyClock::now() >= deadline && completed_.empty()) {
         CAIRN_RETURN_IF_ERROR(reachability_.check());
         return std::vector<ConsumerRecord>{};
@@ -213,7 +219,9 @@ class ConsumerImpl final : public Consumer {
   }
 
   void close(std::chrono::milliseconds timeout) override {
-    auto not_after = SteadyClock::now() + timeout;
+    auto now = SteadyClock::now();
+    auto room = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::time_point::max() - now);
+    auto not_after = timeout >= room ? SteadyClock::time_point::max() : now + timeout;
     std::vector<std::future<void>> commits;
     {
       std::lock_guard lock(mutex_);
@@ -224,7 +232,7 @@ class ConsumerImpl final : public Consumer {
     // deadline are left for the destructor, which must outlive them.
     for (auto& f : commits) f.wait_until(not_after);
     if (membership_) {
-      if (options_.enable_auto_commit) (void)commit(consumed_positions(), not_after);
+      if (options_.enable_auto_commit && SteadyClock::now() < not_after) (void)commit(consumed_positions(), not_after);
       membership_->leave(not_after);
     }
     std::unique_lock lock(mutex_);

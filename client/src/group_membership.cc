@@ -102,7 +102,15 @@ void GroupMembership::heartbeat_once() {
   auto rpc = (*broker)->groups->Heartbeat(context.get(), request, &response);
   std::lock_guard lock(mutex_);
   heartbeat_in_flight_ = nullptr;
-  if (stopping_) return;  // cancelled by leave(), or about to be
+  if (stopping_) {
+    // Cancelled by leave(), or about to be; a join that went through still
+    // names the member leave() must remove.
+    if (rpc.ok() && response.error().code() == v1::NONE && !response.member_id().empty()) {
+      member_id_ = response.member_id();
+      member_epoch_ = response.member_epoch();
+    }
+    return;
+  }
   if (!rpc.ok()) {
     cluster_.invalidate(kOffsetsTopic);
     // The coordinator is unreachable (or restarting): retry after a backoff.
@@ -201,7 +209,7 @@ void GroupMembership::leave(Clock::time_point not_after) {
   }
   wake_.notify_one();
   thread_.join();
-  if (member_id_.empty()) return;
+  if (member_id_.empty() || Clock::now() >= not_after) return;
   v1::HeartbeatRequest request;
   request.set_group(options_.group);
   request.set_member_id(member_id_);

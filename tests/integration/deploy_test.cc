@@ -65,6 +65,12 @@ TEST_CASE("TheComposeFileIsValidAndItsBrokersMatchTheirVoters", "[integration][d
     CHECK_THAT(compose, Catch::Contains(fmt::format(R"(["CMD", "cairn", "health", "--brokers", "127.0.0.1:{}"])", port)));
   }
   CHECK(brokers == 3);
+  // Prometheus (profile "metrics") scrapes each broker's metrics port.
+  REQUIRE(settings.count("metrics-listen"));
+  std::string metrics_port = settings["metrics-listen"].substr(settings["metrics-listen"].rfind(':') + 1);
+  std::string prometheus = source_file("deploy/prometheus.yml");
+  for (int id = 1; id <= 3; ++id) CHECK_THAT(prometheus, Catch::Contains(fmt::format("\"cairn-{}:{}\"", id, metrics_port)));
+  CHECK_THAT(compose, Catch::Contains("./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro"));
   CHECK_THAT(compose, Catch::Contains(R"("topic", "create", "demo", "--partitions", "3", "--replication-factor", "3", "--if-not-exists")"));
 }
 

@@ -22,7 +22,7 @@ namespace {
 // Sends n records and waits for them; failed sends go to `failures`, checked
 // by the test thread.
 void produce_n(SingleBroker& cluster, OffThreadFailures& failures, const std::string& topic, int n,
-               const std::string& tag = "r", int64_t timestamp_ms = 0) {
+               const std::string& tag = "r", std::optional<int64_t> timestamp_ms = std::nullopt) {
   auto producer = cluster.producer();
   for (int i = 0; i < n; ++i) {
     producer->send({.topic = topic, .key = tag + std::to_string(i % 50), .value = tag + "-" + std::to_string(i), .timestamp_ms = timestamp_ms},
@@ -33,7 +33,7 @@ void produce_n(SingleBroker& cluster, OffThreadFailures& failures, const std::st
 
 // On the test thread: sends n records and asserts they were all acknowledged.
 void produce_n(SingleBroker& cluster, const std::string& topic, int n, const std::string& tag = "r",
-               int64_t timestamp_ms = 0) {
+               std::optional<int64_t> timestamp_ms = std::nullopt) {
   OffThreadFailures failures;
   produce_n(cluster, failures, topic, n, tag, timestamp_ms);
   CHECK_NO_OFF_THREAD_FAILURES(failures);

@@ -66,8 +66,8 @@ TEST_CASE("TheInstalledClientLibraryBuildsTheExampleOutOfTree", "[integration][i
 
   // find_package(Cairn) → Cairn::client.
   std::string outside = cluster.folder.path() + "/outside";
-  run(fmt::format("cmake -S {}/tests/install -B {} -DCMAKE_PREFIX_PATH={} -DHELLO_SOURCE={}", CAIRN_SOURCE_DIR,
-                  outside, prefix, example));
+  run(fmt::format("cmake -S {}/tests/install -B {} -G Ninja -DCMAKE_PREFIX_PATH={} -DHELLO_SOURCE={}",
+                  CAIRN_SOURCE_DIR, outside, prefix, example));
   run(fmt::format("cmake --build {}", outside));
   auto hello = run(fmt::format("{}/hello-cairn {}", outside, cluster.broker.address()));
   CHECK_THAT(hello.output, Catch::Contains("sent to partition"));

@@ -173,3 +173,40 @@ TEST_CASE("TheConfigExampleListsEveryBrokerOptionAndIsAcceptedAsIs", "[integrati
   INFO(started.to_string());
   CHECK(started.ok());
 }
+
+TEST_CASE("ABrokerOfAClusterStartsFromAConfigFileAsClusterShWritesIt", "[integration][startup][cluster]") {
+  // A list value is taken whole (CLI11 would split it at its commas), and a
+  // repeatable option is given by repeating its line.
+  TempFolder folder;
+  std::vector<int> ports = {pick_free_port(), pick_free_port(), pick_free_port()};
+  std::string voters = fmt::format("1@127.0.0.1:{},2@127.0.0.1:{},3@127.0.0.1:{}", ports[0], ports[1], ports[2]);
+  std::vector<std::unique_ptr<BrokerProcess>> brokers;
+  for (int id = 1; id <= 3; ++id) {
+    std::string data_dir = fmt::format("{}/broker-{}", folder.path(), id);
+    std::string config = data_dir + ".conf";
+    std::ofstream(config) << fmt::format(
+        "node-id = {}\nlisten = 127.0.0.1:{}\ndata-dir = {}\ncontroller-voters = {}\n"
+        "topic-default = retention.ms=3600000\ntopic-default = segment.bytes=1048576\n",
+        id, ports[id - 1], data_dir, voters);
+    brokers.push_back(std::make_unique<BrokerProcess>(data_dir, std::vector<std::string>{"--config", config},
+                                                      ports[id - 1]));
+  }
+  for (auto& broker : brokers) {
+    Status started = broker->start();
+    INFO(started.to_string());
+    REQUIRE(started.ok());
+  }
+  ClientOptions options;
+  options.bootstrap_brokers = {brokers[0]->address()};
+  auto admin = std::move(Admin::connect(options)).value();
+  CHECK(eventually([&] {
+    auto cluster = admin->describe_cluster();
+    return cluster.ok() && cluster->brokers.size() == 3 && cluster->controller_id > 0;
+  }, std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return admin->create_topic("configured", 1).ok(); }, std::chrono::seconds(20)));
+  Result<TopicDescription> topic = Status(ErrorCode::unknown, "not described yet");
+  // The broker asked learns of the topic from the controller a moment later.
+  REQUIRE(eventually([&] { return (topic = admin->describe_topic("configured")).ok(); }, std::chrono::seconds(10)));
+  CHECK(topic->configs.at("retention.ms") == "3600000");
+  CHECK(topic->configs.at("segment.bytes") == "1048576");
+}

@@ -141,7 +141,9 @@ class Consumer {
   // The one call any thread may make: a poll() waiting for records returns
   // woken_up at once; one in the middle of a request to the coordinator
   // returns so when that ends; with no poll running, the next one does.
-  // For stopping a consumer from a signal handler's thread or a shutdown hook.
+  // For stopping a consumer from another thread (a shutdown hook, or the
+  // thread a signal handler wakes: it takes a lock, so never call it from
+  // the handler itself).
   virtual void wakeup() = 0;
 
   // Stops handing out and fetching records of these assigned partitions,
@@ -152,9 +154,12 @@ class Consumer {
   virtual Status resume(const std::vector<TopicPartition>& partitions) = 0;
   virtual std::vector<TopicPartition> paused() const = 0;
 
-  // Commits (with auto-commit), leaves the group, stops fetching, all within
+  // Commits (with auto-commit), leaves the group, stops fetching, within
   // `timeout`: what cannot finish by then is abandoned (the group then
-  // removes the member after its session timeout). Again later: nothing.
+  // removes the member after its session timeout). Not bounded by it: a
+  // metadata lookup already in flight (when the coordinator must be found
+  // again), and commit_async() calls still running, each within the request
+  // timeout. Again later: nothing.
   virtual void close(std::chrono::milliseconds timeout) = 0;
   // close() with Kafka's default of 30 s.
   void close() { close(std::chrono::seconds(30)); }

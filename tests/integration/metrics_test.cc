@@ -1,0 +1,95 @@
+// GET /metrics on a real broker, after real produce and fetch traffic: the
+// Prometheus text an operator's scraper reads.
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <fstream>
+
+#include "cluster_fixture.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+// The body of GET /metrics from 127.0.0.1:port (HTTP/1.0: the server closes
+// the connection after the answer).
+std::string scrape(int port) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
+  std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  asio::write(socket, asio::buffer(request));
+  std::string answer;
+  asio::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(answer), ec);  // to EOF
+  auto body = answer.find("\r\n\r\n");
+  INFO(answer.substr(0, 200));
+  REQUIRE((answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")));
+  REQUIRE(body != std::string::npos);
+  return answer.substr(body + 4);
+}
+
+// The value of the sample `name{labels}` (labels exactly as the exposer
+// writes them), or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics]") {
+  int port = pick_free_port();
+  SingleBroker cluster({"--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  cluster.create_topic("orders", 2);
+  auto producer = cluster.producer();
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(producer->send({.topic = "orders", .value = "order-" + std::to_string(i), .partition = i % 2}).get().ok());
+  }
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"orders", 0}, {"orders", 1}}).ok());
+  REQUIRE(consume(*consumer, 10).size() == 10);
+  auto refused = producer->send({.topic = "orders", .value = "x", .partition = 7}).get();
+  CHECK_FALSE(refused.ok());
+
+  std::string text = scrape(port);
+  INFO(text);
+  CHECK(sample(text, R"(cairn_records_in_total{topic="orders"})") == 10);
+  CHECK(sample(text, R"(cairn_bytes_in_total{topic="orders"})") > 10 * 7);
+  CHECK(sample(text, R"(cairn_bytes_out_total{topic="orders"})") >= sample(text, R"(cairn_bytes_in_total{topic="orders"})"));
+  CHECK(sample(text, "cairn_produce_request_seconds_count") >= 10);
+  CHECK(sample(text, "cairn_fetch_request_seconds_count") >= 1);
+  // acks=all: each produce waited for a sync, so syncs happened and took time.
+  CHECK(sample(text, "cairn_fsync_seconds_count") >= 1);
+  CHECK(sample(text, "cairn_fsync_seconds_sum") > 0);
+  CHECK(sample(text, "cairn_group_commit_bytes_sum") > 0);
+  for (int p = 0; p < 2; ++p) {
+    std::string labels = fmt::format(R"({{topic="orders",partition="{}"}})", p);
+    CHECK(sample(text, "cairn_partition_high_watermark" + labels) == 5);
+    CHECK(sample(text, "cairn_partition_log_end_offset" + labels) == 5);
+    CHECK(sample(text, "cairn_partition_log_start_offset" + labels) == 0);
+    CHECK(sample(text, "cairn_partition_size_bytes" + labels) > 0);
+    CHECK(sample(text, "cairn_partition_leader" + labels) == 0);  // this broker, id 0
+  }
+  CHECK_THAT(text, Catch::Contains("# TYPE cairn_produce_request_seconds histogram"));
+  CHECK_THAT(text, Catch::Contains("# HELP cairn_records_in_total "));
+}
+
+TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
+  SingleBroker any_port({"--metrics-listen", "127.0.0.1:0"});  // port 0: a free one
+  int port = pick_free_port();
+  TempFolder folder;
+  BrokerProcess holder(folder.path() + "/holder", {"--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  REQUIRE(holder.start().ok());
+  BrokerProcess second(folder.path() + "/second", {"--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  Status started = second.start();
+  CHECK_FALSE(started.ok());
+  std::ifstream log(second.log_path());
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK_THAT(text, Catch::Contains(fmt::format("cannot serve metrics on 127.0.0.1:{}", port)));
+}
