@@ -17,13 +17,13 @@ Status bad_address(const std::string& text, std::string_view why) {
                why);
 }
 
-std::string_view remedy_for(int bind_errno) {
+std::string remedy_for(int bind_errno, std::string_view flag) {
   switch (bind_errno) {
     case EADDRINUSE:
-      return "another program (another cairnd?) uses that port: stop it or pass another --listen port";
-    case EADDRNOTAVAIL: return "that host is not an address of this machine: fix --listen";
-    case EACCES: return "ports below 1024 need privileges: pass a higher --listen port";
-    default: return "fix --listen";
+      return fmt::format("another program (another cairnd?) uses that port: stop it or pass another {} port", flag);
+    case EADDRNOTAVAIL: return fmt::format("that host is not an address of this machine: fix {}", flag);
+    case EACCES: return fmt::format("ports below 1024 need privileges: pass a higher {} port", flag);
+    default: return fmt::format("fix {}", flag);
   }
 }
 
@@ -35,7 +35,7 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
   return parsed;
 }
 
-Status check_can_listen(const ListenAddress& address) {
+Status check_can_listen(const ListenAddress& address, std::string_view flag) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -44,8 +44,8 @@ Status check_can_listen(const ListenAddress& address) {
   std::string port = std::to_string(address.port);
   if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
     return error(ErrorCode::invalid_config,
-                 "cannot listen on {}: cannot resolve host '{}' ({}); fix --listen",
-                 address.to_string(), address.host, gai_strerror(rc));
+                 "cannot listen on {}: cannot resolve host '{}' ({}); fix {}",
+                 address.to_string(), address.host, gai_strerror(rc), flag);
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, freeaddrinfo);
   int bind_errno = 0;
@@ -63,7 +63,7 @@ Status check_can_listen(const ListenAddress& address) {
     if (bound) return {};
   }
   return error(ErrorCode::io_error, "cannot listen on {}: {}; {}", address.to_string(),
-               std::strerror(bind_errno), remedy_for(bind_errno));
+               std::strerror(bind_errno), remedy_for(bind_errno, flag));
 }
 
 }  // namespace cairn::broker

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "proto/host_port.h"
 #include "proto/status.h"
@@ -19,7 +20,8 @@ Result<ListenAddress> parse_listen_address(const std::string& text);
 // does (SO_REUSEADDR, no SO_REUSEPORT); if not, why ("Address already in
 // use", "cannot resolve host ...") and what to do about it. cairnd checks
 // before it opens its data, so a taken port fails fast, and again when gRPC
-// refuses the address, since gRPC does not say why.
-Status check_can_listen(const ListenAddress& address);
+// refuses the address, since gRPC does not say why. `flag` is the option
+// that gave the address, for the advice.
+Status check_can_listen(const ListenAddress& address, std::string_view flag = "--listen");
 
 }  // namespace cairn::broker

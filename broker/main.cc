@@ -44,8 +44,9 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->check(strict_config_file(app))
       ->trigger_on_parse();
   // A value is taken whole: CLI11 would split `controller-voters = 1@a:1,2@b:2`
-  // at its commas (and a value at its spaces) into several. Repeat a line
-  // for a repeatable option (topic-default).
+  // at its commas (and a value at its spaces) into several. A repeatable
+  // option (topic-default) takes one line per value, on consecutive lines:
+  // CLI11 keeps only the first run of them.
   app.get_config_formatter_base()->arrayDelimiter('\n');
   app.add_option("--data-dir", c.data_dir, "Where segments, the index and the topic list live")
       ->capture_default_str();

@@ -40,6 +40,14 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
     voters = std::move(*parsed);
   }
   CAIRN_RETURN_IF_ERROR(check_can_listen(*address));
+  if (!config.metrics_listen.empty()) {
+    auto metrics_address = parse_listen_address(config.metrics_listen);
+    if (!metrics_address.ok()) {
+      return error(ErrorCode::invalid_config, "--metrics-listen: {}", metrics_address.status().message());
+    }
+    Status free = check_can_listen(*metrics_address, "--metrics-listen");
+    if (!free.ok()) return error(free.code(), "cannot serve metrics: {}", free.message());
+  }
   std::unique_ptr<Server> server(new Server(std::move(config), std::move(voters)));
   spdlog::info("cairnd {}: data in {}", "0.1.0", server->config_.data_dir);
   CAIRN_RETURN_IF_ERROR(server->open_components());
@@ -199,10 +207,11 @@ void Server::shutdown() {
   if (stopped_) return;
   stopped_ = true;
   metrics_server_.reset();  // scrapes read the partitions: none while they close
-  // The controller first: changes waiting on it answer shutting_down, so
+  // Leaderships first, while every group still runs (hand_off_leadership).
+  if (grpc_server_ && replica_manager_) hand_off_leadership();
+  // The controller next: changes waiting on it answer shutting_down, so
   // the server's shutdown does not wait them out.
   if (controller_) controller_->stop();
-  if (grpc_server_ && replica_manager_) hand_off_leadership();
   if (grpc_server_) stop_serving();
   if (groups_) groups_->stop();
   work_.reset();
@@ -233,21 +242,23 @@ void Server::hand_off_leadership() {
   if (!led.empty()) spdlog::info("shutting down: handing leadership of {} partition(s) to followers", led.size());
   auto give_up = std::chrono::steady_clock::now() + kHandOffWait;
   while (!led.empty() && std::chrono::steady_clock::now() < give_up) {
-    for (const auto& partition : led) partition->replica()->hand_off();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool moving = false;
+    for (const auto& partition : led) moving = partition->replica()->hand_off() || moving;
+    if (!moving) break;  // no caught-up follower to hand any of them to
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     led = led_here();
   }
   if (!led.empty()) {
-    spdlog::warn("shutting down: {} partition(s) still led here after {} s (no follower caught up); they "
-                 "elect a leader once this broker stops",
-                 led.size(), std::chrono::duration_cast<std::chrono::seconds>(kHandOffWait).count());
+    spdlog::warn("shutting down: {} partition(s) still led here (no caught-up follower took them); they "
+                 "elect a leader once this broker's replicas stop",
+                 led.size());
   }
   for (const auto& topic : topics_->topics()) {
     for (const auto& partition : topic.partitions) {
       if (partition && partition->replica()) partition->replica()->stop();
     }
   }
-  spdlog::info("shutting down: this broker's replicas left their groups; the others go on");
+  spdlog::info("shutting down: this broker's replicas stopped; the others of each group go on");
 }
 
 void Server::stop_serving() {

@@ -48,10 +48,17 @@ CONF
 }
 
 # SIGTERM: a clean shutdown, which first hands the broker's leaderships to
-# caught-up followers.
+# caught-up followers. After 60 s, SIGKILL (what the log says then matters).
 stop_broker() {
-  kill -TERM "$(cat "data/broker-$1.pid")"
-  while running "$1"; do sleep 0.1; done
+  kill -TERM "$(cat "data/broker-$1.pid")" 2>/dev/null || true
+  local give_up=$((SECONDS + 60))
+  while running "$1"; do
+    if ((SECONDS >= give_up)); then
+      echo "broker $1 did not stop within 60 s; killing it (see data/broker-$1.log)" >&2
+      kill -KILL "$(cat "data/broker-$1.pid")" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
 }
 
 up() {
@@ -109,8 +116,10 @@ restart() {
       echo "broker $id stopped (its leaderships handed over)"
     fi
     start_broker "$id" "$@"
-    local healthy=""
-    for _ in $(seq 1 600); do
+    local healthy="" give_up=$((SECONDS + 60))
+    # Caught up is what the leaders saw in the last 5 s: wait that long first.
+    sleep 5
+    while ((SECONDS < give_up)); do
       if build/bin/cairn cluster health > /dev/null 2>&1; then healthy=yes; break; fi
       if ! running "$id"; then
         echo "broker $id exited; the end of data/broker-$id.log says why:" >&2

@@ -103,6 +103,17 @@ void BrokerProcess::signal_and_wait(int signal) {
 }
 
 void BrokerProcess::stop() { signal_and_wait(SIGTERM); }
+
+void BrokerProcess::begin_stop() {
+  if (running()) ::kill(pid_, SIGTERM);
+}
+
+void BrokerProcess::wait_for_exit() {
+  if (!running()) return;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
 void BrokerProcess::kill() { signal_and_wait(SIGKILL); }
 
 void BrokerProcess::pause() {

@@ -26,6 +26,10 @@ class BrokerProcess {
   void stop();
   // SIGKILL and wait: a crash.
   void kill();
+  // SIGTERM without waiting: the broker shuts down while the test looks on;
+  // wait_for_exit() then waits for the end.
+  void begin_stop();
+  void wait_for_exit();
   // SIGSTOP / SIGCONT: a broker that hangs (its connections stay open, nothing
   // is answered) and comes back.
   void pause();

@@ -53,7 +53,8 @@ int health(const BrokerFlag& brokers) {
   return unhealthy == 0 ? 0 : 1;
 }
 
-// What an operator checks first: brokers that do not serve, partitions
+// What an operator checks first: brokers that do not serve (decommissioned
+// ones aside), partitions
 // without a leader or with replicas behind, and the groups furthest behind.
 // Healthy (exit 0) when every broker serves, a controller is elected and
 // every partition has a leader and every replica caught up.
@@ -63,8 +64,10 @@ int cluster_health(const BrokerFlag& brokers) {
   auto cluster = (*admin)->describe_cluster();
   if (!cluster.ok()) return fail(cluster.status());
   std::vector<std::string> problems;
-  int serving = 0;
+  int serving = 0, expected = 0;
   for (const auto& broker : cluster->brokers) {
+    if (broker.decommissioned) continue;  // may be gone for good: its replicas moved away
+    ++expected;
     Status health = (*admin)->check_health(broker.address);
     if (health.ok()) {
       ++serving;
@@ -72,7 +75,7 @@ int cluster_health(const BrokerFlag& brokers) {
       problems.push_back(fmt::format("broker {} ({}) does not serve: {}", broker.id, broker.address, health.message()));
     }
   }
-  fmt::print("brokers: {} of {} serve; controller: {}\n", serving, cluster->brokers.size(),
+  fmt::print("brokers: {} of {} serve; controller: {}\n", serving, expected,
              cluster->controller_id < 0 ? std::string("none elected") : fmt::format("broker {}", cluster->controller_id));
   if (cluster->controller_id < 0) problems.push_back("no controller elected: a majority of the brokers must be up");
 
@@ -81,6 +84,7 @@ int cluster_health(const BrokerFlag& brokers) {
   int partitions = 0, leaderless = 0, under_replicated = 0;
   for (const auto& name : *topics) {
     auto topic = (*admin)->describe_topic(name);
+    if (topic.status().code() == ErrorCode::unknown_topic_or_partition) continue;  // deleted meanwhile
     if (!topic.ok()) return fail(topic.status());
     for (const auto& p : topic->partitions) {
       ++partitions;

@@ -94,6 +94,8 @@ class Consensus {
 
   NodeId self() const { return options_.self; }
   Role role() const { return role_; }
+  // A leadership transfer started and neither done nor abandoned yet.
+  bool transferring() const { return transfer_target_.has_value(); }
   Term term() const { return term_; }
   std::optional<NodeId> leader() const { return leader_; }
   Offset commit_index() const { return commit_index_; }

@@ -90,7 +90,9 @@ Result<storage::AppendResult> Replica::propose(
   }
   Due due;
   bool moved = false;
-  Result<Offset> last = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
+  // Stopped (closed, or the broker is shutting down after handing its
+  // leadership over): not the leader, so clients look the leader up again.
+  Result<Offset> last = error(ErrorCode::not_leader, "partition {} is closed here", tp_);
   Term term;
   {
     std::lock_guard lock(*mutex_);
@@ -216,6 +218,12 @@ bool Replica::hand_off() {
   bool started = false;
   run([&](raft::Consensus& c) {
     if (c.role() != raft::Role::leader) return Status();
+    // Restarting a transfer in flight would push its deadline back, and
+    // could switch its target mid-way.
+    if (c.transferring()) {
+      started = true;
+      return Status();
+    }
     started = transfer_to_preferred_locked(c);
     for (raft::NodeId voter : c.membership().voters) {
       auto id = static_cast<int32_t>(voter.value);
@@ -324,6 +332,10 @@ void Replica::stop() {
     std::lock_guard lock(*mutex_);
     if (!consensus_) return;
     consensus_.reset();
+    // Leads nothing from now on: metadata must not name it.
+    if (leader_.load() == self_) leader_ = -1;
+    ready_leader_ = false;
+    ready_term_ = -1;
     Status closed = error(ErrorCode::shutting_down, "partition {} is closed", tp_);
     for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), closed);
     waiters_.clear();

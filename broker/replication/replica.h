@@ -94,7 +94,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // broker's and caught up. Whether a transfer started.
   bool hand_to_preferred();
   // Leader only: hands leadership to a caught-up voter, the preferred one
-  // first, for a controlled shutdown. Whether a transfer started.
+  // first, for a controlled shutdown; does nothing while a transfer is in
+  // flight. Whether one is (false: no voter to hand to, or not leading).
   bool hand_off();
 
   // Leader only: the replicas that are caught up (Kafka's in-sync replicas,

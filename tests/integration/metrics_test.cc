@@ -91,5 +91,8 @@ TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
   CHECK_FALSE(started.ok());
   std::ifstream log(second.log_path());
   std::string text((std::istreambuf_iterator<char>(log)), {});
-  CHECK_THAT(text, Catch::Contains(fmt::format("cannot serve metrics on 127.0.0.1:{}", port)));
+  CHECK_THAT(text, Catch::Contains(fmt::format("cannot serve metrics: cannot listen on 127.0.0.1:{}: Address already "
+                                               "in use; another program (another cairnd?) uses that port: stop it "
+                                               "or pass another --metrics-listen port",
+                                               port)));
 }
