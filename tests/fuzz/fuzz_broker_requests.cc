@@ -68,6 +68,7 @@ struct Fixture {
   std::unique_ptr<TopicManager> topics;
   BrokerConfig config;
   asio::io_context io;
+  BrokerMetrics metrics;  // counted into, never served
   std::unique_ptr<ProduceHandler> produce;
   std::atomic<bool> shutting_down{false};
   int inputs = 0;
@@ -91,7 +92,7 @@ struct Fixture {
     auto manager = TopicManager::open(*store, dir + "/.topics", *defaults, config.max_request_bytes);
     CAIRN_ASSERT(manager.ok());
     topics = std::move(*manager);
-    produce = std::make_unique<ProduceHandler>(config, *topics, io);
+    produce = std::make_unique<ProduceHandler>(config, *topics, io, metrics);
     create_topics();
   }
 
