@@ -53,22 +53,30 @@ int health(const BrokerFlag& brokers) {
   return unhealthy == 0 ? 0 : 1;
 }
 
-// What an operator checks first: brokers that do not serve (decommissioned
-// ones aside), partitions
-// without a leader or with replicas behind, and the groups furthest behind.
-// Healthy (exit 0) when every broker serves, a controller is elected and
-// every partition has a leader and every replica caught up.
-int cluster_health(const BrokerFlag& brokers) {
-  auto admin = Admin::connect(brokers.client_options());
-  if (!admin.ok()) return fail(admin.status());
-  auto cluster = (*admin)->describe_cluster();
-  if (!cluster.ok()) return fail(cluster.status());
-  std::vector<std::string> problems;
+// Every topic, internal ones included, as its partitions' leaders describe
+// it; a topic deleted between the listing and its description is left out.
+Result<std::vector<TopicDescription>> describe_every_topic(Admin& admin) {
+  auto names = admin.list_topics(true);
+  if (!names.ok()) return names.status();
+  std::vector<TopicDescription> out;
+  for (const auto& name : *names) {
+    auto topic = admin.describe_topic(name);
+    if (topic.status().code() == ErrorCode::unknown_topic_or_partition) continue;
+    if (!topic.ok()) return topic.status();
+    out.push_back(std::move(*topic));
+  }
+  return out;
+}
+
+// Prints how many brokers serve and which is the controller; adds the
+// brokers that do not serve (decommissioned ones aside: they may be gone for
+// good) and a missing controller to `problems`.
+void check_brokers(Admin& admin, const ClusterDescription& cluster, std::vector<std::string>& problems) {
   int serving = 0, expected = 0;
-  for (const auto& broker : cluster->brokers) {
-    if (broker.decommissioned) continue;  // may be gone for good: its replicas moved away
+  for (const auto& broker : cluster.brokers) {
+    if (broker.decommissioned) continue;
     ++expected;
-    Status health = (*admin)->check_health(broker.address);
+    Status health = admin.check_health(broker.address);
     if (health.ok()) {
       ++serving;
     } else {
@@ -76,36 +84,40 @@ int cluster_health(const BrokerFlag& brokers) {
     }
   }
   fmt::print("brokers: {} of {} serve; controller: {}\n", serving, expected,
-             cluster->controller_id < 0 ? std::string("none elected") : fmt::format("broker {}", cluster->controller_id));
-  if (cluster->controller_id < 0) problems.push_back("no controller elected: a majority of the brokers must be up");
+             cluster.controller_id < 0 ? std::string("none elected") : fmt::format("broker {}", cluster.controller_id));
+  if (cluster.controller_id < 0) problems.push_back("no controller elected: a majority of the brokers must be up");
+}
 
-  auto topics = (*admin)->list_topics(true);
-  if (!topics.ok()) return fail(topics.status());
+// Prints the partition counts; adds those without a leader or with a
+// replica behind to `problems`.
+void check_partitions(const std::vector<TopicDescription>& topics, std::vector<std::string>& problems) {
   int partitions = 0, leaderless = 0, under_replicated = 0;
-  for (const auto& name : *topics) {
-    auto topic = (*admin)->describe_topic(name);
-    if (topic.status().code() == ErrorCode::unknown_topic_or_partition) continue;  // deleted meanwhile
-    if (!topic.ok()) return fail(topic.status());
-    for (const auto& p : topic->partitions) {
+  for (const auto& topic : topics) {
+    for (const auto& p : topic.partitions) {
       ++partitions;
       if (p.leader < 0) {
         ++leaderless;
-        problems.push_back(fmt::format("{}/{} has no leader (replicas {})", name, p.partition, fmt::join(p.replicas, ",")));
+        problems.push_back(fmt::format("{}/{} has no leader (replicas {})", topic.name, p.partition,
+                                       fmt::join(p.replicas, ",")));
       } else if (!p.caught_up.empty() && p.caught_up.size() < p.replicas.size()) {
         ++under_replicated;
-        problems.push_back(fmt::format("{}/{} is under-replicated: replicas {}, caught up {}", name, p.partition,
-                                       fmt::join(p.replicas, ","), fmt::join(p.caught_up, ",")));
+        problems.push_back(fmt::format("{}/{} is under-replicated: replicas {}, caught up {}", topic.name,
+                                       p.partition, fmt::join(p.replicas, ","), fmt::join(p.caught_up, ",")));
       }
     }
   }
   fmt::print("partitions: {} ({} without a leader, {} under-replicated)\n", partitions, leaderless, under_replicated);
+}
 
+// Prints the consumer-group partitions furthest behind (lag is not a problem
+// of the cluster's: it is the consumers').
+Status print_largest_lags(Admin& admin) {
   constexpr size_t kLargestLags = 5;
+  auto groups = admin.list_groups();
+  if (!groups.ok()) return groups.status();
   std::vector<std::pair<int64_t, std::string>> lags;
-  auto groups = (*admin)->list_groups();
-  if (!groups.ok()) return fail(groups.status());
   for (const auto& summary : *groups) {
-    auto group = (*admin)->describe_group(summary.group);
+    auto group = admin.describe_group(summary.group);
     if (!group.ok()) continue;  // deleted meanwhile
     for (const auto& p : group->partitions) {
       if (p.lag > 0) lags.emplace_back(p.lag, fmt::format("{} {}/{}", summary.group, p.tp.topic, p.tp.partition));
@@ -115,21 +127,35 @@ int cluster_health(const BrokerFlag& brokers) {
   if (lags.size() > kLargestLags) lags.resize(kLargestLags);
   fmt::print("largest group lags:{}\n", lags.empty() ? " none" : "");
   for (const auto& [lag, where] : lags) fmt::print("  {}: {} record(s) behind\n", where, lag);
+  return {};
+}
 
+// What an operator checks first. Healthy (exit 0) when every broker serves,
+// a controller is elected, and every partition has a leader and every
+// replica caught up.
+int cluster_health(const BrokerFlag& brokers) {
+  auto admin = Admin::connect(brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  auto cluster = (*admin)->describe_cluster();
+  if (!cluster.ok()) return fail(cluster.status());
+  std::vector<std::string> problems;
+  check_brokers(**admin, *cluster, problems);
+  auto topics = describe_every_topic(**admin);
+  if (!topics.ok()) return fail(topics.status());
+  check_partitions(*topics, problems);
+  if (Status printed = print_largest_lags(**admin); !printed.ok()) return fail(printed);
   for (const auto& problem : problems) fmt::print("problem: {}\n", problem);
   fmt::print("{}\n", problems.empty() ? "healthy" : "unhealthy");
   return problems.empty() ? 0 : 1;
 }
 
-// The partitions still moving, over every topic (internal ones included).
+// The partitions still moving, over every topic.
 Result<int> moving_partitions(Admin& admin) {
-  auto topics = admin.list_topics(true);
+  auto topics = describe_every_topic(admin);
   if (!topics.ok()) return topics.status();
   int moving = 0;
-  for (const auto& name : *topics) {
-    auto topic = admin.describe_topic(name);
-    if (!topic.ok()) return topic.status();
-    for (const auto& p : topic->partitions) moving += p.moving_to.empty() ? 0 : 1;
+  for (const auto& topic : *topics) {
+    for (const auto& p : topic.partitions) moving += p.moving_to.empty() ? 0 : 1;
   }
   return moving;
 }
