@@ -68,6 +68,10 @@ struct BrokerConfig {
   // --test-sync-delay-ms: for fault tests only: every segment file sync
   // takes this much longer. Default 0.
   int32_t test_sync_delay_ms = 0;
+  // --test-drop-produce-responses-every: for fault tests only: every Nth
+  // ProduceStream response is never sent, though its records were
+  // appended (a lost acknowledgement). Default 0: none.
+  int32_t test_drop_produce_responses_every = 0;
   // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
   storage::LogConfig topic_defaults;
 };

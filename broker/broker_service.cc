@@ -14,9 +14,10 @@ constexpr const char* kProduceBudgetExhausted =
 
 BrokerService::BrokerService(const BrokerConfig& config, TopicManager& topics,
                              asio::io_context& io, int32_t advertised_port,
-                             const Controller* controller, BrokerMetrics& metrics)
+                             const Controller* controller, BrokerMetrics& metrics,
+                             ProducerIdAllocator& producer_ids)
     : config_(config), topics_(topics), controller_(controller), io_(io),
-      advertised_port_(advertised_port), metrics_(metrics),
+      advertised_port_(advertised_port), metrics_(metrics), producer_ids_(producer_ids),
       produce_(config, topics, io, metrics) {}
 
 grpc::ServerUnaryReactor* BrokerService::Produce(grpc::CallbackServerContext* context,
@@ -97,6 +98,23 @@ grpc::ServerUnaryReactor* BrokerService::ListOffsets(grpc::CallbackServerContext
                                                      const v1::ListOffsetsRequest* request,
                                                      v1::ListOffsetsResponse* response) {
   for (const auto& query : request->queries()) answer_offset(query, response->add_answers());
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::InitProducerId(grpc::CallbackServerContext* context,
+                                                        const v1::InitProducerIdRequest*,
+                                                        v1::InitProducerIdResponse* response) {
+  // One synced write per thousand ids (ProducerIdAllocator): rare enough
+  // for a callback thread.
+  auto id = producer_ids_.next();
+  if (id.ok()) {
+    response->set_producer_id(*id);
+    response->set_producer_epoch(0);
+  } else {
+    to_proto(id.status(), response->mutable_error());
+  }
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

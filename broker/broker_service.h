@@ -7,6 +7,7 @@
 #include "broker/broker_config.h"
 #include "broker/cluster/controller.h"
 #include "broker/produce_handler.h"
+#include "broker/producer_ids.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/broker.grpc.pb.h"
 
@@ -21,7 +22,8 @@ class BrokerService final : public v1::Broker::CallbackService {
  public:
   // `controller` is null on a broker alone.
   BrokerService(const BrokerConfig& config, TopicManager& topics, asio::io_context& io,
-                int32_t advertised_port, const Controller* controller, BrokerMetrics& metrics);
+                int32_t advertised_port, const Controller* controller, BrokerMetrics& metrics,
+                ProducerIdAllocator& producer_ids);
 
   // Known once the server bound its port.
   void set_advertised_port(int32_t port) { advertised_port_ = port; }
@@ -42,6 +44,9 @@ class BrokerService final : public v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* Metadata(grpc::CallbackServerContext* context,
                                      const v1::MetadataRequest* request,
                                      v1::MetadataResponse* response) override;
+  grpc::ServerUnaryReactor* InitProducerId(grpc::CallbackServerContext* context,
+                                           const v1::InitProducerIdRequest* request,
+                                           v1::InitProducerIdResponse* response) override;
 
  private:
   void answer_offset(const v1::OffsetQuery& query, v1::OffsetAnswer* answer);
@@ -53,6 +58,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   asio::io_context& io_;
   std::atomic<int32_t> advertised_port_;
   BrokerMetrics& metrics_;
+  ProducerIdAllocator& producer_ids_;
   std::atomic<bool> shutting_down_{false};
   ProduceHandler produce_;
 };

@@ -120,6 +120,11 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "For fault tests only: slow every segment file sync down by this much")
       ->group("Testing")
       ->check(CLI::Range(0, 60'000));
+  app.add_option("--test-drop-produce-responses-every", c.test_drop_produce_responses_every,
+                 "For fault tests only: never send every Nth ProduceStream response, though its "
+                 "records were appended (a lost acknowledgement)")
+      ->group("Testing")
+      ->check(CLI::Range(0, 1'000'000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

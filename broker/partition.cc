@@ -1,6 +1,14 @@
 #include "broker/partition.h"
 
 #include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "proto/assert.h"
+#include "storage/clock.h"
 
 #include "proto/strong_int.h"
 
@@ -8,6 +16,10 @@ namespace cairn::broker {
 
 // Without consensus there is one term: 0. Raft will stamp its own.
 constexpr Term kSingleBrokerTerm{0};
+// An idempotent producer that wrote nothing to a partition for this long is
+// forgotten there (Kafka's producer.id.expiration.ms); checked this often.
+constexpr int64_t kProducerIdExpirationMs = 24LL * 3600 * 1000;
+constexpr int64_t kProducerExpiryIntervalMs = 60'000;
 
 std::shared_ptr<Partition> Partition::serve(TopicPartition tp,
                                             std::shared_ptr<storage::PartitionLog> log) {
@@ -43,8 +55,74 @@ Partition::Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> l
 
 Result<storage::AppendResult> Partition::append(
     std::span<const std::span<const std::byte>> batches) {
+  std::vector<BatchHeader> headers;
+  headers.reserve(batches.size());
+  bool idempotent = false;
+  for (auto batch : batches) {
+    // Only the header, to route the append; the log validates the batch whole.
+    auto header = parse_batch_header(batch, std::numeric_limits<int32_t>::max());
+    if (!header.ok()) return header.status();
+    idempotent = idempotent || header->producer_id >= 0;
+    headers.push_back(*header);
+  }
+  if (idempotent) return append_idempotent(batches, std::move(headers));
   if (replica_) return replica_->propose(batches);
   return log_->append(batches, kSingleBrokerTerm);
+}
+
+Result<ProducerStates*> Partition::producer_states_locked(std::optional<Term>* term) {
+  if (replica_) {
+    *term = replica_->leading_term();
+    if (!*term) {
+      auto leader = replica_->leader();
+      return error(ErrorCode::not_leader, "{}: broker {} is not the leader; {}", tp_,
+                   replica_->self(), leader ? fmt::format("broker {} is", *leader) : "none is known yet");
+    }
+  }
+  if (!producers_ || producers_term_ != *term) {
+    // A leader's log is final up to its end for its term (Raft never
+    // truncates a leader's own log), so what it holds of each producer is
+    // what every retry must be checked against.
+    auto rebuilt = std::make_unique<ProducerStates>(tp_, kProducerIdExpirationMs);
+    auto started = std::chrono::steady_clock::now();
+    CAIRN_RETURN_IF_ERROR(rebuilt->rebuild(*log_, storage::Clock::system().now_ms()));
+    spdlog::info("{}: rebuilt the state of {} idempotent producer(s) from the log in {} ms", tp_,
+                 rebuilt->producer_count(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    producers_ = std::move(rebuilt);
+    producers_term_ = *term;
+  }
+  return producers_.get();
+}
+
+Result<storage::AppendResult> Partition::append_idempotent(
+    std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers) {
+  std::lock_guard lock(producers_mutex_);
+  std::optional<Term> term;
+  auto producers = producer_states_locked(&term);
+  if (!producers.ok()) return producers.status();
+  int64_t now = storage::Clock::system().now_ms();
+  if (now - producers_expired_ms_ > kProducerExpiryIntervalMs) {
+    (*producers)->expire(now);
+    producers_expired_ms_ = now;
+  }
+  auto retried = (*producers)->check(headers);
+  if (!retried.ok()) return retried.status();
+  if (*retried) {
+    (*retried)->append_time_ms = now;
+    return **retried;
+  }
+  auto appended = replica_ ? replica_->propose(batches, term) : log_->append(batches, kSingleBrokerTerm);
+  if (!appended.ok()) return appended;
+  Offset base = appended->base_offset;
+  for (BatchHeader& header : headers) {
+    header.base_offset = base;
+    header.leader_epoch = appended->term;
+    (*producers)->record(header, now);
+    base = header.next_offset();
+  }
+  CAIRN_ASSERT(base == appended->last_offset + 1);
+  return appended;
 }
 
 void Partition::when_committed(const storage::AppendResult& appended, CommitCallback done) {

@@ -3,9 +3,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 
+#include "broker/producer_states.h"
 #include "broker/read_waiters.h"
 #include "broker/replication/replica.h"
 #include "proto/status.h"
@@ -54,6 +56,10 @@ class Partition {
   // Appends one request's batches, all or nothing (PartitionLog::append).
   // The records are readable, and acks=all may be answered, once committed
   // (when_committed). A replica that does not lead answers not_leader.
+  // Batches of idempotent producers (a producer id in the header) are
+  // checked against what the partition holds of them (ProducerStates): a
+  // retry of batches written before is not written again, and the result
+  // says where they were.
   Result<storage::AppendResult> append(std::span<const std::span<const std::byte>> batches);
   Result<storage::AppendResult> append(std::span<const std::byte> batch) {
     return append({&batch, 1});
@@ -100,11 +106,22 @@ class Partition {
 
  private:
   Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log);
+  Result<storage::AppendResult> append_idempotent(
+      std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers);
+  // The producer states, current for the log as this broker appends to it
+  // now: rebuilt from the log on first use and, on a replica, for each term
+  // it leads in (in `*term`). not_leader on a replica that does not lead.
+  Result<ProducerStates*> producer_states_locked(std::optional<Term>* term);
 
   const TopicPartition tp_;
   const std::shared_ptr<storage::PartitionLog> log_;
   std::shared_ptr<Replica> replica_;  // set once, before the partition is shared
   ReadWaiters waiters_;
+
+  std::mutex producers_mutex_;  // idempotent appends, one at a time
+  std::unique_ptr<ProducerStates> producers_;  // none until the first idempotent append
+  std::optional<Term> producers_term_;         // on a replica: the term they were rebuilt in
+  int64_t producers_expired_ms_ = 0;           // when expire() last ran
 };
 
 }  // namespace cairn::broker

@@ -82,6 +82,13 @@ Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
   return partition.append(*batches);
 }
 
+bool ProduceHandler::drop_response() {
+  int32_t every = config_.test_drop_produce_responses_every;
+  if (every <= 0 || ++responses_ % every != 0) return false;
+  spdlog::warn("dropping a produce response (--test-drop-produce-responses-every {})", every);
+  return true;
+}
+
 bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
                             std::function<void()> done) {
   auto bytes = static_cast<int64_t>(request.ByteSizeLong());

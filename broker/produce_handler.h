@@ -32,6 +32,9 @@ class ProduceHandler {
   bool handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
               std::function<void()> done);
 
+  // Whether to drop the response now due (--test-drop-produce-responses-every).
+  bool drop_response();
+
  private:
   std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
   Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data);
@@ -41,6 +44,7 @@ class ProduceHandler {
   asio::io_context& io_;
   BrokerMetrics& metrics_;
   std::atomic<int64_t> inflight_bytes_{0};
+  std::atomic<int64_t> responses_{0};
 };
 
 }  // namespace cairn::broker

@@ -45,7 +45,11 @@ void ProduceStreamReactor::OnReadDone(bool ok) {
 
 void ProduceStreamReactor::acknowledged(Exchange* exchange) {
   std::unique_lock lock(mutex_);
-  to_write_.push_back(exchange);
+  if (handler_.drop_response()) {
+    in_flight_.erase(exchange);
+  } else {
+    to_write_.push_back(exchange);
+  }
   pump(lock);
 }
 

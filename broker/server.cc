@@ -64,6 +64,10 @@ Status Server::open_components() {
   storage::StoreOptions options;
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
+  if (c.test_drop_produce_responses_every > 0) {
+    spdlog::warn("--test-drop-produce-responses-every {}: produce acknowledgements are lost on "
+                 "purpose (for fault tests only)", c.test_drop_produce_responses_every);
+  }
   if (c.test_sync_delay_ms > 0) {
     spdlog::warn("--test-sync-delay-ms {}: every file sync is slowed down (for fault tests only)",
                  c.test_sync_delay_ms);
@@ -76,6 +80,9 @@ Status Server::open_components() {
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
+  auto producer_ids = ProducerIdAllocator::open(*options.env, c.data_dir + "/producer-ids", c.node_id);
+  if (!producer_ids.ok()) return producer_ids.status();
+  producer_ids_ = std::move(*producer_ids);
 
   if (voters_) CAIRN_RETURN_IF_ERROR(open_cluster(*options.env));
   // In a cluster the registry is the broker's image of the controller's log.
@@ -171,7 +178,8 @@ Status Server::start_grpc(const ListenAddress& address) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_request_bytes));
   // The port is known only after BuildAndStart; services read it lazily.
-  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0, controller_.get(), *metrics_);
+  broker_service_ = std::make_unique<BrokerService>(config_, *topics_, io_, 0, controller_.get(), *metrics_,
+                                                    *producer_ids_);
   admin_service_ = std::make_unique<AdminService>(config_, *topics_, controller_.get());
   builder.RegisterService(broker_service_.get());
   builder.RegisterService(admin_service_.get());

@@ -66,6 +66,7 @@ class Server {
   std::unique_ptr<storage::Env> test_env_;      // --test-sync-delay-ms only; outlives the store
   std::unique_ptr<storage::Env> metered_env_;   // outlives the store
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<ProducerIdAllocator> producer_ids_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::unique_ptr<ReplicaManager> replica_manager_;   // in a cluster

@@ -27,6 +27,9 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::group_not_found: return "group_not_found";
     case ErrorCode::internal_topic: return "internal_topic";
     case ErrorCode::woken_up: return "woken_up";
+    case ErrorCode::out_of_order_sequence: return "out_of_order_sequence";
+    case ErrorCode::invalid_producer_epoch: return "invalid_producer_epoch";
+    case ErrorCode::duplicate_sequence: return "duplicate_sequence";
   }
   return "unrecognised_error_code";
 }

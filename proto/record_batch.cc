@@ -123,6 +123,15 @@ void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epo
   store_be<int32_t>(&batch[bf::kLeaderEpochPos], static_cast<int32_t>(leader_epoch.value));
 }
 
+void stamp_producer(std::span<std::byte> batch, int64_t producer_id, int16_t producer_epoch,
+                    int32_t base_sequence) {
+  assert(batch.size() >= bf::kHeaderSize);
+  store_be<int64_t>(&batch[bf::kProducerIdPos], producer_id);
+  store_be<int16_t>(&batch[bf::kProducerEpochPos], producer_epoch);
+  store_be<int32_t>(&batch[bf::kBaseSequencePos], base_sequence);
+  store_be<uint32_t>(&batch[bf::kCrcPos], crc32c::value(batch.subspan(bf::kCrcStart)));
+}
+
 namespace {
 
 Record to_record(const RecordView& view, Offset base_offset) {

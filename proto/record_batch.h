@@ -67,6 +67,12 @@ constexpr size_t kMaxDecodedBatchBytes = 64 << 20;
 // Writes base offset and leader epoch (outside the CRC) into a batch.
 void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epoch);
 
+// Writes an idempotent producer's id, epoch and base sequence into a built
+// batch and recomputes its CRC (they are inside it): how a producer
+// renumbers a batch the broker proved it never wrote.
+void stamp_producer(std::span<std::byte> batch, int64_t producer_id, int16_t producer_epoch,
+                    int32_t base_sequence);
+
 // Decodes a whole batch, accepting exactly what validate_batch accepts (the
 // same record walk). `max_uncompressed_bytes` bounds decompression.
 Result<std::vector<Record>> decode_batch(std::span<const std::byte> batch,

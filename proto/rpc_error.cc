@@ -26,6 +26,9 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::group_not_found: code = grpc::StatusCode::NOT_FOUND; break;
     case ErrorCode::unknown_member_id:
     case ErrorCode::stale_member_epoch:
+    case ErrorCode::out_of_order_sequence:
+    case ErrorCode::invalid_producer_epoch:
+    case ErrorCode::duplicate_sequence:
     case ErrorCode::group_not_empty: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case ErrorCode::topic_already_exists: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case ErrorCode::internal_topic: code = grpc::StatusCode::PERMISSION_DENIED; break;

@@ -386,6 +386,27 @@ Result<BatchHeader> PartitionLog::batch_header_at(Offset offset) const {
   return holding->header;
 }
 
+Status PartitionLog::scan_headers(Offset from,
+                                  const std::function<void(const BatchHeader&)>& visit) const {
+  std::vector<std::pair<SegmentPtr, uint64_t>> segments;  // with their size when called
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [base, segment] : segments_) {
+      if (segment->next_offset > from && !segment->empty()) segments.emplace_back(segment, segment->size_bytes);
+    }
+  }
+  for (const auto& [segment, size] : segments) {
+    BatchScanner scanner(*segment->file, 0, size, batch_format::kHeaderSize);
+    while (true) {
+      auto batch = scanner.next_header();
+      if (!batch.ok()) return batch.status();
+      if (!batch->has_value()) break;
+      if ((*batch)->header.last_offset() >= from) visit((*batch)->header);
+    }
+  }
+  return {};
+}
+
 Result<std::optional<Offset>> PartitionLog::offset_for_time(int64_t timestamp_ms) const {
   struct Snapshot {
     SegmentPtr segment;

@@ -120,6 +120,11 @@ class PartitionLog {
   // The header of the batch holding `offset`, in [log_start, log_end): its
   // offsets and term, as Raft's entry bounds; reads one batch.
   Result<BatchHeader> batch_header_at(Offset offset) const;
+  // Calls `visit` with the header of every batch that ends at or after
+  // `from`, in offset order, up to the log end as it was when called:
+  // headers only, one small read each (what rebuilding state kept in batch
+  // headers costs). Stops at the first error.
+  Status scan_headers(Offset from, const std::function<void(const BatchHeader&)>& visit) const;
 
   // The first offset whose record timestamp is >= `timestamp_ms`, or nullopt
   // when every record is older.

@@ -75,8 +75,14 @@ std::optional<int32_t> Replica::leader() const {
   return id < 0 ? std::nullopt : std::optional<int32_t>(static_cast<int32_t>(id));
 }
 
+std::optional<Term> Replica::leading_term() const {
+  std::lock_guard lock(*mutex_);
+  if (!consensus_ || consensus_->role() != raft::Role::leader) return std::nullopt;
+  return consensus_->term();
+}
+
 Result<storage::AppendResult> Replica::propose(
-    std::span<const std::span<const std::byte>> batches) {
+    std::span<const std::span<const std::byte>> batches, std::optional<Term> in_term) {
   // Bad input is refused here: at the leader's own append it would stop the group.
   auto headers = log_->check_batches(batches);
   if (!headers.ok()) return headers.status();
@@ -96,7 +102,9 @@ Result<storage::AppendResult> Replica::propose(
   Term term;
   {
     std::lock_guard lock(*mutex_);
-    if (consensus_) {
+    if (consensus_ && in_term && consensus_->term() != *in_term) {
+      last = error(ErrorCode::not_leader, "partition {} moved on to term {}", tp_, consensus_->term());
+    } else if (consensus_) {
       last = consensus_->propose(std::move(proposals));
       term = consensus_->term();
       settle_locked(due, &moved);
@@ -141,7 +149,10 @@ void Replica::when_committed(Offset end, Term term, CommitCallback done) {
                     ? Status()
                     : error(ErrorCode::not_leader,
                             "{}: offset {} was replaced by another leader's record", tp_, end - 1);
-    } else if (consensus_->role() != raft::Role::leader || consensus_->term() != term) {
+    } else if (consensus_->role() != raft::Role::leader || log_->term_at(end - 1) != term) {
+      // Leading, with the entry still there: a leader never truncates its
+      // own log, so it commits it (the entry may be from an earlier term: a
+      // retried produce answered with where its first attempt landed).
       outcome = error(ErrorCode::not_leader, "{}: leadership moved before offset {} committed",
                       tp_, end - 1);
     } else {

@@ -63,16 +63,22 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // Leader only: the batches, checked as the log would, proposed as entries
   // of the leader's term, all or nothing. not_leader elsewhere (the message
   // names the leader's id when known). Never runs a commit callback on the
-  // calling thread: those it settles run on `io`.
-  Result<storage::AppendResult> propose(std::span<const std::span<const std::byte>> batches);
-  // `done` once offsets below `end`, proposed in `term`, are committed;
-  // not_leader if another leader's records replaced them (or may have).
+  // calling thread: those it settles run on `io`. With `in_term`, only
+  // while leading in that term (not_leader otherwise): state derived from
+  // the log in that term still holds.
+  Result<storage::AppendResult> propose(std::span<const std::span<const std::byte>> batches,
+                                        std::optional<Term> in_term = std::nullopt);
+  // `done` once offsets below `end`, the last stamped with `term`, are
+  // committed; not_leader if another leader's records replaced them (or may have).
   void when_committed(Offset end, Term term, CommitCallback done);
+  // The term this replica leads in; none while it does not lead.
+  std::optional<Term> leading_term() const;
 
   Offset high_watermark() const { return Offset(high_watermark_.load()); }
   // The leader's broker id, if this replica knows one.
   std::optional<int32_t> leader() const;
   bool is_leader() const { return leader() == self_; }
+  int32_t self() const { return self_; }
   // Leads, and has committed an entry of its own term: its high watermark
   // then covers everything any earlier leader committed (Raft §8), so
   // state rebuilt from the log up to it is complete.

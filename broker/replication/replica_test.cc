@@ -318,3 +318,46 @@ TEST_CASE("Replica.AcknowledgedRecordsSurviveTheLeadersLoss", "[replica]") {
       [&] { return cluster.partition(leader).high_watermark() == cluster.partition(next).high_watermark(); }));
   CHECK(cluster.committed_values(leader) == values);
 }
+
+TEST_CASE("Replica.ARetryAtANewLeaderIsAnsweredWithWhereTheFirstAttemptLanded", "[replica][idempotence]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  auto batch = [](int32_t sequence, int count, const std::string& tag) {
+    RecordBatchBuilder builder;
+    for (int i = 0; i < count; ++i) builder.add(std::nullopt, tag + "-" + std::to_string(i), {}, 1'000 + i);
+    builder.set_producer(/*producer_id=*/9, /*epoch=*/0, sequence);
+    return builder.build().value();
+  };
+  std::string a = batch(0, 3, "a");
+  auto first = cluster.partition(leader).append(as_bytes(a));
+  REQUIRE(first.ok());
+  Outcome outcome;
+  cluster.partition(leader).when_committed(*first, [&outcome](Status s) { outcome.add(std::move(s)); });
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 1; }));
+  REQUIRE(outcome.statuses[0].ok());
+
+  // The acknowledgement is lost with the leader; the producer retries at the next one.
+  cluster.down(leader);
+  int next = cluster.leader(leader);
+  Result<storage::AppendResult> retried = error(ErrorCode::not_leader, "not yet");
+  // Until the new leader's term is its own (its no-op), it may refuse.
+  REQUIRE(ReplicatedCluster::eventually([&] {
+    retried = cluster.partition(next).append(as_bytes(a));
+    return retried.ok();
+  }));
+  CHECK(retried->base_offset == first->base_offset);
+  CHECK(retried->last_offset == first->last_offset);
+  Outcome again;
+  cluster.partition(next).when_committed(*retried, [&again](Status s) { again.add(std::move(s)); });
+  REQUIRE(ReplicatedCluster::eventually([&] { return again.count() == 1; }));
+  CHECK(again.statuses[0].ok());
+
+  std::string b = batch(3, 2, "b");
+  auto appended = cluster.partition(next).append(as_bytes(b));
+  REQUIRE(appended.ok());
+  CHECK(appended->base_offset > first->last_offset);
+  std::string skipped = batch(9, 1, "gap");
+  CHECK(cluster.partition(next).append(as_bytes(skipped)).status().code() == ErrorCode::out_of_order_sequence);
+  REQUIRE(ReplicatedCluster::eventually([&] { return cluster.committed_values(next).size() == 5; }));
+  CHECK(cluster.committed_values(next) == std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1"});
+}

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -15,6 +16,7 @@
 #include "produce_stream_client.h"
 #include "producer_batch.h"
 #include "proto/assert.h"
+#include "proto/byte_io.h"
 #include "proto/record_batch_format.h"
 #include "proto/rpc_error.h"
 #include "retry_backoff.h"
@@ -31,6 +33,19 @@ using client::PartitionSend;
 using client::record_bytes;
 using client::retry_backoff;
 using SteadyClock = std::chrono::steady_clock;
+
+constexpr int64_t kSequenceSpace = int64_t{std::numeric_limits<int32_t>::max()} + 1;
+
+// The sequence after `count` records from `first` (they wrap to 0 after INT32_MAX).
+int32_t sequence_after(int32_t first, int32_t count) {
+  return static_cast<int32_t>((int64_t{first} + count) % kSequenceSpace);
+}
+
+// The broker's proof that a batch is not in the log: it refused it for its
+// sequence or its epoch, so it may be stamped anew.
+bool proven_unwritten(ErrorCode code) {
+  return code == ErrorCode::out_of_order_sequence || code == ErrorCode::invalid_producer_epoch;
+}
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -60,7 +75,10 @@ v1::Acks to_proto(Acks acks) {
 class ProducerImpl final : public Producer {
  public:
   explicit ProducerImpl(ProducerOptions options)
-      : options_(std::move(options)), cluster_(options_.client, client::Cluster::TopicCreation::on_first_use), rng_(std::random_device{}()) {
+      : options_(std::move(options)),
+        idempotent_(options_.enable_idempotence && options_.acks != Acks::none),
+        cluster_(options_.client, client::Cluster::TopicCreation::on_first_use),
+        rng_(std::random_device{}()) {
     sender_ = std::thread([this] { run(); });
   }
 
@@ -306,6 +324,9 @@ class ProducerImpl final : public Producer {
       fit_one_request(*queue, send);
       if (send.batches.empty()) {
         partition_done(*queue);  // none could be encoded
+      } else if (idempotent_ && !stamp(*queue, send)) {
+        settle(std::move(send), identity_error_.ok() ? error(ErrorCode::broker_unavailable,
+                                                             "no producer id yet") : identity_error_);
       } else {
         sends.push_back(std::move(send));
       }
@@ -379,6 +400,126 @@ class ProducerImpl final : public Producer {
     }
   }
 
+  // Stamps the send's unstamped batches with the producer's identity and
+  // the partition's next sequences, in order, and keeps in the send only
+  // batches of its first batch's stamp generation; the others go back to
+  // the front of the queue (PartitionQueue). False, stamping nothing,
+  // while the producer has no id.
+  bool stamp(PartitionQueue& queue, PartitionSend& send) {
+    Identity identity = current_identity();
+    if (identity.producer_id < 0) return false;
+    std::lock_guard lock(queue.mutex);
+    size_t keep = send.batches.size();
+    for (size_t i = 0; i < send.batches.size(); ++i) {
+      Batch& batch = *send.batches[i];
+      if (!batch.stamped) {
+        if (queue.generation != identity.generation) {
+          queue.generation = identity.generation;
+          queue.next_sequence = 0;
+        }
+        stamp_producer(as_writable_bytes(batch.encoded), identity.producer_id, identity.epoch,
+                       queue.next_sequence);
+        batch.stamped = true;
+        batch.generation = identity.generation;
+        batch.base_sequence = queue.next_sequence;
+        queue.next_sequence = sequence_after(queue.next_sequence, batch.record_count());
+      }
+      if (batch.generation != send.batches.front()->generation) {
+        keep = i;
+        break;
+      }
+    }
+    while (send.batches.size() > keep) {
+      queue.batches.push_front(std::move(send.batches.back()));
+      send.batches.pop_back();
+    }
+    return true;
+  }
+
+  // Renumbers a partition after the broker proved a batch of it unwritten,
+  // or one failed for good (its records may or may not be in the log, so
+  // the sequences after it can no longer be trusted to follow): every
+  // batch after those that may be in the log (sent, not proven unwritten:
+  // they keep their stamps) is stamped anew when next sent, under the
+  // current generation. The broker refuses every batch of an epoch after a
+  // gap, so none after a batch proven unwritten can have been written.
+  void renumber_locked(PartitionQueue& queue) {
+    uint64_t current = current_identity().generation;
+    int32_t next = 0;
+    bool kept = true;
+    for (auto& batch : queue.batches) {
+      if (kept && batch->stamped && batch->maybe_written) {
+        next = batch->generation == current ? sequence_after(batch->base_sequence, batch->record_count()) : 0;
+        continue;
+      }
+      kept = false;
+      batch->stamped = false;
+      batch->maybe_written = false;
+    }
+    queue.generation = current;
+    queue.next_sequence = next;
+  }
+
+  // A batch stamped in `generation` failed for good or was proven
+  // unwritten: unless the identity changed since, its epoch ends (the next
+  // batches of every partition start again at sequence 0), or, out of
+  // epochs, its producer id.
+  void end_generation(uint64_t generation) {
+    std::lock_guard lock(identity_mutex_);
+    if (identity_.generation != generation) return;
+    ++identity_.generation;
+    if (identity_.epoch == std::numeric_limits<int16_t>::max()) {
+      identity_.producer_id = -1;  // the sender asks for another
+      identity_.epoch = 0;
+    } else {
+      ++identity_.epoch;
+    }
+  }
+
+  struct Identity {
+    int64_t producer_id = -1;  // none yet
+    int16_t epoch = 0;
+    uint64_t generation = 0;   // counts changes of the two
+  };
+
+  Identity current_identity() {
+    std::lock_guard lock(identity_mutex_);
+    return identity_;
+  }
+
+  // Sender thread: asks a broker for a producer id when the producer has
+  // none, at most once per backoff after a failure (identity_error_ then
+  // says why, and sends wait, retried, until their delivery timeout).
+  void ensure_identity() {
+    if (current_identity().producer_id >= 0 || identity_backoff_.waiting(SteadyClock::now())) return;
+    auto broker = cluster_.any_broker();
+    Status failed;
+    v1::InitProducerIdResponse response;
+    if (broker.ok()) {
+      auto rpc = (*broker)->broker->InitProducerId(cluster_.context().get(), v1::InitProducerIdRequest(), &response);
+      if (!rpc.ok()) {
+        failed = error(from_grpc(rpc).code(), "getting a producer id from {}: {}", (*broker)->address, rpc.error_message());
+        if (client::unanswered(failed)) cluster_.avoid((*broker)->address);
+      } else {
+        cluster_.answered((*broker)->address);
+        failed = from_proto(response.error());
+      }
+    } else {
+      failed = broker.status();
+    }
+    if (!failed.ok()) {
+      identity_error_ = failed;
+      identity_backoff_.failed(options_.client, SteadyClock::now());
+      return;
+    }
+    identity_backoff_.succeeded();
+    identity_error_ = {};
+    std::lock_guard lock(identity_mutex_);
+    identity_.producer_id = response.producer_id();
+    identity_.epoch = static_cast<int16_t>(response.producer_epoch());
+    ++identity_.generation;
+  }
+
   // The sender thread: moves sendable batches into requests, one per broker.
   void run() {
     while (true) {
@@ -389,6 +530,7 @@ class ProducerImpl final : public Producer {
       int64_t now = steady_ms();
       int64_t next_wake = now + 100;
       cancel_stalled_streams(now);
+      if (idempotent_) ensure_identity();
       auto ready = collect_ready(now, &next_wake);
       if (!ready.empty()) {
         dispatch(std::move(ready));
@@ -437,6 +579,7 @@ class ProducerImpl final : public Producer {
                (in_request.empty() || bytes + request_bytes(to_send[next]) <= budget)) {
           bytes += request_bytes(to_send[next]);
           for (const auto& batch : to_send[next].batches) {
+            batch->maybe_written = true;
             auto* p = request->add_partitions();
             p->set_topic(batch->tp.topic);
             p->set_partition(batch->tp.partition);
@@ -559,6 +702,7 @@ class ProducerImpl final : public Producer {
     }
     int64_t now = steady_ms();
     std::vector<std::unique_ptr<Batch>> retry;
+    bool renumber = false;
     for (size_t i = 0; i < outcomes.size(); ++i) {
       auto& batch = send.batches[i];
       if (outcomes[i].ok()) {
@@ -566,9 +710,17 @@ class ProducerImpl final : public Producer {
         continue;
       }
       Status status = outcomes[i].status();
+      bool unwritten = idempotent_ && batch->stamped && proven_unwritten(status.code());
       if (i < landed_end) {
         fail(std::move(batch), error(status.code(), "{} (not retried: later records of {} were written)",
                                      status.message(), send.tp));
+      } else if (unwritten && now < batch->deadline_ms && !closing_) {
+        // Stamped anew (renumber_locked) and sent again.
+        end_generation(batch->generation);
+        renumber = true;
+        batch->maybe_written = false;
+        batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
+        retry.push_back(std::move(batch));
       } else if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
         if (status.code() == ErrorCode::not_leader ||
             status.code() == ErrorCode::unknown_topic_or_partition ||
@@ -578,6 +730,10 @@ class ProducerImpl final : public Producer {
         batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
         retry.push_back(std::move(batch));
       } else {
+        if (idempotent_ && batch->stamped) {
+          end_generation(batch->generation);
+          renumber = true;
+        }
         fail(std::move(batch), status);
       }
     }
@@ -585,6 +741,7 @@ class ProducerImpl final : public Producer {
     {
       std::lock_guard lock(queue->mutex);
       for (auto it = retry.rbegin(); it != retry.rend(); ++it) queue->batches.push_front(std::move(*it));
+      if (renumber) renumber_locked(*queue);
     }
     partition_done(*queue);
   }
@@ -623,7 +780,13 @@ class ProducerImpl final : public Producer {
   }
 
   const ProducerOptions options_;
+  const bool idempotent_;
   client::Cluster cluster_;
+
+  std::mutex identity_mutex_;
+  Identity identity_;                // guarded by identity_mutex_
+  Status identity_error_;            // sender thread only: why there is no id yet
+  client::Backoff identity_backoff_; // sender thread only
 
   std::shared_mutex queues_mutex_;  // the map; each queue has its own lock
   std::map<TopicPartition, std::shared_ptr<PartitionQueue>> queues_;

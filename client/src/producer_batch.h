@@ -30,6 +30,19 @@ struct Batch {
   int32_t attempts = 0;     // sends that failed
   int64_t reserved_bytes = 0;
   bool closed = false;      // takes no more records
+
+  // Idempotence (docs/idempotence.md): stamped into `encoded` by the
+  // sender, in the partition's order, just before its first send. A
+  // stamp's generation is the producer's (id, epoch) it was made under.
+  bool stamped = false;
+  uint64_t generation = 0;
+  int32_t base_sequence = 0;
+  // Sent, and not proven unwritten since (out_of_order_sequence,
+  // invalid_producer_epoch): it may be in the log under its stamp, so
+  // every retry must carry that stamp unchanged.
+  bool maybe_written = false;
+
+  int32_t record_count() const { return static_cast<int32_t>(callbacks.size()); }
 };
 
 // A record's bytes in a batch beyond its key, value and header fields, at
@@ -78,10 +91,17 @@ size_t request_bytes(const PartitionSend& send);
 // refused request cannot be put back before a later one that landed. The
 // cost is a round trip per request's worth (kMaxRequestBytes) of a
 // partition's backlog.
+//
+// Idempotence: a partition's batches are numbered (stamped) in that order,
+// and a send carries batches of one stamp generation only, so a batch of a
+// new epoch (which the broker accepts from sequence 0) can never land
+// before an older batch still being retried.
 struct PartitionQueue {
   std::mutex mutex;
   std::deque<std::unique_ptr<Batch>> batches;
   bool in_flight = false;
+  uint64_t generation = 0;    // of next_sequence
+  int32_t next_sequence = 0;  // the next stamp's first sequence in that generation
 };
 
 }  // namespace cairn::client

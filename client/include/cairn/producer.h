@@ -42,6 +42,12 @@ struct ProducerOptions {
   // leader, too busy — are retried, pausing per ClientOptions::retry_backoff_ms
   // between attempts. Default 120000.
   int32_t delivery_timeout_ms = 120'000;
+  // Idempotence (default on; with acks all or leader): the producer gets a
+  // producer id from a broker and numbers its records per partition, so
+  // the broker recognises a retried batch it wrote already and answers
+  // with where it landed instead of writing it twice. Off, a retry after a
+  // lost acknowledgement writes the batch again. docs/idempotence.md.
+  bool enable_idempotence = true;
 };
 
 // A record to send, written with designated initializers:
@@ -73,8 +79,13 @@ using SendCallback = std::function<void(const Result<RecordMetadata>&)>;
 // partition. Thread-safe: any thread may send. Callbacks run on the
 // producer's I/O thread and must not block.
 //
-// Delivery: at least once. A retried batch whose first attempt did reach the
-// broker (an acknowledgement lost, a timeout) is written twice.
+// Delivery: at least once, without duplicates from retries while
+// idempotent (ProducerOptions::enable_idempotence): a record acknowledged
+// is in the log once, at the offset given, and in send order within its
+// partition. A record whose send failed (delivery_timeout_ms passed) may
+// or may not be in the log. Without idempotence, a retried batch whose
+// first attempt did reach the broker (an acknowledgement lost, a
+// timeout) is written twice.
 class Producer {
  public:
   static Result<std::unique_ptr<Producer>> create(ProducerOptions options);

@@ -31,6 +31,15 @@ enum class ErrorCode : int32_t {
   group_not_found = 20,
   internal_topic = 21,             // the broker owns this topic: clients may not write, delete or alter it
   woken_up = 22,                   // Consumer::wakeup() interrupted a blocked call (client side only)
+  // Idempotent producers (docs/idempotence.md). A batch whose sequence
+  // leaves a gap after the producer's last one: it was not written.
+  out_of_order_sequence = 23,
+  // A batch from an older epoch of a producer id a newer epoch wrote to
+  // the partition: it was fenced, not written.
+  invalid_producer_epoch = 24,
+  // A retried batch older than the last few the partition remembers of its
+  // producer: written before, at offsets no longer known.
+  duplicate_sequence = 25,
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.

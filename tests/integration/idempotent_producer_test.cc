@@ -1,0 +1,123 @@
+// The idempotent producer against a real broker that loses
+// acknowledgements (--test-drop-produce-responses-every: the records are
+// appended, the answer never sent): the producer's retries write nothing
+// twice and keep each partition in send order; without idempotence the
+// same losses write duplicates, which shows the check can fail.
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "cluster_fixture.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+
+namespace {
+
+constexpr int kRounds = 20;
+constexpr int kPerRound = 100;
+constexpr int kRecords = kRounds * kPerRound;
+constexpr int32_t kPartitions = 2;
+
+struct Outcome {
+  std::map<std::string, int64_t> copies;  // value -> records holding it
+  size_t stored = 0;
+  bool in_send_order = true;  // per partition, values rise
+  size_t acknowledged = 0;
+  size_t acknowledged_where_stored = 0;  // the offset given holds the value
+};
+
+// Sends kRecords unique values (their index) to kPartitions partitions in
+// rounds of a request or two (each waited for) through a broker that
+// drops every 5th produce answer, then reads back everything the topic holds.
+Outcome send_through_lost_acknowledgements(bool idempotent) {
+  SingleBroker cluster({"--test-drop-produce-responses-every", "5"});
+  cluster.create_topic("jobs", kPartitions);
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  // A dropped answer costs this (plus a second) before the stream is
+  // given up and its requests retried.
+  options.client.request_timeout_ms = 500;
+  options.client.retry_backoff_ms = 10;
+  options.batch_bytes = 1'024;  // many batches, so many answers to lose
+  options.linger_ms = 1;
+  options.enable_idempotence = idempotent;
+  auto producer = std::move(Producer::create(options)).value();
+
+  OffThreadFailures failures;
+  std::mutex mutex;
+  std::map<int, std::pair<int32_t, Offset>> acknowledged;  // value -> where
+  for (int i = 0; i < kRecords; ++i) {
+    producer->send({.topic = "jobs", .value = std::to_string(i), .partition = i % kPartitions},
+                   [&, i](const Result<RecordMetadata>& sent) {
+                     if (!failures.expect_ok(sent.status(), "send " + std::to_string(i))) return;
+                     std::lock_guard lock(mutex);
+                     acknowledged[i] = {sent->partition, sent->offset};
+                   });
+    if ((i + 1) % kPerRound == 0) producer->flush();
+  }
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+
+  std::ifstream log(cluster.broker.log_path());
+  std::string lines((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  size_t drops = 0;
+  for (size_t at = lines.find("dropping a produce response"); at != std::string::npos;
+       at = lines.find("dropping a produce response", at + 1)) {
+    ++drops;
+  }
+  INFO(drops << " acknowledgements dropped");
+  CHECK(drops >= 3);
+
+  Outcome outcome;
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"jobs", 0}, {"jobs", 1}}).ok());
+  auto records = consume(*consumer, kRecords * 2, std::chrono::seconds(2));
+  std::map<int32_t, int> last_value;
+  std::map<std::pair<int32_t, int64_t>, std::string> stored_at;
+  for (const auto& r : records) {
+    const std::string& value = *r.value();
+    ++outcome.copies[value];
+    stored_at[{r.partition, r.offset().value}] = value;
+    int number = std::stoi(value);
+    auto [last, first] = last_value.try_emplace(r.partition, number);
+    if (!first) {
+      if (number <= last->second) outcome.in_send_order = false;
+      last->second = number;
+    }
+  }
+  outcome.stored = records.size();
+  outcome.acknowledged = acknowledged.size();
+  for (const auto& [value, where] : acknowledged) {
+    auto it = stored_at.find({where.first, where.second.value});
+    if (it != stored_at.end() && it->second == std::to_string(value)) ++outcome.acknowledged_where_stored;
+  }
+  return outcome;
+}
+
+size_t duplicated(const Outcome& outcome) {
+  size_t extra = 0;
+  for (const auto& [value, copies] : outcome.copies) extra += static_cast<size_t>(copies - 1);
+  return extra;
+}
+
+}  // namespace
+
+TEST_CASE("AnIdempotentProducerRetriesLostAcknowledgementsWithoutDuplicates", "[integration][producer][idempotence]") {
+  Outcome outcome = send_through_lost_acknowledgements(true);
+  CHECK(outcome.acknowledged == kRecords);
+  CHECK(outcome.copies.size() == kRecords);  // every value stored...
+  CHECK(duplicated(outcome) == 0);          // ...once
+  CHECK(outcome.stored == kRecords);
+  CHECK(outcome.in_send_order);
+  // Each acknowledgement names the offset that holds the record, the
+  // retried ones too (answered with where the first attempt landed).
+  CHECK(outcome.acknowledged_where_stored == kRecords);
+}
+
+TEST_CASE("WithoutIdempotenceTheSameLostAcknowledgementsWriteDuplicates", "[integration][producer][idempotence]") {
+  Outcome outcome = send_through_lost_acknowledgements(false);
+  CHECK(outcome.copies.size() == kRecords);
+  CHECK(duplicated(outcome) > 0);
+}
