@@ -72,6 +72,10 @@ struct BrokerConfig {
   // ProduceStream response is never sent, though its records were
   // appended (a lost acknowledgement). Default 0: none.
   int32_t test_drop_produce_responses_every = 0;
+  // --test-peer-route ID=HOST:PORT: for fault tests only: Raft traffic to
+  // broker ID goes to HOST:PORT (a proxy the test controls) instead of its
+  // address in --controller-voters.
+  std::vector<std::string> test_peer_routes;
   // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
   storage::LogConfig topic_defaults;
 };

@@ -37,7 +37,7 @@ grpc::ServerUnaryReactor* BrokerService::Produce(grpc::CallbackServerContext* co
 
 grpc::ServerBidiReactor<v1::ProduceRequest, v1::ProduceResponse>* BrokerService::ProduceStream(
     grpc::CallbackServerContext* context) {
-  return new ProduceStreamReactor(produce_);
+  return new ProduceStreamReactor(produce_, context);
 }
 
 grpc::ServerUnaryReactor* BrokerService::Fetch(grpc::CallbackServerContext* context,

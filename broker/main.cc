@@ -125,6 +125,10 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "records were appended (a lost acknowledgement)")
       ->group("Testing")
       ->check(CLI::Range(0, 1'000'000));
+  app.add_option("--test-peer-route", c.test_peer_routes,
+                 "For fault tests only: ID=HOST:PORT sends the Raft traffic for broker ID to HOST:PORT "
+                 "(a proxy that can cut the link) instead of its --controller-voters address; repeatable")
+      ->group("Testing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

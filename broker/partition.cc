@@ -54,7 +54,7 @@ Partition::Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> l
     : tp_(std::move(tp)), log_(std::move(log)) {}
 
 Result<storage::AppendResult> Partition::append(
-    std::span<const std::span<const std::byte>> batches) {
+    std::span<const std::span<const std::byte>> batches, const std::function<bool()>& abandoned) {
   std::vector<BatchHeader> headers;
   headers.reserve(batches.size());
   bool idempotent = false;
@@ -65,7 +65,7 @@ Result<storage::AppendResult> Partition::append(
     idempotent = idempotent || header->producer_id >= 0;
     headers.push_back(*header);
   }
-  if (idempotent) return append_idempotent(batches, std::move(headers));
+  if (idempotent) return append_idempotent(batches, std::move(headers), abandoned);
   if (replica_) return replica_->propose(batches);
   return log_->append(batches, kSingleBrokerTerm);
 }
@@ -96,8 +96,16 @@ Result<ProducerStates*> Partition::producer_states_locked(std::optional<Term>* t
 }
 
 Result<storage::AppendResult> Partition::append_idempotent(
-    std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers) {
+    std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers,
+    const std::function<bool()>& abandoned) {
   std::lock_guard lock(producers_mutex_);
+  // Checked here, after waiting for the state (a rebuild may take long): a
+  // producer that gave up on this request may already have been told a
+  // later batch is out of order and renumbered it, so writing this one now
+  // could write that later batch twice.
+  if (abandoned && abandoned()) {
+    return error(ErrorCode::request_timed_out, "{}: the producer gave up on this request; not written", tp_);
+  }
   std::optional<Term> term;
   auto producers = producer_states_locked(&term);
   if (!producers.ok()) return producers.status();
@@ -109,6 +117,9 @@ Result<storage::AppendResult> Partition::append_idempotent(
   auto retried = (*producers)->check(headers);
   if (!retried.ok()) return retried.status();
   if (*retried) {
+    // Answered only for the very batches written: a damaged copy is refused.
+    auto checked = log_->check_batches(batches);
+    if (!checked.ok()) return checked.status();
     (*retried)->append_time_ms = now;
     return **retried;
   }

@@ -60,7 +60,13 @@ class Partition {
   // checked against what the partition holds of them (ProducerStates): a
   // retry of batches written before is not written again, and the result
   // says where they were.
-  Result<storage::AppendResult> append(std::span<const std::span<const std::byte>> batches);
+  //
+  // `abandoned`, if given, is asked once an idempotent append holds the
+  // partition's producer state: true (the producer gave up on the request,
+  // and may since have learned that these batches were not written) refuses
+  // it with request_timed_out, unwritten.
+  Result<storage::AppendResult> append(std::span<const std::span<const std::byte>> batches,
+                                       const std::function<bool()>& abandoned = {});
   Result<storage::AppendResult> append(std::span<const std::byte> batch) {
     return append({&batch, 1});
   }
@@ -107,7 +113,8 @@ class Partition {
  private:
   Partition(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log);
   Result<storage::AppendResult> append_idempotent(
-      std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers);
+      std::span<const std::span<const std::byte>> batches, std::vector<BatchHeader> headers,
+      const std::function<bool()>& abandoned);
   // The producer states, current for the log as this broker appends to it
   // now: rebuilt from the log on first use and, on a replica, for each term
   // it leads in (in `*term`). not_leader on a replica that does not lead.

@@ -71,7 +71,8 @@ int64_t now_ms() { return storage::Clock::system().now_ms(); }
 }  // namespace
 
 Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
-                                                    const v1::PartitionProduce& data) {
+                                                    const v1::PartitionProduce& data,
+                                                    const std::function<bool()>& abandoned) {
   if (data.has_records()) {
     auto batch = batch_from_records(data.records(), now_ms());
     if (!batch.ok()) return batch.status();
@@ -79,7 +80,7 @@ Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
   }
   auto batches = split_batches(as_bytes(data.batches()));
   if (!batches.ok()) return batches.status();
-  return partition.append(*batches);
+  return partition.append(*batches, abandoned);
 }
 
 bool ProduceHandler::drop_response() {
@@ -90,10 +91,11 @@ bool ProduceHandler::drop_response() {
 }
 
 bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
-                            std::function<void()> done) {
+                            std::function<void()> done, const std::function<bool()>& abandoned) {
   auto bytes = static_cast<int64_t>(request.ByteSizeLong());
   if (inflight_bytes_.fetch_add(bytes) + bytes > config_.max_inflight_produce_bytes) {
     inflight_bytes_ -= bytes;
+    metrics_.produce_refused(request.partitions_size());
     return false;
   }
   auto arrived = std::chrono::steady_clock::now();
@@ -120,7 +122,7 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
       to_proto(topics_.why_no_partition({data.topic(), data.partition()}), result->mutable_error());
       continue;
     }
-    auto appended = append(*partition, data);
+    auto appended = append(*partition, data, abandoned);
     if (!appended.ok()) {
       to_proto(appended.status(), result->mutable_error());
       continue;

@@ -29,15 +29,20 @@ class ProduceHandler {
   // when durable (or timed out) for acks=all. `request` and `response` must
   // stay alive until `done`. Returns false, calling nothing, when the byte
   // budget is exhausted.
+  // `abandoned` (Partition::append) says whether the producer gave up on
+  // the request: its stream was cancelled.
   bool handle(const v1::ProduceRequest& request, v1::ProduceResponse* response,
-              std::function<void()> done);
+              std::function<void()> done, const std::function<bool()>& abandoned = {});
 
   // Whether to drop the response now due (--test-drop-produce-responses-every).
   bool drop_response();
 
+  BrokerMetrics& metrics() { return metrics_; }
+
  private:
   std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
-  Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data);
+  Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data,
+                                       const std::function<bool()>& abandoned);
 
   const BrokerConfig& config_;
   TopicManager& topics_;

@@ -4,9 +4,16 @@
 
 namespace cairn::broker {
 
-ProduceStreamReactor::ProduceStreamReactor(ProduceHandler& handler) : handler_(handler) {
+ProduceStreamReactor::ProduceStreamReactor(ProduceHandler& handler, grpc::CallbackServerContext* context)
+    : handler_(handler), context_(context) {
+  handler_.metrics().produce_stream_opened();
   reading_ = true;
   StartRead(&incoming_);
+}
+
+void ProduceStreamReactor::OnDone() {
+  handler_.metrics().produce_stream_closed();
+  delete this;
 }
 
 void ProduceStreamReactor::OnReadDone(bool ok) {
@@ -26,7 +33,8 @@ void ProduceStreamReactor::OnReadDone(bool ok) {
   in_flight_[raw] = std::move(exchange);
   lock.unlock();
   // Appends happen here, on this stream's read callback: in stream order.
-  if (!handler_.handle(raw->request, &raw->response, [this, raw] { acknowledged(raw); })) {
+  auto abandoned = [context = context_] { return context->IsCancelled(); };
+  if (!handler_.handle(raw->request, &raw->response, [this, raw] { acknowledged(raw); }, abandoned)) {
     raw->response.set_request_id(raw->request.request_id());
     for (const auto& p : raw->request.partitions()) {
       auto* result = raw->response.add_results();

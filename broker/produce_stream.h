@@ -27,11 +27,11 @@ class ProduceStreamReactor final
  public:
   static constexpr size_t kMaxInFlight = 64;
 
-  explicit ProduceStreamReactor(ProduceHandler& handler);
+  ProduceStreamReactor(ProduceHandler& handler, grpc::CallbackServerContext* context);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
-  void OnDone() override { delete this; }
+  void OnDone() override;
 
  private:
   struct Exchange {
@@ -46,6 +46,7 @@ class ProduceStreamReactor final
   void pump(std::unique_lock<std::mutex>& lock);
 
   ProduceHandler& handler_;
+  grpc::CallbackServerContext* const context_;
   std::mutex mutex_;
   v1::ProduceRequest incoming_;
   std::map<Exchange*, std::unique_ptr<Exchange>> in_flight_;

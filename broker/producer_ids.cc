@@ -12,11 +12,12 @@ namespace {
 
 constexpr int64_t kCounterLimit = int64_t{1} << ProducerIdAllocator::kCounterBits;
 
+// Reaches the counter's limit in the year 2106.
 int64_t counter_floor_now() {
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-  return std::min(seconds * 256, kCounterLimit / 2);
+  return seconds * 256;
 }
 
 }  // namespace

@@ -42,17 +42,6 @@ TEST_CASE("ProducerIdsAreNeverHandedOutTwiceAcrossAPowerLoss", "[producer-ids]")
   }
 }
 
-TEST_CASE("ProducerIdsOfTwoBrokersNeverMeet", "[producer-ids]") {
-  FaultInjectionEnv env1, env2;
-  auto one = open_allocator(env1, 1);
-  auto two = open_allocator(env2, 2);
-  std::set<int64_t> seen;
-  for (int i = 0; i < 100; ++i) {
-    CHECK(seen.insert(one->next().value()).second);
-    CHECK(seen.insert(two->next().value()).second);
-  }
-}
-
 TEST_CASE("AnUnreadableProducerIdFileIsAnErrorNotAReset", "[producer-ids]") {
   FaultInjectionEnv env;
   REQUIRE(env.create_dirs("/data").ok());

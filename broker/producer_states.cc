@@ -1,21 +1,16 @@
 #include "broker/producer_states.h"
 
-#include <limits>
 #include <map>
 
 namespace cairn::broker {
 
 namespace {
 
-constexpr int64_t kSequenceSpace = int64_t{std::numeric_limits<int32_t>::max()} + 1;
-
-int32_t wrap(int64_t sequence) { return static_cast<int32_t>(sequence % kSequenceSpace); }
-
 int32_t last_sequence(const BatchHeader& batch) {
-  return wrap(int64_t{batch.base_sequence} + batch.last_offset_delta);
+  return sequence_after(batch.base_sequence, batch.last_offset_delta);
 }
 
-int32_t next_sequence(int32_t sequence) { return wrap(int64_t{sequence} + 1); }
+int32_t next_sequence(int32_t sequence) { return sequence_after(sequence, 1); }
 
 // Whether `sequence` is at or before `last`, within half the sequence
 // space (a retry of something older, rather than a jump ahead).

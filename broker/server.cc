@@ -4,10 +4,13 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
 #include "broker/cluster/node_identity.h"
+#include "broker/metrics/controller_collector.h"
+#include "broker/metrics/group_collector.h"
 #include "broker/metrics/metered_env.h"
 #include "broker/metrics/partition_collector.h"
 #include "proto/grpc_callback_queue.h"
@@ -80,7 +83,7 @@ Status Server::open_components() {
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  auto producer_ids = ProducerIdAllocator::open(*options.env, c.data_dir + "/producer-ids", c.node_id);
+  auto producer_ids = ProducerIdAllocator::open(*options.env, c.data_dir + "/.producer-ids", c.node_id);
   if (!producer_ids.ok()) return producer_ids.status();
   producer_ids_ = std::move(*producer_ids);
 
@@ -98,10 +101,12 @@ Status Server::open_components() {
   auto groups = GroupCoordinator::open(*topics_, io_, group_options);
   if (!groups.ok()) return groups.status();
   groups_ = std::move(*groups);
-  // A deleted topic takes the groups' offsets with it: a recreated topic of
-  // the same name starts afresh instead of at a stale offset.
-  topics_->set_removal_listener([groups = groups_.get()](const std::string& topic) {
+  // A deleted topic takes the groups' offsets with it (a recreated topic of
+  // the same name starts afresh instead of at a stale offset), and its
+  // metric series.
+  topics_->set_removal_listener([groups = groups_.get(), metrics = metrics_.get()](const std::string& topic) {
     groups->forget_topic(topic);
+    metrics->forget_topic(topic);
   });
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
@@ -130,8 +135,11 @@ Status Server::open_components() {
   }
   // Before gRPC: a broker that cannot serve its metrics never looks started.
   if (!config_.metrics_listen.empty()) {
-    auto metrics = MetricsServer::start(
-        config_.metrics_listen, {metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id)});
+    std::vector<std::shared_ptr<prometheus::Collectable>> collected{
+        metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id),
+        std::make_shared<GroupCollector>(*groups_, *topics_)};
+    if (controller_) collected.push_back(std::make_shared<ControllerCollector>(*controller_));
+    auto metrics = MetricsServer::start(config_.metrics_listen, std::move(collected));
     if (!metrics.ok()) return metrics.status();
     metrics_server_ = std::move(*metrics);
     spdlog::info("serving metrics on http://{}/metrics (port {})", config_.metrics_listen, metrics_server_->port());
@@ -157,6 +165,18 @@ Status Server::open_cluster(storage::Env& env) {
   options.cluster_id = voters_->canonical();
   for (const auto& broker : voters_->brokers) {
     if (broker.id != c.node_id) options.peers.push_back(broker);
+  }
+  for (const std::string& route : c.test_peer_routes) {
+    auto equals = route.find('=');
+    auto peer = std::find_if(options.peers.begin(), options.peers.end(), [&](const PeerBroker& p) {
+      return equals != std::string::npos && std::to_string(p.id) == route.substr(0, equals);
+    });
+    if (peer == options.peers.end()) {
+      return error(ErrorCode::invalid_config, "--test-peer-route {}: not ID=HOST:PORT of another voter", route);
+    }
+    peer->address = route.substr(equals + 1);
+    spdlog::warn("Raft traffic to broker {} goes through {} (--test-peer-route, for fault tests only)",
+                 peer->id, peer->address);
   }
   replica_manager_ = std::make_unique<ReplicaManager>(options, io_);
   cluster_replicas_ =

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -66,6 +67,13 @@ constexpr size_t kMaxDecodedBatchBytes = 64 << 20;
 
 // Writes base offset and leader epoch (outside the CRC) into a batch.
 void stamp_batch(std::span<std::byte> batch, Offset base_offset, Term leader_epoch);
+
+// Idempotent producers' sequence numbers count records from 0 and wrap
+// after INT32_MAX to 0: the sequence `count` records after `first`.
+constexpr int64_t kSequenceSpace = int64_t{INT32_MAX} + 1;
+constexpr int32_t sequence_after(int32_t first, int64_t count) {
+  return static_cast<int32_t>((int64_t{first} + count) % kSequenceSpace);
+}
 
 // Writes an idempotent producer's id, epoch and base sequence into a built
 // batch and recomputes its CRC (they are inside it): how a producer

@@ -67,7 +67,7 @@ Result<std::string> rebuild(const BatchHeader& original, std::span<const Record>
   for (const Record& r : records) builder.add(r.key, r.value, r.headers, r.timestamp_ms);
   if (original.producer_id >= 0) {
     int32_t delta = static_cast<int32_t>(records.front().offset - original.base_offset);
-    int32_t sequence = original.base_sequence >= 0 ? original.base_sequence + delta : -1;
+    int32_t sequence = original.base_sequence >= 0 ? sequence_after(original.base_sequence, delta) : -1;
     builder.set_producer(original.producer_id, original.producer_epoch, sequence);
   }
   auto batch = builder.build();

@@ -326,7 +326,7 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
   auto* produce_cmd = app.add_subcommand(
       "produce",
       "Send each line of standard input as one record. A broker that restarts meanwhile is waited for "
-      "(retrying for up to 120 s per record, never writing a record twice); the first record that fails ends it, with its line number\n"
+      "(retrying for up to 120 s per record; with --acks all or 1 never writing a record twice); the first record that fails ends it, with its line number\n"
       "Example: printf 'user1:hello\\nuser2:world\\n' | cairn produce greetings --key-separator : --header source=cli");
   produce_cmd->add_option("TOPIC", p->topic, "topic to write to")->required();
   produce_cmd->add_option("--acks", p->acks, "all: wait until durable (default); 1: until the leader appended; 0: do not wait")

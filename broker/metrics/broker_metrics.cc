@@ -50,7 +50,12 @@ BrokerMetrics::BrokerMetrics()
       sync_seconds_(histogram(*registry_, "cairn_fsync_seconds", "File syncs (fdatasync) of segments and state",
                               latency_buckets())),
       sync_bytes_(histogram(*registry_, "cairn_group_commit_bytes",
-                            "Bytes one file sync made durable (a group commit)", size_buckets())) {}
+                            "Bytes one file sync made durable (a group commit)", size_buckets())),
+      produce_streams_(prometheus::BuildGauge()
+                           .Name("cairn_produce_streams_open")
+                           .Help("ProduceStream calls open: one per producer per broker it writes to")
+                           .Register(*registry_)
+                           .Add({})) {}
 
 void BrokerMetrics::appended(const std::string& topic, int64_t records, int64_t bytes) {
   records_in_.Add({{"topic", topic}}).Increment(static_cast<double>(records));
@@ -75,6 +80,17 @@ void BrokerMetrics::fetch_answered(const v1::FetchResponse& response, Duration t
 void BrokerMetrics::synced(Duration took, uint64_t bytes) {
   sync_seconds_.Observe(seconds(took));
   sync_bytes_.Observe(static_cast<double>(bytes));
+}
+
+void BrokerMetrics::produce_refused(int partitions) {
+  errors_.Add({{"request", "produce"}, {"code", v1::ErrorCode_Name(v1::RESOURCE_EXHAUSTED)}})
+      .Increment(static_cast<double>(partitions));
+}
+
+void BrokerMetrics::forget_topic(const std::string& topic) {
+  for (auto* family : {&records_in_, &bytes_in_, &bytes_out_}) {
+    family->Remove(&family->Add({{"topic", topic}}));
+  }
 }
 
 void BrokerMetrics::count_error(const char* request, v1::ErrorCode code) {

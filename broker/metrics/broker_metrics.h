@@ -6,6 +6,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -34,6 +35,14 @@ class BrokerMetrics {
   void fetch_answered(const v1::FetchResponse& response, Duration took);
   // A file sync (fdatasync) that covered `bytes` appended since the last one.
   void synced(Duration took, uint64_t bytes);
+  // A produce request of `partitions` refused whole: the broker's bound on
+  // bytes awaiting acknowledgement was reached (backpressure).
+  void produce_refused(int partitions);
+  // A producer's ProduceStream opened or ended.
+  void produce_stream_opened() { produce_streams_.Increment(); }
+  void produce_stream_closed() { produce_streams_.Decrement(); }
+  // Drops the per-topic series of a deleted topic.
+  void forget_topic(const std::string& topic);
 
  private:
   void count_error(const char* request, v1::ErrorCode code);
@@ -47,6 +56,7 @@ class BrokerMetrics {
   prometheus::Histogram& fetch_seconds_;
   prometheus::Histogram& sync_seconds_;
   prometheus::Histogram& sync_bytes_;
+  prometheus::Gauge& produce_streams_;
 };
 
 }  // namespace cairn::broker

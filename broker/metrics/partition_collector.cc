@@ -2,18 +2,24 @@
 
 #include <string>
 
+#include "broker/metrics/metric_samples.h"
+
 namespace cairn::broker {
 namespace {
 
 prometheus::MetricFamily gauge(std::string name, std::string help) {
-  return {std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+  return metric_family(std::move(name), std::move(help));
 }
 
-void add(prometheus::MetricFamily& family, const TopicPartition& tp, double value) {
-  prometheus::ClientMetric metric;
-  metric.label = {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}};
-  metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
+prometheus::MetricFamily counter(std::string name, std::string help) {
+  return metric_family(std::move(name), std::move(help), prometheus::MetricType::Counter);
+}
+
+void add(prometheus::MetricFamily& family, const TopicPartition& tp, double value,
+         std::vector<prometheus::ClientMetric::Label> extra = {}) {
+  std::vector<prometheus::ClientMetric::Label> labels{{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}};
+  labels.insert(labels.end(), extra.begin(), extra.end());
+  add_sample(family, std::move(labels), value);
 }
 
 }  // namespace
@@ -29,6 +35,11 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
   auto caught_up = gauge("cairn_partition_caught_up_replicas",
                          "Replicas caught up with the leader (reported by the leader only); fewer than "
                          "cairn_partition_replicas: under-replicated");
+  auto term = gauge("cairn_partition_raft_term", "Raft term of this replica (replicated partitions)");
+  auto leader_changes = counter("cairn_partition_leader_changes_total",
+                                "Changes of the leader this replica knows: elections and transfers");
+  auto follower_lag = gauge("cairn_partition_follower_lag_offsets",
+                            "On the leader, per follower: offsets of the leader's log it does not hold durably yet");
   for (const auto& topic : topics_.topics()) {
     for (int32_t number = 0; number < static_cast<int32_t>(topic.partitions.size()); ++number) {
       const auto& partition = topic.partitions[static_cast<size_t>(number)];
@@ -46,9 +57,16 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
       if (!replica || replica->is_leader()) {
         add(caught_up, tp, replica ? static_cast<double>(replica->caught_up_replicas().size()) : 1.0);
       }
+      if (!replica) continue;
+      add(term, tp, static_cast<double>(replica->term().value));
+      add(leader_changes, tp, static_cast<double>(replica->leader_changes()));
+      for (const auto& [follower, lag] : replica->follower_lags()) {
+        add(follower_lag, tp, static_cast<double>(lag), {{"follower", std::to_string(follower)}});
+      }
     }
   }
-  return {log_start, high_watermark, log_end, size, segments, leader, replicas, caught_up};
+  return {log_start, high_watermark, log_end, size, segments, leader, replicas, caught_up,
+          term, leader_changes, follower_lag};
 }
 
 }  // namespace cairn::broker

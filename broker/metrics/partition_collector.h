@@ -11,8 +11,9 @@ namespace cairn::broker {
 
 // Per-partition gauges, read from the partitions this broker hosts when
 // Prometheus scrapes (nothing is kept between scrapes): log start, high
-// watermark, log end, size and segments; for replicas, the leader and, on
-// the leader, how many replicas are caught up.
+// watermark, log end, size and segments; for replicas, the leader, the
+// Raft term and leader changes, and, on the leader, how many replicas are
+// caught up and how far each follower is behind.
 class PartitionCollector final : public prometheus::Collectable {
  public:
   PartitionCollector(const TopicManager& topics, int32_t self) : topics_(topics), self_(self) {}

@@ -315,6 +315,23 @@ std::vector<int32_t> Replica::caught_up_replicas() const {
   return out;
 }
 
+std::vector<std::pair<int32_t, int64_t>> Replica::follower_lags() const {
+  std::lock_guard lock(*mutex_);
+  std::vector<std::pair<int32_t, int64_t>> out;
+  if (!consensus_ || consensus_->role() != raft::Role::leader) return out;
+  Offset last = log_->log_end() - 1;
+  const raft::Membership& members = consensus_->membership();
+  for (const auto* ids : {&members.voters, &members.learners}) {
+    for (raft::NodeId member : *ids) {
+      auto id = static_cast<int32_t>(member.value);
+      const raft::Progress* progress = consensus_->progress(member);
+      if (id == self_ || !progress) continue;
+      out.emplace_back(id, std::max<int64_t>(0, last - progress->match_index));
+    }
+  }
+  return out;
+}
+
 std::optional<std::vector<int32_t>> Replica::live_replicas() const {
   std::lock_guard lock(*mutex_);
   int64_t now = clock_.now_ms();
@@ -378,6 +395,11 @@ void Replica::on_applied(const raft::Entry& entry) {
 void Replica::settle_locked(Due& due, bool* moved) {
   auto leader = consensus_->leader();
   leader_ = leader ? leader->value : -1;
+  term_ = consensus_->term().value;
+  if (leader && leader->value != last_known_leader_) {
+    last_known_leader_ = leader->value;
+    ++leader_changes_;
+  }
   bool leads = consensus_->role() == raft::Role::leader;
   if (!leads) {
     ready_leader_ = false;

@@ -77,6 +77,14 @@ class Replica : public std::enable_shared_from_this<Replica> {
   Offset high_watermark() const { return Offset(high_watermark_.load()); }
   // The leader's broker id, if this replica knows one.
   std::optional<int32_t> leader() const;
+  // The Raft term this replica is in.
+  Term term() const { return Term(term_.load()); }
+  // How often the leader this replica knows changed (the first one known
+  // counts): elections and leadership transfers, as seen from here.
+  int64_t leader_changes() const { return leader_changes_.load(); }
+  // Leader only: per follower (voters and learners), the offsets of this
+  // log it does not hold durably yet. Empty elsewhere.
+  std::vector<std::pair<int32_t, int64_t>> follower_lags() const;
   bool is_leader() const { return leader() == self_; }
   int32_t self() const { return self_; }
   // Leads, and has committed an entry of its own term: its high watermark
@@ -162,6 +170,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::vector<raft::EntryBounds> applied_;      // entries committed during the current call
   std::atomic<int64_t> high_watermark_;
   std::atomic<int64_t> leader_{-1};
+  std::atomic<int64_t> term_{0};
+  std::atomic<int64_t> leader_changes_{0};
+  int64_t last_known_leader_ = -1;      // guarded by mutex_
   std::atomic<bool> ready_leader_{false};
   std::atomic<int64_t> ready_term_{-1};
   int64_t ready_since_ms_ = 0;          // guarded by mutex_

@@ -34,13 +34,6 @@ using client::record_bytes;
 using client::retry_backoff;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr int64_t kSequenceSpace = int64_t{std::numeric_limits<int32_t>::max()} + 1;
-
-// The sequence after `count` records from `first` (they wrap to 0 after INT32_MAX).
-int32_t sequence_after(int32_t first, int32_t count) {
-  return static_cast<int32_t>((int64_t{first} + count) % kSequenceSpace);
-}
-
 // The broker's proof that a batch is not in the log: it refused it for its
 // sequence or its epoch, so it may be stamped anew.
 bool proven_unwritten(ErrorCode code) {
@@ -402,15 +395,15 @@ class ProducerImpl final : public Producer {
 
   // Stamps the send's unstamped batches with the producer's identity and
   // the partition's next sequences, in order, and keeps in the send only
-  // batches of its first batch's stamp generation; the others go back to
-  // the front of the queue (PartitionQueue). False, stamping nothing,
-  // while the producer has no id.
+  // its first kMaxIdempotentBatchesPerSend batches, of its first batch's
+  // stamp generation; the others go back to the front of the queue
+  // (PartitionQueue). False, stamping nothing, while the producer has no id.
   bool stamp(PartitionQueue& queue, PartitionSend& send) {
     Identity identity = current_identity();
     if (identity.producer_id < 0) return false;
     std::lock_guard lock(queue.mutex);
-    size_t keep = send.batches.size();
-    for (size_t i = 0; i < send.batches.size(); ++i) {
+    size_t keep = std::min(send.batches.size(), client::kMaxIdempotentBatchesPerSend);
+    for (size_t i = 0; i < keep; ++i) {
       Batch& batch = *send.batches[i];
       if (!batch.stamped) {
         if (queue.generation != identity.generation) {
@@ -497,6 +490,12 @@ class ProducerImpl final : public Producer {
     v1::InitProducerIdResponse response;
     if (broker.ok()) {
       auto rpc = (*broker)->broker->InitProducerId(cluster_.context().get(), v1::InitProducerIdRequest(), &response);
+      if (rpc.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+        // A broker older than idempotence (a rolling upgrade, clients
+        // first): send as a producer without it rather than not at all.
+        idempotent_ = false;
+        return;
+      }
       if (!rpc.ok()) {
         failed = error(from_grpc(rpc).code(), "getting a producer id from {}: {}", (*broker)->address, rpc.error_message());
         if (client::unanswered(failed)) cluster_.avoid((*broker)->address);
@@ -780,7 +779,8 @@ class ProducerImpl final : public Producer {
   }
 
   const ProducerOptions options_;
-  const bool idempotent_;
+  // Off for acks none, or while a broker does not know InitProducerId.
+  std::atomic<bool> idempotent_;
   client::Cluster cluster_;
 
   std::mutex identity_mutex_;

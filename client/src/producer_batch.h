@@ -70,6 +70,12 @@ struct PartitionSend {
   std::vector<std::unique_ptr<Batch>> batches;
 };
 
+// An idempotent producer's send carries at most this many batches of a
+// partition: brokers remember where each producer's last 5 batches of a
+// partition landed (ProducerStates), and a retried batch older than those
+// could not be answered with its offsets.
+constexpr size_t kMaxIdempotentBatchesPerSend = 5;
+
 // An encoded batch's bytes in a request, at most.
 size_t entry_bytes(const Batch& batch);
 // The bytes of a send's entries in a request, at most.

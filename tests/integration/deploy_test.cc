@@ -71,6 +71,10 @@ TEST_CASE("TheComposeFileIsValidAndItsBrokersMatchTheirVoters", "[integration][d
   std::string prometheus = source_file("deploy/prometheus.yml");
   for (int id = 1; id <= 3; ++id) CHECK_THAT(prometheus, Catch::Contains(fmt::format("\"cairn-{}:{}\"", id, metrics_port)));
   CHECK_THAT(compose, Catch::Contains("./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro"));
+  // ...with the recording rule for group lag across brokers (docs/metrics.md).
+  CHECK_THAT(compose, Catch::Contains("./deploy/prometheus-rules.yml:/etc/prometheus/cairn-rules.yml:ro"));
+  CHECK_THAT(prometheus, Catch::Contains("/etc/prometheus/cairn-rules.yml"));
+  CHECK_THAT(source_file("deploy/prometheus-rules.yml"), Catch::Contains("cairn_group_committed_offset"));
   CHECK_THAT(compose, Catch::Contains(R"("topic", "create", "demo", "--partitions", "3", "--replication-factor", "3", "--if-not-exists")"));
 }
 

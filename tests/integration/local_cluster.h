@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,7 +26,11 @@ struct LocalCluster {
   std::vector<std::unique_ptr<BrokerProcess>> brokers;  // [i] is node i + 1
   std::unique_ptr<Admin> admin;
 
-  explicit LocalCluster(std::vector<std::string> extra_args = {}, int count = 3) {
+  // Arguments for broker `id` alone, given every broker's port (node i + 1
+  // listens on ports[i]).
+  using PerBrokerArgs = std::function<std::vector<std::string>(int32_t id, const std::vector<int>& ports)>;
+
+  explicit LocalCluster(std::vector<std::string> extra_args = {}, int count = 3, const PerBrokerArgs& per_broker = {}) {
     std::vector<int> ports;
     for (int i = 0; i < count; ++i) {
       ports.push_back(pick_free_port());
@@ -35,6 +40,10 @@ struct LocalCluster {
       std::vector<std::string> args = {"--node-id", std::to_string(i + 1), "--controller-voters",
                                        voters};
       args.insert(args.end(), extra_args.begin(), extra_args.end());
+      if (per_broker) {
+        auto own = per_broker(i + 1, ports);
+        args.insert(args.end(), own.begin(), own.end());
+      }
       brokers.push_back(std::make_unique<BrokerProcess>(
           folder.path() + "/broker-" + std::to_string(i + 1), args, ports[static_cast<size_t>(i)]));
     }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "cluster_fixture.h"
+#include "local_cluster.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -41,6 +42,20 @@ double sample(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
+// The metrics port a broker started with --metrics-listen 127.0.0.1:0 chose,
+// as its log says ("serving metrics on ... (port N)").
+int metrics_port_of(const BrokerProcess& broker) {
+  std::ifstream log(broker.log_path());
+  for (std::string line; std::getline(log, line);) {
+    auto at = line.find("serving metrics on ");
+    if (at == std::string::npos) continue;
+    auto port = line.find("(port ", at);
+    if (port != std::string::npos) return std::stoi(line.substr(port + 6));
+  }
+  FAIL("no metrics port in " << broker.log_path());
+  return 0;
+}
+
 }  // namespace
 
 TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics]") {
@@ -56,6 +71,8 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
   REQUIRE(consume(*consumer, 10).size() == 10);
   auto refused = producer->send({.topic = "orders", .value = "x", .partition = 7}).get();
   CHECK_FALSE(refused.ok());
+  // A group that read 2 of partition 0's 5 records and none of partition 1's.
+  REQUIRE(cluster.admin->commit_offsets("billing", {{{"orders", 0}, Offset(2)}, {{"orders", 1}, Offset(0)}}).ok());
 
   std::string text = scrape(port);
   INFO(text);
@@ -76,8 +93,21 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
     CHECK(sample(text, "cairn_partition_size_bytes" + labels) > 0);
     CHECK(sample(text, "cairn_partition_leader" + labels) == 0);  // this broker, id 0
   }
+  CHECK(sample(text, "cairn_produce_streams_open") == 1);  // the producer's, still open
+  CHECK(sample(text, R"(cairn_group_members{group="billing"})") == 0);
+  CHECK(sample(text, R"(cairn_group_committed_offset{group="billing",topic="orders",partition="0"})") == 2);
+  CHECK(sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="0"})") == 3);
+  CHECK(sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="1"})") == 5);
+  // A broker alone has no Raft groups and no controller.
+  CHECK(sample(text, R"(cairn_partition_raft_term{topic="orders",partition="0"})") == -1);
+  CHECK_THAT(text, !Catch::Contains("cairn_controller_leader"));
   CHECK_THAT(text, Catch::Contains("# TYPE cairn_produce_request_seconds histogram"));
   CHECK_THAT(text, Catch::Contains("# HELP cairn_records_in_total "));
+
+  // A deleted topic takes its series with it.
+  REQUIRE(cluster.admin->delete_topic("orders").ok());
+  text = scrape(port);
+  CHECK_THAT(text, !Catch::Contains(R"(topic="orders")"));
 }
 
 TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
@@ -95,4 +125,44 @@ TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
                                                "in use; another program (another cairnd?) uses that port: stop it "
                                                "or pass another --metrics-listen port",
                                                port)));
+}
+
+TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics][cluster]") {
+  LocalCluster cluster({"--metrics-listen", "127.0.0.1:0"});
+  cluster.create_topic("events", 1, 3);
+  int32_t leader = cluster.wait_for_leaders("events")[0];
+  auto producer = cluster.producer();
+  for (int i = 0; i < 20; ++i) REQUIRE(producer->send({.topic = "events", .value = std::to_string(i)}).get().ok());
+
+  const std::string labels = R"(topic="events",partition="0")";
+  int leader_port = metrics_port_of(cluster.broker(leader));
+  std::string text = scrape(leader_port);
+  INFO(text);
+  CHECK(sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1);
+  CHECK(sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1);
+  CHECK(sample(text, "cairn_partition_leader{" + labels + "}") == leader);
+  // Each follower holds everything soon after the writes.
+  bool caught_up = eventually(
+      [&] {
+        text = scrape(leader_port);
+        for (int32_t follower = 1; follower <= 3; ++follower) {
+          if (follower == leader) continue;
+          auto series = fmt::format("cairn_partition_follower_lag_offsets{{{},follower=\"{}\"}}", labels, follower);
+          if (sample(text, series) != 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10));
+  CHECK(caught_up);
+
+  int32_t controller = cluster.wait_for_controller();
+  for (int32_t id = 1; id <= 3; ++id) {
+    std::string broker_text = scrape(metrics_port_of(cluster.broker(id)));
+    CHECK(sample(broker_text, "cairn_controller_leader") == controller);
+    CHECK(sample(broker_text, "cairn_controller_metadata_applied_offset") > 0);
+  }
+  // The controller leader tells live brokers once it has led a few seconds.
+  int controller_port = metrics_port_of(cluster.broker(controller));
+  CHECK(eventually([&] { return sample(scrape(controller_port), "cairn_controller_live_brokers") == 3; },
+                   std::chrono::seconds(15)));
 }

@@ -1,0 +1,338 @@
+// A Jepsen-style fault suite: three real cairnd processes whose Raft links
+// run through proxies the test controls, a replicated topic, producers
+// (acks=all, idempotent) writing unique values, readers and a consumer
+// group committing, while brokers are killed, paused and cut off. Every
+// client outcome is recorded (History) and checked against what every
+// replica holds at the end (check): nothing acknowledged lost, replicas
+// agreeing offset by offset, no read of a record that is not there, reads
+// in order, commits never backwards, no duplicates.
+//
+// Each fault kind runs alone; a random mix runs for CAIRN_CHAOS_SECONDS
+// (default 40) with seed CAIRN_CHAOS_SEED (default: random, printed), so a
+// long soak is: CAIRN_CHAOS_SECONDS=3600 build/tests/chaos_tests "[mix]".
+
+#include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "checker.h"
+#include "history.h"
+#include "link_proxy.h"
+#include "local_cluster.h"
+
+using namespace cairn;
+using namespace cairn::chaos;
+using namespace cairn::testing;
+using namespace std::chrono_literals;
+using Mode = LinkProxy::Mode;
+
+namespace {
+
+constexpr char kTopic[] = "chaos";
+constexpr int32_t kPartitions = 3;
+constexpr int32_t kBrokers = 3;
+
+// Three brokers, each direction of each pair of them linked through a
+// LinkProxy, and a replicated topic.
+class ChaosCluster {
+ public:
+  ChaosCluster() : cluster({}, kBrokers, [this](int32_t id, const std::vector<int>& ports) { return routes(id, ports); }) {
+    cluster.create_topic(kTopic, kPartitions, kBrokers);
+    cluster.wait_for_leaders(kTopic);
+  }
+
+  BrokerProcess& broker(int32_t id) { return cluster.broker(id); }
+  int32_t leader_of(int32_t partition) { return cluster.wait_for_leaders(kTopic)[static_cast<size_t>(partition)]; }
+
+  // Every link from `id` to the others (and back, unless `one_way`).
+  void cut_off(int32_t id, Mode mode, bool one_way = false) {
+    for (auto& [pair, link] : links_) {
+      if (pair.first == id || (!one_way && pair.second == id)) link->set(mode);
+    }
+  }
+
+  // Every link open, every broker running.
+  void heal() {
+    for (auto& [pair, link] : links_) link->set(Mode::open);
+    for (int32_t id = 1; id <= kBrokers; ++id) {
+      auto& b = broker(id);
+      if (paused_.erase(id)) b.resume();
+      if (!b.running()) {
+        Status started = b.start();
+        INFO(started.to_string());
+        REQUIRE(started.ok());
+      }
+    }
+  }
+
+  void pause(int32_t id) {
+    broker(id).pause();
+    paused_.insert(id);
+  }
+
+ private:
+  std::vector<std::string> routes(int32_t id, const std::vector<int>& ports) {
+    std::vector<std::string> args;
+    for (int32_t peer = 1; peer <= static_cast<int32_t>(ports.size()); ++peer) {
+      if (peer == id) continue;
+      auto& link = links_[{id, peer}];
+      link = std::make_unique<LinkProxy>(static_cast<uint16_t>(ports[static_cast<size_t>(peer - 1)]));
+      args.push_back("--test-peer-route");
+      args.push_back(fmt::format("{}=127.0.0.1:{}", peer, link->port()));
+    }
+    return args;
+  }
+
+  std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;  // before cluster: it fills them
+  std::set<int32_t> paused_;
+
+ public:
+  LocalCluster cluster;
+};
+
+// The clients of a run: writers, readers and a group, each on its own
+// thread, recording every outcome in the history until stopped.
+class Workload {
+ public:
+  Workload(ChaosCluster& chaos, History& history) : chaos_(chaos), history_(history) {
+    for (int id = 0; id < 3; ++id) threads_.emplace_back([this, id] { write(id); });
+    for (int id = 0; id < 2; ++id) threads_.emplace_back([this, id] { read(id); });
+    threads_.emplace_back([this] { consume_in_group(); });
+  }
+  ~Workload() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  static constexpr char kGroup[] = "chaos-group";
+
+ private:
+  ClientOptions client_options() const {
+    ClientOptions options = chaos_.cluster.client_options();
+    options.request_timeout_ms = 5'000;
+    return options;
+  }
+
+  void write(int id) {
+    ProducerOptions options;
+    options.client = client_options();
+    options.delivery_timeout_ms = 30'000;
+    options.linger_ms = 2;
+    auto producer = std::move(Producer::create(options)).value();
+    for (int64_t seq = 0; !stop_;) {
+      for (int i = 0; i < 10; ++i, ++seq) {
+        std::string value = fmt::format("w{}-{}", id, seq);
+        auto partition = static_cast<int32_t>(seq % kPartitions);
+        history_.sent(value, partition);
+        producer->send({.topic = kTopic, .value = value, .partition = partition},
+                       [this, id, value](const Result<RecordMetadata>& sent) {
+                         if (sent.ok()) {
+                           history_.acknowledged(id, value, sent->partition, sent->offset.value);
+                         } else {
+                           history_.failed(value, sent.status().to_string());
+                         }
+                       });
+      }
+      producer->flush();
+    }
+    producer->close();
+  }
+
+  void read(int id) {
+    ConsumerOptions options;
+    options.client = client_options();
+    options.auto_offset_reset = OffsetReset::earliest;
+    options.fetch_max_wait_ms = 200;
+    options.reconnect_timeout_ms = 300'000;
+    auto consumer = std::move(Consumer::create(options)).value();
+    std::vector<TopicPartition> all;
+    for (int32_t p = 0; p < kPartitions; ++p) all.push_back({kTopic, p});
+    if (!consumer->assign(all).ok()) return;
+    while (!stop_) {
+      auto records = consumer->poll(200ms);
+      if (!records.ok()) {
+        std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      for (const auto& r : *records) history_.read(id, r.partition, r.offset().value, r.value().value_or(""));
+    }
+  }
+
+  void consume_in_group() {
+    ConsumerOptions options;
+    options.client = client_options();
+    options.group_id = kGroup;
+    options.enable_auto_commit = false;
+    options.auto_offset_reset = OffsetReset::earliest;
+    options.fetch_max_wait_ms = 200;
+    options.reconnect_timeout_ms = 300'000;
+    auto consumer = std::move(Consumer::create(options)).value();
+    if (!consumer->subscribe({kTopic}).ok()) return;
+    while (!stop_) {
+      auto records = consumer->poll(200ms);
+      if (!records.ok()) {
+        std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      std::map<TopicPartition, Offset> next;
+      for (const auto& r : *records) next[{r.topic, r.partition}] = r.offset() + 1;
+      if (next.empty() || !consumer->commit_sync(next).ok()) continue;
+      for (const auto& [tp, offset] : next) history_.committed(kGroup, tp.partition, offset.value);
+    }
+    (void)consumer->close(std::chrono::seconds(5));
+  }
+
+  ChaosCluster& chaos_;
+  History& history_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+// A fault: injected, held a while, then healed (ChaosCluster::heal).
+struct Fault {
+  std::string name;
+  std::function<void(ChaosCluster&, std::mt19937&)> inject;
+};
+
+int32_t some_partition(std::mt19937& rng) { return static_cast<int32_t>(rng() % kPartitions); }
+
+std::vector<Fault> faults() {
+  return {
+      {"kill the leader",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.broker(c.leader_of(some_partition(rng))).kill();
+         std::this_thread::sleep_for(3s);
+       }},
+      {"kill a follower",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         int32_t leader = c.leader_of(some_partition(rng));
+         c.broker(leader % kBrokers + 1).kill();
+         std::this_thread::sleep_for(3s);
+       }},
+      {"pause the leader",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.pause(c.leader_of(some_partition(rng)));
+         std::this_thread::sleep_for(4s);
+       }},
+      {"cut the leader off from its peers",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.cut_off(c.leader_of(some_partition(rng)), Mode::cut);
+         std::this_thread::sleep_for(5s);
+       }},
+      {"blackhole the leader's messages to its peers (one way)",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.cut_off(c.leader_of(some_partition(rng)), Mode::blackhole, /*one_way=*/true);
+         std::this_thread::sleep_for(5s);
+       }},
+      {"kill every broker",
+       [](ChaosCluster& c, std::mt19937&) {
+         for (int32_t id = 1; id <= kBrokers; ++id) c.broker(id).kill();
+         std::this_thread::sleep_for(1s);
+       }},
+  };
+}
+
+// Heals, waits for leaders, reads every replica and checks the history.
+Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
+  chaos.heal();
+  workload.stop();
+  chaos.cluster.wait_for_leaders(kTopic, 60s);
+  std::map<int32_t, int64_t> at_least;  // per partition: past the last acknowledged offset
+  for (const auto& [value, where] : history.acknowledged_values()) {
+    at_least[where.partition] = std::max(at_least[where.partition], where.offset + 1);
+  }
+  ReplicaContents replicas;
+  for (int32_t id = 1; id <= kBrokers; ++id) {
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      replicas[id][p] = LocalCluster::read_replica(chaos.broker(id), kTopic, p, at_least[p]);
+    }
+  }
+  // The group's committed offsets as the coordinator has them now: never
+  // behind a commit it acknowledged.
+  auto group = chaos.cluster.admin->describe_group(Workload::kGroup);
+  if (group.ok()) {
+    for (const auto& lag : group->partitions) {
+      if (lag.committed) history.committed(Workload::kGroup, lag.tp.partition, lag.committed->value);
+    }
+  }
+  return check(history, replicas);
+}
+
+void report(const std::string& what, const Verdict& verdict, const History& history,
+            const std::map<std::string, int>& injected) {
+  std::string faults;
+  for (const auto& [name, count] : injected) faults += fmt::format("  {} x{}\n", name, count);
+  std::cout << fmt::format("== {}\nfaults:\n{}{}longest a producer waited for an acknowledgement: {} ms\n", what,
+                           faults, verdict.summary(),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               history.longest_wait_for_acknowledgement())
+                               .count())
+            << std::flush;
+}
+
+void require_consistent(const Verdict& verdict) {
+  INFO(verdict.summary());
+  CHECK(verdict.acknowledged > 0);
+  CHECK(verdict.reads > 0);
+  CHECK(verdict.ok());
+  CHECK(verdict.duplicates == 0);  // the producers are idempotent
+}
+
+void run_alone(size_t index) {
+  Fault fault = faults().at(index);
+  std::mt19937 rng(std::random_device{}());
+  ChaosCluster chaos;
+  History history;
+  Workload workload(chaos, history);
+  std::this_thread::sleep_for(2s);
+  for (int round = 0; round < 2; ++round) {
+    fault.inject(chaos, rng);
+    chaos.heal();
+    std::this_thread::sleep_for(3s);
+  }
+  Verdict verdict = finish(chaos, workload, history);
+  report(fault.name, verdict, history, {{fault.name, 2}});
+  require_consistent(verdict);
+}
+
+}  // namespace
+
+TEST_CASE("Chaos.KillTheLeader", "[chaos]") { run_alone(0); }
+TEST_CASE("Chaos.KillAFollower", "[chaos]") { run_alone(1); }
+TEST_CASE("Chaos.PauseTheLeader", "[chaos]") { run_alone(2); }
+TEST_CASE("Chaos.CutTheLeaderOffFromItsPeers", "[chaos]") { run_alone(3); }
+TEST_CASE("Chaos.BlackholeTheLeadersMessagesOneWay", "[chaos]") { run_alone(4); }
+TEST_CASE("Chaos.KillEveryBroker", "[chaos]") { run_alone(5); }
+
+TEST_CASE("Chaos.ARandomMixOfFaults", "[chaos][mix]") {
+  const char* seconds_env = std::getenv("CAIRN_CHAOS_SECONDS");
+  const char* seed_env = std::getenv("CAIRN_CHAOS_SEED");
+  auto duration = std::chrono::seconds(seconds_env ? std::atoi(seconds_env) : 40);
+  uint32_t seed = seed_env ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10)) : std::random_device{}();
+  std::cout << "CAIRN_CHAOS_SEED=" << seed << " CAIRN_CHAOS_SECONDS=" << duration.count() << "\n" << std::flush;
+  std::mt19937 rng(seed);
+  auto kinds = faults();
+  ChaosCluster chaos;
+  History history;
+  Workload workload(chaos, history);
+  std::map<std::string, int> injected;
+  auto end = std::chrono::steady_clock::now() + duration;
+  while (std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1'000 + rng() % 2'000));
+    const Fault& fault = kinds[rng() % kinds.size()];
+    ++injected[fault.name];
+    fault.inject(chaos, rng);
+    chaos.heal();
+  }
+  Verdict verdict = finish(chaos, workload, history);
+  report(fmt::format("random mix, seed {}", seed), verdict, history, injected);
+  INFO("seed " << seed);
+  require_consistent(verdict);
+}
