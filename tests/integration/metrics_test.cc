@@ -130,21 +130,29 @@ TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
 TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics][cluster]") {
   LocalCluster cluster({"--metrics-listen", "127.0.0.1:0"});
   cluster.create_topic("events", 1, 3);
-  int32_t leader = cluster.wait_for_leaders("events")[0];
+  cluster.wait_for_leaders("events");
   auto producer = cluster.producer();
   for (int i = 0; i < 20; ++i) REQUIRE(producer->send({.topic = "events", .value = std::to_string(i)}).get().ok());
 
+  // Leadership may move back to the preferred replica a few seconds in, so each try asks who leads.
   const std::string labels = R"(topic="events",partition="0")";
-  int leader_port = metrics_port_of(cluster.broker(leader));
-  std::string text = scrape(leader_port);
+  std::string text;
+  bool leader_reports = eventually(
+      [&] {
+        int32_t leader = cluster.wait_for_leaders("events")[0];
+        text = scrape(metrics_port_of(cluster.broker(leader)));
+        return sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1 &&
+               sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1 &&
+               sample(text, "cairn_partition_leader{" + labels + "}") == leader;
+      },
+      std::chrono::seconds(30));
   INFO(text);
-  CHECK(sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1);
-  CHECK(sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1);
-  CHECK(sample(text, "cairn_partition_leader{" + labels + "}") == leader);
+  CHECK(leader_reports);
   // Each follower holds everything soon after the writes.
   bool caught_up = eventually(
       [&] {
-        text = scrape(leader_port);
+        int32_t leader = cluster.wait_for_leaders("events")[0];
+        text = scrape(metrics_port_of(cluster.broker(leader)));
         for (int32_t follower = 1; follower <= 3; ++follower) {
           if (follower == leader) continue;
           auto series = fmt::format("cairn_partition_follower_lag_offsets{{{},follower=\"{}\"}}", labels, follower);
@@ -152,17 +160,35 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
         }
         return true;
       },
-      std::chrono::seconds(10));
+      std::chrono::seconds(30));
   CHECK(caught_up);
 
-  int32_t controller = cluster.wait_for_controller();
-  for (int32_t id = 1; id <= 3; ++id) {
-    std::string broker_text = scrape(metrics_port_of(cluster.broker(id)));
-    CHECK(sample(broker_text, "cairn_controller_leader") == controller);
-    CHECK(sample(broker_text, "cairn_controller_metadata_applied_offset") > 0);
-  }
+  // Every broker names the same controller leader. It may move once soon after start (leadership
+  // goes back to the preferred replica a few seconds in), so each try reads all three afresh.
+  std::vector<std::string> broker_texts(3);
+  bool agreed = eventually(
+      [&] {
+        for (int32_t id = 1; id <= 3; ++id) broker_texts[id - 1] = scrape(metrics_port_of(cluster.broker(id)));
+        double controller = sample(broker_texts[0], "cairn_controller_leader");
+        for (const auto& broker_text : broker_texts) {
+          if (controller < 1 || sample(broker_text, "cairn_controller_leader") != controller ||
+              sample(broker_text, "cairn_controller_metadata_applied_offset") <= 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(30));
+  INFO(broker_texts[0]);
+  CHECK(agreed);
   // The controller leader tells live brokers once it has led a few seconds.
-  int controller_port = metrics_port_of(cluster.broker(controller));
-  CHECK(eventually([&] { return sample(scrape(controller_port), "cairn_controller_live_brokers") == 3; },
-                   std::chrono::seconds(15)));
+  std::string controller_text;
+  bool all_live = eventually(
+      [&] {
+        controller_text = scrape(metrics_port_of(cluster.broker(cluster.wait_for_controller())));
+        return sample(controller_text, "cairn_controller_live_brokers") == 3;
+      },
+      std::chrono::seconds(30));
+  INFO(controller_text);
+  CHECK(all_live);
 }
