@@ -68,6 +68,10 @@ struct BrokerConfig {
   // --test-sync-delay-ms: for fault tests only: every segment file sync
   // takes this much longer. Default 0.
   int32_t test_sync_delay_ms = 0;
+  // --test-sync-journal PATH: for fault tests only: record in PATH what each
+  // file and folder sync made durable, so that a test can cut the power of
+  // the killed broker (storage::cut_power). Default: none.
+  std::string test_sync_journal;
   // --test-drop-produce-responses-every: for fault tests only: every Nth
   // ProduceStream response is never sent, though its records were
   // appended (a lost acknowledgement). Default 0: none.

@@ -120,6 +120,10 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "For fault tests only: slow every segment file sync down by this much")
       ->group("Testing")
       ->check(CLI::Range(0, 60'000));
+  app.add_option("--test-sync-journal", c.test_sync_journal,
+                 "For fault tests only: record in this file what each file and folder sync made "
+                 "durable, so that a test can cut the power of the broker after killing it")
+      ->group("Testing");
   app.add_option("--test-drop-produce-responses-every", c.test_drop_produce_responses_every,
                  "For fault tests only: never send every Nth ProduceStream response, though its "
                  "records were appended (a lost acknowledgement)")

@@ -14,6 +14,7 @@
 #include "broker/metrics/metered_env.h"
 #include "broker/metrics/partition_collector.h"
 #include "proto/grpc_callback_queue.h"
+#include "storage/power_loss_journal.h"
 #include "storage/slow_sync_env.h"
 
 namespace cairn::broker {
@@ -77,6 +78,14 @@ Status Server::open_components() {
     test_env_ = std::make_unique<storage::SlowSyncEnv>(
         *options.env, std::chrono::milliseconds(c.test_sync_delay_ms));
     options.env = test_env_.get();
+  }
+  if (!c.test_sync_journal.empty()) {
+    spdlog::warn("--test-sync-journal {}: every sync is journaled so that a test can cut the power "
+                 "(for fault tests only)", c.test_sync_journal);
+    auto journal = storage::PowerLossJournalEnv::open(*options.env, c.test_sync_journal);
+    if (!journal.ok()) return journal.status();
+    journal_env_ = std::move(*journal);
+    options.env = journal_env_.get();
   }
   metered_env_ = std::make_unique<MeteredEnv>(*options.env, *metrics_);
   options.env = metered_env_.get();

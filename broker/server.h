@@ -64,6 +64,7 @@ class Server {
   // Counted into from the first file opened to the last one closed.
   std::unique_ptr<BrokerMetrics> metrics_ = std::make_unique<BrokerMetrics>();
   std::unique_ptr<storage::Env> test_env_;      // --test-sync-delay-ms only; outlives the store
+  std::unique_ptr<storage::Env> journal_env_;   // --test-sync-journal only; outlives the store
   std::unique_ptr<storage::Env> metered_env_;   // outlives the store
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<ProducerIdAllocator> producer_ids_;

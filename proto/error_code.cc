@@ -42,6 +42,9 @@ bool is_retriable(ErrorCode code) {
     case ErrorCode::broker_unavailable:
     case ErrorCode::resource_exhausted:
     case ErrorCode::unknown_topic_or_partition:  // metadata may be catching up
+    // A broker whose disk failed (full, say) stops its replicas of the
+    // partition and another leads it soon, as with Kafka's storage error.
+    case ErrorCode::io_error:
       return true;
     default:
       return false;

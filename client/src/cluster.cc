@@ -128,12 +128,17 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
   // A broker knows the leaders of the partitions it hosts a replica of: a
   // partition it does not host comes back without one (-1), and the next
   // brokers are asked until every partition has a leader or none is left.
+  // A topic a broker does not know may only be new to it (created a moment
+  // ago, its metadata still on the way), so the next ones are asked too.
   std::map<std::string, std::vector<int32_t>> leaders;
-  std::set<std::string> missing;  // topics the first answer said do not exist
+  std::set<std::string> missing;  // topics some answer said do not exist
   bool answered = false;
   auto incomplete = [&] {
     for (const auto& [name, by_partition] : leaders) {
       if (std::count(by_partition.begin(), by_partition.end(), -1) > 0) return true;
+    }
+    for (const auto& name : missing) {
+      if (!leaders.count(name)) return true;
     }
     return false;
   };
@@ -167,7 +172,7 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
     }
     for (const auto& topic : response.topics()) {
       if (topic.error().code() != v1::NONE) {
-        if (!answered) missing.insert(topic.name());
+        missing.insert(topic.name());
         continue;
       }
       auto& by_partition = leaders[topic.name()];

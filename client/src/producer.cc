@@ -723,7 +723,7 @@ class ProducerImpl final : public Producer {
       } else if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
         if (status.code() == ErrorCode::not_leader ||
             status.code() == ErrorCode::unknown_topic_or_partition ||
-            status.code() == ErrorCode::broker_unavailable) {
+            status.code() == ErrorCode::broker_unavailable || status.code() == ErrorCode::io_error) {
           cluster_.invalidate(send.tp.topic);
         }
         batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();

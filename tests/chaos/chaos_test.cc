@@ -1,7 +1,8 @@
 // A Jepsen-style fault suite: three real cairnd processes whose Raft links
 // run through proxies the test controls, a replicated topic, producers
 // (acks=all, idempotent) writing unique values, readers and a consumer
-// group committing, while brokers are killed, paused and cut off. Every
+// group committing, while brokers are killed, paused, cut off, slowed and
+// lose power (only fsynced bytes surviving, storage::cut_power). Every
 // client outcome is recorded (History) and checked against what every
 // replica holds at the end (check): nothing acknowledged lost, replicas
 // agreeing offset by offset, no read of a record that is not there, reads
@@ -22,6 +23,8 @@
 #include "history.h"
 #include "link_proxy.h"
 #include "local_cluster.h"
+#include "small_disk.h"
+#include "storage/power_loss_journal.h"
 
 using namespace cairn;
 using namespace cairn::chaos;
@@ -34,14 +37,30 @@ namespace {
 constexpr char kTopic[] = "chaos";
 constexpr int32_t kPartitions = 3;
 constexpr int32_t kBrokers = 3;
+// The broker whose data folder is a small disk (ChaosCluster(with_small_disk)).
+constexpr int32_t kSmallDiskBroker = 3;
 
 // Three brokers, each direction of each pair of them linked through a
-// LinkProxy, and a replicated topic.
+// LinkProxy, each journaling its syncs so that its power can be cut, and a
+// replicated topic.
 class ChaosCluster {
  public:
-  ChaosCluster() : cluster({}, kBrokers, [this](int32_t id, const std::vector<int>& ports) { return routes(id, ports); }) {
+  // `with_small_disk`: broker kSmallDiskBroker keeps its data on a tmpfs of
+  // its own that fill_disk() fills up (root only).
+  explicit ChaosCluster(bool with_small_disk = false)
+      : with_small_disk_(with_small_disk),
+        cluster({}, kBrokers, [this](int32_t id, const std::vector<int>& ports) { return broker_args(id, ports); }) {
     cluster.create_topic(kTopic, kPartitions, kBrokers);
     cluster.wait_for_leaders(kTopic);
+  }
+  ~ChaosCluster() {
+    if (!small_disk_) return;
+    // The disk goes before the folder holding its mount point: the brokers first.
+    for (int32_t id = 1; id <= kBrokers; ++id) {
+      if (paused_.erase(id)) broker(id).resume();
+      broker(id).kill();
+    }
+    small_disk_.reset();
   }
 
   BrokerProcess& broker(int32_t id) { return cluster.broker(id); }
@@ -54,9 +73,23 @@ class ChaosCluster {
     }
   }
 
-  // Every link open, every broker running.
+  // Leaves broker kSmallDiskBroker no free byte.
+  void fill_disk() {
+    small_disk_->fill();
+    disk_full_ = true;
+  }
+
+  // Every link open, every disk with room, every broker running. A broker
+  // whose disk filled is restarted: its Raft groups stopped at the first
+  // write that failed (as Kafka takes a failed log folder offline), and
+  // recovery brings them back.
   void heal() {
     for (auto& [pair, link] : links_) link->set(Mode::open);
+    if (disk_full_) {
+      small_disk_->free_up();
+      broker(kSmallDiskBroker).kill();
+      disk_full_ = false;
+    }
     for (int32_t id = 1; id <= kBrokers; ++id) {
       auto& b = broker(id);
       if (paused_.erase(id)) b.resume();
@@ -73,9 +106,29 @@ class ChaosCluster {
     paused_.insert(id);
   }
 
+  // SIGKILL, then the files lose what no sync covered: a power loss.
+  void power_cut(int32_t id) {
+    if (paused_.erase(id)) broker(id).resume();
+    broker(id).kill();
+    auto cut = storage::cut_power(journal_of(id));
+    INFO(cut.status().to_string());
+    REQUIRE(cut.ok());
+    power_cuts_.files_truncated += cut->files_truncated;
+    power_cuts_.bytes_dropped += cut->bytes_dropped;
+    power_cuts_.files_removed += cut->files_removed;
+  }
+
+  // What every power cut so far took away.
+  const storage::PowerCut& power_cuts() const { return power_cuts_; }
+
  private:
-  std::vector<std::string> routes(int32_t id, const std::vector<int>& ports) {
-    std::vector<std::string> args;
+  std::string journal_of(int32_t id) const { return fmt::format("{}/sync-journal-{}", journals_.path(), id); }
+
+  std::vector<std::string> broker_args(int32_t id, const std::vector<int>& ports) {
+    std::vector<std::string> args = {"--test-sync-journal", journal_of(id), "--test-sync-delay-ms", "5"};
+    if (with_small_disk_ && id == kSmallDiskBroker) {
+      small_disk_ = std::make_unique<SmallDisk>(cluster.data_dir(id), 1ULL << 30);
+    }
     for (int32_t peer = 1; peer <= static_cast<int32_t>(ports.size()); ++peer) {
       if (peer == id) continue;
       auto& link = links_[{id, peer}];
@@ -86,8 +139,14 @@ class ChaosCluster {
     return args;
   }
 
-  std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;  // before cluster: it fills them
+  // Before cluster, whose constructor fills them.
+  const bool with_small_disk_;
+  std::unique_ptr<SmallDisk> small_disk_;
+  bool disk_full_ = false;
+  TempFolder journals_;
+  std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;
   std::set<int32_t> paused_;
+  storage::PowerCut power_cuts_;
 
  public:
   LocalCluster cluster;
@@ -236,6 +295,27 @@ std::vector<Fault> faults() {
          for (int32_t id = 1; id <= kBrokers; ++id) c.broker(id).kill();
          std::this_thread::sleep_for(1s);
        }},
+      {"slow the leader's links to its peers",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.cut_off(c.leader_of(some_partition(rng)), Mode::slow);
+         std::this_thread::sleep_for(5s);
+       }},
+      {"cut the power of the leader",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.power_cut(c.leader_of(some_partition(rng)));
+         std::this_thread::sleep_for(3s);
+       }},
+      {"cut the power of a follower",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         int32_t leader = c.leader_of(some_partition(rng));
+         c.power_cut(leader % kBrokers + 1);
+         std::this_thread::sleep_for(3s);
+       }},
+      {"cut the power of every broker",
+       [](ChaosCluster& c, std::mt19937&) {
+         for (int32_t id = 1; id <= kBrokers; ++id) c.power_cut(id);
+         std::this_thread::sleep_for(1s);
+       }},
   };
 }
 
@@ -266,9 +346,18 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
 }
 
 void report(const std::string& what, const Verdict& verdict, const History& history,
-            const std::map<std::string, int>& injected) {
+            const std::map<std::string, int>& injected, const storage::PowerCut& cuts) {
   std::string faults;
   for (const auto& [name, count] : injected) faults += fmt::format("  {} x{}\n", name, count);
+  if (cuts.files_truncated + cuts.files_removed > 0) {
+    faults += fmt::format("  (power cuts dropped {} unsynced bytes from {} files and removed {} unsynced files)\n",
+                          cuts.bytes_dropped, cuts.files_truncated, cuts.files_removed);
+  }
+  std::set<std::string> reasons;  // why sends failed, a few of them
+  for (const auto& [value, why] : history.failed_values()) {
+    if (reasons.size() < 3) reasons.insert(why.substr(0, 160));
+  }
+  for (const auto& why : reasons) faults += fmt::format("  a send failed: {}\n", why);
   std::cout << fmt::format("== {}\nfaults:\n{}{}longest a producer waited for an acknowledgement: {} ms\n", what,
                            faults, verdict.summary(),
                            std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -285,10 +374,9 @@ void require_consistent(const Verdict& verdict) {
   CHECK(verdict.duplicates == 0);  // the producers are idempotent
 }
 
-void run_alone(size_t index) {
-  Fault fault = faults().at(index);
+void run_alone(const Fault& fault, bool with_small_disk = false) {
   std::mt19937 rng(std::random_device{}());
-  ChaosCluster chaos;
+  ChaosCluster chaos(with_small_disk);
   History history;
   Workload workload(chaos, history);
   std::this_thread::sleep_for(2s);
@@ -298,18 +386,31 @@ void run_alone(size_t index) {
     std::this_thread::sleep_for(3s);
   }
   Verdict verdict = finish(chaos, workload, history);
-  report(fault.name, verdict, history, {{fault.name, 2}});
+  report(fault.name, verdict, history, {{fault.name, 2}}, chaos.power_cuts());
   require_consistent(verdict);
 }
 
 }  // namespace
 
-TEST_CASE("Chaos.KillTheLeader", "[chaos]") { run_alone(0); }
-TEST_CASE("Chaos.KillAFollower", "[chaos]") { run_alone(1); }
-TEST_CASE("Chaos.PauseTheLeader", "[chaos]") { run_alone(2); }
-TEST_CASE("Chaos.CutTheLeaderOffFromItsPeers", "[chaos]") { run_alone(3); }
-TEST_CASE("Chaos.BlackholeTheLeadersMessagesOneWay", "[chaos]") { run_alone(4); }
-TEST_CASE("Chaos.KillEveryBroker", "[chaos]") { run_alone(5); }
+TEST_CASE("Chaos.KillTheLeader", "[chaos]") { run_alone(faults().at(0)); }
+TEST_CASE("Chaos.KillAFollower", "[chaos]") { run_alone(faults().at(1)); }
+TEST_CASE("Chaos.PauseTheLeader", "[chaos]") { run_alone(faults().at(2)); }
+TEST_CASE("Chaos.CutTheLeaderOffFromItsPeers", "[chaos]") { run_alone(faults().at(3)); }
+TEST_CASE("Chaos.BlackholeTheLeadersMessagesOneWay", "[chaos]") { run_alone(faults().at(4)); }
+TEST_CASE("Chaos.KillEveryBroker", "[chaos]") { run_alone(faults().at(5)); }
+TEST_CASE("Chaos.SlowTheLeadersLinks", "[chaos]") { run_alone(faults().at(6)); }
+TEST_CASE("Chaos.CutThePowerOfTheLeader", "[chaos]") { run_alone(faults().at(7)); }
+TEST_CASE("Chaos.CutThePowerOfAFollower", "[chaos]") { run_alone(faults().at(8)); }
+TEST_CASE("Chaos.CutThePowerOfEveryBroker", "[chaos]") { run_alone(faults().at(9)); }
+// Not in the mix: it needs the small disk, mounted as root.
+TEST_CASE("Chaos.FillTheDiskOfOneBroker", "[chaos][disk]") {
+  run_alone({"fill the disk of one broker",
+             [](ChaosCluster& c, std::mt19937&) {
+               c.fill_disk();
+               std::this_thread::sleep_for(5s);
+             }},
+            /*with_small_disk=*/true);
+}
 
 TEST_CASE("Chaos.ARandomMixOfFaults", "[chaos][mix]") {
   const char* seconds_env = std::getenv("CAIRN_CHAOS_SECONDS");
@@ -332,7 +433,7 @@ TEST_CASE("Chaos.ARandomMixOfFaults", "[chaos][mix]") {
     chaos.heal();
   }
   Verdict verdict = finish(chaos, workload, history);
-  report(fmt::format("random mix, seed {}", seed), verdict, history, injected);
+  report(fmt::format("random mix, seed {}", seed), verdict, history, injected, chaos.power_cuts());
   INFO("seed " << seed);
   require_consistent(verdict);
 }

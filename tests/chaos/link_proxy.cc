@@ -3,6 +3,7 @@
 #include <asio/connect.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
 #include <array>
@@ -41,11 +42,21 @@ class LinkProxy::Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     from.async_read_some(asio::buffer(buffer), [self, &from, &to, &buffer](const std::error_code& ec, size_t n) {
       if (ec) return self->close();
-      if (self->proxy_.mode() == Mode::blackhole) return self->pump(from, to, buffer);  // dropped
-      asio::async_write(to, asio::buffer(buffer.data(), n), [self, &from, &to, &buffer](const std::error_code& ec, size_t) {
-        if (ec) return self->close();
-        self->pump(from, to, buffer);
+      Mode mode = self->proxy_.mode();
+      if (mode == Mode::blackhole) return self->pump(from, to, buffer);  // dropped
+      if (mode != Mode::slow) return self->forward(from, to, buffer, n);
+      auto delay = std::make_shared<asio::steady_timer>(from.get_executor(), kSlowDelay);
+      delay->async_wait([self, &from, &to, &buffer, n, delay](const std::error_code&) {
+        self->forward(from, to, buffer, n);
       });
+    });
+  }
+
+  void forward(tcp::socket& from, tcp::socket& to, Buffer& buffer, size_t n) {
+    auto self = shared_from_this();
+    asio::async_write(to, asio::buffer(buffer.data(), n), [self, &from, &to, &buffer](const std::error_code& ec, size_t) {
+      if (ec) return self->close();
+      self->pump(from, to, buffer);
     });
   }
 

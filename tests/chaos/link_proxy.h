@@ -4,6 +4,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <thread>
@@ -18,11 +19,15 @@ namespace cairn::chaos {
 //   cut        every connection is closed and new ones are closed at once
 //              (a refused link: the sender sees errors and reconnects);
 //   blackhole  connections stay up but every byte is dropped (a link that
-//              silently loses everything, as a partition without resets).
+//              silently loses everything, as a partition without resets);
+//   slow       bytes flow, each read of them held kSlowDelay first (a
+//              congested or long-haul link: latency, and throughput capped
+//              at a buffer per delay per connection).
 // Thread-safe; its own I/O thread.
 class LinkProxy {
  public:
-  enum class Mode { open, cut, blackhole };
+  enum class Mode { open, cut, blackhole, slow };
+  static constexpr std::chrono::milliseconds kSlowDelay{150};
 
   explicit LinkProxy(uint16_t target_port);
   ~LinkProxy();

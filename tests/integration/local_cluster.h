@@ -45,7 +45,7 @@ struct LocalCluster {
         args.insert(args.end(), own.begin(), own.end());
       }
       brokers.push_back(std::make_unique<BrokerProcess>(
-          folder.path() + "/broker-" + std::to_string(i + 1), args, ports[static_cast<size_t>(i)]));
+          data_dir(i + 1), args, ports[static_cast<size_t>(i)]));
     }
     for (auto& broker : brokers) {
       Status started = broker->start();
@@ -58,6 +58,8 @@ struct LocalCluster {
   }
 
   BrokerProcess& broker(int32_t id) { return *brokers.at(static_cast<size_t>(id - 1)); }
+  // Where broker `id` keeps its data (known before it starts).
+  std::string data_dir(int32_t id) const { return folder.path() + "/broker-" + std::to_string(id); }
 
   // The last lines of every broker's log, for a failing check's message.
   std::string log_tails(size_t lines = 15) const {
