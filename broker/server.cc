@@ -257,36 +257,38 @@ void Server::shutdown() {
   if (store_) close_store();
 }
 
-// A controlled shutdown, as Kafka's: the partitions led here move to
-// caught-up followers while this broker still answers, so each is without a
-// leader for one transfer rather than for an election timeout after it
-// stops. Transfers that time out are retried; bounded by kHandOffWait.
+// A controlled shutdown, as Kafka's: the partitions led here, and the
+// controller if it is here, move to caught-up followers while this broker
+// still answers, so each is without a leader for one transfer rather than
+// for an election timeout after it stops. Transfers that time out are
+// retried; bounded by kHandOffWait.
 // Then its replicas stop taking part: leadership handed back to this broker
 // (the preferred leader of some partitions) or an election it won during
 // the grace period would strand those partitions when it exits.
 void Server::hand_off_leadership() {
   constexpr auto kHandOffWait = std::chrono::seconds(5);
   auto led_here = [&] {
-    std::vector<std::shared_ptr<Partition>> out;
+    std::vector<std::shared_ptr<Replica>> out;
     for (const auto& topic : topics_->topics()) {
       for (const auto& partition : topic.partitions) {
-        if (partition && partition->replica() && partition->replica()->is_leader()) out.push_back(partition);
+        if (partition && partition->replica() && partition->replica()->is_leader()) out.push_back(partition->replica());
       }
     }
+    if (controller_ && controller_->replica()->is_leader()) out.push_back(controller_->replica());
     return out;
   };
   auto led = led_here();
-  if (!led.empty()) spdlog::info("shutting down: handing leadership of {} partition(s) to followers", led.size());
+  if (!led.empty()) spdlog::info("shutting down: handing leadership of {} group(s) to followers", led.size());
   auto give_up = std::chrono::steady_clock::now() + kHandOffWait;
   while (!led.empty() && std::chrono::steady_clock::now() < give_up) {
     bool moving = false;
-    for (const auto& partition : led) moving = partition->replica()->hand_off() || moving;
+    for (const auto& replica : led) moving = replica->hand_off() || moving;
     if (!moving) break;  // no caught-up follower to hand any of them to
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     led = led_here();
   }
   if (!led.empty()) {
-    spdlog::warn("shutting down: {} partition(s) still led here (no caught-up follower took them); they "
+    spdlog::warn("shutting down: {} group(s) still led here (no caught-up follower took them); they "
                  "elect a leader once this broker's replicas stop",
                  led.size());
   }

@@ -120,6 +120,9 @@ class Controller {
 
   // Stops applying and the metadata replica (shutdown, before the topics close).
   void stop();
+  // Shutdown: the metadata replica, to hand its leadership to a caught-up
+  // peer before this broker leaves (Replica::hand_off), as partitions do.
+  const std::shared_ptr<Replica>& replica() const { return partition_->replica(); }
 
  private:
   class Wakeup;

@@ -949,10 +949,13 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
     }
     return true;
   };
-  // Every running broker but `leaving` names a leader other than `leaving`.
+  // Every running broker but `leaving` names a leader other than `leaving`,
+  // for each partition and for the controller.
   auto led_elsewhere = [&](int32_t leaving) {
     for (int32_t id = 1; id <= 3; ++id) {
       if (id == leaving || !cluster.broker(id).running()) continue;
+      auto metadata = LocalCluster::metadata(cluster.broker(id), {});
+      if (!metadata || metadata->controller_id() < 1 || metadata->controller_id() == leaving) return false;
       auto described = LocalCluster::describe(cluster.broker(id), "steady");
       if (!described) return false;
       for (const auto& p : described->partitions()) {
@@ -966,7 +969,7 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
     REQUIRE(eventually(all_caught_up, std::chrono::seconds(60)));  // a restarted broker catches up first
     cluster.broker(id).begin_stop();  // SIGTERM
     // While it is still shutting down (its gRPC grace alone is 5 s), its
-    // partitions are led elsewhere within a second...
+    // partitions and the controller are led elsewhere within a second...
     bool handed_over = eventually([&] { return led_elsewhere(id); }, std::chrono::seconds(1));
     INFO(cluster.log_tails(25));
     CHECK(handed_over);
