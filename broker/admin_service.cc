@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "broker/share/share_topic_config.h"
+#include "cairn/dead_letter.h"
 #include "proto/rpc_error.h"
 
 namespace cairn::broker {
@@ -145,6 +147,13 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
     p->set_segments(static_cast<int32_t>(stats.segments));
   }
   auto configs = topic.config.to_map();
+  // What share groups apply to it (checked when set, so it parses).
+  auto share = share_topic_config(topic.config_overrides);
+  configs["max.delivery.attempts"] =
+      std::to_string(share.ok() && share->max_delivery_attempts ? *share->max_delivery_attempts
+                                                                : config_.share_max_delivery_attempts);
+  configs["dead.letter.topic"] = share.ok() && share->dead_letter_topic ? *share->dead_letter_topic
+                                                                         : dead_letter::topic_for(topic.name);
   out->mutable_configs()->insert(configs.begin(), configs.end());
   for (const auto& [key, value] : topic.config_overrides) out->add_overridden(key);
   out->set_internal(is_internal_topic(topic.name));

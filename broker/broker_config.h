@@ -65,6 +65,17 @@ struct BrokerConfig {
   // are rewritten every quarter of it, so this bounds what a new group
   // coordinator replays. Default 6 hours.
   int64_t offsets_topic_retention_ms = 6LL * 3600 * 1000;
+  // Share groups (queues, docs/queues.md). --share-record-lock-ms: how
+  // long a member holds a record it acquired before it goes back to the
+  // queue (members renew it for long jobs). Default 30 s.
+  int64_t share_record_lock_ms = 30'000;
+  // --share-max-record-locks: records tracked per share partition at once
+  // (held, awaiting redelivery, or acknowledged past the oldest pending
+  // one); bounds memory and what a slow record holds up. Default 2000.
+  int32_t share_max_record_locks = 2000;
+  // --share-max-delivery-attempts: deliveries of a record before it moves
+  // to the dead-letter topic <topic>.dlq. Default 5.
+  int32_t share_max_delivery_attempts = 5;
   // --test-sync-delay-ms: for fault tests only: every segment file sync
   // takes this much longer. Default 0.
   int32_t test_sync_delay_ms = 0;

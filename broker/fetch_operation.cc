@@ -6,6 +6,7 @@
 
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
+#include "proto/record_messages.h"
 #include "proto/rpc_error.h"
 
 namespace cairn::broker {
@@ -157,16 +158,7 @@ void FetchOperation::read_partition(const v1::PartitionFetch& want, size_t budge
     }
     for (auto& r : *records) {
       if (r.offset.value < want.offset()) continue;
-      auto* record = out->add_records();
-      if (r.key) record->set_key(std::move(*r.key));
-      if (r.value) record->set_value(std::move(*r.value));
-      for (auto& h : r.headers) {
-        auto* header_out = record->add_headers();
-        header_out->set_key(std::move(h.key));
-        if (h.value) header_out->set_value(std::move(*h.value));
-      }
-      record->set_timestamp_ms(r.timestamp_ms);
-      record->set_offset(r.offset.value);
+      to_proto(std::move(r), out->add_records());
     }
     data = data.subspan(header->size_bytes());
   }

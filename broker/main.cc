@@ -105,6 +105,19 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "Committed offsets of a consumer group empty this long expire")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--share-record-lock-ms", c.share_record_lock_ms,
+                 "Share groups: how long a worker holds a record it took before it goes back to the "
+                 "queue, counted as a failed delivery (workers renew it for long jobs)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  app.add_option("--share-max-record-locks", c.share_max_record_locks,
+                 "Share groups: records tracked per partition at once (held or awaiting redelivery)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  app.add_option("--share-max-delivery-attempts", c.share_max_delivery_attempts,
+                 "Share groups: deliveries of a record before it moves to the dead-letter topic <topic>.dlq")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.add_option("--offsets-topic-retention-ms", c.offsets_topic_retention_ms,
                  "In a cluster: how long __consumer_offsets keeps commit records (set when it is "
                  "created); live offsets are rewritten every quarter of it, so it bounds what a "

@@ -4,8 +4,8 @@
 
 namespace cairn::broker {
 
-Result<Offset> read_records(const Partition& partition, Offset from,
-                            const std::function<void(const Record&)>& on_record) {
+Result<Offset> scan_records(const Partition& partition, Offset from,
+                            const std::function<bool(const Record&)>& on_record) {
   Offset next = std::max(from, partition.log_start());
   while (next < partition.high_watermark()) {
     auto read = partition.read(next, 1 << 20);
@@ -19,11 +19,22 @@ Result<Offset> read_records(const Partition& partition, Offset from,
       if (header->is_control()) continue;
       auto records = decode_batch(batch);
       if (!records.ok()) return records.status();
-      for (const auto& record : *records) on_record(record);
+      for (const auto& record : *records) {
+        if (record.offset < next) continue;  // the first batch may begin before
+        if (!on_record(record)) return record.offset;
+      }
     }
-    next = read->next_offset;
+    next = std::max(next, read->next_offset);
   }
   return next;
+}
+
+Result<Offset> read_records(const Partition& partition, Offset from,
+                            const std::function<void(const Record&)>& on_record) {
+  return scan_records(partition, from, [&](const Record& record) {
+    on_record(record);
+    return true;
+  });
 }
 
 }  // namespace cairn::broker

@@ -110,11 +110,23 @@ Status Server::open_components() {
   auto groups = GroupCoordinator::open(*topics_, io_, group_options);
   if (!groups.ok()) return groups.status();
   groups_ = std::move(*groups);
+  if (!voters_) {
+    ShareCoordinatorOptions share_options;
+    share_options.limits.record_lock_ms = c.share_record_lock_ms;
+    share_options.limits.max_record_locks = c.share_max_record_locks;
+    share_options.limits.max_delivery_attempts = c.share_max_delivery_attempts;
+    share_options.max_fetch_wait_ms = c.max_fetch_wait_ms;
+    auto shares = ShareCoordinator::open(*topics_, io_, share_options);
+    if (!shares.ok()) return shares.status();
+    shares_ = std::move(*shares);
+  }
   // A deleted topic takes the groups' offsets with it (a recreated topic of
   // the same name starts afresh instead of at a stale offset), and its
   // metric series.
-  topics_->set_removal_listener([groups = groups_.get(), metrics = metrics_.get()](const std::string& topic) {
+  topics_->set_removal_listener([groups = groups_.get(), shares = shares_.get(),
+                                  metrics = metrics_.get()](const std::string& topic) {
     groups->forget_topic(topic);
+    if (shares) shares->forget_topic(topic);
     metrics->forget_topic(topic);
   });
 
@@ -216,6 +228,8 @@ Status Server::start_grpc(const ListenAddress& address) {
     groups_service_ = std::make_unique<GroupsService>(*groups_, *topics_);
     builder.RegisterService(groups_service_.get());
   }
+  queues_service_ = std::make_unique<QueuesService>(shares_.get());
+  builder.RegisterService(queues_service_.get());
   if (replica_manager_) {
     builder.RegisterService(&replica_manager_->service());
     RaftService::allow_peer_keepalive(builder);
@@ -249,6 +263,8 @@ void Server::shutdown() {
   // The controller next: changes waiting on it answer shutting_down, so
   // the server's shutdown does not wait them out.
   if (controller_) controller_->stop();
+  // Waiting share fetches answer now rather than at their deadline.
+  if (shares_) shares_->stop();
   if (grpc_server_) stop_serving();
   if (groups_) groups_->stop();
   work_.reset();

@@ -19,6 +19,8 @@
 #include "broker/data_dir_lock.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/groups_service.h"
+#include "broker/queues_service.h"
+#include "broker/share/share_coordinator.h"
 #include "broker/listen_address.h"
 #include "broker/metrics/broker_metrics.h"
 #include "broker/metrics/metrics_server.h"
@@ -79,6 +81,8 @@ class Server {
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<GroupsService> groups_service_;
+  std::unique_ptr<ShareCoordinator> shares_;  // on a broker alone
+  std::unique_ptr<QueuesService> queues_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsServer> metrics_server_;  // --metrics-listen only; reads topics_
   int32_t port_ = 0;

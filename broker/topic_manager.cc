@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "broker/share/share_topic_config.h"
 #include "proto/assert.h"
 
 namespace cairn::broker {
@@ -71,8 +72,14 @@ Result<std::unique_ptr<TopicManager>> TopicManager::open(storage::Store& store,
   return manager;
 }
 
+Status TopicManager::ensure_state_topic(const std::string& name, int32_t partitions) {
+  if (topic(name)) return {};
+  Status created = create(name, partitions, {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}});
+  return created.code() == ErrorCode::topic_already_exists ? Status() : created;
+}
+
 Result<Topic> TopicManager::open_topic(const TopicSpec& spec, bool fresh) {
-  auto config = defaults_.with(spec.config_overrides);
+  auto config = defaults_.with(log_overrides(spec.config_overrides));
   if (!config.ok()) return config.status();
   Topic topic{spec.name,     spec.config_overrides, *config,      {},
               spec.replicas, spec.topic_id,         spec.targets, spec.move_ids};
@@ -166,7 +173,8 @@ Status TopicManager::mark_metadata_applied(Offset next) {
 Result<storage::LogConfig> TopicManager::config_for_change(
     const std::map<std::string, std::string>& overrides,
     const std::map<std::string, std::string>& changed) const {
-  auto config = defaults_.with(overrides);
+  CAIRN_RETURN_IF_ERROR(share_topic_config(overrides).status());
+  auto config = defaults_.with(log_overrides(overrides));
   if (!config.ok()) return config.status();
   if (changed.count("max.message.bytes") && config->max_message_bytes > max_message_bytes_limit_) {
     return error(ErrorCode::invalid_config,

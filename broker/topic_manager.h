@@ -79,6 +79,10 @@ class TopicManager {
                 const std::map<std::string, std::string>& overrides) {
     return create(TopicSpec{name, partitions, overrides, {}, 0, {}, {}});
   }
+  // Creates the broker's own compacted topic `name` unless it exists: the
+  // state of a coordinator (group offsets, share-group deliveries), where
+  // the newest record per key is all that matters.
+  Status ensure_state_topic(const std::string& name, int32_t partitions);
   // Creates `name` with `partitions` and default configs unless it exists
   // (cairnd --auto-create-topics: a producer's first use creates it); a
   // failure is logged, and the caller finds no topic.

@@ -30,6 +30,8 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::out_of_order_sequence: return "out_of_order_sequence";
     case ErrorCode::invalid_producer_epoch: return "invalid_producer_epoch";
     case ErrorCode::duplicate_sequence: return "duplicate_sequence";
+    case ErrorCode::record_not_acquired: return "record_not_acquired";
+    case ErrorCode::unsupported: return "unsupported";
   }
   return "unrecognised_error_code";
 }

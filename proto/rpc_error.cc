@@ -29,6 +29,7 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::out_of_order_sequence:
     case ErrorCode::invalid_producer_epoch:
     case ErrorCode::duplicate_sequence:
+    case ErrorCode::record_not_acquired:
     case ErrorCode::group_not_empty: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case ErrorCode::topic_already_exists: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case ErrorCode::internal_topic: code = grpc::StatusCode::PERMISSION_DENIED; break;
@@ -40,6 +41,7 @@ grpc::Status to_grpc(const Status& status) {
     case ErrorCode::resource_exhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case ErrorCode::io_error:
     case ErrorCode::storage_corrupt: code = grpc::StatusCode::INTERNAL; break;
+    case ErrorCode::unsupported: code = grpc::StatusCode::UNIMPLEMENTED; break;
     case ErrorCode::unknown: code = grpc::StatusCode::UNKNOWN; break;
   }
   return grpc::Status(code, status.to_string());

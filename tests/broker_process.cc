@@ -116,8 +116,27 @@ void BrokerProcess::wait_for_exit() {
 }
 void BrokerProcess::kill() { signal_and_wait(SIGKILL); }
 
+// SIGSTOP takes effect asynchronously: a thread running on another core
+// may still answer a request after kill() returned. Waits (up to 2 s) until
+// every thread of the broker is stopped.
 void BrokerProcess::pause() {
-  if (running()) ::kill(pid_, SIGSTOP);
+  if (!running()) return;
+  ::kill(pid_, SIGSTOP);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto all_stopped = [&] {
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid_), ec)) {
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      auto state = line.rfind(')');
+      if (state == std::string::npos || state + 2 >= line.size() || line[state + 2] != 'T') return false;
+    }
+    return !ec;
+  };
+  while (!all_stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void BrokerProcess::resume() {

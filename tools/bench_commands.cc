@@ -10,6 +10,7 @@
 #include "cairn/admin.h"
 #include "cairn/consumer.h"
 #include "cairn/producer.h"
+#include "cairn/share_consumer.h"
 #include "proto/byte_io.h"
 #include "tools/cli_common.h"
 #include "tools/latency_histogram.h"
@@ -36,6 +37,8 @@ struct BenchOptions {
   bool no_idempotence = false;
   int32_t producers = 1;
   double rate_mb = 20;  // e2e only
+  int32_t workers = 4;  // queue only
+  std::string group;    // queue only; empty: a new one per run
   bool json = false;
 };
 
@@ -231,6 +234,58 @@ int bench_consume(const BenchOptions& o) {
   return 0;
 }
 
+// Share-group workers (threads, each its own ShareConsumer) take the topic's
+// records from the start and accept each: the queue's throughput with
+// per-record acknowledgement, to compare with `bench consume` on the same data.
+int bench_queue(const BenchOptions& o) {
+  ShareConsumerOptions options;
+  options.client = o.brokers.client_options();
+  options.group_id = o.group.empty() ? fmt::format("bench-queue-{}", std::random_device{}()) : o.group;
+  options.acknowledgement_mode = AcknowledgementMode::implicit;
+  std::atomic<int64_t> records{0}, bytes{0}, errors{0};
+  std::atomic<int64_t> last_data_us{0};
+  auto start = SteadyClock::now();
+  {
+    Progress progress("queue", records, bytes, o.json);
+    std::vector<std::thread> threads;
+    for (int32_t w = 0; w < o.workers; ++w) {
+      threads.emplace_back([&] {
+        auto consumer = ShareConsumer::create(options);
+        if (!consumer.ok() || !(*consumer)->subscribe({o.topic}).ok()) {
+          if (errors++ == 0) fmt::print(stderr, "could not start a worker\n");
+          return;
+        }
+        while (records < o.records) {
+          auto got = (*consumer)->poll(std::chrono::milliseconds(200));
+          if (!got.ok()) {
+            if (errors++ == 0) fmt::print(stderr, "first error: {}\n", got.status().to_string());
+            return;
+          }
+          if (got->empty()) {
+            if (micros_since(start) - last_data_us.load() > 5'000'000) return;
+            continue;
+          }
+          int64_t b = 0;
+          for (const auto& r : *got) b += r.value() ? static_cast<int64_t>(r.value()->size()) : 0;
+          bytes += b;
+          records += static_cast<int64_t>(got->size());
+          last_data_us = micros_since(start);
+        }
+        Status committed = (*consumer)->commit();  // the last poll's records, accepted
+        if (!committed.ok() && errors++ == 0) fmt::print(stderr, "first error: {}\n", committed.to_string());
+        (*consumer)->close();
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  if (records < o.records) fmt::print(stderr, "no records for 5 s: the topic holds fewer than --records\n");
+  double seconds = static_cast<double>(last_data_us.load()) / 1e6;
+  print_summary({fmt::format("queue ({} workers)", o.workers), records.load(), bytes.load(), seconds, nullptr,
+                 errors.load()},
+                o.json);
+  return errors == 0 ? 0 : 1;
+}
+
 // Produces at a fixed rate and consumes at once; a record's value starts with
 // its send time, so the consumer measures end-to-end latency.
 int bench_e2e(const BenchOptions& o) {
@@ -327,6 +382,17 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
                  "Example: cairn bench consume --topic bench --records 5000000");
   add_common(*consume, *o, false);
   consume->callback([o, &exit_code] { exit_code = bench_consume(*o); });
+
+  auto q = std::make_shared<BenchOptions>();
+  auto* queue = bench->add_subcommand(
+      "queue", "Share-group workers take the topic's records from the start and accept each one; report records/s "
+               "(a broker alone; produce them first with `bench produce`)\n"
+               "Example: cairn bench queue --topic bench --records 1000000 --workers 4");
+  add_common(*queue, *q, false);
+  queue->add_option("--workers", q->workers, "worker threads, each a ShareConsumer")->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  queue->add_option("--group", q->group, "share group (default: a new one each run, starting at the earliest record)");
+  queue->callback([q, &exit_code] { exit_code = bench_queue(*q); });
 
   // Latency at a fixed rate: batches leave at once (linger 0) unless told.
   auto e = std::make_shared<BenchOptions>();

@@ -9,6 +9,7 @@
 #include "tools/group_commands.h"
 #include "tools/log_commands.h"
 #include "tools/produce_consume_commands.h"
+#include "tools/queue_commands.h"
 #include "tools/topic_commands.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   cairn::tools::add_cluster_commands(app, exit_code);
   cairn::tools::add_produce_consume_commands(app, exit_code);
   cairn::tools::add_group_commands(app, exit_code);
+  cairn::tools::add_queue_commands(app, exit_code);
+  cairn::tools::add_dlq_commands(app, exit_code);
   cairn::tools::add_log_commands(app, exit_code);
   cairn::tools::add_bench_commands(app, exit_code);
   cairn::tools::add_completion_command(app, exit_code);  // last: it lists the others

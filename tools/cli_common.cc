@@ -1,5 +1,8 @@
 #include "tools/cli_common.h"
 
+#include <csignal>
+#include <ctime>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
@@ -7,6 +10,37 @@
 #include <fmt/format.h>
 
 namespace cairn::tools {
+
+namespace {
+
+// Set by the first Ctrl-C or SIGTERM: the command's loop ends, and it
+// finishes cleanly (a consumer commits what was printed and leaves its
+// group at once, not after the session timeout). Another signal two seconds
+// or so later ends the process as usual; sooner, it is the same one again
+// (`timeout` and some shells send it to the process and to its group).
+volatile std::sig_atomic_t stop_signalled = 0;
+timespec first_signal_at{};
+
+void request_stop(int signal) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  if (!stop_signalled) {
+    first_signal_at = now;
+    stop_signalled = 1;
+  } else if (now.tv_sec - first_signal_at.tv_sec >= 2) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+}  // namespace
+
+void stop_on_signals() {
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+}
+
+bool stop_requested() { return stop_signalled != 0; }
 
 constexpr const char* kDefaultBrokers = "127.0.0.1:7070";
 constexpr const char* kBrokersFlag = "-b,--brokers";

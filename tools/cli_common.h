@@ -39,6 +39,12 @@ Result<std::map<std::string, std::string>> parse_key_values(const std::vector<st
 // "0", "1" or "all" (validated by the flag) as producer acks.
 Acks parse_acks(const std::string& acks);
 
+// Ctrl-C and SIGTERM ask a long command (a consume) to stop cleanly:
+// stop_requested() turns true; a second signal, two seconds or more later,
+// ends the process.
+void stop_on_signals();
+bool stop_requested();
+
 // Prints "error: ..." to stderr and returns the exit code for it.
 int fail(const Status& status);
 

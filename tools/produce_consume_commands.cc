@@ -21,34 +21,10 @@
 #include "tools/cli_common.h"
 #include "tools/json.h"
 #include "tools/position.h"
+#include "tools/record_format.h"
 
 namespace cairn::tools {
 namespace {
-
-// Set by the first Ctrl-C or SIGTERM during a consume: the loop ends, the
-// consumer commits what was printed and leaves its group at once (not after
-// the session timeout). Another signal two seconds or so later ends the
-// process as usual; sooner, it is the same one again (`timeout` and some
-// shells send it to the process and to its group).
-volatile std::sig_atomic_t stop_requested = 0;
-timespec first_signal_at{};
-
-void request_stop(int signal) {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
-  if (!stop_requested) {
-    first_signal_at = now;
-    stop_requested = 1;
-  } else if (now.tv_sec - first_signal_at.tv_sec >= 2) {
-    std::signal(signal, SIG_DFL);
-    std::raise(signal);
-  }
-}
-
-void stop_on_signals() {
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
-}
 
 struct ProduceOptions {
   BrokerFlag brokers;
@@ -150,11 +126,7 @@ struct ConsumeOptions {
   std::string from;  // empty: latest, and not given
   int64_t max_messages = -1;
   int64_t timeout_ms = -1;
-  bool print_key = false;
-  bool print_offset = false;
-  bool print_headers = false;
-  bool print_timestamp = false;
-  std::string format = "text";
+  RecordFormat print;
   std::string group;
   int32_t session_timeout_ms = 10'000;
 };
@@ -171,43 +143,11 @@ Status seek_from(Consumer& consumer, const std::vector<TopicPartition>& partitio
   return {};
 }
 
-// One record as text: the value, after what the --print-* flags ask for,
-// tab-separated.
-std::string text_line(const ConsumerRecord& r, const ConsumeOptions& o) {
-  std::string line;
-  if (o.print_offset) line += fmt::format("{}:{}\t", r.partition, r.record.offset);
-  if (o.print_timestamp) line += fmt::format("{}\t", r.record.timestamp_ms);
-  if (o.print_key) line += (r.record.key ? *r.record.key : "null") + "\t";
-  if (o.print_headers) {
-    std::string headers;
-    for (const auto& h : r.record.headers) {
-      headers += fmt::format("{}{}={}", headers.empty() ? "" : ",", h.key, h.value.value_or("null"));
-    }
-    line += (r.record.headers.empty() ? "-" : headers) + "\t";
-  }
-  line += r.record.value ? *r.record.value : "null";
-  line += '\n';
-  return line;
-}
-
-// One record as one JSON object on one line, for scripts.
-std::string json_line(const ConsumerRecord& r) {
-  std::string headers;
-  for (const auto& h : r.record.headers) {
-    headers += fmt::format("{}{{\"key\":{},\"value\":{}}}", headers.empty() ? "" : ",", json_string(h.key),
-                           json_nullable(h.value));
-  }
-  return fmt::format(R"({{"topic":{},"partition":{},"offset":{},"timestamp_ms":{},"key":{},"value":{},"headers":[{}]}})"
-                     "\n",
-                     json_string(r.topic), r.partition, r.record.offset.value, r.record.timestamp_ms,
-                     json_nullable(r.record.key), json_nullable(r.record.value), headers);
-}
-
 // Prints records as they come until --max-messages or --timeout-ms.
 int print_records(Consumer& consumer, const ConsumeOptions& o) {
   int64_t printed = 0;
   auto last_record = std::chrono::steady_clock::now();
-  while ((o.max_messages < 0 || printed < o.max_messages) && !stop_requested) {
+  while ((o.max_messages < 0 || printed < o.max_messages) && !stop_requested()) {
     auto records = consumer.poll(std::chrono::milliseconds(200));
     if (!records.ok()) return fail(records.status());
     std::set<TopicPartition> rewound;
@@ -221,7 +161,7 @@ int print_records(Consumer& consumer, const ConsumeOptions& o) {
         }
         continue;
       }
-      std::string line = o.format == "json" ? json_line(r) : text_line(r, o);
+      std::string line = o.print.line(r.topic, r.partition, r.record);
       std::fwrite(line.data(), 1, line.size(), stdout);
       ++printed;
     }
@@ -357,14 +297,7 @@ void add_produce_consume_commands(CLI::App& app, int& exit_code) {
                               "committed offset (a warning says when it has)");
   consume_cmd->add_option("--max-messages", c->max_messages, "stop after N records");
   consume_cmd->add_option("--timeout-ms", c->timeout_ms, "stop after MS milliseconds without a new record");
-  consume_cmd->add_flag("--print-key", c->print_key, "print KEY<tab> before each value");
-  consume_cmd->add_flag("--print-offset", c->print_offset, "print PARTITION:OFFSET<tab> before each value");
-  consume_cmd->add_flag("--print-timestamp", c->print_timestamp, "print the record's UNIX_MS<tab> before each value");
-  consume_cmd->add_flag("--print-headers", c->print_headers,
-                        "print its headers as K=V,K=V<tab> (- if none) before each value");
-  add_format_option(*consume_cmd, c->format,
-                    "one object per line with topic, partition, offset, timestamp_ms, key, value and headers "
-                    "(null for a null key or value); text is shaped by --print-*");
+  c->print.add_to(*consume_cmd);
   consume_cmd->add_option("--group", c->group,
                           "consume as a member of this group: partitions shared with its other members, "
                           "starting at its committed offsets (else --from beginning|end), committing as it goes");

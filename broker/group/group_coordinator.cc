@@ -32,19 +32,11 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::open(TopicManager& t
     coordinator->schedule_sweep();
     return coordinator;
   }
-  CAIRN_RETURN_IF_ERROR(coordinator->ensure_offsets_topic());
+  CAIRN_RETURN_IF_ERROR(topics.ensure_state_topic(kOffsetsTopic, options.offsets_partitions));
   CAIRN_RETURN_IF_ERROR(coordinator->replay());
   coordinator->forget_missing_topics();
   coordinator->schedule_sweep();
   return coordinator;
-}
-
-Status GroupCoordinator::ensure_offsets_topic() {
-  if (topics_.topic(kOffsetsTopic)) return {};
-  // Compacted: the newest commit per group and partition is all that matters.
-  Status created = topics_.create(kOffsetsTopic, options_.offsets_partitions,
-                                  {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}});
-  return created.code() == ErrorCode::topic_already_exists ? Status() : created;
 }
 
 Status GroupCoordinator::replay() {

@@ -94,7 +94,6 @@ class GroupCoordinator {
 
  private:
   GroupCoordinator(TopicManager& topics, asio::io_context& io, GroupCoordinatorOptions options);
-  Status ensure_offsets_topic();
   Status replay();
   // In a cluster (mutex_ held): ok if this broker coordinates `group`,
   // (re)loading its offsets partition's groups for the current term.

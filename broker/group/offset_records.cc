@@ -1,5 +1,6 @@
 #include "broker/group/offset_records.h"
 
+#include "broker/state_record_key.h"
 #include "proto/byte_io.h"
 
 namespace cairn::broker {
@@ -7,13 +8,7 @@ namespace cairn::broker {
 constexpr char kOffsetKind = 'o';
 
 std::string offset_record_key(const std::string& group, const TopicPartition& tp) {
-  std::string key(1, kOffsetKind);
-  append_varint(key, static_cast<int64_t>(group.size()));
-  key += group;
-  append_varint(key, static_cast<int64_t>(tp.topic.size()));
-  key += tp.topic;
-  append_be<int32_t>(key, tp.partition);
-  return key;
+  return state_record_key(kOffsetKind, group, tp);
 }
 
 std::string offset_record_value(const CommittedOffset& offset) {
@@ -25,19 +20,10 @@ std::string offset_record_value(const CommittedOffset& offset) {
 }
 
 std::optional<OffsetRecord> parse_offset_record(const Record& record) {
-  if (!record.key || record.key->empty() || (*record.key)[0] != kOffsetKind) return std::nullopt;
-  ByteReader in(as_bytes(*record.key).subspan(1));
-  OffsetRecord out;
-  auto group_length = in.varint();
-  if (!group_length || *group_length < 0 || !in.bytes(out.group, static_cast<size_t>(*group_length))) {
-    return std::nullopt;
-  }
-  auto topic_length = in.varint();
-  if (!topic_length || *topic_length < 0 || !in.bytes(out.tp.topic, static_cast<size_t>(*topic_length)) ||
-      in.remaining() != 4) {
-    return std::nullopt;
-  }
-  out.tp.partition = load_be<int32_t>(as_bytes(*record.key).data() + record.key->size() - 4);
+  if (!record.key) return std::nullopt;
+  auto key = parse_state_record_key(kOffsetKind, *record.key);
+  if (!key) return std::nullopt;
+  OffsetRecord out{std::move(key->group), std::move(key->tp), std::nullopt};
   if (record.value) {
     if (record.value->size() < 16) return std::nullopt;
     const auto* v = reinterpret_cast<const std::byte*>(record.value->data());

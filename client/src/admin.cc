@@ -286,6 +286,47 @@ class AdminImpl final : public Admin {
     return call_coordinator(group, &v1::Groups::Stub::DeleteGroup, request, &response);
   }
 
+  Result<std::vector<std::string>> list_share_groups() override {
+    v1::ListShareGroupsResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::ListShareGroups,
+                               v1::ListShareGroupsRequest(), &response));
+    return std::vector<std::string>(response.groups().begin(), response.groups().end());
+  }
+
+  Result<ShareGroupDescription> describe_share_group(const std::string& group) override {
+    v1::DescribeShareGroupRequest request;
+    request.set_group(group);
+    v1::DescribeShareGroupResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::DescribeShareGroup, request,
+                               &response));
+    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+    ShareGroupDescription out{response.group(), {}, {}, response.dead_lettered()};
+    for (const auto& m : response.members()) {
+      out.members.push_back({m.member_id(), m.topic(), m.last_seen_ms(), m.acquired()});
+    }
+    for (const auto& p : response.partitions()) {
+      out.partitions.push_back({{p.topic(), p.partition()}, Offset(p.start_offset()), Offset(p.next_offset()),
+                                Offset(p.high_watermark()), p.acquired(), p.awaiting_redelivery(),
+                                p.dead_lettering(), p.max_delivery_count(), p.lag()});
+    }
+    return out;
+  }
+
+  Status reset_share_group(const std::string& group, const std::string& topic, OffsetSpec spec) override {
+    v1::ResetShareGroupRequest request;
+    request.set_group(group);
+    request.set_topic(topic);
+    switch (spec.kind) {
+      case OffsetSpec::Kind::earliest: request.set_earliest(true); break;
+      case OffsetSpec::Kind::latest: request.set_latest(true); break;
+      case OffsetSpec::Kind::timestamp: request.set_timestamp_ms(spec.timestamp_ms); break;
+    }
+    v1::ResetShareGroupResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::ResetShareGroup, request,
+                               &response));
+    return from_proto(response.error());
+  }
+
   Status commit_offsets(const std::string& group,
                         const std::map<TopicPartition, Offset>& offsets) override {
     v1::CommitOffsetsRequest request;

@@ -54,6 +54,7 @@ std::shared_ptr<BrokerConnection> Cluster::connection_locked(const std::string& 
     connection->broker = v1::Broker::NewStub(connection->channel);
     connection->admin = v1::Admin::NewStub(connection->channel);
     connection->groups = v1::Groups::NewStub(connection->channel);
+    connection->queues = v1::Queues::NewStub(connection->channel);
     slot = connection;
   }
   return slot;

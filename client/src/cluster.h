@@ -13,6 +13,7 @@
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/broker.grpc.pb.h"
 #include "cairn/v1/groups.grpc.pb.h"
+#include "cairn/v1/queues.grpc.pb.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
 #include "retry_backoff.h"
@@ -26,6 +27,7 @@ struct BrokerConnection {
   std::unique_ptr<v1::Broker::Stub> broker;
   std::unique_ptr<v1::Admin::Stub> admin;
   std::unique_ptr<v1::Groups::Stub> groups;
+  std::unique_ptr<v1::Queues::Stub> queues;
 };
 
 // The client's view of the cluster: connections and cached metadata (which

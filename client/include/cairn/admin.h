@@ -115,6 +115,34 @@ struct GroupDescription {
   std::vector<GroupPartitionLag> partitions;
 };
 
+// A share group (queue): its members and, per partition, where its
+// deliveries stand (docs/queues.md).
+struct ShareMemberDescription {
+  std::string member_id;
+  std::string topic;
+  int64_t last_seen_ms = 0;
+  int32_t acquired = 0;  // records it holds now
+};
+
+struct SharePartitionDescription {
+  TopicPartition tp;
+  Offset start_offset;    // every record before it is done (accepted or dead-lettered)
+  Offset next_offset;     // the first never delivered
+  Offset high_watermark;
+  int32_t acquired = 0;             // held by members now
+  int32_t awaiting_redelivery = 0;  // released, or their lock ended
+  int32_t dead_lettering = 0;       // on their way to the dead-letter topic
+  int32_t max_delivery_count = 0;   // the most deliveries of one record in flight
+  int64_t lag = 0;                  // records not done yet, about
+};
+
+struct ShareGroupDescription {
+  std::string group;
+  std::vector<ShareMemberDescription> members;
+  std::vector<SharePartitionDescription> partitions;
+  int64_t dead_lettered = 0;  // records moved to dead-letter topics since the broker started
+};
+
 // Topics, configs, offsets and consumer groups. Each call is one blocking RPC to a broker,
 // bounded by ClientOptions::request_timeout_ms. Thread-safe.
 class Admin {
@@ -170,6 +198,12 @@ class Admin {
   virtual Status delete_group(const std::string& group) = 0;
   // Sets a group's committed offsets from outside it (resetting, rewinding);
   // refused (group_not_empty) while the group has members.
+  // Share groups (queues).
+  virtual Result<std::vector<std::string>> list_share_groups() = 0;
+  virtual Result<ShareGroupDescription> describe_share_group(const std::string& group) = 0;
+  // Moves a share group's start on `topic` (every partition): refused
+  // (group_not_empty) while a member holds records of it.
+  virtual Status reset_share_group(const std::string& group, const std::string& topic, OffsetSpec spec) = 0;
   virtual Status commit_offsets(const std::string& group,
                                 const std::map<TopicPartition, Offset>& offsets) = 0;
 };

@@ -40,6 +40,10 @@ enum class ErrorCode : int32_t {
   // A retried batch older than the last few the partition remembers of its
   // producer: written before, at offsets no longer known.
   duplicate_sequence = 25,
+  // Share groups: the member does not hold the record (its lock expired and
+  // it went back to the queue, or it was acknowledged already).
+  record_not_acquired = 26,
+  unsupported = 27,                // this broker cannot do it yet; the message says what can
 };
 
 // The snake_case name of a code, as it appears in logs and in the protocol.
