@@ -148,6 +148,9 @@ grpc::ServerUnaryReactor* BrokerService::Metadata(grpc::CallbackServerContext* c
         info->set_name(name);
         to_proto(error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name),
                  info->mutable_error());
+        // In a cluster the controller creates it moments from now.
+        info->set_being_created(request->allow_auto_topic_creation() && config_.auto_create_topics &&
+                                controller_ != nullptr && !is_internal_topic(name));
       }
     }
   }

@@ -72,8 +72,9 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_flag("--auto-create-topics", c.auto_create_topics,
                "Create a topic on its first use by a producer (cairn produce, libcairn's Producer, a raw "
-               "produce request), with --default-partitions; one broker alone only. Off: producing to an "
-               "unknown topic is an error");
+               "produce request), with --default-partitions (in a cluster: through the controller, with a "
+               "replication factor of up to 3; set it on every broker). Off: producing to an unknown topic is "
+               "an error");
   app.add_option("--default-partitions", c.default_partitions,
                  "Partitions of topics created without a count")
       ->capture_default_str()

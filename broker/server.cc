@@ -13,6 +13,7 @@
 #include "broker/metrics/group_collector.h"
 #include "broker/metrics/metered_env.h"
 #include "broker/metrics/partition_collector.h"
+#include "broker/metrics/share_collector.h"
 #include "proto/grpc_callback_queue.h"
 #include "storage/power_loss_journal.h"
 #include "storage/slow_sync_env.h"
@@ -36,11 +37,6 @@ Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
     auto parsed = parse_controller_voters(config.controller_voters);
     if (!parsed.ok()) return parsed.status();
     CAIRN_RETURN_IF_ERROR(check_member_of(*parsed, config.node_id, config.listen));
-    if (config.auto_create_topics) {
-      return error(ErrorCode::invalid_config,
-                   "--auto-create-topics is not supported in a cluster yet: create topics with "
-                   "`cairn topic create`");
-    }
     voters = std::move(*parsed);
   }
   CAIRN_RETURN_IF_ERROR(check_can_listen(*address));
@@ -153,6 +149,11 @@ Status Server::open_components() {
     auto controller = Controller::start(options, *store_, *cluster_replicas_, *topics_);
     if (!controller.ok()) return controller.status();
     controller_ = std::move(*controller);
+    if (c.auto_create_topics) {
+      topics_->set_first_use_creator([controller = controller_.get()](const std::string& name) {
+        controller->create_on_first_use(name);
+      });
+    }
   }
   // Before gRPC: a broker that cannot serve its metrics never looks started.
   if (!config_.metrics_listen.empty()) {
@@ -160,6 +161,7 @@ Status Server::open_components() {
         metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id),
         std::make_shared<GroupCollector>(*groups_, *topics_)};
     if (controller_) collected.push_back(std::make_shared<ControllerCollector>(*controller_));
+    if (shares_) collected.push_back(std::make_shared<ShareCollector>(*shares_));
     auto metrics = MetricsServer::start(config_.metrics_listen, std::move(collected));
     if (!metrics.ok()) return metrics.status();
     metrics_server_ = std::move(*metrics);

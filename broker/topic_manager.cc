@@ -209,6 +209,10 @@ Status TopicManager::check_new(const TopicSpec& spec, Limits limits) const {
 
 void TopicManager::create_on_first_use(const std::string& name, int32_t partitions) {
   if (topic(name)) return;
+  if (first_use_creator_) {
+    first_use_creator_(name);
+    return;
+  }
   Status created = create(name, partitions, {});
   if (!created.ok() && created.code() != ErrorCode::topic_already_exists) {
     spdlog::warn("auto-creating topic {} failed: {}", name, created.to_string());

@@ -85,8 +85,13 @@ class TopicManager {
   Status ensure_state_topic(const std::string& name, int32_t partitions);
   // Creates `name` with `partitions` and default configs unless it exists
   // (cairnd --auto-create-topics: a producer's first use creates it); a
-  // failure is logged, and the caller finds no topic.
+  // failure is logged, and the caller finds no topic. In a cluster, asks
+  // the creator set here instead (the controller), which creates it moments
+  // later: the caller finds no topic yet, and its client retries.
   void create_on_first_use(const std::string& name, int32_t partitions);
+  void set_first_use_creator(std::function<void(const std::string&)> creator) {
+    first_use_creator_ = std::move(creator);
+  }
   // `Limits::trust`: the change was checked against the limits already (a
   // change the controller committed): every broker applies it as is, even
   // one started with a smaller --max-request-bytes, so that all agree.
@@ -181,6 +186,7 @@ class TopicManager {
   const storage::LogConfig defaults_;
   const int64_t max_message_bytes_limit_;
   std::function<void(const std::string&)> removal_listener_;
+  std::function<void(const std::string&)> first_use_creator_;  // in a cluster; set before serving
   ReplicaHost* const replica_host_;
   std::mutex changes_mutex_;
   mutable std::mutex mutex_;

@@ -581,6 +581,51 @@ void Controller::run() {
   }
 }
 
+void Controller::create_on_first_use(const std::string& name) {
+  // Bounded: a client asking for ever new names cannot grow it without end.
+  constexpr size_t kMaxFirstUse = 1000;
+  if (is_internal_topic(name) || topics_.topic(name)) return;
+  {
+    std::lock_guard lock(wakeup_->mutex);
+    if (first_use_.size() >= kMaxFirstUse || !first_use_.insert(name).second) return;
+  }
+  wakeup_->changed.notify_all();
+}
+
+void Controller::create_first_use_topics() {
+  std::set<std::string> wanted;
+  {
+    std::lock_guard lock(wakeup_->mutex);
+    wanted.swap(first_use_);
+  }
+  for (const auto& name : wanted) {
+    if (stopping() || topics_.topic(name)) continue;
+    v1::TopicSpec spec;  // the defaults: partitions, and a factor of up to 3
+    spec.set_name(name);
+    Status created;
+    if (auto remote = remote_leader()) {
+      v1::CreateTopicsRequest request;
+      *request.add_topics() = spec;
+      v1::CreateTopicsResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      grpc::Status sent = remote->second->CreateTopics(&context, request, &response);
+      created = !sent.ok() ? error(ErrorCode::broker_unavailable, "controller {} did not answer: {}", remote->first,
+                                   sent.error_message())
+                : response.results_size() != 1 ? error(ErrorCode::unknown, "malformed answer")
+                                               : from_proto(response.results(0).error());
+    } else {
+      created = create_topic(spec);
+    }
+    if (created.ok()) {
+      spdlog::info("created topic {} on its first use (--auto-create-topics)", name);
+    } else if (created.code() != ErrorCode::topic_already_exists) {
+      // The client asks again (its metadata request does), and so do we then.
+      spdlog::warn("creating topic {} on its first use: {}", name, created.to_string());
+    }
+  }
+}
+
 void Controller::maintain() {
   std::string last_warning;  // said once, not every second while it lasts
   std::unique_lock lock(wakeup_->mutex);
@@ -588,6 +633,7 @@ void Controller::maintain() {
     wakeup_->changed.wait_for(lock, std::chrono::seconds(1));
     if (stopping_) continue;
     lock.unlock();
+    create_first_use_topics();
     report_finished_moves();
     if (!partition_->replica()->is_ready_leader()) {
       lock.lock();

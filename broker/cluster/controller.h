@@ -106,6 +106,11 @@ class Controller {
 
   // The controller leader's broker id, if known here.
   std::optional<int32_t> leader() const;
+  // --auto-create-topics in a cluster: asks for topic `name` with the
+  // default partitions and replication. Returns at once; the maintainer
+  // creates it on the controller leader, or asks the leader to, and the
+  // topic appears in metadata moments later (clients retry meanwhile).
+  void create_on_first_use(const std::string& name);
   // The controller leader's Admin service, when another broker leads (and
   // its id): where changes made here are forwarded. Stubs are kept.
   std::optional<std::pair<int32_t, v1::Admin::Stub*>> remote_leader();
@@ -166,6 +171,8 @@ class Controller {
   void run();
   // The internal topics' keeper: on the leader, creates those missing.
   void maintain();
+  // Creates (or asks the leader to create) the topics asked for on first use.
+  void create_first_use_topics();
   // `offset`: the record's, the id of a topic it creates or a move it starts.
   Status apply(Offset offset, const v1::ClusterRecord& record);
 
@@ -181,6 +188,7 @@ class Controller {
   // applied records and stopping.
   Offset applied_{0};
   bool installing_ = false;  // a peer's image, now
+  std::set<std::string> first_use_;  // topics to create on first use; bounded by kMaxFirstUse
   bool stopping_ = false;
   std::thread applier_;
   std::thread maintainer_;

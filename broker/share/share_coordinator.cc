@@ -398,7 +398,7 @@ Result<ShareGroupDescription> ShareCoordinator::describe(const std::string& grou
   const ShareGroup& g = found->second;
   ShareGroupDescription out;
   out.group = group;
-  out.dead_lettered = dead_lettered_;
+  out.dead_lettered = g.dead_lettered;
   for (const auto& [id, member] : g.members) {
     size_t acquired = 0;
     for (const auto& [tp, share] : g.partitions) acquired += share.acquired_by(id);
@@ -565,7 +565,7 @@ void ShareCoordinator::move_dead_letters() {
       auto share = group->second.partitions.find(letter.tp);
       if (share == group->second.partitions.end()) return;
       share->second.mark_dead_lettered(letter.offset);
-      ++dead_lettered_;
+      ++group->second.dead_lettered;
       Status written = persist_locked(letter.group, {letter.tp}).status();
       if (!written.ok()) spdlog::warn("share group {}: saving a dead letter: {}", letter.group, written.to_string());
     };

@@ -81,7 +81,7 @@ struct ShareGroupDescription {
   std::string group;
   std::vector<Member> members;
   std::vector<PartitionState> partitions;
-  int64_t dead_lettered = 0;
+  int64_t dead_lettered = 0;  // since the broker started
 };
 
 // Where a share group starts (or is reset to) on a topic.
@@ -145,6 +145,7 @@ class ShareCoordinator {
     std::map<TopicPartition, SharePartition> partitions;
     std::map<std::string, Member> members;
     size_t next_partition = 0;  // where the next fetch starts looking (fairness)
+    int64_t dead_lettered = 0;  // since the broker started
   };
   struct Appended {
     std::shared_ptr<Partition> partition;  // of __share_group_state
@@ -194,7 +195,6 @@ class ShareCoordinator {
   std::vector<std::shared_ptr<PendingFetch>> waiting_;
   // Dead letters being copied now (not picked up again meanwhile).
   std::set<std::tuple<std::string, TopicPartition, Offset>> dead_lettering_;
-  int64_t dead_lettered_ = 0;
   bool stopped_ = false;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <thread>
 
 #include "proto/group_placement.h"
 #include "proto/grpc_callback_queue.h"
@@ -174,8 +175,10 @@ Status Cluster::refresh(const std::vector<std::string>& topics) {
     for (const auto& topic : response.topics()) {
       if (topic.error().code() != v1::NONE) {
         missing.insert(topic.name());
+        if (topic.being_created()) being_created_.insert(topic.name());
         continue;
       }
+      being_created_.erase(topic.name());
       auto& by_partition = leaders[topic.name()];
       by_partition.resize(static_cast<size_t>(topic.partitions_size()), -1);
       for (const auto& p : topic.partitions()) {
@@ -213,13 +216,25 @@ void Cluster::invalidate(const std::string& topic) {
 }
 
 Result<int32_t> Cluster::partition_count(const std::string& topic) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+  Backoff creation;
+  for (int attempt = 0;; ++attempt) {
     {
       std::lock_guard lock(mutex_);
       auto it = topics_.find(topic);
       if (it != topics_.end()) return static_cast<int32_t>(it->second.leaders.size());
+      bool waiting = attempt > 0 && being_created_.count(topic) && std::chrono::steady_clock::now() < give_up;
+      if (attempt > 0 && !waiting) break;
+      if (attempt > 0) creation.failed(options_, Backoff::Clock::now());
     }
-    if (attempt == 0) CAIRN_RETURN_IF_ERROR(refresh({topic}));
+    if (attempt > 0) std::this_thread::sleep_until(creation.retry_at());
+    CAIRN_RETURN_IF_ERROR(refresh({topic}));
+  }
+  std::lock_guard lock(mutex_);
+  if (being_created_.count(topic)) {
+    return error(ErrorCode::unknown_topic_or_partition,
+                 "topic '{}' is being created on its first use, and did not appear within {} ms; retry", topic,
+                 options_.request_timeout_ms);
   }
   return error(ErrorCode::unknown_topic_or_partition,
                "topic '{}' does not exist (create it with `cairn topic create {}`)", topic, topic);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,7 +67,9 @@ class Cluster {
   // (listing groups).
   std::vector<std::shared_ptr<BrokerConnection>> all_brokers();
   // The partition count of a topic (unknown_topic_or_partition if none);
-  // a count known before stays usable while its leaders are refreshed.
+  // a count known before stays usable while its leaders are refreshed. A
+  // topic a broker is having created on its first use (in a cluster) is
+  // waited for, up to the request timeout.
   Result<int32_t> partition_count(const std::string& topic);
   // Fetches metadata for these topics (all when empty) from any broker.
   Status refresh(const std::vector<std::string>& topics = {});
@@ -98,6 +101,7 @@ class Cluster {
     bool stale = false;            // refresh before trusting a leader
   };
   std::map<std::string, TopicMetadata> topics_;
+  std::set<std::string> being_created_;  // missing, but a broker asked its controller to create them
   std::string last_good_;
   struct Avoided {
     std::chrono::steady_clock::time_point until;

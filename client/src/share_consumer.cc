@@ -30,7 +30,7 @@ class ShareConsumerImpl final : public ShareConsumer {
  public:
   explicit ShareConsumerImpl(ShareConsumerOptions options)
       : options_(std::move(options)), cluster_(options_.client) {}
-  ~ShareConsumerImpl() override { close(); }
+  ~ShareConsumerImpl() override { close(std::chrono::seconds(30)); }
 
   Status subscribe(const std::vector<std::string>& topics) override {
     if (topics.empty()) return error(ErrorCode::invalid_request, "subscribe to at least one topic");
@@ -82,9 +82,10 @@ class ShareConsumerImpl final : public ShareConsumer {
     if (call_) call_->TryCancel();
   }
 
-  void close() override {
+  void close(std::chrono::milliseconds timeout) override {
     if (closed_) return;
     closed_ = true;
+    not_after_ = Clock::now() + timeout;
     if (member_id_.empty()) return;
     Status committed = send_acknowledgements();
     (void)committed;  // what could not be sent goes back when its locks end
@@ -195,7 +196,7 @@ class ShareConsumerImpl final : public ShareConsumer {
   // request timeout (plus `wait`, the time the broker may hold the call).
   template <typename Call>
   Status call(std::chrono::milliseconds wait, Call&& rpc) {
-    auto give_up = Clock::now() + wait + std::chrono::milliseconds(options_.client.request_timeout_ms);
+    auto give_up = std::min(not_after_, Clock::now() + wait + std::chrono::milliseconds(options_.client.request_timeout_ms));
     client::Backoff backoff;
     Status last;
     while (true) {
@@ -241,6 +242,7 @@ class ShareConsumerImpl final : public ShareConsumer {
   std::mutex call_mutex_;
   grpc::ClientContext* call_ = nullptr;  // the call wakeup() cancels
   bool closed_ = false;
+  Clock::time_point not_after_ = Clock::time_point::max();  // set by close(timeout)
 };
 
 }  // namespace

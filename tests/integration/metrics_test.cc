@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "cairn/share_consumer.h"
 #include "cluster_fixture.h"
 #include "local_cluster.h"
 
@@ -103,6 +104,32 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
   CHECK_THAT(text, !Catch::Contains("cairn_controller_leader"));
   CHECK_THAT(text, Catch::Contains("# TYPE cairn_produce_request_seconds histogram"));
   CHECK_THAT(text, Catch::Contains("# HELP cairn_records_in_total "));
+
+  // A share group whose one worker holds 4 records of the 10.
+  ShareConsumerOptions share;
+  share.client = cluster.client_options();
+  share.group_id = "workers";
+  share.acknowledgement_mode = AcknowledgementMode::explicit_;
+  auto worker = ShareConsumer::create(share);
+  REQUIRE(worker.ok());
+  REQUIRE((*worker)->subscribe({"orders"}).ok());
+  auto held = (*worker)->poll(std::chrono::seconds(5), 4);
+  REQUIRE(held.ok());
+  REQUIRE(held->size() == 4);
+  text = scrape(port);
+  CHECK(sample(text, R"(cairn_share_group_members{group="workers"})") == 1);
+  CHECK(sample(text, R"(cairn_share_dead_lettered_total{group="workers"})") == 0);
+  // The 4 come from one partition (of 5 records), none done yet.
+  double acquired = 0;
+  for (int p = 0; p < 2; ++p) {
+    std::string labels = fmt::format(R"({{group="workers",topic="orders",partition="{}"}})", p);
+    double held_here = sample(text, "cairn_share_records_acquired" + labels);
+    if (held_here <= 0) continue;
+    acquired += held_here;
+    CHECK(sample(text, "cairn_share_lag_offsets" + labels) == 5);
+    CHECK(sample(text, "cairn_share_records_awaiting_redelivery" + labels) == 0);
+  }
+  CHECK(acquired == 4);
 
   // A deleted topic takes its series with it.
   REQUIRE(cluster.admin->delete_topic("orders").ok());

@@ -991,3 +991,17 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
   CHECK_NO_OFF_THREAD_FAILURES(failures);
   CHECK(acknowledged > 60);
 }
+
+TEST_CASE("AProducersFirstUseCreatesAReplicatedTopicThroughTheController", "[integration][cluster]") {
+  LocalCluster cluster({"--auto-create-topics", "--default-partitions", "2"});
+  auto producer = cluster.producer();
+  for (int i = 0; i < 20; ++i) {
+    auto sent = producer->send({.topic = "fresh", .value = "v" + std::to_string(i)}).get();
+    INFO(sent.status().to_string());
+    REQUIRE(sent.ok());
+  }
+  auto topic = cluster.admin->describe_topic("fresh");
+  REQUIRE(topic.ok());
+  CHECK(topic->partitions.size() == 2);
+  for (const auto& p : topic->partitions) CHECK(p.replicas.size() == 3);
+}

@@ -100,8 +100,11 @@ class ShareConsumer {
   // Any thread may call it.
   virtual void wakeup() = 0;
   // Commits, then leaves the group: records still held go back to the
-  // queue (their delivery counted, as a worker's crash would).
-  virtual void close() = 0;
+  // queue (their delivery counted, as a worker's crash would). Within
+  // `timeout`: what cannot finish by then (a broker down) is abandoned, and
+  // the records held come back when their locks end.
+  virtual void close(std::chrono::milliseconds timeout) = 0;
+  void close() { close(std::chrono::seconds(30)); }
 };
 
 }  // namespace cairn
