@@ -3,6 +3,8 @@
 #include <charconv>
 #include <ctime>
 
+#include <fmt/format.h>
+
 namespace cairn::tools {
 namespace {
 
@@ -81,6 +83,15 @@ Result<Position> parse_position(const std::string& text, const std::string& flag
   auto ms = parse_datetime(text);
   if (!ms.ok()) return bad(ms.status().message());
   return Position{Kind::time, *ms};
+}
+
+std::string format_time(int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string(text, n) + fmt::format(".{:03}Z", unix_ms % 1000);
 }
 
 }  // namespace cairn::tools

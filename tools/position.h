@@ -25,4 +25,8 @@ inline constexpr const char* kPositionHelp =
 // The error names `flag` and what it takes.
 Result<Position> parse_position(const std::string& text, const std::string& flag);
 
+// Unix ms as an ISO 8601 UTC time with milliseconds (2026-11-29T06:00:00.123Z),
+// as --from and --to take it back.
+std::string format_time(int64_t unix_ms);
+
 }  // namespace cairn::tools

@@ -37,3 +37,13 @@ TEST_CASE("APositionThatDoesNotParseSaysWhatIsTaken", "[cli]") {
   CHECK_THAT(why("99999999999999999999"), Catch::Contains("too large"));
   CHECK_THAT(why(""), Catch::Contains("--from ''"));
 }
+
+TEST_CASE("TimesAreFormattedAsParsePositionReadsThem", "[unit]") {
+  CHECK(format_time(0) == "1970-01-01T00:00:00.000Z");
+  int64_t ms = 1796377538295;
+  auto parsed = parse_position(format_time(ms), "--from");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->kind == Position::Kind::time);
+  CHECK(parsed->value == ms);
+}
+

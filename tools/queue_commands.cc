@@ -357,8 +357,12 @@ int dlq_inspect(const DlqOptions& o) {
     }
     fmt::print("{} {}:{}\n", dlq, d.partition, d.record.offset.value);
     fmt::print("  from:        {} (group {})\n", origin(d.record), field(d.record, dead_letter::kGroup));
-    fmt::print("  deliveries:  {}, first at {} ms, last at {} ms\n", field(d.record, dead_letter::kDeliveryCount),
-               field(d.record, dead_letter::kFirstDeliveryMs), field(d.record, dead_letter::kLastDeliveryMs));
+    auto when = [&](std::string_view key) {
+      std::string ms = field(d.record, key);
+      return ms.empty() ? std::string("?") : format_time(std::atoll(ms.c_str()));
+    };
+    fmt::print("  deliveries:  {}, the first at {}, the last at {}\n", field(d.record, dead_letter::kDeliveryCount),
+               when(dead_letter::kFirstDeliveryMs), when(dead_letter::kLastDeliveryMs));
     fmt::print("  last error:  {}\n", field(d.record, dead_letter::kLastError));
     fmt::print("  redriven:    {}\n", d.redriven_to.empty() ? "no" : fmt::format("{}", fmt::join(d.redriven_to, ", ")));
     fmt::print("  key:         {}\n", d.record.key.value_or("null"));
