@@ -8,9 +8,10 @@
 #include <set>
 #include <thread>
 
+#include "cairn/share_consumer.h"
+#include "local_cluster.h"
 #include "proto/group_placement.h"
 #include "run_command.h"
-#include "local_cluster.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -1004,4 +1005,15 @@ TEST_CASE("AProducersFirstUseCreatesAReplicatedTopicThroughTheController", "[int
   REQUIRE(topic.ok());
   CHECK(topic->partitions.size() == 2);
   for (const auto& p : topic->partitions) CHECK(p.replicas.size() == 3);
+
+  // Share groups are not served by a cluster yet, and a worker is told so.
+  ShareConsumerOptions share;
+  share.client = cluster.client_options();
+  share.group_id = "workers";
+  auto worker = ShareConsumer::create(share);
+  REQUIRE(worker.ok());
+  REQUIRE((*worker)->subscribe({"fresh"}).ok());
+  auto refused = (*worker)->poll(std::chrono::milliseconds(500));
+  CHECK(refused.status().code() == ErrorCode::unsupported);
+  CHECK_THAT(refused.status().message(), Catch::Contains("broker started alone"));
 }
