@@ -14,8 +14,10 @@ namespace {
 constexpr size_t kMaxFileBytes = 1 << 20;
 
 std::string encode(const raft::HardState& state, const std::vector<raft::MembershipAt>& memberships) {
-  std::string out = fmt::format("term={} voted_for={}\n", state.term.value,
+  std::string out = fmt::format("term={} voted_for={}", state.term.value,
                                 state.voted_for ? std::to_string(state.voted_for->value) : "-");
+  if (state.lost_end) out += fmt::format(" lost_end={}", state.lost_end->value);
+  out += '\n';
   for (const auto& m : memberships) {
     out += fmt::format("membership index={} {}\n", m.index.value, m.membership.encode());
   }
@@ -42,6 +44,13 @@ bool decode(std::string_view text, raft::HardState& state,
   auto term = parse_int(std::string_view(line).substr(5, vote_at - 5));
   std::string_view vote = std::string_view(line).substr(vote_at + 11);
   if (!term) return false;
+  constexpr std::string_view kLostEnd = " lost_end=";
+  if (size_t lost_at = vote.find(kLostEnd); lost_at != std::string_view::npos) {
+    auto lost_end = parse_int(vote.substr(lost_at + kLostEnd.size()));
+    if (!lost_end) return false;
+    state.lost_end = Offset(*lost_end);
+    vote = vote.substr(0, lost_at);
+  }
   state.term = Term(*term);
   if (vote != "-") {
     auto voted = parse_int(vote);
@@ -75,7 +84,7 @@ Result<std::unique_ptr<RaftStateFile>> RaftStateFile::open(storage::Env& env, st
   if (!text.ok()) return text.status();
   if (*text && !decode(**text, state->hard_state_, state->memberships_)) {
     return error(ErrorCode::storage_corrupt,
-                 "{} is not a Raft state file (want 'term=N voted_for=ID|-' then "
+                 "{} is not a Raft state file (want 'term=N voted_for=ID|- [lost_end=N]' then "
                  "'membership index=N v=...;l=...' lines); it holds this replica's vote, so it "
                  "is never reset silently",
                  state->path_);

@@ -13,6 +13,7 @@ namespace cairn::broker {
 // One Raft group's term, vote and memberships (raft::DurableState) in a
 // small text file the broker keeps per replica, apart from the segments:
 //   term=5 voted_for=2            (voted_for=- : no vote in this term)
+//   term=5 voted_for=- lost_end=812   (repairing a damaged log: raft::HardState)
 //   membership index=10 v=1,2,3;l=
 // Every save replaces the whole file durably (storage/durable_file.h), so it
 // returns only once a power loss can no longer take the change back.

@@ -27,6 +27,8 @@ Status Consensus::start() {
   HardState hard = durable_.hard_state();
   term_ = hard.term;
   voted_for_ = hard.voted_for;
+  lost_end_ = hard.lost_end;
+  repair_start_term_ = term_;
   // Entries of a term are appended only after that term is saved.
   CAIRN_ASSERT(term_ >= log_.last_term());
   memberships_ = durable_.memberships();
@@ -41,6 +43,12 @@ Status Consensus::start() {
     std::sort(initial.voters.begin(), initial.voters.end());
     memberships_.push_back({log_.first_index() - 1, std::move(initial)});
     if (!memberships_.back().membership.voters.empty()) save_memberships();
+  }
+  if (lost_end_ && membership().voters == std::vector<NodeId>{options_.self}) {
+    // The only voter: no one holds what it lost, so no one can fill it in.
+    lost_end_.reset();
+    hard_state_dirty_ = true;
+    persist_hard_state();
   }
   commit_index_ = log_.first_index() - 1;
   applied_index_ = commit_index_;
@@ -59,8 +67,8 @@ Status Consensus::tick() {
   if (role_ == Role::leader) {
     tick_leader();
   } else if (now_ms() >= election_deadline_ms_) {
-    if (!membership().is_voter(options_.self)) {
-      reset_election_deadline();  // learners and removed nodes never campaign
+    if (!may_elect()) {
+      reset_election_deadline();  // learners, removed and repairing nodes never campaign
     } else if (options_.pre_vote) {
       become_pre_candidate();
     } else {
@@ -200,7 +208,8 @@ void Consensus::handle_vote_request(const VoteRequest& request) {
   // the leader itself asked for the election.
   if (request.term > term_ && in_leader_lease() && !request.transfer) return;
   if (request.pre_vote) {
-    bool grant = request.term > term_ && log_is_up_to_date(request.last_index, request.last_term);
+    bool grant = request.term > term_ && !repairing() &&
+                 log_is_up_to_date(request.last_index, request.last_term);
     send(request.from, VoteResponse{grant ? request.term : term_, options_.self, true, grant});
     return;
   }
@@ -209,7 +218,7 @@ void Consensus::handle_vote_request(const VoteRequest& request) {
     return;
   }
   if (request.term > term_) become_follower(request.term, std::nullopt);
-  bool grant = (!voted_for_ || *voted_for_ == request.from) &&
+  bool grant = (!voted_for_ || *voted_for_ == request.from) && !repairing() &&
                log_is_up_to_date(request.last_index, request.last_term);
   if (grant) {
     voted_for_ = request.from;
@@ -243,7 +252,7 @@ void Consensus::handle_vote_response(const VoteResponse& response) {
 
 void Consensus::handle_timeout_now(const TimeoutNow& message) {
   if (message.term != term_ || role_ != Role::follower) return;
-  if (!membership().is_voter(options_.self)) return;
+  if (!may_elect()) return;
   start_election(true);
 }
 
@@ -278,7 +287,7 @@ void Consensus::send(NodeId to, Message message) {
 
 void Consensus::persist_hard_state() {
   if (!hard_state_dirty_ || failed()) return;
-  Status status = durable_.save_hard_state(HardState{term_, voted_for_});
+  Status status = durable_.save_hard_state(HardState{term_, voted_for_, lost_end_});
   if (!status.ok()) return fail(std::move(status));
   hard_state_dirty_ = false;
 }

@@ -104,6 +104,9 @@ class Consensus {
   // A membership change is in the log but not committed yet.
   bool membership_change_pending() const { return memberships_.size() > 1; }
   bool failed() const { return !failure_.ok(); }
+  // Repairing a log that disk damage shortened (HardState::lost_end): no
+  // vote, no election, until a leader has filled it in again.
+  bool repairing() const { return lost_end_.has_value(); }
   // Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId id) const;
 
@@ -118,6 +121,8 @@ class Consensus {
   void handle_vote_response(const VoteResponse& response);
   void handle_timeout_now(const TimeoutNow& message);
   bool log_is_up_to_date(Offset last_index, Term last_term) const;
+  // Grants votes and campaigns: a voter not repairing its log.
+  bool may_elect() const { return membership().is_voter(options_.self) && !repairing(); }
   bool in_leader_lease() const;
   void reset_election_deadline();
   void tick_leader();
@@ -130,6 +135,7 @@ class Consensus {
   bool accept_entries(const AppendRequest& request);
   void reject_append(const AppendRequest& request);
   void acknowledge_leader();
+  void maybe_end_repair(Offset durable);
   void send_append(NodeId to, Progress& progress, bool heartbeat);
   void replicate_to(NodeId to, Progress& progress);
   void replicate_to_all();
@@ -170,6 +176,8 @@ class Consensus {
   Role role_ = Role::follower;
   Term term_{0};
   std::optional<NodeId> voted_for_;
+  std::optional<Offset> lost_end_;
+  Term repair_start_term_{0};  // the term this node started repairing in
   bool hard_state_dirty_ = false;
   std::optional<NodeId> leader_;
   Offset commit_index_{-1};

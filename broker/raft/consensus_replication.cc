@@ -19,7 +19,7 @@ Offset request_last_index(const AppendRequest& request) {
 void Consensus::handle_append_request(const AppendRequest& request) {
   if (request.term < term_) {
     send(request.from, AppendResponse{term_, options_.self, false, Offset(-1), Offset(-1),
-                                      request.prev_index, Offset(-1), Term(0)});
+                                      request.prev_index, Offset(-1), Term(0), false});
     return;
   }
   CAIRN_ASSERT(request.term > term_ || role_ != Role::leader);  // one leader per term
@@ -75,7 +75,7 @@ void Consensus::reject_append(const AppendRequest& request) {
   Offset hint = find_entry_end_at_or_below(log_, request.prev_index, request.prev_term,
                                            options_.max_backoff_steps);
   send(request.from, AppendResponse{term_, options_.self, false, Offset(-1), Offset(-1),
-                                    request.prev_index, hint, *log_.term_at(hint)});
+                                    request.prev_index, hint, *log_.term_at(hint), repairing()});
 }
 
 // Tells the leader how far our log matches its log, and durably so. An
@@ -84,15 +84,32 @@ void Consensus::reject_append(const AppendRequest& request) {
 void Consensus::acknowledge_leader() {
   CAIRN_ASSERT(leader_.has_value());
   Offset durable = std::min(leader_match_index_, log_.flushed_index());
+  maybe_end_repair(durable);
   send(*leader_, AppendResponse{term_, options_.self, true, durable, leader_match_index_,
-                                Offset(-1), Offset(-1), Term(0)});
+                                Offset(-1), Offset(-1), Term(0), false});
   ack_pending_ = durable < leader_match_index_;
+}
+
+// A repairing node is whole again once it durably holds, matching the
+// leader, all it had lost: a leader of the term it acknowledged them in may
+// have counted them, and may yet. A leader of a later term than the one the
+// node restarted in never heard those acknowledgements, so a commit point of
+// its own term is enough too: every entry committed before lies below it
+// (§5.4), every one after is counted from true ones.
+void Consensus::maybe_end_repair(Offset durable) {
+  if (!lost_end_) return;
+  bool refilled = durable >= *lost_end_ - 1;
+  bool past_commit = term_ > repair_start_term_ && durable >= commit_index_ &&
+                     log_.term_at(commit_index_) == term_;
+  if (!refilled && !past_commit) return;
+  lost_end_.reset();
+  hard_state_dirty_ = true;  // saved before the acknowledgement is sent
 }
 
 void Consensus::handle_jump_request(const JumpRequest& request) {
   if (request.term < term_) {
     send(request.from, AppendResponse{term_, options_.self, false, Offset(-1), Offset(-1),
-                                      request.base_index, Offset(-1), Term(0)});
+                                      request.base_index, Offset(-1), Term(0), false});
     return;
   }
   CAIRN_ASSERT(request.term > term_ || role_ != Role::leader);
@@ -141,8 +158,9 @@ void Consensus::handle_append_response(const AppendResponse& response) {
   Progress& progress = it->second;
   progress.recently_active = true;
   if (!response.success) {
-    // Stale: it answers an older request, or a duplicate of the last probe's.
-    if (response.rejected_prev <= progress.match_index) return;
+    // Stale: it answers an older request, or a duplicate of the last probe's
+    // (unless the follower is repairing: disk damage took what it had matched).
+    if (response.rejected_prev <= progress.match_index && !response.repairing) return;
     if (progress.mode == Progress::Mode::probe && response.rejected_prev != progress.next_index - 1) return;
     Offset base = log_.first_index() - 1;
     Offset agreed = response.hint_index < base
@@ -153,6 +171,10 @@ void Consensus::handle_append_response(const AppendResponse& response) {
     // which the follower does not hold): the follower must jump.
     if (agreed >= response.rejected_prev) agreed = base - 1;
     progress.become_probe();
+    if (response.repairing) {
+      progress.match_index = std::min(progress.match_index, agreed);
+      progress.appended_index = std::min(progress.appended_index, agreed);
+    }
     progress.next_index = std::max(progress.match_index, agreed) + 1;
     replicate_to(response.from, progress);
     return;

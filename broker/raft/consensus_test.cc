@@ -31,7 +31,7 @@ TEST_CASE("raft.VoteIsGrantedOncePerTermAndSavedBeforeTheAnswer", "[raft][electi
   bool saved_before_send = false;
   node.transport.on_send = [&](NodeId, const Message& m) {
     if (auto* r = std::get_if<VoteResponse>(&m); r && r->granted) {
-      saved_before_send = node.durable.hard_state() == HardState{Term(1), NodeId(2)};
+      saved_before_send = node.durable.hard_state() == HardState{Term(1), NodeId(2), std::nullopt};
     }
   };
   REQUIRE(cluster.raft(1).handle(vote_request(1, 2, -1, 0)).ok());
@@ -56,7 +56,7 @@ TEST_CASE("raft.CandidateSavesItsTermAndVoteBeforeAskingForVotes", "[raft][elect
     if (request->pre_vote) {
       CHECK(saved.term + 1 == request->term);  // a pre-vote changes nothing
     } else {
-      CHECK(saved == HardState{request->term, NodeId(1)});
+      CHECK(saved == HardState{request->term, NodeId(1), std::nullopt});
     }
     ++checked;
   };
@@ -79,12 +79,90 @@ TEST_CASE("raft.VoteIsRefusedToACandidateWithAnOlderLog", "[raft][election]") {
   CHECK(cluster.raft(1).term() == Term(5));
 }
 
+TEST_CASE("raft.AReplicaThatLostCommittedEntriesNeverElectsALeaderWithoutThem", "[raft][election][durability]") {
+  TestCluster cluster(3);
+  cluster.campaign(1);
+  REQUIRE(cluster.raft(1).role() == Role::leader);
+  // Committed by nodes 1 and 2 while node 3 hears nothing.
+  cluster.isolate(3);
+  auto index = cluster.raft(1).propose("acknowledged");
+  REQUIRE(index.ok());
+  cluster.deliver();
+  REQUIRE(cluster.raft(1).commit_index() == *index);
+  // Node 2's disk loses it; then the leader dies.
+  cluster.restart_damaged(2, *index);
+  CHECK(cluster.raft(2).repairing());
+  cluster.crash(1);
+  cluster.heal();
+  // Node 3 lacks the entry: node 2 must not vote for it, however long.
+  cluster.advance_ms(10'000);
+  CHECK_FALSE(cluster.leader().has_value());
+  CHECK(cluster.raft(2).repairing());
+  // The node that has it returns: the group elects a leader that holds it,
+  // and node 2 gets it back and votes again.
+  cluster.start(1);
+  auto leader = cluster.wait_for_leader();
+  REQUIRE(leader.has_value());
+  CHECK(*leader == 1);
+  auto after = cluster.raft(*leader).propose("after");
+  REQUIRE(after.ok());
+  cluster.advance_ms(500);  // heartbeats carry the commit index
+  CHECK(cluster.raft(2).commit_index() == *after);
+  CHECK(cluster.node(2).log.term_at(*index).has_value());
+  CHECK_FALSE(cluster.raft(2).repairing());
+  CHECK_FALSE(cluster.node(2).durable.hard_state().lost_end.has_value());
+}
+
+TEST_CASE("raft.ALeaderRefillsAFollowerThatLostWhatItHadAcknowledged", "[raft][replication][durability]") {
+  TestCluster cluster(3);
+  cluster.campaign(1);
+  auto index = cluster.raft(1).propose("acknowledged");
+  REQUIRE(index.ok());
+  cluster.deliver();
+  REQUIRE(cluster.raft(1).progress(NodeId(2))->match_index == *index);
+  // The leader believes node 2 holds it; node 2's disk lost it.
+  cluster.restart_damaged(2, *index);
+  cluster.advance_ms(500);
+  CHECK(cluster.node(2).log.last_index() == *index);
+  CHECK(cluster.raft(1).progress(NodeId(2))->match_index == *index);
+  CHECK_FALSE(cluster.raft(2).repairing());
+}
+
+TEST_CASE("raft.ARepairEndsAtALaterLeadersOwnCommitWhenWhatWasLostIsGone", "[raft][election][durability]") {
+  TestCluster cluster(3);
+  // Node 2 held [1..3] of term 1, which no one else has (never committed),
+  // and its disk lost them.
+  cluster.restart_with_log(1, {{1, 1}}, Term(1));
+  cluster.restart_with_log(3, {{1, 1}}, Term(1));
+  cluster.restart_with_log(2, {{1, 1}, {1, 3}}, Term(1));
+  cluster.restart_damaged(2, Offset(1));
+  cluster.campaign(1);
+  REQUIRE(cluster.raft(1).role() == Role::leader);
+  cluster.advance_ms(500);
+  // The new leader's log never reaches what node 2 lost; its commit of its
+  // own term covers everything ever committed.
+  CHECK(cluster.node(2).log.last_index() < Offset(3));
+  CHECK(cluster.raft(2).commit_index() == cluster.raft(1).commit_index());
+  CHECK_FALSE(cluster.raft(2).repairing());
+}
+
+TEST_CASE("raft.TheOnlyVoterDoesNotWaitForARepairNoOneCanMake", "[raft][election][durability]") {
+  TestCluster cluster(1);
+  cluster.campaign(1);
+  auto index = cluster.raft(1).propose("lost");
+  REQUIRE(index.ok());
+  cluster.deliver();
+  cluster.restart_damaged(1, *index);
+  CHECK_FALSE(cluster.raft(1).repairing());
+  CHECK(cluster.wait_for_leader() == 1);
+}
+
 TEST_CASE("raft.LeaderStepsDownOnHigherTerm", "[raft][election]") {
   TestCluster cluster(3);
   cluster.campaign(1);
   REQUIRE(cluster.raft(1).role() == Role::leader);
   Term term = cluster.raft(1).term();
-  AppendResponse higher{term + 1, NodeId(2), false, Offset(-1), Offset(-1), Offset(0), Offset(-1), Term(0)};
+  AppendResponse higher{term + 1, NodeId(2), false, Offset(-1), Offset(-1), Offset(0), Offset(-1), Term(0), false};
   REQUIRE(cluster.raft(1).handle(higher).ok());
   CHECK(cluster.raft(1).role() == Role::follower);
   CHECK(cluster.raft(1).term() == term + 1);
@@ -167,7 +245,7 @@ TEST_CASE("raft.OnlyCurrentTermEntriesCommitByCounting", "[raft][commit]") {
   Term term = cluster.raft(1).term();
   REQUIRE(cluster.node(1).log.last_index() == Offset(2));  // the leader's no-op
   auto ack = [&](int64_t match) {
-    AppendResponse r{term, NodeId(2), true, Offset(match), Offset(match), Offset(-1), Offset(-1), Term(0)};
+    AppendResponse r{term, NodeId(2), true, Offset(match), Offset(match), Offset(-1), Offset(-1), Term(0), false};
     REQUIRE(cluster.raft(1).handle(r).ok());
   };
   ack(1);  // index 1 (term 2) is now on a majority, durable

@@ -14,6 +14,12 @@ namespace cairn::raft {
 struct HardState {
   Term term{0};
   std::optional<NodeId> voted_for;
+  // Set when disk damage took entries this node had made durable (and so
+  // may have acknowledged): the end (exclusive) of what it held. Until its
+  // log holds a leader's entries durably again past every entry any leader
+  // committed, the node grants no vote and starts no election: with a hole
+  // where a committed entry was, its vote could elect a leader lacking it.
+  std::optional<Offset> lost_end;
   bool operator==(const HardState&) const = default;
 };
 

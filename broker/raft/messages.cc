@@ -38,8 +38,8 @@ struct Describer {
       return fmt::format("AppendResponse t{} from {} ok match {} appended {}", m.term, m.from,
                          m.match_index, m.appended_index);
     }
-    return fmt::format("AppendResponse t{} from {} reject prev {} hint {}@t{}", m.term, m.from,
-                       m.rejected_prev, m.hint_index, m.hint_term);
+    return fmt::format("AppendResponse t{} from {} reject prev {} hint {}@t{}{}", m.term, m.from,
+                       m.rejected_prev, m.hint_index, m.hint_term, m.repairing ? " (repairing)" : "");
   }
   std::string operator()(const JumpRequest& m) const {
     return fmt::format("JumpRequest t{} from {} base {}@t{} commit {} membership {} at {}", m.term,

@@ -61,6 +61,10 @@ struct AppendResponse {
   Offset rejected_prev;
   Offset hint_index;
   Term hint_term;
+  // The follower is repairing a log that disk damage shortened
+  // (HardState::lost_end): it may hold less than it acknowledged before,
+  // and a rejection at or below its old match index is news, not stale.
+  bool repairing = false;
   bool operator==(const AppendResponse&) const = default;
 };
 

@@ -92,7 +92,18 @@ void TestCluster::restart_with_log(int id, const std::vector<std::pair<int64_t, 
     CAIRN_ASSERT(status.ok());
   }
   n.log.flush_to(n.log.last_index());
-  Status status = n.durable.save_hard_state(HardState{term, std::nullopt});
+  Status status = n.durable.save_hard_state(HardState{term, std::nullopt, std::nullopt});
+  CAIRN_ASSERT(status.ok());
+  start(id);
+}
+
+void TestCluster::restart_damaged(int id, Offset from) {
+  crash(id);
+  TestNode& n = node(id);
+  HardState state = n.durable.hard_state();
+  state.lost_end = n.log.last_index() + 1;
+  Status status = n.durable.save_hard_state(state);
+  if (status.ok()) status = n.log.truncate_suffix(from);
   CAIRN_ASSERT(status.ok());
   start(id);
 }

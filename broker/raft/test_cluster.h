@@ -67,6 +67,10 @@ class TestCluster {
   // Replaces a stopped node's disk: `entries` (term, record count) from
   // index 0, all flushed, and a saved term; then starts it.
   void restart_with_log(int id, const std::vector<std::pair<int64_t, int64_t>>& entries, Term term);
+  // Stops the node and restarts it with its log cut at `from`, as disk
+  // damage would leave it, repairing (HardState::lost_end), as a broker
+  // whose recovery found entries it had made durable gone.
+  void restart_damaged(int id, Offset from);
   // Lets the node's election timer expire and delivers the election.
   void campaign(int id, const std::function<bool(int from, int to, const Message&)>& drop = {});
   // Takes the messages a node sent, without delivering them.

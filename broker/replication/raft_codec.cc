@@ -68,6 +68,7 @@ struct Encoder {
     p->set_rejected_prev(m.rejected_prev.value);
     p->set_hint_index(m.hint_index.value);
     p->set_hint_term(m.hint_term.value);
+    p->set_repairing(m.repairing);
   }
   void operator()(const raft::JumpRequest& m) {
     auto* p = out->mutable_jump_request();
@@ -165,7 +166,7 @@ Result<raft::Message> from_proto(v1::RaftEnvelope* in) {
       return raft::Message(raft::AppendResponse{
           Term(p.term()), raft::NodeId(p.from()), p.success(), Offset(p.match_index()),
           Offset(p.appended_index()), Offset(p.rejected_prev()), Offset(p.hint_index()),
-          Term(p.hint_term())});
+          Term(p.hint_term()), p.repairing()});
     }
     case v1::RaftEnvelope::kJumpRequest: {
       const auto& p = in->jump_request();

@@ -45,7 +45,9 @@ TEST_CASE("RaftCodec.EveryMessageSurvivesTheTrip", "[raft-codec]") {
       append_with_entries(),
       raft::AppendRequest{Term(2), raft::NodeId(1), Offset(-1), Term(0), Offset(-1), {}},
       raft::AppendResponse{Term(7), raft::NodeId(3), false, Offset(4), Offset(9), Offset(12),
-                           Offset(8), Term(5)},
+                           Offset(8), Term(5), false},
+      raft::AppendResponse{Term(7), raft::NodeId(3), false, Offset(-1), Offset(-1), Offset(12),
+                           Offset(3), Term(2), true},
       raft::JumpRequest{Term(9), raft::NodeId(1), Offset(1000), Term(8), Offset(1200),
                         raft::MembershipAt{Offset(3), raft::Membership{{raft::NodeId(1), raft::NodeId(2)}, {}}}},
       raft::TimeoutNow{Term(9), raft::NodeId(2)}};

@@ -48,9 +48,32 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
     });
   });
   std::lock_guard lock(*replica->mutex_);
+  CAIRN_RETURN_IF_ERROR(replica->cut_lost_entries());
   Status started = replica->consensus_->start();
   if (!started.ok()) return started;
+  if (replica->consensus_->repairing()) {
+    spdlog::warn("{}: repairing a damaged log: no vote and no election until the leader has "
+                 "sent back what it lost (up to offset {})",
+                 replica->tp_, *replica->setup_.durable->hard_state().lost_end);
+  }
   return replica;
+}
+
+Status Replica::cut_lost_entries() {
+  const auto& lost = log_->recovery_report().lost;
+  if (lost.empty()) return {};
+  // Recovery kept what follows a hole; Raft's log has none: the log ends
+  // at the first loss, and the leader sends the rest again. Repairing is
+  // saved first, so a crash in between cannot forget it.
+  raft::HardState state = setup_.durable->hard_state();
+  Offset held_end = std::max(log_->log_end(), lost.back().second);
+  state.lost_end = std::max(state.lost_end.value_or(Offset(0)), held_end);
+  CAIRN_RETURN_IF_ERROR(setup_.durable->save_hard_state(state));
+  Offset first = lost.front().first;
+  spdlog::error("{}: disk damage took offsets [{}, {}) that this replica had made durable; its "
+                "log now ends at {}, and the leader will send the rest again",
+                tp_, first, lost.front().second, first);
+  return first < log_->log_end() ? raft_log_.truncate_suffix(first) : Status();
 }
 
 Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,

@@ -138,6 +138,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
 
   Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log, ReplicaSetup setup,
           std::function<void(Offset)> on_commit);
+  // Recovery found entries missing that were durable: cuts the log at the
+  // first and starts consensus repairing (raft::HardState::lost_end).
+  Status cut_lost_entries();
   void on_log_flushed();
   // Runs `call` on consensus under the mutex, then settles what it changed.
   void run(const std::function<Status(raft::Consensus&)>& call);

@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <random>
@@ -118,6 +120,32 @@ class ChaosCluster {
     power_cuts_.files_removed += cut->files_removed;
   }
 
+  // SIGKILL, then the newest records of each of its replicas of the topic
+  // are damaged as a failing disk damages them, synced or not: cut off
+  // (`flip` false) or with their last byte changed. The broker must find
+  // the damage when it starts, and repair from the others what it lost.
+  void damage(int32_t id, bool flip) {
+    if (paused_.erase(id)) broker(id).resume();
+    broker(id).kill();
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      std::filesystem::path newest = LocalCluster::newest_segment(broker(id), kTopic, p);
+      auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
+      if (size == 0) continue;
+      if (flip) {
+        std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekg(static_cast<std::streamoff>(size - 1));
+        char byte = 0;
+        file.read(&byte, 1);
+        file.seekp(static_cast<std::streamoff>(size - 1));
+        file.put(static_cast<char>(byte ^ 0x5a));
+      } else {
+        std::filesystem::resize_file(newest, size * 2 / 3);
+      }
+      ++damaged_replicas_;
+    }
+  }
+  int damaged_replicas() const { return damaged_replicas_; }
+
   // What every power cut so far took away.
   const storage::PowerCut& power_cuts() const { return power_cuts_; }
 
@@ -147,6 +175,7 @@ class ChaosCluster {
   std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;
   std::set<int32_t> paused_;
   storage::PowerCut power_cuts_;
+  int damaged_replicas_ = 0;
 
  public:
   LocalCluster cluster;
@@ -316,6 +345,16 @@ std::vector<Fault> faults() {
          for (int32_t id = 1; id <= kBrokers; ++id) c.power_cut(id);
          std::this_thread::sleep_for(1s);
        }},
+      {"cut off the newest records of a follower's log",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.damage(c.leader_of(some_partition(rng)) % kBrokers + 1, /*flip=*/false);
+         std::this_thread::sleep_for(1s);
+       }},
+      {"flip a byte in the newest records of a follower's log",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         c.damage(c.leader_of(some_partition(rng)) % kBrokers + 1, /*flip=*/true);
+         std::this_thread::sleep_for(1s);
+       }},
   };
 }
 
@@ -329,9 +368,11 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
     at_least[where.partition] = std::max(at_least[where.partition], where.offset + 1);
   }
   ReplicaContents replicas;
+  size_t behind = 0;  // healed, every replica catches up: one that cannot is stuck
   for (int32_t id = 1; id <= kBrokers; ++id) {
     for (int32_t p = 0; p < kPartitions; ++p) {
       replicas[id][p] = LocalCluster::read_replica(chaos.broker(id), kTopic, p, at_least[p]);
+      if (at_least[p] > 0 && !replicas[id][p].contains(at_least[p] - 1)) ++behind;
     }
   }
   // The group's committed offsets as the coordinator has them now: never
@@ -342,16 +383,22 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
       if (lag.committed) history.committed(Workload::kGroup, lag.tp.partition, lag.committed->value);
     }
   }
-  return check(history, replicas);
+  Verdict verdict = check(history, replicas);
+  verdict.replicas_behind = behind;
+  return verdict;
 }
 
 void report(const std::string& what, const Verdict& verdict, const History& history,
-            const std::map<std::string, int>& injected, const storage::PowerCut& cuts) {
+            const std::map<std::string, int>& injected, const ChaosCluster& chaos) {
+  const storage::PowerCut& cuts = chaos.power_cuts();
   std::string faults;
   for (const auto& [name, count] : injected) faults += fmt::format("  {} x{}\n", name, count);
   if (cuts.files_truncated + cuts.files_removed > 0) {
     faults += fmt::format("  (power cuts dropped {} unsynced bytes from {} files and removed {} unsynced files)\n",
                           cuts.bytes_dropped, cuts.files_truncated, cuts.files_removed);
+  }
+  if (chaos.damaged_replicas() > 0) {
+    faults += fmt::format("  (damage hit the newest segment of {} replicas)\n", chaos.damaged_replicas());
   }
   std::set<std::string> reasons;  // why sends failed, a few of them
   for (const auto& [value, why] : history.failed_values()) {
@@ -386,7 +433,7 @@ void run_alone(const Fault& fault, bool with_small_disk = false) {
     std::this_thread::sleep_for(3s);
   }
   Verdict verdict = finish(chaos, workload, history);
-  report(fault.name, verdict, history, {{fault.name, 2}}, chaos.power_cuts());
+  report(fault.name, verdict, history, {{fault.name, 2}}, chaos);
   require_consistent(verdict);
 }
 
@@ -402,6 +449,8 @@ TEST_CASE("Chaos.SlowTheLeadersLinks", "[chaos]") { run_alone(faults().at(6)); }
 TEST_CASE("Chaos.CutThePowerOfTheLeader", "[chaos]") { run_alone(faults().at(7)); }
 TEST_CASE("Chaos.CutThePowerOfAFollower", "[chaos]") { run_alone(faults().at(8)); }
 TEST_CASE("Chaos.CutThePowerOfEveryBroker", "[chaos]") { run_alone(faults().at(9)); }
+TEST_CASE("Chaos.CutOffTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(faults().at(10)); }
+TEST_CASE("Chaos.FlipAByteInTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(faults().at(11)); }
 // Not in the mix: it needs the small disk, mounted as root.
 TEST_CASE("Chaos.FillTheDiskOfOneBroker", "[chaos][disk]") {
   run_alone({"fill the disk of one broker",
@@ -433,7 +482,7 @@ TEST_CASE("Chaos.ARandomMixOfFaults", "[chaos][mix]") {
     chaos.heal();
   }
   Verdict verdict = finish(chaos, workload, history);
-  report(fmt::format("random mix, seed {}", seed), verdict, history, injected, chaos.power_cuts());
+  report(fmt::format("random mix, seed {}", seed), verdict, history, injected, chaos);
   INFO("seed " << seed);
   require_consistent(verdict);
 }

@@ -125,9 +125,9 @@ std::string Verdict::summary() const {
   std::string out = fmt::format(
       "sent {}, acknowledged {}, unknown {} ({} of them written), reads {}, records in the log {}\n"
       "lost {}, inconsistent offsets {}, never sent {}, dirty reads {}, reads out of order {}, "
-      "commits backwards {}, duplicates {}\n",
+      "commits backwards {}, duplicates {}, replicas behind {}\n",
       sent, acknowledged, unknown, unknown_written, reads, records, lost, inconsistent, never_sent, misread,
-      reads_out_of_order, commits_backwards, duplicates);
+      reads_out_of_order, commits_backwards, duplicates, replicas_behind);
   for (const auto& example : examples) out += "  " + example + "\n";
   return out;
 }

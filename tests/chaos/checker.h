@@ -15,7 +15,7 @@ namespace cairn::chaos {
 using ReplicaContents = std::map<int32_t, std::map<int32_t, std::map<int64_t, std::string>>>;
 
 // The checker's findings over a run's history and final logs (as Jepsen's
-// Kafka checker): the first six must be zero.
+// Kafka checker): the first six and replicas_behind must be zero.
 struct Verdict {
   size_t lost = 0;               // acknowledged, but not at its offset in the log
   size_t inconsistent = 0;       // offsets where two replicas hold different records
@@ -24,6 +24,7 @@ struct Verdict {
   size_t reads_out_of_order = 0; // a consumer's offsets of a partition not increasing
   size_t commits_backwards = 0;  // a group's committed offset moved back
   size_t duplicates = 0;         // records at more than one offset
+  size_t replicas_behind = 0;    // replicas without the last acknowledged record once healed
   size_t sent = 0;
   size_t acknowledged = 0;
   size_t unknown = 0;            // sends that failed: may or may not be in the log
@@ -33,7 +34,9 @@ struct Verdict {
   std::vector<std::string> examples;  // the first few problems, for the report
 
   bool ok() const {
-    return lost + inconsistent + never_sent + misread + reads_out_of_order + commits_backwards == 0;
+    return lost + inconsistent + never_sent + misread + reads_out_of_order + commits_backwards +
+               replicas_behind ==
+           0;
   }
   std::string summary() const;
 };

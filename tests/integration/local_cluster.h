@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -170,6 +171,18 @@ struct LocalCluster {
       return std::nullopt;
     }
     return response->topics(0);
+  }
+
+  // The newest segment file of a partition's replica in a broker's data
+  // folder; empty if it has none.
+  static std::filesystem::path newest_segment(const BrokerProcess& broker, const std::string& topic,
+                                              int32_t partition) {
+    std::filesystem::path newest;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(fmt::format("{}/{}/{}", broker.data_dir(), topic, partition))) {
+      if (entry.path().extension() == ".log" && entry.path() > newest) newest = entry.path();
+    }
+    return newest;
   }
 
   // Every record of a partition below the high watermark of one broker's

@@ -221,6 +221,69 @@ TEST_CASE("AStoppedLeaderIsNeverAStaleLeader", "[integration][cluster]") {
   }
 }
 
+TEST_CASE("AReplicaWhoseDiskLostAcknowledgedRecordsElectsNoLeaderWithoutThemAndIsRepaired",
+          "[integration][cluster]") {
+  LocalCluster cluster;
+  cluster.create_topic("ledger", 1, 3);
+  const int32_t leader = cluster.wait_for_leaders("ledger")[0];
+  const int32_t damaged = leader % 3 + 1;
+  const int32_t other = damaged % 3 + 1;
+  auto producer = cluster.producer(10'000);
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  auto send = [&](const std::string& tag) {
+    for (int i = 0; i < 200; ++i) {
+      std::string value = tag + std::to_string(i);
+      producer->send({.topic = "ledger", .value = value, .partition = 0},
+                     [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+    }
+    producer->flush();
+  };
+  send("everywhere-");
+  for (int32_t id : {damaged, other}) (void)LocalCluster::read_replica(cluster.broker(id), "ledger", 0, 200);
+  const auto segment = LocalCluster::newest_segment(cluster.broker(damaged), "ledger", 0);
+  REQUIRE_FALSE(segment.empty());
+  const auto size_before = std::filesystem::file_size(segment);
+
+  // Acknowledged by the leader and `damaged` alone; then `damaged` loses
+  // them to its disk (synced bytes gone: not a power cut, damage), and the
+  // leader dies.
+  cluster.broker(other).kill();
+  send("two-copies-");
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  cluster.broker(damaged).kill();
+  std::filesystem::resize_file(segment, size_before);
+  cluster.broker(leader).kill();
+
+  // `other` lacks them, and `damaged` knows it lost them: no leader may be
+  // elected from the two, however long.
+  REQUIRE(cluster.broker(damaged).start().ok());
+  REQUIRE(cluster.broker(other).start().ok());
+  CHECK(eventually([&] { return log_mentions(cluster.broker(damaged), "repairing a damaged log"); },
+                   std::chrono::seconds(10)));
+  auto no_leader_until = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  while (std::chrono::steady_clock::now() < no_leader_until) {
+    for (int32_t id : {damaged, other}) {
+      auto described = LocalCluster::describe(cluster.broker(id), "ledger");
+      if (described) CHECK(described->partitions(0).leader() < 1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  // The broker that holds them returns: they are everywhere again, and the
+  // repaired replica takes part in elections once more.
+  REQUIRE(cluster.broker(leader).start().ok());
+  cluster.wait_for_leaders("ledger", std::chrono::seconds(30));
+  send("after-");
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  REQUIRE(records[0].size() == 600);
+  check_every_replica(cluster, "ledger", records);
+  // Without the broker that could not lose them, the two others elect a leader.
+  cluster.broker(leader).kill();
+  CHECK(cluster.wait_for_leaders("ledger", std::chrono::seconds(30))[0] != leader);
+}
+
 TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cluster]") {
   LocalCluster cluster;
   cluster.create_topic("ledger", 3, 3);
