@@ -148,7 +148,7 @@ void AdminService::describe(const Topic& topic, v1::TopicDescription* out) const
   }
   auto configs = topic.config.to_map();
   // What share groups apply to it (checked when set, so it parses).
-  auto share = share_topic_config(topic.config_overrides);
+  auto share = share_topic_config(topic.name, topic.config_overrides);
   configs["max.delivery.attempts"] =
       std::to_string(share.ok() && share->max_delivery_attempts ? *share->max_delivery_attempts
                                                                 : config_.share_max_delivery_attempts);

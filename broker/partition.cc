@@ -144,7 +144,17 @@ void Partition::when_committed(const storage::AppendResult& appended, CommitCall
 
 Result<storage::ReadResult> Partition::read(Offset offset, size_t max_bytes,
                                             storage::FirstBatch first) const {
-  return log_->read(offset, max_bytes, high_watermark(), first);
+  if (replica_ && offset > log_->log_end() && !replica_->is_leader()) {
+    return error(ErrorCode::not_leader, "{}: broker {} does not lead and its copy ends at {}, before "
+                 "offset {}; ask the leader", tp_, replica_->self(), log_->log_end(), offset);
+  }
+  auto read = log_->read(offset, max_bytes, high_watermark(), first);
+  if (!read.ok() && read.status().code() == ErrorCode::storage_corrupt && replica_ &&
+      replica_->repairable()) {
+    return error(ErrorCode::not_leader, "{}: broker {}'s copy is damaged and is being repaired from "
+                 "the other replicas ({}); ask the leader", tp_, replica_->self(), read.status().message());
+  }
+  return read;
 }
 
 PartitionStats Partition::stats() const {

@@ -79,7 +79,10 @@ class Partition {
   void when_committed(const storage::AppendResult& appended, CommitCallback done);
 
   // Whole batches from the one holding `offset`, none at or past the high
-  // watermark (see PartitionLog::read for `max_bytes` and `first`).
+  // watermark (see PartitionLog::read for `max_bytes` and `first`). A
+  // replica that does not lead leaves out-of-range to the leader: an offset
+  // past its log's end is not_leader (it may be behind, or repairing), and
+  // so is damage it will repair from the others.
   Result<storage::ReadResult> read(
       Offset offset, size_t max_bytes,
       storage::FirstBatch first = storage::FirstBatch::always) const;

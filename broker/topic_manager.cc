@@ -171,9 +171,9 @@ Status TopicManager::mark_metadata_applied(Offset next) {
 // smaller --max-request-bytes must not stop the broker), but a change may not
 // set a max.message.bytes that no request could ever carry.
 Result<storage::LogConfig> TopicManager::config_for_change(
-    const std::map<std::string, std::string>& overrides,
+    const std::string& topic, const std::map<std::string, std::string>& overrides,
     const std::map<std::string, std::string>& changed) const {
-  CAIRN_RETURN_IF_ERROR(share_topic_config(overrides).status());
+  CAIRN_RETURN_IF_ERROR(share_topic_config(topic, overrides).status());
   auto config = defaults_.with(log_overrides(overrides));
   if (!config.ok()) return config.status();
   if (changed.count("max.message.bytes") && config->max_message_bytes > max_message_bytes_limit_) {
@@ -198,7 +198,7 @@ Status TopicManager::check_new(const TopicSpec& spec, Limits limits) const {
   CAIRN_ASSERT(spec.replicas.empty() || (replica_host_ && static_cast<int32_t>(spec.replicas.size()) ==
                                                               spec.partitions));
   CAIRN_RETURN_IF_ERROR(
-      config_for_change(spec.config_overrides, limits == Limits::check ? spec.config_overrides
+      config_for_change(spec.name, spec.config_overrides, limits == Limits::check ? spec.config_overrides
                                                                         : std::map<std::string, std::string>{})
           .status());
   if (topic(spec.name)) {
@@ -447,7 +447,7 @@ Status TopicManager::check_alter(const std::string& name,
   if (!topic) return error(ErrorCode::unknown_topic_or_partition, "topic '{}' does not exist", name);
   auto overrides = topic->config_overrides;
   for (const auto& [key, value] : set) overrides[key] = value;
-  return config_for_change(overrides, limits == Limits::check ? set : std::map<std::string, std::string>{})
+  return config_for_change(name, overrides, limits == Limits::check ? set : std::map<std::string, std::string>{})
       .status();
 }
 
@@ -459,7 +459,7 @@ Status TopicManager::alter(const std::string& name, const std::map<std::string, 
     std::lock_guard lock(mutex_);
     auto& topic = topics_.at(name);  // changes_mutex_ held: still there
     for (const auto& [key, value] : set) topic.config_overrides[key] = value;
-    auto config = config_for_change(topic.config_overrides,
+    auto config = config_for_change(name, topic.config_overrides,
                                     limits == Limits::check ? set : std::map<std::string, std::string>{});
     CAIRN_ASSERT(config.ok());
     topic.config = *config;

@@ -168,9 +168,9 @@ class TopicManager {
   Result<std::shared_ptr<Partition>> open_partition(const Topic& topic, int32_t p, bool fresh);
   // Stops serving a partition and removes its log and Raft state.
   Status close_and_remove(Partition& partition, int64_t topic_id);
-  // The config `overrides` give; refuses a `changed` key the broker's limits forbid.
+  // The config `overrides` give `topic`; refuses a `changed` key the broker's limits forbid.
   Result<storage::LogConfig> config_for_change(
-      const std::map<std::string, std::string>& overrides,
+      const std::string& topic, const std::map<std::string, std::string>& overrides,
       const std::map<std::string, std::string>& changed) const;
   // Sets partition p's replicas and move (install_image): this broker opens
   // a replica if it is in either and hosts none, and removes its replica if

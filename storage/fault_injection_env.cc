@@ -219,6 +219,22 @@ std::string* FaultInjectionEnv::contents(const std::string& path) {
   return it == files_.end() ? nullptr : &it->second->data;
 }
 
+bool FaultInjectionEnv::flip_byte(const std::string& path, uint64_t from_end) {
+  std::shared_ptr<MemFile> file;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return false;
+    file = it->second;
+  }
+  std::lock_guard lock(file->mutex);
+  if (from_end >= file->data.size()) return false;
+  size_t at = file->data.size() - 1 - from_end;
+  file->data[at] = static_cast<char>(~file->data[at]);
+  if (at < file->durable.size()) file->durable[at] = file->data[at];
+  return true;
+}
+
 Status FaultInjectionEnv::before_append(size_t& bytes_to_write) {
   std::lock_guard lock(mutex_);
   if (disk_full_) {

@@ -70,6 +70,10 @@ class FaultInjectionEnv final : public Env {
 
   // Direct access to a file's bytes, for corruption tests. Null if absent.
   std::string* contents(const std::string& path);
+  // Flips the bits of the byte `from_end` bytes before the end of the file
+  // (written and durable copies alike: damage on the disk), safely while
+  // others read it. False if there is no such byte.
+  bool flip_byte(const std::string& path, uint64_t from_end);
 
   struct MemFile {
     std::mutex mutex;

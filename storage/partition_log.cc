@@ -338,8 +338,16 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
     segment_size = segment->size_bytes;
     floor = floor_entry_locked(offset);
   }
+  auto damaged = [&](Offset from, Status status) {
+    if (status.code() == ErrorCode::storage_corrupt && damage_listener_) damage_listener_(from);
+    return status;
+  };
   auto holding = batch_holding(*segment, segment_size, offset, floor);
-  if (!holding.ok()) return holding.status();
+  if (!holding.ok()) {
+    // Somewhere after the index entry the scan began at (a batch start).
+    bool floor_usable = floor && floor->offset >= segment->base_offset;
+    return damaged(floor_usable ? floor->offset : segment->base_offset, holding.status());
+  }
 
   ReadResult result{"", offset};
   // Read ahead no further than the answer may reach (and one header more).
@@ -350,7 +358,9 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
   while (true) {
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) {
-      return error(ErrorCode::storage_corrupt, "{}: {}", segment->path, batch.status().message());
+      Offset bad_batch = result.bytes.empty() ? holding->header.base_offset : result.next_offset;
+      return damaged(bad_batch, error(ErrorCode::storage_corrupt, "{}: {}", segment->path,
+                                      batch.status().message()));
     }
     if (!batch->has_value()) break;
     const BatchHeader& h = (*batch)->header;

@@ -189,6 +189,14 @@ class PartitionLog {
   void set_flushed_listener(std::function<void(Offset)> listener) {
     flushed_listener_ = std::move(listener);
   }
+  // Called (without locks held, on the reading thread) when a read finds
+  // stored bytes that fail verification (storage_corrupt), with the offset
+  // of a batch boundary at or below the damage: everything from there may
+  // be lost. A replicated partition repairs from its peers; the read itself
+  // still fails. Set before the log is shared between threads.
+  void set_damage_listener(std::function<void(Offset)> listener) {
+    damage_listener_ = std::move(listener);
+  }
 
   // Deletes closed segments beyond retention.ms / retention.bytes.
   // Returns how many segments were deleted.
@@ -337,6 +345,7 @@ class PartitionLog {
   RecoveryReport recovery_;
   std::function<void()> flush_hook_;
   std::function<void(Offset)> flushed_listener_;
+  std::function<void(Offset)> damage_listener_;
 
   std::mutex sync_mutex_;     // one sync at a time
   std::mutex compact_mutex_;  // one compaction at a time

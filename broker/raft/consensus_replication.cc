@@ -82,6 +82,7 @@ void Consensus::reject_append(const AppendRequest& request) {
 // acknowledgement never covers an entry that is not flushed: if the flush
 // is behind, another one follows from on_log_flushed().
 void Consensus::acknowledge_leader() {
+  if (failed()) return;  // applying what the leader committed may have failed the log
   CAIRN_ASSERT(leader_.has_value());
   Offset durable = std::min(leader_match_index_, log_.flushed_index());
   maybe_end_repair(durable);

@@ -47,6 +47,14 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
       if (auto strong = weak.lock()) strong->on_log_flushed();
     });
   });
+  // A read may find damage while consensus runs (the leader reading entries
+  // for a follower): the repair waits until that call is over.
+  replica->log_->set_damage_listener([weak, io = replica->setup_.io](Offset from) {
+    if (weak.expired()) return;
+    asio::post(*io, [weak, from] {
+      if (auto strong = weak.lock()) strong->repair(from);
+    });
+  });
   std::lock_guard lock(*replica->mutex_);
   CAIRN_RETURN_IF_ERROR(replica->cut_lost_entries());
   Status started = replica->consensus_->start();
@@ -62,18 +70,61 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
 Status Replica::cut_lost_entries() {
   const auto& lost = log_->recovery_report().lost;
   if (lost.empty()) return {};
-  // Recovery kept what follows a hole; Raft's log has none: the log ends
-  // at the first loss, and the leader sends the rest again. Repairing is
-  // saved first, so a crash in between cannot forget it.
-  raft::HardState state = setup_.durable->hard_state();
-  Offset held_end = std::max(log_->log_end(), lost.back().second);
-  state.lost_end = std::max(state.lost_end.value_or(Offset(0)), held_end);
-  CAIRN_RETURN_IF_ERROR(setup_.durable->save_hard_state(state));
+  // Recovery kept what follows a hole; Raft's log has none.
   Offset first = lost.front().first;
   spdlog::error("{}: disk damage took offsets [{}, {}) that this replica had made durable; its "
                 "log now ends at {}, and the leader will send the rest again",
                 tp_, first, lost.front().second, first);
-  return first < log_->log_end() ? raft_log_.truncate_suffix(first) : Status();
+  return cut_log_at(first, std::max(log_->log_end(), lost.back().second));
+}
+
+Status Replica::cut_log_at(Offset from, Offset held_end) {
+  // Repairing is saved first, so a crash before the cut cannot forget it.
+  raft::HardState state = setup_.durable->hard_state();
+  state.lost_end = std::max(state.lost_end.value_or(Offset(0)), held_end);
+  CAIRN_RETURN_IF_ERROR(setup_.durable->save_hard_state(state));
+  return from < log_->log_end() ? raft_log_.truncate_suffix(from) : Status();
+}
+
+bool Replica::repairable() const {
+  std::lock_guard lock(*mutex_);
+  return consensus_ && consensus_->membership().voters.size() > 1;
+}
+
+void Replica::repair(Offset damaged) {
+  Due due;
+  {
+    std::lock_guard lock(*mutex_);
+    if (!consensus_ || damaged >= log_->log_end() || damaged < log_->log_start()) return;
+    if (consensus_->membership().voters.size() <= 1) {  // repairable()
+      spdlog::error("{}: the log is damaged from offset {} and no other replica holds a copy: "
+                    "reads there fail with storage_corrupt",
+                    tp_, damaged);
+      return;
+    }
+    spdlog::error("{}: the log is damaged from offset {}: cutting it there, {}repairing from the "
+                  "other replicas",
+                  tp_, damaged, consensus_->role() == raft::Role::leader ? "stepping down and " : "");
+    Status cut = cut_log_at(damaged, log_->log_end());
+    // A new run of consensus over the cut log, as after a restart: no
+    // leadership, no commit point, no waiter kept.
+    Status moved = error(ErrorCode::not_leader, "{}: the leader's log was damaged; the records "
+                         "may or may not be committed", tp_);
+    for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), moved);
+    waiters_.clear();
+    applied_.clear();
+    if (leader_.load() == self_) leader_ = -1;
+    ready_leader_ = false;
+    ready_term_ = -1;
+    high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
+    consensus_ = new_consensus();
+    Status started = cut.ok() ? consensus_->start() : cut;
+    if (!started.ok()) {
+      spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
+      consensus_.reset();
+    }
+  }
+  finish(due, false);
 }
 
 Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
@@ -86,9 +137,12 @@ Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
       on_commit_(std::move(on_commit)),
       high_watermark_(log_->log_start().value),
       preferred_(setup_.preferred_leader) {
-  consensus_ = std::make_unique<raft::Consensus>(
-      setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
-      [this](const raft::Entry& entry) { on_applied(entry); });
+  consensus_ = new_consensus();
+}
+
+std::unique_ptr<raft::Consensus> Replica::new_consensus() {
+  return std::make_unique<raft::Consensus>(setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
+                                           [this](const raft::Entry& entry) { on_applied(entry); });
 }
 
 Replica::~Replica() { stop(); }

@@ -86,6 +86,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // log it does not hold durably yet. Empty elsewhere.
   std::vector<std::pair<int32_t, int64_t>> follower_lags() const;
   bool is_leader() const { return leader() == self_; }
+  // Damage found in its log is cut and fetched again from other voters
+  // (repair): false for a group's only voter.
+  bool repairable() const;
   int32_t self() const { return self_; }
   // Leads, and has committed an entry of its own term: its high watermark
   // then covers everything any earlier leader committed (Raft §8), so
@@ -141,6 +144,14 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // Recovery found entries missing that were durable: cuts the log at the
   // first and starts consensus repairing (raft::HardState::lost_end).
   Status cut_lost_entries();
+  // Saves that the log held up to `held_end` (raft::HardState::lost_end),
+  // then cuts it at `from`.
+  Status cut_log_at(Offset from, Offset held_end);
+  // A read found the log damaged from `damaged`: cuts it there and runs
+  // consensus anew, repairing (a leader steps down by it). Not with no
+  // other voter: what is damaged could not be had again.
+  void repair(Offset damaged);
+  std::unique_ptr<raft::Consensus> new_consensus();
   void on_log_flushed();
   // Runs `call` on consensus under the mutex, then settles what it changed.
   void run(const std::function<Status(raft::Consensus&)>& call);

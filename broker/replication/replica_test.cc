@@ -150,6 +150,19 @@ class ReplicatedCluster {
     return appended;
   }
 
+  // One more acks=all request (5 records) at the leader `id`: it commits,
+  // after every `acknowledged` value. The committed values then.
+  std::vector<std::string> produce_after(int id, const std::vector<std::string>& acknowledged) {
+    Outcome more;
+    REQUIRE(produce(id, 100, more).ok());
+    REQUIRE(eventually([&] { return more.count() == 1; }));
+    CHECK(more.statuses[0].ok());
+    auto values = committed_values(id);
+    REQUIRE(values.size() == acknowledged.size() + 5);
+    CHECK(std::vector<std::string>(values.begin(), values.begin() + std::ssize(acknowledged)) == acknowledged);
+    return values;
+  }
+
   static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -304,19 +317,44 @@ TEST_CASE("Replica.AcknowledgedRecordsSurviveTheLeadersLoss", "[replica]") {
   REQUIRE(next != leader);
   // The new leader's no-op commits its term; then everything acknowledged
   // is there, in order, and more can be written.
-  Outcome more;
-  REQUIRE(cluster.produce(next, 100, more).ok());
-  REQUIRE(ReplicatedCluster::eventually([&] { return more.count() == 1; }));
-  CHECK(more.statuses[0].ok());
-  auto values = cluster.committed_values(next);
-  REQUIRE(values.size() == 155);
-  CHECK(std::vector<std::string>(values.begin(), values.begin() + 150) == acknowledged);
+  auto values = cluster.produce_after(next, acknowledged);
 
   // The old leader comes back as a follower and catches up.
   cluster.up(leader);
   REQUIRE(ReplicatedCluster::eventually(
       [&] { return cluster.partition(leader).high_watermark() == cluster.partition(next).high_watermark(); }));
   CHECK(cluster.committed_values(leader) == values);
+}
+
+TEST_CASE("Replica.ALeaderThatReadsDamageInItsLogStepsDownAndIsRepairedFromTheOthers", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int damaged = cluster.leader();
+  Outcome outcome;
+  for (int i = 0; i < 30; ++i) REQUIRE(cluster.produce(damaged, i, outcome).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 30; }));
+  std::vector<std::string> acknowledged = cluster.committed_values(damaged);
+  REQUIRE(acknowledged.size() == 150);
+
+  // A byte of its last batch goes bad on the disk; a consumer's read finds it.
+  Node& node = cluster.node(damaged);
+  REQUIRE(node.store.env.flip_byte(node.store.dir.path() + "/events/0/00000000000000000000.log", 5));
+  auto read = cluster.partition(damaged).read(Offset(0), 1 << 20);
+  REQUIRE_FALSE(read.ok());
+  // Retriable: the consumer asks the leader, which is soon another broker.
+  CHECK(read.status().code() == ErrorCode::not_leader);
+  CHECK_THAT(read.status().message(), Catch::Contains("damaged"));
+
+  // It steps down and cuts its log there; the others lead, and it gets the
+  // records back from them.
+  int next = cluster.leader(damaged);
+  auto values = cluster.produce_after(next, acknowledged);
+  REQUIRE(ReplicatedCluster::eventually([&] {
+    return cluster.partition(damaged).high_watermark() == cluster.partition(next).high_watermark();
+  }));
+  CHECK(cluster.committed_values(damaged) == values);
+  auto state = RaftStateFile::open(node.store.env, node.store.dir.path() + "/raft/events-0");
+  REQUIRE(state.ok());
+  CHECK_FALSE((*state)->hard_state().lost_end.has_value());  // repaired: it votes again
 }
 
 TEST_CASE("Replica.ARetryAtANewLeaderIsAnsweredWithWhereTheFirstAttemptLanded", "[replica][idempotence]") {

@@ -54,13 +54,13 @@ ShareCoordinator::~ShareCoordinator() { stop(); }
 
 SharePartitionLimits ShareCoordinator::limits_for(const Topic& topic) const {
   SharePartitionLimits limits = options_.limits;
-  auto config = share_topic_config(topic.config_overrides);  // checked when set
+  auto config = share_topic_config(topic.name, topic.config_overrides);  // checked when set
   if (config.ok() && config->max_delivery_attempts) limits.max_delivery_attempts = *config->max_delivery_attempts;
   return limits;
 }
 
 std::string ShareCoordinator::dead_letter_topic_of(const Topic& topic) const {
-  auto config = share_topic_config(topic.config_overrides);
+  auto config = share_topic_config(topic.name, topic.config_overrides);
   if (config.ok() && config->dead_letter_topic) return *config->dead_letter_topic;
   return dead_letter::topic_for(topic.name);
 }

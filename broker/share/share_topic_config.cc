@@ -11,7 +11,8 @@ constexpr std::string_view kDeadLetterTopic = "dead.letter.topic";
 
 bool is_share_topic_config(std::string_view key) { return key == kMaxDeliveryAttempts || key == kDeadLetterTopic; }
 
-Result<ShareTopicConfig> share_topic_config(const std::map<std::string, std::string>& overrides) {
+Result<ShareTopicConfig> share_topic_config(std::string_view topic,
+                                            const std::map<std::string, std::string>& overrides) {
   ShareTopicConfig out;
   if (auto it = overrides.find(std::string(kMaxDeliveryAttempts)); it != overrides.end()) {
     int32_t attempts = 0;
@@ -27,6 +28,12 @@ Result<ShareTopicConfig> share_topic_config(const std::map<std::string, std::str
     if (!valid.ok() || is_internal_topic(it->second)) {
       return error(ErrorCode::invalid_config, "{} '{}' is not a name a user topic can have", kDeadLetterTopic,
                    it->second);
+    }
+    if (it->second == topic) {
+      return error(ErrorCode::invalid_config,
+                   "{} of topic '{}' cannot be the topic itself: its dead letters would come back to "
+                   "the workers that gave up on them; leave it unset for '{}.dlq', or name another topic",
+                   kDeadLetterTopic, topic, topic);
     }
     out.dead_letter_topic = it->second;
   }

@@ -19,8 +19,11 @@ struct ShareTopicConfig {
 };
 
 bool is_share_topic_config(std::string_view key);
-// The share configs among `overrides`, checked (invalid_config names the bad one).
-Result<ShareTopicConfig> share_topic_config(const std::map<std::string, std::string>& overrides);
+// The share configs among `topic`'s `overrides`, checked (invalid_config
+// names the bad one). A topic cannot be its own dead-letter topic: its dead
+// letters would be delivered to the group that gave up on them, forever.
+Result<ShareTopicConfig> share_topic_config(std::string_view topic,
+                                            const std::map<std::string, std::string>& overrides);
 // `overrides` without the share configs: what the log's config is made of.
 std::map<std::string, std::string> log_overrides(const std::map<std::string, std::string>& overrides);
 

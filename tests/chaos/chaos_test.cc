@@ -121,9 +121,10 @@ class ChaosCluster {
   }
 
   // SIGKILL, then the newest records of each of its replicas of the topic
-  // are damaged as a failing disk damages them, synced or not: cut off
-  // (`flip` false) or with their last byte changed. The broker must find
-  // the damage when it starts, and repair from the others what it lost.
+  // are damaged as a failing disk damages them, synced ones too: the last
+  // third of its newest segment cut off (`flip` false), or the last byte of
+  // the batch two thirds into it changed. The broker must find the damage
+  // when it starts, and repair from the others what it lost.
   void damage(int32_t id, bool flip) {
     if (paused_.erase(id)) broker(id).resume();
     broker(id).kill();
@@ -132,24 +133,65 @@ class ChaosCluster {
       auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
       if (size == 0) continue;
       if (flip) {
-        std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
-        file.seekg(static_cast<std::streamoff>(size - 1));
-        char byte = 0;
-        file.read(&byte, 1);
-        file.seekp(static_cast<std::streamoff>(size - 1));
-        file.put(static_cast<char>(byte ^ 0x5a));
+        flip_byte(newest, last_byte_of_batch_at(newest, size * 2 / 3));
       } else {
         std::filesystem::resize_file(newest, size * 2 / 3);
       }
       ++damaged_replicas_;
     }
   }
+
+  // While the broker runs, a byte of the newest records of its replica of
+  // `partition` goes bad on the disk (under its page cache, as a failing
+  // disk does): the next read of them must find it, and the replica repair.
+  void damage_running(int32_t id, int32_t partition) {
+    std::filesystem::path newest = LocalCluster::newest_segment(broker(id), kTopic, partition);
+    auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
+    if (size < 8) return;
+    flip_byte(newest, size - 5);  // inside the last batch's records, under its CRC
+    ++damaged_replicas_;
+  }
   int damaged_replicas() const { return damaged_replicas_; }
+  // Repairs the brokers logged (a replica that found damage at start or on a read).
+  int repairs_logged() const {
+    int repairs = 0;
+    for (int32_t id = 1; id <= kBrokers; ++id) {
+      std::ifstream log(cluster.brokers.at(static_cast<size_t>(id - 1))->log_path());
+      for (std::string line; std::getline(log, line);) repairs += line.find("repairing") != std::string::npos;
+    }
+    return repairs;
+  }
 
   // What every power cut so far took away.
   const storage::PowerCut& power_cuts() const { return power_cuts_; }
 
  private:
+  // The position of the last byte (under the batch's CRC) of the batch that
+  // holds `position`, walking the batches' length fields from the start.
+  static uint64_t last_byte_of_batch_at(const std::filesystem::path& path, uint64_t position) {
+    std::ifstream file(path, std::ios::binary);
+    uint64_t start = 0;
+    while (true) {
+      unsigned char length_field[4];
+      file.seekg(static_cast<std::streamoff>(start + 8));  // after the base offset
+      if (!file.read(reinterpret_cast<char*>(length_field), 4)) return position;
+      uint64_t length = (uint64_t{length_field[0]} << 24) | (uint64_t{length_field[1]} << 16) |
+                        (uint64_t{length_field[2]} << 8) | length_field[3];
+      uint64_t end = start + 12 + length;
+      if (end > position) return end - 1;
+      start = end;
+    }
+  }
+
+  static void flip_byte(const std::filesystem::path& path, uint64_t position) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(position));
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(static_cast<std::streamoff>(position));
+    file.put(static_cast<char>(byte ^ 0x5a));
+  }
+
   std::string journal_of(int32_t id) const { return fmt::format("{}/sync-journal-{}", journals_.path(), id); }
 
   std::vector<std::string> broker_args(int32_t id, const std::vector<int>& ports) {
@@ -287,6 +329,7 @@ class Workload {
 struct Fault {
   std::string name;
   std::function<void(ChaosCluster&, std::mt19937&)> inject;
+  bool damages = false;  // the brokers must find the damage and repair it
 };
 
 int32_t some_partition(std::mt19937& rng) { return static_cast<int32_t>(rng() % kPartitions); }
@@ -349,12 +392,21 @@ std::vector<Fault> faults() {
        [](ChaosCluster& c, std::mt19937& rng) {
          c.damage(c.leader_of(some_partition(rng)) % kBrokers + 1, /*flip=*/false);
          std::this_thread::sleep_for(1s);
-       }},
+       },
+       /*damages=*/true},
       {"flip a byte in the newest records of a follower's log",
        [](ChaosCluster& c, std::mt19937& rng) {
          c.damage(c.leader_of(some_partition(rng)) % kBrokers + 1, /*flip=*/true);
          std::this_thread::sleep_for(1s);
-       }},
+       },
+       /*damages=*/true},
+      {"flip a byte in the newest records of a running leader's log",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         int32_t partition = some_partition(rng);
+         c.damage_running(c.leader_of(partition), partition);
+         std::this_thread::sleep_for(1s);
+       },
+       /*damages=*/true},
   };
 }
 
@@ -398,7 +450,8 @@ void report(const std::string& what, const Verdict& verdict, const History& hist
                           cuts.bytes_dropped, cuts.files_truncated, cuts.files_removed);
   }
   if (chaos.damaged_replicas() > 0) {
-    faults += fmt::format("  (damage hit the newest segment of {} replicas)\n", chaos.damaged_replicas());
+    faults += fmt::format("  (damage hit the newest segment of {} replicas; {} repairs logged)\n",
+                          chaos.damaged_replicas(), chaos.repairs_logged());
   }
   std::set<std::string> reasons;  // why sends failed, a few of them
   for (const auto& [value, why] : history.failed_values()) {
@@ -435,6 +488,7 @@ void run_alone(const Fault& fault, bool with_small_disk = false) {
   Verdict verdict = finish(chaos, workload, history);
   report(fault.name, verdict, history, {{fault.name, 2}}, chaos);
   require_consistent(verdict);
+  if (fault.damages) CHECK(chaos.repairs_logged() > 0);
 }
 
 }  // namespace
@@ -451,6 +505,7 @@ TEST_CASE("Chaos.CutThePowerOfAFollower", "[chaos]") { run_alone(faults().at(8))
 TEST_CASE("Chaos.CutThePowerOfEveryBroker", "[chaos]") { run_alone(faults().at(9)); }
 TEST_CASE("Chaos.CutOffTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(faults().at(10)); }
 TEST_CASE("Chaos.FlipAByteInTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(faults().at(11)); }
+TEST_CASE("Chaos.FlipAByteInTheNewestRecordsOfARunningLeadersLog", "[chaos]") { run_alone(faults().at(12)); }
 // Not in the mix: it needs the small disk, mounted as root.
 TEST_CASE("Chaos.FillTheDiskOfOneBroker", "[chaos][disk]") {
   run_alone({"fill the disk of one broker",

@@ -427,6 +427,10 @@ TEST_CASE("ATopicSetsItsOwnDeliveryAttemptsAndDeadLetterTopic", "[integration][q
   CHECK(refused.code() == ErrorCode::invalid_config);
   CHECK_THAT(refused.message(), Catch::Contains("max.delivery.attempts"));
   cluster.create_topic("orders", 1, {{"max.delivery.attempts", "2"}, {"dead.letter.topic", "orders-failed"}});
+  // Its own dead-letter topic would hand dead letters back to the workers that gave up on them.
+  Status loop = cluster.admin->alter_topic_configs("orders", {{"dead.letter.topic", "orders"}});
+  CHECK(loop.code() == ErrorCode::invalid_config);
+  CHECK_THAT(loop.message(), Catch::Contains("cannot be the topic itself"));
   auto described = cluster.admin->describe_topic("orders");
   REQUIRE(described.ok());
   CHECK(described->configs["max.delivery.attempts"] == "2");
