@@ -38,6 +38,12 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
   auto term = gauge("cairn_partition_raft_term", "Raft term of this replica (replicated partitions)");
   auto leader_changes = counter("cairn_partition_leader_changes_total",
                                 "Changes of the leader this replica knows: elections and transfers");
+  auto repairing = gauge("cairn_partition_repairing",
+                         "1 while this replica refills a log that disk damage cut (it neither votes nor "
+                         "stands for election meanwhile), else 0");
+  auto damage_repairs = counter("cairn_partition_damage_repairs_total",
+                                "Times this replica found its log damaged (at start or on a read) and cut it "
+                                "to fetch the rest again from the other replicas");
   auto follower_lag = gauge("cairn_partition_follower_lag_offsets",
                             "On the leader, per follower: offsets of the leader's log it does not hold durably yet");
   for (const auto& topic : topics_.topics()) {
@@ -60,13 +66,15 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
       if (!replica) continue;
       add(term, tp, static_cast<double>(replica->term().value));
       add(leader_changes, tp, static_cast<double>(replica->leader_changes()));
+      add(repairing, tp, replica->repairing() ? 1.0 : 0.0);
+      add(damage_repairs, tp, static_cast<double>(replica->damage_repairs()));
       for (const auto& [follower, lag] : replica->follower_lags()) {
         add(follower_lag, tp, static_cast<double>(lag), {{"follower", std::to_string(follower)}});
       }
     }
   }
   return {log_start, high_watermark, log_end, size, segments, leader, replicas, caught_up,
-          term, leader_changes, follower_lag};
+          term, leader_changes, repairing, damage_repairs, follower_lag};
 }
 
 }  // namespace cairn::broker

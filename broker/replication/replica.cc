@@ -59,6 +59,7 @@ Result<std::shared_ptr<Replica>> Replica::start(TopicPartition tp,
   CAIRN_RETURN_IF_ERROR(replica->cut_lost_entries());
   Status started = replica->consensus_->start();
   if (!started.ok()) return started;
+  replica->repairing_ = replica->consensus_->repairing();
   if (replica->consensus_->repairing()) {
     spdlog::warn("{}: repairing a damaged log: no vote and no election until the leader has "
                  "sent back what it lost (up to offset {})",
@@ -80,6 +81,7 @@ Status Replica::cut_lost_entries() {
 
 Status Replica::cut_log_at(Offset from, Offset held_end) {
   // Repairing is saved first, so a crash before the cut cannot forget it.
+  ++damage_repairs_;
   raft::HardState state = setup_.durable->hard_state();
   state.lost_end = std::max(state.lost_end.value_or(Offset(0)), held_end);
   CAIRN_RETURN_IF_ERROR(setup_.durable->save_hard_state(state));
@@ -119,6 +121,7 @@ void Replica::repair(Offset damaged) {
     high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
     consensus_ = new_consensus();
     Status started = cut.ok() ? consensus_->start() : cut;
+    repairing_ = started.ok();
     if (!started.ok()) {
       spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
       consensus_.reset();
@@ -473,6 +476,7 @@ void Replica::settle_locked(Due& due, bool* moved) {
   auto leader = consensus_->leader();
   leader_ = leader ? leader->value : -1;
   term_ = consensus_->term().value;
+  repairing_ = consensus_->repairing();
   if (leader && leader->value != last_known_leader_) {
     last_known_leader_ = leader->value;
     ++leader_changes_;

@@ -89,6 +89,11 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // Damage found in its log is cut and fetched again from other voters
   // (repair): false for a group's only voter.
   bool repairable() const;
+  // Repairing a damaged log now: no vote, no election (raft::HardState::lost_end).
+  bool repairing() const { return repairing_.load(); }
+  // How often this replica found its log damaged (at start or on a read)
+  // and cut it, since the broker started.
+  int64_t damage_repairs() const { return damage_repairs_.load(); }
   int32_t self() const { return self_; }
   // Leads, and has committed an entry of its own term: its high watermark
   // then covers everything any earlier leader committed (Raft §8), so
@@ -186,6 +191,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::atomic<int64_t> leader_{-1};
   std::atomic<int64_t> term_{0};
   std::atomic<int64_t> leader_changes_{0};
+  std::atomic<bool> repairing_{false};
+  std::atomic<int64_t> damage_repairs_{0};
   int64_t last_known_leader_ = -1;      // guarded by mutex_
   std::atomic<bool> ready_leader_{false};
   std::atomic<int64_t> ready_term_{-1};

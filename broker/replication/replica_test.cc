@@ -352,6 +352,8 @@ TEST_CASE("Replica.ALeaderThatReadsDamageInItsLogStepsDownAndIsRepairedFromTheOt
     return cluster.partition(damaged).high_watermark() == cluster.partition(next).high_watermark();
   }));
   CHECK(cluster.committed_values(damaged) == values);
+  CHECK(cluster.partition(damaged).replica()->damage_repairs() == 1);
+  CHECK(ReplicatedCluster::eventually([&] { return !cluster.partition(damaged).replica()->repairing(); }));
   auto state = RaftStateFile::open(node.store.env, node.store.dir.path() + "/raft/events-0");
   REQUIRE(state.ok());
   CHECK_FALSE((*state)->hard_state().lost_end.has_value());  // repaired: it votes again

@@ -175,6 +175,8 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
       std::chrono::seconds(30));
   INFO(text);
   CHECK(leader_reports);
+  CHECK(sample(text, "cairn_partition_repairing{" + labels + "}") == 0);  // no damage here
+  CHECK(sample(text, "cairn_partition_damage_repairs_total{" + labels + "}") == 0);
   // Each follower holds everything soon after the writes.
   bool caught_up = eventually(
       [&] {
