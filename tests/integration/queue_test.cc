@@ -452,3 +452,30 @@ TEST_CASE("ATopicSetsItsOwnDeliveryAttemptsAndDeadLetterTopic", "[integration][q
   auto listed = cairn_cli(cluster, "dlq list orders");
   CHECK_THAT(listed.output, Catch::Contains("from orders/0@0") && Catch::Contains("orders-failed: 1 dead letter(s)"));
 }
+
+TEST_CASE("ADeliveryIsCountedDurablyBeforeTheRecordIsHandedOut", "[integration][queues]") {
+  // Each record may be delivered once. Syncs take 1 s, and the power is
+  // cut the moment the fetch is answered: had the fetch been answered before
+  // the sync that counts its deliveries, the restarted broker would not know
+  // they happened and would deliver every record a second time.
+  TempFolder journal;
+  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs", "--test-sync-delay-ms", "1000",
+                        "--share-max-delivery-attempts", "1"});
+  cluster.create_topic("jobs", 1);
+  produce_values(cluster, "jobs", 10);
+  auto first = share_consumer(cluster, "workers", "jobs");
+  auto held = take(*first, 10);
+  REQUIRE(held.size() == 10);
+  cluster.broker.kill();
+  auto cut = storage::cut_power(journal.path() + "/syncs");
+  INFO(cut.status().to_string());
+  REQUIRE(cut.ok());
+  REQUIRE(cluster.broker.start().ok());
+
+  // The restart ended each record's only allowed delivery: dead letters, not jobs again.
+  auto consumer = share_consumer(cluster, "workers", "jobs");
+  CHECK(take(*consumer, 10, std::chrono::seconds(3)).empty());
+  auto dead = read_all(cluster, "jobs.dlq", 10);
+  CHECK(dead.size() == 10);
+  for (const auto& d : dead) CHECK(header(d.record, dead_letter::kDeliveryCount) == "1");
+}
