@@ -177,4 +177,19 @@ grpc::ServerUnaryReactor* QueuesService::ResetShareGroup(grpc::CallbackServerCon
   return reactor;
 }
 
+grpc::ServerUnaryReactor* QueuesService::DeleteShareGroup(grpc::CallbackServerContext* context,
+                                                          const v1::DeleteShareGroupRequest* request,
+                                                          v1::DeleteShareGroupResponse* response) {
+  if (!coordinator_) {
+    to_proto(not_in_a_cluster(), response->mutable_error());
+    return finish(context);
+  }
+  auto* reactor = context->DefaultReactor();
+  coordinator_->remove(request->group(), [reactor, response](Status s) {
+    to_proto(s, response->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
 }  // namespace cairn::broker

@@ -25,6 +25,9 @@ class QueuesService final : public v1::Queues::CallbackService {
   grpc::ServerUnaryReactor* ResetShareGroup(grpc::CallbackServerContext* context,
                                             const v1::ResetShareGroupRequest* request,
                                             v1::ResetShareGroupResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteShareGroup(grpc::CallbackServerContext* context,
+                                             const v1::DeleteShareGroupRequest* request,
+                                             v1::DeleteShareGroupResponse* response) override;
 
  private:
   ShareCoordinator* coordinator_;

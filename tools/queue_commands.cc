@@ -178,6 +178,15 @@ int queue_reset(const QueueOptions& o) {
   return 0;
 }
 
+int queue_delete(const QueueOptions& o) {
+  auto admin = Admin::connect(o.brokers.client_options());
+  if (!admin.ok()) return fail(admin.status());
+  Status removed = (*admin)->delete_share_group(o.group);
+  if (!removed.ok()) return fail(removed);
+  fmt::print("deleted share group {}\n", o.group);
+  return 0;
+}
+
 // ---- cairn dlq ------------------------------------------------------------
 
 struct DlqOptions {
@@ -511,6 +520,16 @@ void add_queue_commands(CLI::App& app, int& exit_code) {
   reset->add_option("--to", r->to, "earliest, latest, @UNIX_MS or an ISO 8601 time with a zone")->required();
   r->brokers.add_to(*reset);
   reset->callback([r, &exit_code] { exit_code = queue_reset(*r); });
+
+  auto x = std::make_shared<QueueOptions>();
+  auto* delete_cmd = queue->add_subcommand(
+      "delete",
+      "Forget a share group: its delivery counts, acknowledgements and where it stands (a group of that name "
+      "later starts over at the earliest record). Refused while it has workers\n"
+      "Example: cairn queue delete workers");
+  delete_cmd->add_option("GROUP", x->group, "share group")->required();
+  x->brokers.add_to(*delete_cmd);
+  delete_cmd->callback([x, &exit_code] { exit_code = queue_delete(*x); });
 }
 
 void add_dlq_commands(CLI::App& app, int& exit_code) {

@@ -472,6 +472,52 @@ void ShareCoordinator::reset(const std::string& group, const std::string& topic_
   appended->partition->when_committed(appended->result, std::move(done));
 }
 
+void ShareCoordinator::remove(const std::string& group, std::function<void(Status)> done) {
+  Result<Appended> appended = error(ErrorCode::unknown, "not run");
+  {
+    std::lock_guard lock(mutex_);
+    auto found = groups_.find(group);
+    if (found == groups_.end()) {
+      done(error(ErrorCode::group_not_found, "share group {} does not exist", group));
+      return;
+    }
+    const ShareGroup& g = found->second;
+    bool fetching = std::any_of(waiting_.begin(), waiting_.end(),
+                                [&](const auto& pending) { return pending->input.group == group; });
+    if (!g.members.empty() || fetching) {
+      done(error(ErrorCode::group_not_empty,
+                 "share group {} has {} member(s): stop its workers first (a worker that closes leaves at once; one "
+                 "that died is forgotten {} s after its last request)",
+                 group, g.members.size(), options_.member_timeout_ms / 1000));
+      return;
+    }
+    std::set<TopicPartition> forgotten;
+    for (const auto& [tp, share] : g.partitions) {
+      // Held by a worker gone silent, or not yet copied to the dead-letter
+      // topic: deleting now would lose a dead letter.
+      if (share.any_acquired() || !share.dead_lettering().empty()) {
+        done(error(ErrorCode::group_not_empty,
+                   "share group {} still holds records of {} (locks not yet ended, or dead letters being moved): "
+                   "try again after the record lock duration",
+                   group, tp));
+        return;
+      }
+      forgotten.insert(tp);
+    }
+    groups_.erase(found);
+    if (forgotten.empty()) {
+      done({});
+      return;
+    }
+    appended = persist_locked(group, forgotten);  // tombstones: the group is gone
+  }
+  if (!appended.ok()) {
+    done(appended.status());
+    return;
+  }
+  appended->partition->when_committed(appended->result, std::move(done));
+}
+
 void ShareCoordinator::forget_topic(const std::string& topic) {
   std::lock_guard lock(mutex_);
   for (auto& [name, group] : groups_) {

@@ -128,6 +128,11 @@ class ShareCoordinator {
   // Moves the group's start on `topic`; refused while a member holds records of it.
   void reset(const std::string& group, const std::string& topic, ShareStart start,
              std::function<void(Status)> done);
+  // Forgets a share group (tombstones for its state), once durable `done`;
+  // group_not_empty while it has members (one still fetching would start
+  // the group over at the earliest record) or holds records (acquired, or
+  // dead letters not yet copied).
+  void remove(const std::string& group, std::function<void(Status)> done);
   // Forgets every group's state of a deleted topic (tombstones). Called by
   // TopicManager::remove, holding its changes_mutex_.
   void forget_topic(const std::string& topic);

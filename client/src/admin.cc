@@ -327,6 +327,15 @@ class AdminImpl final : public Admin {
     return from_proto(response.error());
   }
 
+  Status delete_share_group(const std::string& group) override {
+    v1::DeleteShareGroupRequest request;
+    request.set_group(group);
+    v1::DeleteShareGroupResponse response;
+    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::DeleteShareGroup, request,
+                               &response));
+    return from_proto(response.error());
+  }
+
   Status commit_offsets(const std::string& group,
                         const std::map<TopicPartition, Offset>& offsets) override {
     v1::CommitOffsetsRequest request;

@@ -479,3 +479,35 @@ TEST_CASE("ADeliveryIsCountedDurablyBeforeTheRecordIsHandedOut", "[integration][
   CHECK(dead.size() == 10);
   for (const auto& d : dead) CHECK(header(d.record, dead_letter::kDeliveryCount) == "1");
 }
+
+TEST_CASE("AShareGroupIsDeletedOnlyOnceItsWorkersAreGone", "[integration][queues][cli]") {
+  SingleBroker cluster;
+  cluster.create_topic("jobs", 1);
+  produce_values(cluster, "jobs", 10);
+  auto worker = share_consumer(cluster, "workers", "jobs");
+  auto done = take(*worker, 3);
+  REQUIRE(done.size() == 3);
+  for (const auto& r : done) worker->accept(r);
+  REQUIRE(worker->commit().ok());
+
+  auto refused = cairn_cli(cluster, "queue delete workers");
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.output, Catch::Contains("has 1 member(s)") && Catch::Contains("stop its workers first"));
+  worker->close(std::chrono::seconds(5));
+  auto deleted = cairn_cli(cluster, "queue delete workers");
+  INFO(deleted.output);
+  CHECK(deleted.exit_code == 0);
+  CHECK(deleted.output == "deleted share group workers\n");
+  CHECK(cairn_cli(cluster, "queue delete workers").exit_code != 0);
+
+  // Gone for good: not brought back by a restart; a group of that name starts over.
+  cluster.broker.kill();
+  REQUIRE(cluster.broker.start().ok());
+  auto described = cairn_cli(cluster, "queue describe workers");
+  CHECK_THAT(described.output, Catch::Contains("share group workers does not exist"));
+  auto again = share_consumer(cluster, "workers", "jobs");
+  auto all = take(*again, 10, std::chrono::seconds(3));
+  REQUIRE(all.size() == 10);
+  CHECK(all.front().offset().value == 0);
+  for (const auto& r : all) CHECK(r.delivery_count == 1);
+}

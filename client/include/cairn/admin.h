@@ -198,14 +198,18 @@ class Admin {
   virtual Status delete_group(const std::string& group) = 0;
   // Sets a group's committed offsets from outside it (resetting, rewinding);
   // refused (group_not_empty) while the group has members.
+  virtual Status commit_offsets(const std::string& group,
+                                const std::map<TopicPartition, Offset>& offsets) = 0;
+
   // Share groups (queues).
   virtual Result<std::vector<std::string>> list_share_groups() = 0;
   virtual Result<ShareGroupDescription> describe_share_group(const std::string& group) = 0;
   // Moves a share group's start on `topic` (every partition): refused
   // (group_not_empty) while a member holds records of it.
   virtual Status reset_share_group(const std::string& group, const std::string& topic, OffsetSpec spec) = 0;
-  virtual Status commit_offsets(const std::string& group,
-                                const std::map<TopicPartition, Offset>& offsets) = 0;
+  // Forgets a share group (delivery counts, acknowledgements, where it
+  // stands): refused (group_not_empty) while it has members.
+  virtual Status delete_share_group(const std::string& group) = 0;
 };
 
 }  // namespace cairn
