@@ -90,15 +90,17 @@ Status Replica::cut_log_at(Offset from, Offset held_end) {
 
 bool Replica::repairable() const {
   std::lock_guard lock(*mutex_);
-  return consensus_ && consensus_->membership().voters.size() > 1;
+  return repairable_locked();
 }
+
+bool Replica::repairable_locked() const { return consensus_ && consensus_->membership().voters.size() > 1; }
 
 void Replica::repair(Offset damaged) {
   Due due;
   {
     std::lock_guard lock(*mutex_);
     if (!consensus_ || damaged >= log_->log_end() || damaged < log_->log_start()) return;
-    if (consensus_->membership().voters.size() <= 1) {  // repairable()
+    if (!repairable_locked()) {
       spdlog::error("{}: the log is damaged from offset {} and no other replica holds a copy: "
                     "reads there fail with storage_corrupt",
                     tp_, damaged);
@@ -121,7 +123,7 @@ void Replica::repair(Offset damaged) {
     high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
     consensus_ = new_consensus();
     Status started = cut.ok() ? consensus_->start() : cut;
-    repairing_ = started.ok();
+    repairing_ = started.ok() && consensus_->repairing();
     if (!started.ok()) {
       spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
       consensus_.reset();

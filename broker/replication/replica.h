@@ -152,6 +152,7 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // Saves that the log held up to `held_end` (raft::HardState::lost_end),
   // then cuts it at `from`.
   Status cut_log_at(Offset from, Offset held_end);
+  bool repairable_locked() const;
   // A read found the log damaged from `damaged`: cuts it there and runs
   // consensus anew, repairing (a leader steps down by it). Not with no
   // other voter: what is damaged could not be had again.
