@@ -43,6 +43,11 @@ struct BrokerConfig {
   int32_t default_partitions = 1;
   // --retention-check-interval-ms: how often retention runs. Default 300000.
   int64_t retention_check_interval_ms = 300'000;
+  // --scrub-bytes-per-second: how fast stored bytes are read back and
+  // verified in the background (storage::Scrubber); 0 turns it off. Default 8 MiB/s.
+  int64_t scrub_bytes_per_second = 8LL << 20;
+  // --scrub-interval-ms: a verification pass starts at most this often. Default 24 h.
+  int64_t scrub_interval_ms = 24LL * 3600 * 1000;
   // --max-request-bytes: largest gRPC message accepted; advertised in
   // metadata so that producers keep within it. Default 64 MiB.
   int64_t max_request_bytes = 64LL << 20;

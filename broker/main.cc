@@ -83,6 +83,16 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "How often old segments are deleted (retention.ms / retention.bytes)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--scrub-bytes-per-second", c.scrub_bytes_per_second,
+                 "How fast stored records are read back and their checksums verified in the background, so "
+                 "damage in data nothing reads is found (and repaired from other replicas) early; 0 turns it off")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--scrub-interval-ms", c.scrub_interval_ms,
+                 "A background verification pass over every partition starts at most this often (the first at "
+                 "start)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-request-bytes", c.max_request_bytes,
                  "Largest gRPC message accepted (advertised in metadata: producers keep their requests within it)")
       ->capture_default_str()

@@ -13,6 +13,7 @@
 #include "broker/metrics/group_collector.h"
 #include "broker/metrics/metered_env.h"
 #include "broker/metrics/partition_collector.h"
+#include "broker/metrics/scrub_collector.h"
 #include "broker/metrics/share_collector.h"
 #include "proto/grpc_callback_queue.h"
 #include "storage/power_loss_journal.h"
@@ -64,6 +65,7 @@ Status Server::open_components() {
   storage::StoreOptions options;
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
+  options.scrub = {.bytes_per_second = c.scrub_bytes_per_second, .interval_ms = c.scrub_interval_ms};
   if (c.test_drop_produce_responses_every > 0) {
     spdlog::warn("--test-drop-produce-responses-every {}: produce acknowledgements are lost on "
                  "purpose (for fault tests only)", c.test_drop_produce_responses_every);
@@ -159,7 +161,7 @@ Status Server::open_components() {
   if (!config_.metrics_listen.empty()) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collected{
         metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id),
-        std::make_shared<GroupCollector>(*groups_, *topics_)};
+        std::make_shared<GroupCollector>(*groups_, *topics_), std::make_shared<ScrubCollector>(*store_)};
     if (controller_) collected.push_back(std::make_shared<ControllerCollector>(*controller_));
     if (shares_) collected.push_back(std::make_shared<ShareCollector>(*shares_));
     auto metrics = MetricsServer::start(config_.metrics_listen, std::move(collected));

@@ -24,10 +24,13 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (o.retention_check_interval_ms > 0) {
     store->retention_thread_ = std::thread([raw] { raw->retention_loop(); });
   }
+  store->scrubber_ = std::make_unique<Scrubber>([raw] { return raw->open_logs(); }, o.scrub);
+  store->scrubber_->start();
   return store;
 }
 
 Store::~Store() {
+  if (scrubber_) scrubber_->stop();
   {
     std::lock_guard lock(retention_mutex_);
     stopping_ = true;
@@ -180,6 +183,7 @@ Status Store::close() {
     closed_ = true;
     for (auto& [tp, log] : logs_) logs.push_back(log);
   }
+  scrubber_->stop();
   Status first_error;
   for (auto& log : logs) {
     Status s = log->close();

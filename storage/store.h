@@ -17,6 +17,7 @@
 #include "storage/index_store.h"
 #include "storage/log_config.h"
 #include "storage/partition_log.h"
+#include "storage/scrubber.h"
 
 namespace cairn::storage {
 
@@ -34,10 +35,13 @@ struct StoreOptions {
   int64_t retention_check_interval_ms = 300'000;
   // How often the interval flush policy is checked, in ms. Default 50.
   int64_t flush_check_interval_ms = 50;
+  // Background verification of stored bytes; off unless a rate is set.
+  ScrubOptions scrub;
 };
 
 // All the partition logs of one broker, with their shared index, the
-// group-commit flusher and the retention thread (which also compacts).
+// group-commit flusher, the retention thread (which also compacts) and the
+// scrubber.
 //
 // close() shuts down cleanly (sync, clean-shutdown marks). Destroying a store
 // that was not closed stops its threads but syncs nothing: that is what a
@@ -65,6 +69,7 @@ class Store {
   // One compaction pass over every open partition whose cleanup.policy
   // compacts; returns segments cleaned.
   size_t run_compaction();
+  ScrubStats scrub_stats() const { return scrubber_->stats(); }
 
   Status close();
 
@@ -90,6 +95,7 @@ class Store {
   std::condition_variable retention_wake_;
   bool stopping_ = false;
   std::thread retention_thread_;
+  std::unique_ptr<Scrubber> scrubber_;
 };
 
 }  // namespace cairn::storage

@@ -133,7 +133,7 @@ class ChaosCluster {
       auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
       if (size == 0) continue;
       if (flip) {
-        flip_byte(newest, last_byte_of_batch_at(newest, size * 2 / 3));
+        LocalCluster::flip_byte(newest, last_byte_of_batch_at(newest, size * 2 / 3));
       } else {
         std::filesystem::resize_file(newest, size * 2 / 3);
       }
@@ -148,7 +148,7 @@ class ChaosCluster {
     std::filesystem::path newest = LocalCluster::newest_segment(broker(id), kTopic, partition);
     auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
     if (size < 8) return;
-    flip_byte(newest, size - 5);  // inside the last batch's records, under its CRC
+    LocalCluster::flip_byte(newest, size - 5);  // inside the last batch's records, under its CRC
     ++damaged_replicas_;
   }
   int damaged_replicas() const { return damaged_replicas_; }
@@ -181,15 +181,6 @@ class ChaosCluster {
       if (end > position) return end - 1;
       start = end;
     }
-  }
-
-  static void flip_byte(const std::filesystem::path& path, uint64_t position) {
-    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(static_cast<std::streamoff>(position));
-    char byte = 0;
-    file.read(&byte, 1);
-    file.seekp(static_cast<std::streamoff>(position));
-    file.put(static_cast<char>(byte ^ 0x5a));
   }
 
   std::string journal_of(int32_t id) const { return fmt::format("{}/sync-journal-{}", journals_.path(), id); }

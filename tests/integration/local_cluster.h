@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -177,12 +178,29 @@ struct LocalCluster {
   // folder; empty if it has none.
   static std::filesystem::path newest_segment(const BrokerProcess& broker, const std::string& topic,
                                               int32_t partition) {
-    std::filesystem::path newest;
+    auto all = segments(broker, topic, partition);
+    return all.empty() ? std::filesystem::path() : all.back();
+  }
+  // A byte of a file goes bad on the disk; written through the page cache,
+  // so a broker running over the file sees it as it would a failing disk.
+  static void flip_byte(const std::filesystem::path& path, uint64_t position) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(position));
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(static_cast<std::streamoff>(position));
+    file.put(static_cast<char>(byte ^ 0x5a));
+  }
+  // The segment files of a partition's replica, oldest first.
+  static std::vector<std::filesystem::path> segments(const BrokerProcess& broker, const std::string& topic,
+                                                     int32_t partition) {
+    std::vector<std::filesystem::path> out;
     for (const auto& entry :
          std::filesystem::directory_iterator(fmt::format("{}/{}/{}", broker.data_dir(), topic, partition))) {
-      if (entry.path().extension() == ".log" && entry.path() > newest) newest = entry.path();
+      if (entry.path().extension() == ".log") out.push_back(entry.path());
     }
-    return newest;
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   // Every record of a partition below the high watermark of one broker's

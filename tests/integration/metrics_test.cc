@@ -102,6 +102,8 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
   // A broker alone has no Raft groups and no controller.
   CHECK(sample(text, R"(cairn_partition_raft_term{topic="orders",partition="0"})") == -1);
   CHECK_THAT(text, !Catch::Contains("cairn_controller_leader"));
+  CHECK(sample(text, "cairn_scrub_damage_found_total") == 0);
+  CHECK_THAT(text, Catch::Contains("# TYPE cairn_scrub_bytes_total counter"));
   CHECK_THAT(text, Catch::Contains("# TYPE cairn_produce_request_seconds histogram"));
   CHECK_THAT(text, Catch::Contains("# HELP cairn_records_in_total "));
 

@@ -284,6 +284,39 @@ TEST_CASE("AReplicaWhoseDiskLostAcknowledgedRecordsElectsNoLeaderWithoutThemAndI
   CHECK(cluster.wait_for_leaders("ledger", std::chrono::seconds(30))[0] != leader);
 }
 
+TEST_CASE("AByteGoneBadInOldDataOfAFollowerIsFoundByTheScrubAndRepaired", "[integration][cluster]") {
+  // Nothing reads a follower's old segments: without the background scrub,
+  // the damage waits there until another fault makes it the last copy.
+  LocalCluster cluster({"--scrub-interval-ms", "300"});
+  Status created = cluster.admin->create_topic({"ledger", 1, 3, {{"segment.bytes", "4096"}}});
+  REQUIRE(created.ok());
+  const int32_t leader = cluster.wait_for_leaders("ledger")[0];
+  const int32_t follower = leader % 3 + 1;
+  auto producer = cluster.producer(10'000);
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  for (int i = 0; i < 300; ++i) {
+    std::string value = fmt::format("record-{:03}-{}", i, std::string(100, 'x'));
+    producer->send({.topic = "ledger", .value = value, .partition = 0},
+                   [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+    if (i % 10 == 9) producer->flush();  // batches of 10: many segments
+  }
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  (void)LocalCluster::read_replica(cluster.broker(follower), "ledger", 0, 300);
+  auto segments = LocalCluster::segments(cluster.broker(follower), "ledger", 0);
+  REQUIRE(segments.size() > 3);
+  LocalCluster::flip_byte(segments.front(), std::filesystem::file_size(segments.front()) - 5);
+
+  CHECK(eventually([&] { return log_mentions(cluster.broker(follower), "the log is damaged from offset"); },
+                   std::chrono::seconds(15)));
+  CHECK(log_mentions(cluster.broker(follower), "scrub: ledger/0"));
+  // Cut at the damage, then fetched again: every replica holds every record.
+  auto records = acked.snapshot();
+  REQUIRE(records[0].size() == 300);
+  check_every_replica(cluster, "ledger", records);
+}
+
 TEST_CASE("RestartingEveryBrokerKeepsEveryAcknowledgedRecord", "[integration][cluster]") {
   LocalCluster cluster;
   cluster.create_topic("ledger", 3, 3);
