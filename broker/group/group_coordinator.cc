@@ -14,7 +14,11 @@ namespace cairn::broker {
 
 namespace {
 
-int64_t now_ms() { return storage::Clock::system().now_ms(); }
+// Membership time: never jumps with the wall clock.
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -136,7 +140,7 @@ Result<HeartbeatOutput> GroupCoordinator::heartbeat(const std::string& group,
   std::lock_guard lock(mutex_);
   CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto& g = groups_.try_emplace(group, group).first->second;
-  return g.heartbeat(input, now_ms(), [this] { return user_topics(); });
+  return g.heartbeat(input, steady_ms(), [this] { return user_topics(); });
 }
 
 void GroupCoordinator::commit(const std::string& group, const std::string& member_id,
@@ -184,7 +188,7 @@ Result<std::vector<OffsetRecord>> GroupCoordinator::commit_records_locked(
   for (const auto& [tp, unused] : offsets) partitions.push_back(tp);
   CAIRN_RETURN_IF_ERROR(g.validate_commit(member_id, member_epoch, partitions));
   std::vector<OffsetRecord> records;
-  int64_t now = now_ms();
+  int64_t now = options_.clock->now_ms();
   for (const auto& [tp, offset] : offsets) {
     if (offset.offset < 0) {
       return error(ErrorCode::invalid_request, "offset {} for {} is negative", offset.offset, tp);
@@ -224,7 +228,7 @@ Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
   auto partition = offsets_partition_for(group);
   if (!partition) return error(ErrorCode::unknown, "{} is missing", kOffsetsTopic);
   RecordBatchBuilder builder;
-  int64_t now = now_ms();
+  int64_t now = options_.clock->now_ms();
   for (const auto& r : records) {
     std::string key = offset_record_key(r.group, r.tp);
     std::optional<std::string> value;
@@ -359,7 +363,8 @@ void GroupCoordinator::schedule_sweep() {
 }
 
 void GroupCoordinator::sweep() {
-  int64_t now = now_ms();
+  int64_t now = options_.clock->now_ms();
+  int64_t steady_now = steady_ms();
   std::vector<std::string> expired_groups;
   {
     std::lock_guard lock(mutex_);
@@ -370,11 +375,11 @@ void GroupCoordinator::sweep() {
       refresh_offsets_locked(now);
     }
     for (auto& [name, g] : groups_) {
-      if (g.expire_members(now, [this] { return user_topics(); })) {
+      if (g.expire_members(steady_now, [this] { return user_topics(); })) {
         spdlog::info("group {}: members expired; reassigning", name);
       }
       if (g.members().empty() && !g.offsets().empty() &&
-          now - g.empty_since_ms() > options_.offsets_retention_ms) {
+          steady_now - g.empty_since_ms() > options_.offsets_retention_ms) {
         expired_groups.push_back(name);
       }
     }

@@ -15,6 +15,7 @@
 #include "broker/group/group.h"
 #include "broker/group/offset_records.h"
 #include "broker/topic_manager.h"
+#include "storage/clock.h"
 #include "proto/group_placement.h"
 
 namespace cairn::broker {
@@ -31,6 +32,11 @@ struct GroupCoordinatorOptions {
   int64_t offsets_topic_retention_ms = 6LL * 3600 * 1000;
   // How often dead members and expired offsets are looked for. Default 250 ms.
   int64_t sweep_interval_ms = 250;
+  // Wall time, for what leaves the broker or meets retention (commit
+  // timestamps, rewriting offsets before retention). Membership (session
+  // timeouts, how long a group is empty) runs on the steady clock: a wall
+  // clock that jumps neither expires live members nor keeps dead ones.
+  const storage::Clock* clock = &storage::Clock::system();
   // In a cluster: the controller creates __consumer_offsets, and this
   // broker coordinates only the groups whose offsets partition it leads
   // (refusing the others with not_leader), loading them from that

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "broker/group/group_coordinator.h"
 
@@ -24,6 +25,7 @@ struct Broker {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<TopicManager> topics;
   std::unique_ptr<GroupCoordinator> groups;
+  storage::ManualClock wall;  // the coordinator's wall clock
 
   Broker() {
     std::random_device rd;
@@ -42,7 +44,10 @@ struct Broker {
     store = std::move(storage::Store::open(options)).value();
     auto defaults = storage::LogConfig().with({{"flush.policy", "interval"}, {"flush.ms", "3600000"}});
     topics = std::move(TopicManager::open(*store, dir + "/.topics", *defaults, 64 << 20)).value();
-    groups = std::move(GroupCoordinator::open(*topics, io, {})).value();
+    GroupCoordinatorOptions group_options;
+    group_options.clock = &wall;
+    group_options.sweep_interval_ms = 20;
+    groups = std::move(GroupCoordinator::open(*topics, io, group_options)).value();
     topics->set_removal_listener([g = groups.get()](const std::string& topic) { g->forget_topic(topic); });
   }
   void close() {
@@ -183,4 +188,31 @@ TEST_CASE("MemberCannotCommitToAPartitionMovedToAnother", "[groups]") {
   CHECK(commit(a, moved).code() == ErrorCode::stale_member_epoch);
   CHECK(commit(b, moved).ok());
   CHECK(broker.committed("g", moved) == 1);
+}
+
+TEST_CASE("AWallClockThatJumpsNeitherExpiresLiveMembersNorKeepsDeadOnes", "[groups]") {
+  Broker broker;
+  REQUIRE(broker.topics->create("t", 1, {}).ok());
+  HeartbeatInput join;
+  join.topics = {"t"};
+  join.session_timeout_ms = 500;
+  auto member = broker.groups->heartbeat("g", join);
+  REQUIRE(member.ok());
+  auto members = [&] {
+    broker.io.restart();
+    broker.io.run_for(std::chrono::milliseconds(100));  // sweeps
+    auto snapshot = broker.groups->snapshot("g");
+    REQUIRE(snapshot.ok());
+    return snapshot->members.size();
+  };
+  // An hour forward (NTP stepping a clock that drifted, a VM resumed): the
+  // member, heartbeating all along, stays.
+  broker.wall.advance_ms(3'600'000);
+  CHECK(members() == 1);
+  REQUIRE(broker.groups->heartbeat("g", {member->member_id, member->member_epoch, {"t"}, "", {}, "", 500}).ok());
+  // Two hours back, and the member goes silent: it is gone once its session
+  // (500 ms) has passed, not two hours later.
+  broker.wall.advance_ms(-7'200'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  CHECK(members() == 0);
 }
