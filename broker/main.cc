@@ -92,7 +92,7 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "A background verification pass over every partition starts at most this often (the first at "
                  "start)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{366} * 24 * 3600 * 1000));
   app.add_option("--max-request-bytes", c.max_request_bytes,
                  "Largest gRPC message accepted (advertised in metadata: producers keep their requests within it)")
       ->capture_default_str()

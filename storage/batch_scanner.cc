@@ -93,6 +93,13 @@ Result<std::optional<ScannedBatch>> BatchScanner::next_header() {
   return std::optional<ScannedBatch>(batch);
 }
 
+Result<std::optional<BatchHeader>> BatchScanner::peek_header() {
+  if (position_ >= end_) return std::optional<BatchHeader>();
+  auto header = header_here();
+  if (!header.ok()) return header.status();
+  return std::optional<BatchHeader>(*header);
+}
+
 std::span<const std::byte> BatchScanner::last_batch_bytes() const { return last_; }
 
 }  // namespace cairn::storage

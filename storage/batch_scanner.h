@@ -36,6 +36,9 @@ class BatchScanner {
   // As next(), but reads only the header and steps over the rest: for
   // finding a batch, not reading it. last_batch_bytes() is then empty.
   Result<std::optional<ScannedBatch>> next_header();
+  // The next batch's header without moving past it (nullopt at the end): to
+  // stop before a batch without reading, or verifying, its bytes.
+  Result<std::optional<BatchHeader>> peek_header();
 
   // The bytes of the batch last returned by next() (valid until the next call).
   std::span<const std::byte> last_batch_bytes() const;

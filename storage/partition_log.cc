@@ -343,7 +343,13 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
     floor = floor_entry_locked(offset);
   }
   auto damaged = [&](Offset from, Status status) {
-    if (status.code() == ErrorCode::storage_corrupt && damage_listener_) damage_listener_(from);
+    if (status.code() != ErrorCode::storage_corrupt) return status;
+    std::function<void(Offset)> listener;
+    {
+      std::lock_guard lock(mutex_);
+      listener = damage_listener_;
+    }
+    if (listener) listener(from);
     return status;
   };
   auto holding = batch_holding(*segment, segment_size, offset, floor);
@@ -360,6 +366,11 @@ Result<ReadResult> PartitionLog::read(Offset offset, size_t max_bytes, Offset ma
                       batch_format::kHeaderSize;
   BatchScanner scanner(*segment->file, holding->position, segment_size, read_ahead);
   while (true) {
+    // Batches at or past `upper` are neither read nor verified: on a Raft
+    // replica they may be truncated under this read, and would look damaged.
+    auto next = scanner.peek_header();
+    if (!next.ok() && !result.bytes.empty()) break;  // perhaps past upper: a read starting there tells
+    if (next.ok() && (!next->has_value() || (*next)->base_offset >= upper)) break;
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) {
       Offset bad_batch = result.bytes.empty() ? holding->header.base_offset : result.next_offset;
@@ -841,6 +852,11 @@ Offset PartitionLog::compacted_end() const {
 Offset PartitionLog::flushed() const {
   std::lock_guard lock(mutex_);
   return flushed_;
+}
+
+Offset PartitionLog::stable_end() const {
+  std::lock_guard lock(mutex_);
+  return deletable_end_locked();
 }
 
 uint64_t PartitionLog::size_bytes() const {

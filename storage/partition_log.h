@@ -198,8 +198,9 @@ class PartitionLog {
   // stored bytes that fail verification (storage_corrupt), with the offset
   // of a batch boundary at or below the damage: everything from there may
   // be lost. A replicated partition repairs from its peers; the read itself
-  // still fails. Set before the log is shared between threads.
+  // still fails. May be set while others read (the scrubber reads every open log).
   void set_damage_listener(std::function<void(Offset)> listener) {
+    std::lock_guard lock(mutex_);
     damage_listener_ = std::move(listener);
   }
 
@@ -230,6 +231,9 @@ class PartitionLog {
   Offset log_start() const;
   Offset log_end() const;
   Offset flushed() const;
+  // min(flushed, delete limit): durable, and (in a Raft group) committed, so
+  // never truncated again; only retention and compaction change what is below.
+  Offset stable_end() const;
   // Compaction has rewritten segments below it; truncate_suffix refuses it.
   Offset compacted_end() const;
   uint64_t size_bytes() const;
@@ -353,7 +357,7 @@ class PartitionLog {
   RecoveryReport recovery_;
   std::function<void()> flush_hook_;
   std::function<void(Offset)> flushed_listener_;
-  std::function<void(Offset)> damage_listener_;
+  std::function<void(Offset)> damage_listener_;  // guarded by mutex_
 
   std::mutex sync_mutex_;     // one sync at a time
   std::mutex compact_mutex_;  // one compaction at a time

@@ -88,6 +88,25 @@ TEST_CASE("CorruptionInFlushedSegmentIsReportedOnRead", "[recovery]") {
   CHECK(log->read(log->log_end() - 1, 1 << 20, Offset::max()).ok());
 }
 
+TEST_CASE("AReadStopsBeforeTheBatchAtItsLimitWithoutVerifyingIt", "[recovery]") {
+  // A Raft replica's tail past its commit point may be cut and rewritten
+  // under a read: a read that stops there must not judge those bytes.
+  StoreFixture f;
+  auto log = f.log();
+  for (int i = 0; i < 3; ++i) append(*log, make_batch(10, 1000 + i, "b", 50));
+  REQUIRE(log->flush_now().ok());
+  std::vector<int64_t> reported;
+  log->set_damage_listener([&](Offset from) { reported.push_back(from.value); });
+  REQUIRE(f.env.flip_byte(f.segment_path(Offset(0)), 5));  // in the last batch, [20, 29]
+  auto head = log->read(Offset(0), 1 << 20, Offset(20));
+  REQUIRE(head.ok());
+  CHECK(head->next_offset == Offset(20));
+  CHECK(reported.empty());
+  auto tail = log->read(Offset(20), 1 << 20, Offset::max());
+  CHECK(tail.status().code() == ErrorCode::storage_corrupt);
+  CHECK(reported == std::vector<int64_t>{20});
+}
+
 TEST_CASE("DeletedIndexIsRebuiltFromSegments", "[recovery]") {
   StoreFixture f;
   size_t entries_before = 0;

@@ -56,46 +56,56 @@ void Scrubber::run_pass() {
     pass_start_ = std::chrono::steady_clock::now();
     pass_bytes_ = 0;
   }
-  for (const auto& log : logs_()) {
-    if (!scrub(*log)) return;
+  std::vector<std::weak_ptr<PartitionLog>> logs;
+  for (const auto& log : logs_()) logs.push_back(log);
+  for (const auto& log : logs) {
+    if (!scrub(log)) return;
   }
   std::lock_guard lock(mutex_);
   ++stats_.passes;
 }
 
-bool Scrubber::scrub(PartitionLog& log) {
-  Offset offset = log.log_start();
-  while (true) {
-    // Only durable bytes: the tail may still be written, and is read soon anyway.
-    Offset end = log.flushed();
-    if (offset >= end) return true;
-    auto read = log.read(offset, kChunkBytes, end, FirstBatch::always);
+bool Scrubber::scrub(const std::weak_ptr<PartitionLog>& weak) {
+  std::shared_ptr<PartitionLog> log = weak.lock();
+  if (!log) return true;
+  Offset offset = log->log_start();
+  // Fixed for this pass: a log written as fast as it is scrubbed still ends.
+  // Past it the tail may still be truncated (a read racing the truncation
+  // would look like damage), and is read by followers and consumers anyway.
+  const Offset end = log->stable_end();
+  while (offset < end) {
+    auto read = log->read(offset, kChunkBytes, end, FirstBatch::always);
     if (!read.ok()) {
       switch (read.status().code()) {
         case ErrorCode::storage_corrupt: {
           // The read told the log's damage listener; the next pass looks again.
-          spdlog::error("scrub: {}: {}", log.topic_partition(), read.status().to_string());
+          spdlog::error("scrub: {}: {}", log->topic_partition(), read.status().to_string());
           std::lock_guard lock(mutex_);
           ++stats_.damage_found;
           return true;
         }
         case ErrorCode::offset_out_of_range:
           // Retention moved the start past us, or a repair cut the log.
-          if (offset < log.log_start()) {
-            offset = log.log_start();
+          if (offset < log->log_start()) {
+            offset = log->log_start();
             continue;
           }
           return true;
         default:
-          spdlog::warn("scrub: {}: {} (verified again next pass)", log.topic_partition(),
+          spdlog::warn("scrub: {}: {} (verified again next pass)", log->topic_partition(),
                        read.status().to_string());
           return true;
       }
     }
     if (read->next_offset <= offset) return true;
     offset = read->next_offset;
-    if (!throttle(read->bytes.size())) return false;
+    size_t bytes = read->bytes.size();
+    log.reset();  // not held while waiting
+    if (!throttle(bytes)) return false;
+    log = weak.lock();
+    if (!log) return true;  // deleted meanwhile
   }
+  return true;
 }
 
 bool Scrubber::throttle(uint64_t bytes) {
@@ -105,6 +115,13 @@ bool Scrubber::throttle(uint64_t bytes) {
   if (options_.bytes_per_second <= 0) return !stopping_;
   auto due = pass_start_ + std::chrono::microseconds(static_cast<int64_t>(
                                static_cast<double>(pass_bytes_) * 1e6 / static_cast<double>(options_.bytes_per_second)));
+  auto now = std::chrono::steady_clock::now();
+  constexpr auto kMaxCatchUp = std::chrono::seconds(1);
+  if (now - due > kMaxCatchUp) {
+    // Behind after a stall: forgive all but a second of it, not a burst at disk speed.
+    pass_start_ += (now - due) - kMaxCatchUp;
+    due = now - kMaxCatchUp;
+  }
   return !wake_.wait_until(lock, due, [this] { return stopping_; });
 }
 

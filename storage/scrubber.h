@@ -28,8 +28,9 @@ struct ScrubStats {
   uint64_t damage_found = 0;  // reads that failed verification
 };
 
-// Reads every partition's durable bytes now and then, throttled, verifying
-// each batch's CRC as any read does. Damage in data that nothing reads
+// Reads every partition's stable bytes (durable and, in a Raft group,
+// committed: never truncated under the read) now and then, throttled,
+// verifying each batch's CRC as any read does. Damage in data that nothing reads
 // (bit rot, a bad sector, a stray write) is so found while the other
 // replicas still hold a good copy: the read reports it to the log's damage
 // listener, which has a replicated partition repair itself. Without it such
@@ -55,9 +56,12 @@ class Scrubber {
   ScrubStats stats() const;
 
  private:
-  // Verifies [log start, flushed) of one log; false when stopping.
-  bool scrub(PartitionLog& log);
-  // Waits until `bytes` more keep the pass under bytes_per_second; false when stopping.
+  // Verifies [log start, stable end as the scrub of it begins) of one log,
+  // held only while it reads a chunk (a deleted log's files are not kept
+  // open); false when stopping.
+  bool scrub(const std::weak_ptr<PartitionLog>& log);
+  // Waits until `bytes` more keep the pass under bytes_per_second, with at
+  // most a second's worth of catching up after a stall; false when stopping.
   bool throttle(uint64_t bytes);
   void loop();
 
