@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "broker/partition_records.h"
@@ -19,7 +20,16 @@ namespace cairn::broker {
 
 namespace {
 
-int64_t now_ms() { return storage::Clock::system().now_ms(); }
+int64_t wall_ms() { return storage::Clock::system().now_ms(); }
+
+ShareTime share_now() {
+  return {wall_ms(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count()};
+}
+
+// A steady time as the wall clock tells it now, for clients and operators.
+int64_t as_wall_ms(int64_t steady_ms, ShareTime now) { return now.wall_ms + (steady_ms - now.steady_ms); }
 
 std::string new_member_id() {
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -122,7 +132,7 @@ void ShareCoordinator::fetch(ShareFetchInput input, FetchDone done) {
       done(error(ErrorCode::shutting_down, "the broker is shutting down; retry on another"));
       return;
     }
-    acquired = acquire_locked(input, now_ms());
+    acquired = acquire_locked(input, share_now());
   }
   if (acquired.ok() && acquired->output.records.empty() && input.max_wait_ms > 0) {
     park(std::move(input), std::move(done));
@@ -176,7 +186,7 @@ void ShareCoordinator::retry(const std::shared_ptr<PendingFetch>& pending) {
   {
     std::lock_guard lock(mutex_);
     if (pending->finished) return;
-    acquired = acquire_locked(pending->input, now_ms());
+    acquired = acquire_locked(pending->input, share_now());
     if (acquired.ok() && acquired->output.records.empty()) {
       auto topic = topics_.topic(pending->input.topic);
       if (topic) {
@@ -213,14 +223,14 @@ void ShareCoordinator::wake_waiting_locked() {
   for (const auto& pending : waiting_) pending->wake();
 }
 
-Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetchInput& input, int64_t now) {
+Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetchInput& input, ShareTime now) {
   if (is_internal_topic(input.topic)) {
     return error(ErrorCode::internal_topic, "{} is internal: share groups read only user topics", input.topic);
   }
   auto topic = topics_.topic(input.topic);
   if (!topic) return error(ErrorCode::unknown_topic_or_partition, "topic {} does not exist", input.topic);
   ShareGroup& group = groups_[input.group];
-  group.members[input.member_id] = Member{input.topic, now};
+  group.members[input.member_id] = Member{input.topic, now.steady_ms};
   Acquisition out;
   out.output.member_id = input.member_id;
   std::set<TopicPartition> changed;
@@ -235,7 +245,7 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
     SharePartition& share = share_partition_locked(group, tp, *partition);
     Offset before_start = share.start(), before_end = share.end();
     share.drop_below(partition->log_start());
-    if (share.release_expired(now, limits)) changed.insert(tp);
+    if (share.release_expired(now.steady_ms, limits)) changed.insert(tp);
     size_t want = input.max_records - out.output.records.size();
     auto redeliver = share.acquire_available(input.member_id, want, now, limits);
     if (!redeliver.empty()) {
@@ -243,7 +253,8 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
       if (!records.ok()) return records.status();
       for (auto& record : *records) {
         const InFlightRecord& state = share.records().at(record.offset);
-        out.output.records.push_back({p, std::move(record), state.delivery_count, state.lock_until_ms});
+        out.output.records.push_back(
+            {p, std::move(record), state.delivery_count, as_wall_ms(state.lock_until_ms, now)});
       }
       changed.insert(tp);
     }
@@ -257,7 +268,7 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
       if (out.output.records.size() >= input.max_records || share.room(limits) == 0) return false;
       share.acquire_new(record.offset, input.member_id, now, limits);
       const InFlightRecord& state = share.records().at(record.offset);
-      out.output.records.push_back({p, record, state.delivery_count, state.lock_until_ms});
+      out.output.records.push_back({p, record, state.delivery_count, as_wall_ms(state.lock_until_ms, now)});
       return true;
     });
     if (!scanned.ok()) return scanned.status();
@@ -306,7 +317,7 @@ Result<ShareCoordinator::Appended> ShareCoordinator::persist_locked(const std::s
   auto partition = topics_.partition({kShareStateTopic, offsets_partition_of(group, options_.state_partitions)});
   if (!partition) return error(ErrorCode::unknown, "{} is missing", kShareStateTopic);
   RecordBatchBuilder builder;
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   auto found = groups_.find(group);
   for (const auto& tp : changed) {
     std::string key = share_state_key(group, tp);
@@ -341,7 +352,7 @@ void ShareCoordinator::acknowledge(const std::string& group, const std::string& 
       return;
     }
     ShareGroup& g = found->second;
-    int64_t now = now_ms();
+    ShareTime now = share_now();
     auto source = topics_.topic(topic);
     const SharePartitionLimits limits = source ? limits_for(*source) : options_.limits;
     std::set<TopicPartition> changed;
@@ -353,7 +364,7 @@ void ShareCoordinator::acknowledge(const std::string& group, const std::string& 
         outcomes.push_back(error(ErrorCode::record_not_acquired, "nothing of {} was delivered to group {}", tp, group));
         continue;
       }
-      Status s = share->second.acknowledge(member_id, ack.first, ack.last, ack.type, ack.reason, now, limits);
+      Status s = share->second.acknowledge(member_id, ack.first, ack.last, ack.type, ack.reason, now.steady_ms, limits);
       outcomes.push_back(s);
       if (!s.ok()) continue;
       if (ack.type != AckType::renew) changed.insert(tp);
@@ -368,7 +379,7 @@ void ShareCoordinator::acknowledge(const std::string& group, const std::string& 
       }
       g.members.erase(member_id);
     } else if (!member_id.empty()) {
-      g.members[member_id] = Member{topic, now};
+      g.members[member_id] = Member{topic, now.steady_ms};
     }
     if (returned) wake_waiting_locked();
     if (changed.empty()) {
@@ -399,10 +410,11 @@ Result<ShareGroupDescription> ShareCoordinator::describe(const std::string& grou
   ShareGroupDescription out;
   out.group = group;
   out.dead_lettered = g.dead_lettered;
+  ShareTime now = share_now();
   for (const auto& [id, member] : g.members) {
     size_t acquired = 0;
     for (const auto& [tp, share] : g.partitions) acquired += share.acquired_by(id);
-    out.members.push_back({id, member.topic, member.last_seen_ms, acquired});
+    out.members.push_back({id, member.topic, as_wall_ms(member.last_seen_ms, now), acquired});
   }
   for (const auto& [tp, share] : g.partitions) {
     ShareGroupDescription::PartitionState state{tp, share.start(), share.end(), share.end()};
@@ -476,6 +488,10 @@ void ShareCoordinator::remove(const std::string& group, std::function<void(Statu
   Result<Appended> appended = error(ErrorCode::unknown, "not run");
   {
     std::lock_guard lock(mutex_);
+    if (stopped_) {
+      done(error(ErrorCode::shutting_down, "the broker is shutting down; retry on another"));
+      return;
+    }
     auto found = groups_.find(group);
     if (found == groups_.end()) {
       done(error(ErrorCode::group_not_found, "share group {} does not exist", group));
@@ -504,12 +520,14 @@ void ShareCoordinator::remove(const std::string& group, std::function<void(Statu
       }
       forgotten.insert(tp);
     }
+    ShareGroup removed = std::move(found->second);
     groups_.erase(found);
     if (forgotten.empty()) {
       done({});
       return;
     }
     appended = persist_locked(group, forgotten);  // tombstones: the group is gone
+    if (!appended.ok()) groups_.emplace(group, std::move(removed));  // as it was
   }
   if (!appended.ok()) {
     done(appended.status());
@@ -551,7 +569,7 @@ void ShareCoordinator::schedule_sweep() {
 }
 
 void ShareCoordinator::sweep() {
-  int64_t now = now_ms();
+  int64_t now = share_now().steady_ms;
   std::lock_guard lock(mutex_);
   bool returned = false;
   std::map<std::string, SharePartitionLimits> limits;  // by topic

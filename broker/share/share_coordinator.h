@@ -144,7 +144,7 @@ class ShareCoordinator {
   class PendingFetch;
   struct Member {
     std::string topic;
-    int64_t last_seen_ms = 0;
+    int64_t last_seen_ms = 0;  // steady time
   };
   struct ShareGroup {
     std::map<TopicPartition, SharePartition> partitions;
@@ -169,7 +169,7 @@ class ShareCoordinator {
   // The topic's dead.letter.topic, else <topic>.dlq.
   std::string dead_letter_topic_of(const Topic& topic) const;
   Status replay();
-  Result<Acquisition> acquire_locked(ShareFetchInput& input, int64_t now);
+  Result<Acquisition> acquire_locked(ShareFetchInput& input, ShareTime now);
   // The group's share partition of `tp`, started per the group's default
   // (earliest) when new.
   SharePartition& share_partition_locked(ShareGroup& group, const TopicPartition& tp, const Partition& partition);

@@ -20,7 +20,7 @@ constexpr size_t kMaxReasonBytes = 512;
 }  // namespace
 
 std::vector<Offset> SharePartition::acquire_available(const std::string& member, size_t max,
-                                                      int64_t now_ms, const SharePartitionLimits& limits) {
+                                                      ShareTime now, const SharePartitionLimits& limits) {
   std::vector<Offset> out;
   for (auto& [offset, record] : records_) {
     if (out.size() >= max) break;
@@ -34,9 +34,9 @@ std::vector<Offset> SharePartition::acquire_available(const std::string& member,
     }
     record.state = DeliveryState::acquired;
     record.member = member;
-    record.lock_until_ms = now_ms + limits.record_lock_ms;
-    record.last_delivery_ms = now_ms;
-    if (record.delivery_count == 0) record.first_delivery_ms = now_ms;
+    record.lock_until_ms = now.steady_ms + limits.record_lock_ms;
+    record.last_delivery_ms = now.wall_ms;
+    if (record.delivery_count == 0) record.first_delivery_ms = now.wall_ms;
     ++record.delivery_count;
     out.push_back(offset);
   }
@@ -48,14 +48,14 @@ size_t SharePartition::room(const SharePartitionLimits& limits) const {
   return records_.size() >= max ? 0 : max - records_.size();
 }
 
-void SharePartition::acquire_new(Offset offset, const std::string& member, int64_t now_ms,
+void SharePartition::acquire_new(Offset offset, const std::string& member, ShareTime now,
                                  const SharePartitionLimits& limits) {
   CAIRN_ASSERT(offset >= end_);
   InFlightRecord& record = records_[offset];
   record.state = DeliveryState::acquired;
   record.member = member;
-  record.lock_until_ms = now_ms + limits.record_lock_ms;
-  record.first_delivery_ms = record.last_delivery_ms = now_ms;
+  record.lock_until_ms = now.steady_ms + limits.record_lock_ms;
+  record.first_delivery_ms = record.last_delivery_ms = now.wall_ms;
   record.delivery_count = 1;
   end_ = offset + 1;
   if (records_.size() == 1) start_ = offset;
@@ -83,7 +83,7 @@ void SharePartition::forget(Offset offset) {
 }
 
 Status SharePartition::acknowledge(const std::string& member, Offset first, Offset last, AckType type,
-                                   std::string_view reason, int64_t now_ms,
+                                   std::string_view reason, int64_t steady_ms,
                                    const SharePartitionLimits& limits) {
   if (last < first) return error(ErrorCode::invalid_request, "acknowledgement of [{}, {}]: last before first", first.value, last.value);
   if (last >= end_) {
@@ -100,11 +100,11 @@ Status SharePartition::acknowledge(const std::string& member, Offset first, Offs
                    "queue, or it was acknowledged already)",
                    it->first.value);
     }
-    if (record.lock_until_ms < now_ms) {
+    if (record.lock_until_ms < steady_ms) {
       return error(ErrorCode::record_not_acquired,
                    "the lock on offset {} ended {} ms ago: the record goes to another member; renew "
                    "locks of long jobs",
-                   it->first.value, now_ms - record.lock_until_ms);
+                   it->first.value, steady_ms - record.lock_until_ms);
     }
   }
   if (begin == stop && first < start_) {
@@ -132,7 +132,7 @@ Status SharePartition::acknowledge(const std::string& member, Offset first, Offs
         --record.delivery_count;
         break;
       case AckType::renew:
-        record.lock_until_ms = now_ms + limits.record_lock_ms;
+        record.lock_until_ms = steady_ms + limits.record_lock_ms;
         break;
     }
   }
@@ -140,10 +140,10 @@ Status SharePartition::acknowledge(const std::string& member, Offset first, Offs
   return {};
 }
 
-bool SharePartition::release_expired(int64_t now_ms, const SharePartitionLimits& limits) {
+bool SharePartition::release_expired(int64_t steady_ms, const SharePartitionLimits& limits) {
   bool any = false;
   for (auto& [offset, record] : records_) {
-    if (record.state != DeliveryState::acquired || record.lock_until_ms >= now_ms) continue;
+    if (record.state != DeliveryState::acquired || record.lock_until_ms >= steady_ms) continue;
     fail_delivery(record, "the lock ended before the record was acknowledged (the member died, or the job "
                           "outlived record_lock_ms without renewing)", limits);
     any = true;

@@ -23,11 +23,19 @@ enum class DeliveryState : uint8_t {
 
 enum class AckType { accept, release, reject, give_back, renew };
 
+// The time of a change on both clocks: locks are timed on the steady one (a
+// wall clock that jumps must neither end live locks nor keep dead ones);
+// delivery times, which are kept and shown, are wall times.
+struct ShareTime {
+  int64_t wall_ms = 0;
+  int64_t steady_ms = 0;
+};
+
 struct InFlightRecord {
   DeliveryState state = DeliveryState::available;
   int32_t delivery_count = 0;
   std::string member;              // acquired: the holder
-  int64_t lock_until_ms = 0;       // acquired: the lock's end
+  int64_t lock_until_ms = 0;       // acquired: the lock's end (steady time)
   int64_t first_delivery_ms = 0;
   int64_t last_delivery_ms = 0;
   std::string last_error;          // the reason given with the last release or reject
@@ -62,12 +70,12 @@ class SharePartition {
   const std::map<Offset, InFlightRecord>& records() const { return records_; }
 
   // Acquires up to `max` records awaiting redelivery, lowest offset first.
-  std::vector<Offset> acquire_available(const std::string& member, size_t max, int64_t now_ms,
+  std::vector<Offset> acquire_available(const std::string& member, size_t max, ShareTime now,
                                         const SharePartitionLimits& limits);
   // How many new records may be acquired now (the tracked window's room).
   size_t room(const SharePartitionLimits& limits) const;
   // Acquires a record never delivered, at or past end(); end moves past it.
-  void acquire_new(Offset offset, const std::string& member, int64_t now_ms,
+  void acquire_new(Offset offset, const std::string& member, ShareTime now,
                    const SharePartitionLimits& limits);
   // Moves end() forward over offsets that hold no record.
   void skip_to(Offset offset);
@@ -80,10 +88,10 @@ class SharePartition {
   // range that hold no record are skipped. record_not_acquired when the
   // member does not hold one of them now (nothing in the range changes).
   Status acknowledge(const std::string& member, Offset first, Offset last, AckType type,
-                     std::string_view reason, int64_t now_ms, const SharePartitionLimits& limits);
+                     std::string_view reason, int64_t steady_ms, const SharePartitionLimits& limits);
   // Ends the locks that ran out (or all of `member`'s, when given): each
   // such delivery counts as failed. True if any ended.
-  bool release_expired(int64_t now_ms, const SharePartitionLimits& limits);
+  bool release_expired(int64_t steady_ms, const SharePartitionLimits& limits);
   bool release_member(const std::string& member, const SharePartitionLimits& limits);
   // Records rejected or out of attempts, waiting to be dead-lettered.
   std::vector<Offset> dead_lettering() const;

@@ -18,7 +18,7 @@ SharePartitionLimits limits(int32_t attempts = 3, int32_t locks = 100) {
 // Acquires offsets [from, to) as new records for `member`.
 void acquire_range(SharePartition& share, int64_t from, int64_t to, const std::string& member, int64_t now,
                    const SharePartitionLimits& l) {
-  for (int64_t o = from; o < to; ++o) share.acquire_new(Offset(o), member, now, l);
+  for (int64_t o = from; o < to; ++o) share.acquire_new(Offset(o), member, {now, now}, l);
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ TEST_CASE("SharePartition.ALockThatEndsReleasesTheRecordToAnotherMember", "[shar
   acquire_range(share, 0, 1, "a", 0, l);
   CHECK_FALSE(share.release_expired(1000, l));  // the lock lasts until 1000 inclusive
   CHECK(share.release_expired(1001, l));
-  auto again = share.acquire_available("b", 10, 1002, l);
+  auto again = share.acquire_available("b", 10, {1002, 1002}, l);
   REQUIRE(again == std::vector<Offset>{Offset(0)});
   CHECK(share.records().at(Offset(0)).delivery_count == 2);
   CHECK(share.records().at(Offset(0)).member == "b");
@@ -73,13 +73,13 @@ TEST_CASE("SharePartition.TheLastAllowedFailedDeliveryDeadLettersTheRecord", "[s
   acquire_range(share, 0, 1, "a", 0, l);
   for (int attempt = 1; attempt < 3; ++attempt) {
     REQUIRE(share.acknowledge("a", Offset(0), Offset(0), AckType::release, "boom", attempt, l).ok());
-    REQUIRE(share.acquire_available("a", 1, attempt, l).size() == 1);
+    REQUIRE(share.acquire_available("a", 1, {attempt, attempt}, l).size() == 1);
   }
   CHECK(share.records().at(Offset(0)).delivery_count == 3);
   REQUIRE(share.acknowledge("a", Offset(0), Offset(0), AckType::release, "boom 3", 5, l).ok());
   CHECK(share.records().at(Offset(0)).state == DeliveryState::dead_lettering);
   CHECK(share.records().at(Offset(0)).last_error == "boom 3");
-  CHECK(share.acquire_available("a", 1, 6, l).empty());
+  CHECK(share.acquire_available("a", 1, {6, 6}, l).empty());
   CHECK(share.dead_lettering() == std::vector<Offset>{Offset(0)});
   CHECK(share.start() == Offset(0));  // not done until it is in the dead-letter topic
   share.mark_dead_lettered(Offset(0));
@@ -141,10 +141,10 @@ TEST_CASE("SharePartition.StateSurvivesEncodingAndARestartEndsLocks", "[share]")
   SharePartition last(Offset(0));
   acquire_range(last, 0, 1, "a", 0, l);
   REQUIRE(last.acknowledge("a", Offset(0), Offset(0), AckType::release, "", 1, l).ok());
-  REQUIRE(last.acquire_available("a", 1, 2, l).size() == 1);
+  REQUIRE(last.acquire_available("a", 1, {2, 2}, l).size() == 1);
   auto restarted = SharePartition::decode(last.encode());
   REQUIRE(restarted.ok());
-  CHECK(restarted->acquire_available("b", 1, 3, l).empty());
+  CHECK(restarted->acquire_available("b", 1, {3, 3}, l).empty());
   CHECK(restarted->dead_lettering() == std::vector<Offset>{Offset(0)});
 }
 
@@ -169,4 +169,24 @@ TEST_CASE("SharePartition.RetentionDropsRecordsBelowTheLogStart", "[share]") {
   share.drop_below(Offset(20));
   CHECK(share.start() == Offset(20));
   CHECK(share.end() == Offset(20));
+}
+
+TEST_CASE("SharePartition.LocksRunOnTheSteadyClockAndDeliveriesAreStampedWithWallTime", "[share]") {
+  SharePartition share(Offset(0));
+  auto l = limits();
+  // The wall clock says 2026; steady time counts from the host's boot.
+  const int64_t wall = 1'796'000'000'000;
+  share.acquire_new(Offset(0), "a", {wall, 50}, l);
+  const InFlightRecord& record = share.records().at(Offset(0));
+  CHECK(record.first_delivery_ms == wall);
+  CHECK(record.last_delivery_ms == wall);
+  // Only steady time ends a lock (record_lock_ms 1000 after steady 50).
+  CHECK_FALSE(share.release_expired(1050, l));
+  CHECK(share.acknowledge("a", Offset(0), Offset(0), AckType::renew, "", 1040, l).ok());
+  CHECK_FALSE(share.release_expired(2040, l));
+  CHECK(share.release_expired(2041, l));
+  auto again = share.acquire_available("b", 1, {wall + 5000, 2100}, l);
+  REQUIRE(again.size() == 1);
+  CHECK(share.records().at(Offset(0)).first_delivery_ms == wall);
+  CHECK(share.records().at(Offset(0)).last_delivery_ms == wall + 5000);
 }
