@@ -193,8 +193,15 @@ void Consensus::become_leader() {
 }
 
 bool Consensus::log_is_up_to_date(Offset last_index, Term last_term) const {
-  Term own_last_term = log_.last_term();
-  return last_term > own_last_term || (last_term == own_last_term && last_index >= log_.last_index());
+  auto at_least = [&](Offset index, Term term) { return last_term > term || (last_term == term && last_index >= index); };
+  if (!at_least(log_.last_index(), log_.last_term())) return false;
+  // A repairing node compares the candidate with the log it had before the
+  // damage too: it ended at lost_end - 1, in a term no later than the one
+  // the node was in when it found the loss (entries of a term are appended
+  // only after the term is saved). A candidate at least that up to date
+  // holds every committed entry the node lost (§5.4.3), so the vote is as
+  // safe as an undamaged node's; one that is not gets none.
+  return !lost_end_ || at_least(*lost_end_ - 1, repair_start_term_);
 }
 
 bool Consensus::in_leader_lease() const {
@@ -208,8 +215,7 @@ void Consensus::handle_vote_request(const VoteRequest& request) {
   // the leader itself asked for the election.
   if (request.term > term_ && in_leader_lease() && !request.transfer) return;
   if (request.pre_vote) {
-    bool grant = request.term > term_ && !repairing() &&
-                 log_is_up_to_date(request.last_index, request.last_term);
+    bool grant = request.term > term_ && log_is_up_to_date(request.last_index, request.last_term);
     send(request.from, VoteResponse{grant ? request.term : term_, options_.self, true, grant});
     return;
   }
@@ -218,8 +224,7 @@ void Consensus::handle_vote_request(const VoteRequest& request) {
     return;
   }
   if (request.term > term_) become_follower(request.term, std::nullopt);
-  bool grant = (!voted_for_ || *voted_for_ == request.from) && !repairing() &&
-               log_is_up_to_date(request.last_index, request.last_term);
+  bool grant = (!voted_for_ || *voted_for_ == request.from) && log_is_up_to_date(request.last_index, request.last_term);
   if (grant) {
     voted_for_ = request.from;
     hard_state_dirty_ = true;

@@ -105,7 +105,8 @@ class Consensus {
   bool membership_change_pending() const { return memberships_.size() > 1; }
   bool failed() const { return !failure_.ok(); }
   // Repairing a log that disk damage shortened (HardState::lost_end): no
-  // vote, no election, until a leader has filled it in again.
+  // election, and votes only for candidates that hold all it lost, until a
+  // leader has filled it in again.
   bool repairing() const { return lost_end_.has_value(); }
   // Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId id) const;
@@ -121,7 +122,7 @@ class Consensus {
   void handle_vote_response(const VoteResponse& response);
   void handle_timeout_now(const TimeoutNow& message);
   bool log_is_up_to_date(Offset last_index, Term last_term) const;
-  // Grants votes and campaigns: a voter not repairing its log.
+  // Campaigns: a voter not repairing its log.
   bool may_elect() const { return membership().is_voter(options_.self) && !repairing(); }
   bool in_leader_lease() const;
   void reset_election_deadline();

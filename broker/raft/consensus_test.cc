@@ -113,6 +113,29 @@ TEST_CASE("raft.AReplicaThatLostCommittedEntriesNeverElectsALeaderWithoutThem", 
   CHECK_FALSE(cluster.node(2).durable.hard_state().lost_end.has_value());
 }
 
+TEST_CASE("raft.ARepairingNodeVotesForACandidateThatHoldsAllItLost", "[raft][election][durability]") {
+  TestCluster cluster(3);
+  cluster.campaign(1);
+  REQUIRE(cluster.raft(1).role() == Role::leader);
+  auto index = cluster.raft(1).propose("acknowledged");
+  REQUIRE(index.ok());
+  cluster.deliver();
+  REQUIRE(cluster.raft(1).commit_index() == *index);
+  // Node 2's disk loses the entry, which node 3 holds too; then the leader
+  // dies. Node 3 needs node 2's vote, and has all node 2 lost.
+  cluster.restart_damaged(2, *index);
+  REQUIRE(cluster.raft(2).repairing());
+  cluster.crash(1);
+  auto leader = cluster.wait_for_leader();
+  REQUIRE(leader.has_value());
+  CHECK(*leader == 3);
+  auto after = cluster.raft(3).propose("after");
+  REQUIRE(after.ok());
+  cluster.advance_ms(500);
+  CHECK(cluster.raft(2).commit_index() == *after);
+  CHECK_FALSE(cluster.raft(2).repairing());
+}
+
 TEST_CASE("raft.ALeaderRefillsAFollowerThatLostWhatItHadAcknowledged", "[raft][replication][durability]") {
   TestCluster cluster(3);
   cluster.campaign(1);
