@@ -170,11 +170,11 @@ TEST_CASE("MemberCannotCommitToAPartitionMovedToAnother", "[groups]") {
     return result;
   };
   HeartbeatOutput a = beat({});
-  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment});
+  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment, "", 10'000});
   REQUIRE(a.assignment.size() == 2);
   HeartbeatOutput b = beat({});
   // A learns it loses one partition; while it still owns it, it may commit.
-  a = beat({a.member_id, a.member_epoch, {}, "", {{"t", 0}, {"t", 1}}});
+  a = beat({a.member_id, a.member_epoch, {}, "", {{"t", 0}, {"t", 1}}, "", 10'000});
   REQUIRE(a.assignment.size() == 1);
   TopicPartition moved = *std::set<TopicPartition>{{"t", 0}, {"t", 1}}.begin() ==
                                  *a.assignment.begin()
@@ -182,8 +182,8 @@ TEST_CASE("MemberCannotCommitToAPartitionMovedToAnother", "[groups]") {
                              : TopicPartition{"t", 0};
   CHECK(commit(a, moved).ok());
   // A hands it over; B gets it. A's epoch is current, the partition is not.
-  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment});
-  b = beat({b.member_id, b.member_epoch, {}, "", {}});
+  a = beat({a.member_id, a.member_epoch, {}, "", a.assignment, "", 10'000});
+  b = beat({b.member_id, b.member_epoch, {}, "", {}, "", 10'000});
   REQUIRE(b.assignment.count(moved) == 1);
   CHECK(commit(a, moved).code() == ErrorCode::stale_member_epoch);
   CHECK(commit(b, moved).ok());

@@ -7,6 +7,8 @@ namespace cairn::raft::sim {
 SafetyChecker::SafetyChecker(std::vector<const InMemoryLog*> logs, bool durable_at_acknowledgement)
     : logs_(std::move(logs)),
       last_role_(logs_.size(), Role::follower),
+      lost_(logs_.size()),
+      repairing_(logs_.size(), false),
       durable_at_acknowledgement_(durable_at_acknowledgement) {}
 
 void SafetyChecker::report(std::string what) {
@@ -46,8 +48,18 @@ void SafetyChecker::on_append(int node, const Entry& entry, EntryBounds prev) {
 }
 
 void SafetyChecker::on_truncate(int node, Offset from) {
+  if (damaging_ == node) {
+    damaging_.reset();
+    const InMemoryLog& log = *logs_[node];
+    for (Offset index = std::max(from, log.first_index()); index <= log.last_index();) {
+      EntryBounds entry = *log.entry_bounds(index);
+      lost_[node].insert({entry.term.value, entry.first.value});
+      index = entry.last + 1;
+    }
+    return;
+  }
   for (auto it = acked_.lower_bound(from.value); it != acked_.end(); ++it) {
-    if (holds(node, it->second.entry, false)) {
+    if (in_log(node, it->second.entry, false)) {
       report(fmt::format("acknowledged entry t{} [{}..{}] truncated from n{} (from {})",
                          it->second.entry.term, it->second.entry.first, it->second.entry.last, node + 1,
                          from));
@@ -55,6 +67,15 @@ void SafetyChecker::on_truncate(int node, Offset from) {
   }
   // An acknowledged entry straddling `from` cannot exist: from is an entry
   // boundary and acknowledged entries match every log that holds them.
+}
+
+void SafetyChecker::on_damage(int node) { damaging_ = node; }
+
+void SafetyChecker::on_repairing(int node, bool repairing) {
+  // A repair ends once the node holds, matching a leader, a commit point
+  // past everything it lost: from then on it must really hold it.
+  if (!repairing) lost_[node].clear();
+  repairing_[node] = repairing;
 }
 
 void SafetyChecker::on_reset(int node, Offset base_index) {
@@ -76,6 +97,7 @@ void SafetyChecker::on_role(int node, Role role, Term term) {
   bool was_leader = last_role_[node] == Role::leader;
   last_role_[node] = role;
   if (role != Role::leader) return;
+  if (repairing_[node]) report(fmt::format("n{} leads term {} while repairing a damaged log", node + 1, term));
   auto [it, inserted] = leader_of_term_.emplace(term.value, node);
   if (!inserted && it->second != node) {
     report(fmt::format("election safety: n{} and n{} both lead term {}", it->second + 1, node + 1, term));
@@ -113,7 +135,7 @@ void SafetyChecker::check_acked_durability() {
 void SafetyChecker::check_log_has_acked(int node, Term before_term, const char* why) {
   for (const auto& [first, acked] : acked_) {
     if (acked.commit_term >= before_term) continue;
-    if (!holds(node, acked.entry, false)) {
+    if (!in_log(node, acked.entry, false)) {
       report(fmt::format("{}: n{} (term {}) lacks acknowledged entry t{} [{}..{}]", why, node + 1,
                          before_term, acked.entry.term, acked.entry.first, acked.entry.last));
       return;
@@ -122,6 +144,10 @@ void SafetyChecker::check_log_has_acked(int node, Term before_term, const char* 
 }
 
 bool SafetyChecker::holds(int node, const Entry& entry, bool durable_only) const {
+  return lost_[node].contains({entry.term.value, entry.first.value}) || in_log(node, entry, durable_only);
+}
+
+bool SafetyChecker::in_log(int node, const Entry& entry, bool durable_only) const {
   const InMemoryLog& log = *logs_[node];
   if (entry.last < log.first_index()) return true;  // trimmed: retention keeps only committed
   if (durable_only && log.flushed_index() < entry.last) return false;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@ namespace cairn::raft::sim {
 //   - state machine safety: no two nodes apply different entries at an index;
 //   - acknowledged durability: an entry acknowledged to a client is durable
 //     on a majority of the voters when acknowledged, stays durable on that
-//     many nodes through crashes, and is never truncated from any node.
+//     many nodes through crashes, and is never truncated from any node;
+//     disk damage may take it from a node (before or after the
+//     acknowledgement), which then counts as holding it only while it
+//     repairs (it votes as if it had it) and never leads.
 // Every hook runs in O(log n) but check_acked_durability, which is linear in
 // the acknowledged entries and runs after crashes and at the end.
 //
@@ -44,6 +48,11 @@ class SafetyChecker {
   void on_truncate(int node, Offset from);
   // Node `node` is about to drop its whole log and restart it after base.
   void on_reset(int node, Offset base_index);
+  // Node `node`'s disk is about to lose entries, durable ones too (the node
+  // is down; it restarts repairing): its next truncation is that loss.
+  void on_damage(int node);
+  // Whether node `node` has saved that it repairs (HardState::lost_end).
+  void on_repairing(int node, bool repairing);
   void on_apply(int node, const Entry& entry);
   // Called after every event for each live node.
   void on_role(int node, Role role, Term term);
@@ -72,8 +81,11 @@ class SafetyChecker {
     Offset prev_last;
     Term prev_term;
   };
-  // Whether node holds `entry` durably (or trimmed it as committed).
+  // Whether node holds `entry` durably (or trimmed it as committed), or lost
+  // it to damage and repairs.
   bool holds(int node, const Entry& entry, bool durable_only) const;
+  // Whether node's log holds `entry` (or trimmed it as committed).
+  bool in_log(int node, const Entry& entry, bool durable_only) const;
   void report(std::string what);
 
   std::vector<const InMemoryLog*> logs_;
@@ -82,6 +94,11 @@ class SafetyChecker {
   std::map<int64_t, int> leader_of_term_;
   std::map<int64_t, Acked> acked_;                    // first index -> entry
   std::vector<Role> last_role_;
+  // Per node, while it repairs: the entries (term, first index) its damaged
+  // disk lost.
+  std::vector<std::set<std::pair<int64_t, int64_t>>> lost_;
+  std::vector<bool> repairing_;
+  std::optional<int> damaging_;  // the node whose disk on_truncate is cutting
   bool durable_at_acknowledgement_;
   std::optional<std::string> violation_;
 };

@@ -117,11 +117,11 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print(
-      "raft-sim: {} seeds ({}..{}) nodes {}: {} elections, {} commits, {} faults injected ({} crashes, {} "
+      "raft-sim: {} seeds ({}..{}) nodes {}: {} elections, {} commits, {} faults injected ({} crashes, {} of them with disk damage, {} "
       "partitions, {} dropped, {} duplicated, {} clock changes), {} membership changes, {} transfers, "
       "{} trims, {:.1f} s simulated, {} violations, {:.2f} s\n",
       seeds_run, seed, seed + uint64_t(seeds_run) - 1, nodes, total.elections, total.commits, total.faults(), total.crashes,
-      total.partitions, total.messages_dropped, total.messages_duplicated, total.clock_changes,
+      total.damages, total.partitions, total.messages_dropped, total.messages_duplicated, total.clock_changes,
       total.membership_changes, total.transfers, total.trims, double(total.simulated_ms) / 1000.0,
       violations, seconds);
   if (!total.recovery_ms.empty()) {

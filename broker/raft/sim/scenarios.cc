@@ -14,6 +14,7 @@ void SimStats::add(const SimStats& o) {
   elections += o.elections;
   commits += o.commits;
   crashes += o.crashes;
+  damages += o.damages;
   partitions += o.partitions;
   messages_dropped += o.messages_dropped;
   messages_duplicated += o.messages_duplicated;
@@ -36,7 +37,11 @@ void Simulation::chaos_step() {
   if (roll < 45) {
     propose_on_leader(fmt::format("s{}-p{}", options_.seed, proposals_++));
   } else if (roll < 50) {
-    if (alive(i)) crash_node(i);
+    if (rng_.chance(0.2)) {
+      damage_node(i);
+    } else if (alive(i)) {
+      crash_node(i);
+    }
   } else if (roll < 53) {
     if (auto l = leader()) crash_node(*l);
   } else if (roll < 63) {
@@ -56,7 +61,7 @@ void Simulation::chaos_step() {
     ++result_.stats.clock_changes;
     trace([&] { return fmt::format("n{} clock rate {}", i + 1, nodes_[i]->clock.rate()); });
   } else if (roll < 90) {
-    if (auto l = leader()) change_membership(*l);
+    if (auto l = leader(); l && !any_repairing()) change_membership(*l);
   } else if (roll < 94) {
     if (auto l = leader()) {
       NodeId target(rng_.between(1, n));

@@ -40,6 +40,7 @@ void run_seed_range(uint64_t first, int count, int nodes, int steps) {
   CHECK(total.elections > count);
   CHECK(total.commits > int64_t(count) * 5);
   CHECK(total.crashes > count);
+  CHECK(total.damages > count / 10);
   CHECK(total.partitions > count);
   CHECK(total.membership_changes > count / 10);
 }

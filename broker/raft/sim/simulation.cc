@@ -88,6 +88,47 @@ void Simulation::crash_node(int i) {
   checker_->check_acked_durability();
 }
 
+bool Simulation::any_repairing() const {
+  for (int i = 0; i < options_.node_count; ++i) {
+    if (repairing(i)) return true;
+  }
+  return false;
+}
+
+// A disk that loses what it synced: the node crashes and restarts with its
+// log cut at an entry boundary among its durable entries, repairing
+// (HardState::lost_end), as a broker whose recovery found the loss.
+// Within the fault model a group can recover from: one node at a time
+// (when every copy of a committed entry is gone, no election is safe), and
+// while every membership any node knows, committed or not, has every node
+// as a voter (change_membership waits while a node repairs). Otherwise the
+// damage can take the only voter that could win: with two voters the other
+// cannot win alone, nor get the damaged one's vote while what it lost may
+// be ahead of it; and a leader that removed itself holds entries no voter
+// has. The group then waits, as it must: it cannot tell whether what was
+// lost was committed.
+void Simulation::damage_node(int i) {
+  for (const auto& n : nodes_) {
+    for (const auto& m : n->durable.memberships()) {
+      if (m.membership.voters.size() < size_t(options_.node_count)) return;
+    }
+  }
+  if (any_repairing()) return;
+  Node& node = *nodes_[i];
+  if (alive(i)) crash_node(i);
+  if (node.log.last_index() < node.log.first_index()) return;
+  Offset from = node.log.entry_bounds(Offset(rng_.between(node.log.first_index().value,
+                                                          node.log.last_index().value)))->first;
+  HardState state = node.durable.hard_state();
+  state.lost_end = node.log.last_index() + 1;
+  check(node.durable.save_hard_state(state), i);
+  checker_->on_damage(i);
+  check(node.log.truncate_suffix(from), i);
+  ++result_.stats.damages;
+  trace([&] { return fmt::format("n{} DISK DAMAGED: lost [{}..{}]", node.id, from, *state.lost_end - 1); });
+  start_node(i);
+}
+
 void Simulation::send(int from, int to, Message message) {
   if (to < 0 || to >= options_.node_count) return;
   if (blocked_[from][to] || rng_.chance(loss_rate_)) {
@@ -175,6 +216,7 @@ void Simulation::after_event(int i) {
                                    node.consensus->term()); });
     node.last_role = role;
   }
+  checker_->on_repairing(i, repairing(i));
   checker_->on_role(i, role, node.consensus->term());
 }
 

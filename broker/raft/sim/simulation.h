@@ -33,6 +33,9 @@ class Simulation {
   bool alive(int i) const { return nodes_[i]->consensus != nullptr; }
   void start_node(int i);
   void crash_node(int i);
+  void damage_node(int i);
+  bool repairing(int i) const { return nodes_[i]->durable.hard_state().lost_end.has_value(); }
+  bool any_repairing() const;
   void schedule(Event event);
   void schedule_tick(int i);
   void process(Event& event);

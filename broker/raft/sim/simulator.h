@@ -40,6 +40,7 @@ struct SimStats {
   int64_t elections = 0;       // times a node became leader
   int64_t commits = 0;         // proposals acknowledged to the client
   int64_t crashes = 0;
+  int64_t damages = 0;         // crashes whose disk lost durable entries
   int64_t partitions = 0;      // symmetric and one-way
   int64_t messages_dropped = 0;
   int64_t messages_duplicated = 0;
