@@ -38,24 +38,45 @@ ScrubStats Scrubber::stats() const {
   return stats_;
 }
 
+void Scrubber::opened(std::weak_ptr<PartitionLog> log) {
+  if (options_.bytes_per_second <= 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    opened_.push_back(std::move(log));
+  }
+  wake_.notify_all();
+}
+
 void Scrubber::loop() {
+  auto next_pass = std::chrono::steady_clock::now();
   while (true) {
-    auto began = std::chrono::steady_clock::now();
-    run_pass();
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_until(lock, began + std::chrono::milliseconds(options_.interval_ms),
-                         [this] { return stopping_; })) {
-      return;
+    std::vector<std::weak_ptr<PartitionLog>> fresh;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_pass, [this] { return stopping_ || !opened_.empty(); });
+      if (stopping_) return;
+      fresh.swap(opened_);
+    }
+    if (std::chrono::steady_clock::now() >= next_pass) {
+      next_pass = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_ms);
+      run_pass();  // the fresh logs are open, so in it
+      continue;
+    }
+    begin_throttling();
+    for (const auto& log : fresh) {
+      if (!scrub(log)) return;
     }
   }
 }
 
+void Scrubber::begin_throttling() {
+  std::lock_guard lock(mutex_);
+  pass_start_ = std::chrono::steady_clock::now();
+  pass_bytes_ = 0;
+}
+
 void Scrubber::run_pass() {
-  {
-    std::lock_guard lock(mutex_);
-    pass_start_ = std::chrono::steady_clock::now();
-    pass_bytes_ = 0;
-  }
+  begin_throttling();
   std::vector<std::weak_ptr<PartitionLog>> logs;
   for (const auto& log : logs_()) logs.push_back(log);
   for (const auto& log : logs) {

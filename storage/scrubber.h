@@ -37,6 +37,11 @@ struct ScrubStats {
 // damage waits for a reader, and a second fault can meanwhile take the last
 // good copy.
 //
+// A log opened after the scrubber started (opened()) is verified once as
+// soon as the scrubber can, at its rate, and then in every pass: a
+// restarted broker so checks its logs right away without reading them at
+// start (recovery checks only what was written since the last flush).
+//
 // A read goes through the page cache: bytes damaged on the disk under a
 // cached page are found once the page is evicted (old data mostly is).
 // Thread-safe; stops (promptly, mid-pass) when destroyed.
@@ -53,6 +58,8 @@ class Scrubber {
   void stop();
   // One whole pass on the calling thread, throttled as the thread's are.
   void run_pass();
+  // A log opened since start(): verified soon, before the next pass is due.
+  void opened(std::weak_ptr<PartitionLog> log);
   ScrubStats stats() const;
 
  private:
@@ -63,6 +70,8 @@ class Scrubber {
   // Waits until `bytes` more keep the pass under bytes_per_second, with at
   // most a second's worth of catching up after a stall; false when stopping.
   bool throttle(uint64_t bytes);
+  // Resets the rate's reference: what follows is throttled from now.
+  void begin_throttling();
   void loop();
 
   const Logs logs_;
@@ -72,7 +81,9 @@ class Scrubber {
   std::condition_variable wake_;
   bool stopping_ = false;
   ScrubStats stats_;
-  // The pass under way: when it began and what it verified since.
+  std::vector<std::weak_ptr<PartitionLog>> opened_;  // not verified since they opened
+  // The throttled run under way (a pass, or the logs just opened): when it
+  // began and what it verified since.
   std::chrono::steady_clock::time_point pass_start_;
   uint64_t pass_bytes_ = 0;
   std::thread thread_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "storage/scrubber.h"
 #include "storage/test_util.h"
@@ -113,4 +114,25 @@ TEST_CASE("AScrubStopsWhereARaftGroupMayStillTruncate", "[scrub]") {
   }
   CHECK(scrubber.stats().bytes == committed_bytes);
   CHECK(scrubber.stats().bytes < log->size_bytes());
+}
+
+TEST_CASE("ALogOpenedAfterTheStoreStartedIsVerifiedSoonNotAtTheNextPass", "[scrub]") {
+  StoreFixture f;
+  filled_log(f).reset();
+  // Bit rot in old data while the broker was down: recovery does not read it.
+  REQUIRE(f.env.flip_byte(f.segment_path(Offset(0)), 50));
+  f.scrub = ScrubOptions{.bytes_per_second = 64 << 20, .interval_ms = 24LL * 3600 * 1000};
+  f.reopen();
+  // The store's first pass is over before the broker opens its partitions.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (f.store->scrub_stats().passes < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(f.store->scrub_stats().passes == 1);
+  auto log = f.log(manual_flush_config({{"segment.bytes", "4096"}}));
+  while (f.store->scrub_stats().damage_found < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(f.store->scrub_stats().damage_found == 1);
+  CHECK(f.store->scrub_stats().passes == 1);  // the next pass is a day away
 }

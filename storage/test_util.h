@@ -83,6 +83,7 @@ struct StoreFixture {
   // is copied after every synced write, which costs a few milliseconds each.
   explicit StoreFixture(bool power_loss = false) : models_power_loss(power_loss) { reopen(); }
   const bool models_power_loss;
+  ScrubOptions scrub;  // for the next reopen(); off by default
 
   std::string index_dir() const { return dir.path() + "/.index"; }
   std::string index_copy() const { return synced_index.path() + "/copy"; }
@@ -94,6 +95,7 @@ struct StoreFixture {
     options.env = &env;
     options.clock = &clock;
     options.retention_check_interval_ms = 0;
+    options.scrub = scrub;
     // The index lives on the real disk; the Env only needs its folder.
     REQUIRE(env.create_dirs(dir.path()).ok());
     auto opened = Store::open(options);
