@@ -131,7 +131,8 @@ Status IndexStore::write(const TopicPartition& tp, const IndexUpdate& update, bo
                            static_cast<uint64_t>(m.flushed.value),
                            (m.clean_shutdown ? kCleanShutdownFlag : 0) |
                                (m.sync_failed ? kSyncFailedFlag : 0),
-                           static_cast<uint64_t>(m.compacted_end.value)}));
+                           static_cast<uint64_t>(m.compacted_end.value),
+                           static_cast<uint64_t>(m.committed_end.value)}));
   }
   if (update.epochs) {
     std::string value;
@@ -243,14 +244,15 @@ Status IndexStore::delete_summary(const TopicPartition& tp, Offset segment_base)
 std::optional<PartitionMeta> IndexStore::meta(const TopicPartition& tp) const {
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), prefix(tp, kMetaKind), &value);
-  // Three words before compacted_end was added, four since.
-  if (!s.ok() || (value.size() != 24 && value.size() != 32)) return std::nullopt;
+  // Three words before compacted_end was added, four before committed_end, five since.
+  if (!s.ok() || (value.size() != 24 && value.size() != 32 && value.size() != 40)) return std::nullopt;
   uint64_t flags = u64_at(value, 2);
-  Offset compacted_end(value.size() == 32 ? static_cast<int64_t>(u64_at(value, 3)) : 0);
+  Offset compacted_end(value.size() >= 32 ? static_cast<int64_t>(u64_at(value, 3)) : 0);
+  Offset committed_end(value.size() >= 40 ? static_cast<int64_t>(u64_at(value, 4)) : 0);
   return PartitionMeta{Offset(static_cast<int64_t>(u64_at(value, 0))),
                        Offset(static_cast<int64_t>(u64_at(value, 1))),
                        (flags & kCleanShutdownFlag) != 0, (flags & kSyncFailedFlag) != 0,
-                       compacted_end};
+                       compacted_end, committed_end};
 }
 
 std::vector<EpochEntry> IndexStore::epochs(const TopicPartition& tp) const {

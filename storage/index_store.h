@@ -59,6 +59,9 @@ struct PartitionMeta {
   // Compaction rewrote segments below this offset: truncating there could
   // leave a log whose batches end before its end (a gap a scan cannot see).
   Offset compacted_end;
+  // The delete limit (a Raft replica's commit end) when this was written:
+  // the offsets below it were committed then, so are forever. 0: never set.
+  Offset committed_end;
 };
 
 // Index writes for one partition that must land together: a segment's

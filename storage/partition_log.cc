@@ -222,13 +222,17 @@ std::optional<TimeEntry> PartitionLog::last_time_entry_below_locked(Offset offse
   return index_.last_time_entry_below(tp_, offset);
 }
 
+PartitionMeta PartitionLog::meta_locked(bool clean) const {
+  return PartitionMeta{log_start_, flushed_, clean, /*sync_failed=*/failed_, compacted_end_,
+                       delete_limit_ == Offset::max() ? committed_checkpoint_ : delete_limit_};
+}
+
 Status PartitionLog::persist_index_locked(
     bool clean, bool sync, std::vector<std::pair<Offset, SegmentSummary>> summaries) {
   IndexUpdate update = std::move(pending_index_);
   pending_index_ = {};
   update.summaries = std::move(summaries);
-  update.meta = PartitionMeta{log_start_, flushed_, clean, /*sync_failed=*/failed_,
-                              compacted_end_};
+  update.meta = meta_locked(clean);
   if (epochs_dirty_) update.epochs = epochs_;
   Status written = index_.write(tp_, update, sync);
   if (written.ok()) epochs_dirty_ = false;

@@ -154,6 +154,11 @@ class PartitionLog {
   // (its uncommitted tail may still be truncated). advance_start and
   // compaction also stop at the flushed offset. Default: no limit.
   void set_delete_limit(Offset end);
+  // The delete limit as the index last held it when the log opened (saved
+  // with every index write, unsynced); 0 if none. Offsets below it were
+  // committed when it was written; a crash may have taken some back since,
+  // so it can pass the log's end.
+  Offset committed_checkpoint() const { return committed_checkpoint_; }
   // Drops every record and restarts the log empty at `start`, after an
   // entry (start - 1) of term `base_term` it never held: how a replica too
   // far behind jumps to its leader's log start. log_start, log_end and the
@@ -292,6 +297,8 @@ class PartitionLog {
   std::optional<TimeEntry> last_time_entry_below_locked(Offset offset) const;
   // Writes the pending index entries with the partition metadata (and a
   // segment summary) in one atomic RocksDB batch.
+  // The partition's meta as it stands, for the index.
+  PartitionMeta meta_locked(bool clean) const;
   Status persist_index_locked(bool clean, bool sync,
                               std::vector<std::pair<Offset, SegmentSummary>> summaries = {});
   // min(flushed_, delete_limit_): what advance_start and compaction may touch.
@@ -326,6 +333,7 @@ class PartitionLog {
   Offset flushed_;
   Offset compacted_end_;  // durable (PartitionMeta) once a cleaned segment is swapped in
   Offset delete_limit_ = Offset::max();  // set_delete_limit
+  Offset committed_checkpoint_;          // committed_checkpoint()
   // Where each term starts, oldest first: terms and starts strictly rise,
   // the last entry covers log_end_ - 1, and the first one covers
   // log_start_ - 1 when the log has a base. Written with the index (the

@@ -152,7 +152,7 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   update.offset_entries = cleaned.offset_entries;
   update.summaries.push_back(summary_entry(*segment));
   compacted_end_ = compacted_end;
-  update.meta = PartitionMeta{log_start_, flushed_, false, failed_, compacted_end_};
+  update.meta = meta_locked(/*clean=*/false);
   CAIRN_RETURN_IF_ERROR(index_.write(tp_, update, /*sync=*/true));
   return true;
 }

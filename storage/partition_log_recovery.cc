@@ -40,6 +40,7 @@ Status PartitionLog::recover() {
   recovery_.segments = segments_.size();
   auto meta = index_.meta(tp_);
   if (meta) compacted_end_ = meta->compacted_end;
+  if (meta) committed_checkpoint_ = meta->committed_end;
   epochs_ = index_.epochs(tp_);
   log_start_ = meta ? meta->log_start : (segments_.empty() ? Offset(0) : segments_.begin()->first);
   // The bounds file keeps what a lost or rebuilt index cannot give back.

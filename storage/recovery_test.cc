@@ -275,3 +275,25 @@ TEST_CASE("ShortWriteLeavesTheLogUnchanged", "[recovery]") {
   CHECK(append(*log, make_batch(1, 1000, "c")).base_offset == Offset(2));
   CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "c-0"});
 }
+
+TEST_CASE("TheCommittedCheckpointIsKeptWithTheIndexAcrossRestarts", "[recovery]") {
+  StoreFixture f;
+  {
+    auto log = f.log();
+    CHECK(log->committed_checkpoint() == Offset(0));  // never set
+    for (int i = 0; i < 5; ++i) append(*log, make_batch(2, 1000 + i, "b"));
+    log->set_delete_limit(Offset(6));
+    REQUIRE(log->flush_now().ok());  // the index write carries it
+  }
+  f.crash(CrashMode::process);
+  {
+    auto log = f.log();
+    CHECK(log->committed_checkpoint() == Offset(6));
+    // Not set again yet: index writes keep the one it opened with.
+    append(*log, make_batch(2, 2000, "c"));
+    REQUIRE(log->flush_now().ok());
+    REQUIRE(log->close().ok());
+  }
+  f.reopen();
+  CHECK(f.log()->committed_checkpoint() == Offset(6));
+}

@@ -51,6 +51,9 @@ Status Consensus::start() {
     persist_hard_state();
   }
   commit_index_ = log_.first_index() - 1;
+  if (options_.known_committed) {
+    commit_index_ = std::clamp(*options_.known_committed, commit_index_, log_.last_index());
+  }
   applied_index_ = commit_index_;
   reset_election_deadline();
   return failure_;

@@ -403,3 +403,29 @@ TEST_CASE("raft.LeaderRefusesProposalsBeyondTheUncommittedBound", "[raft][replic
 
 }  // namespace
 }  // namespace cairn::raft
+
+namespace cairn::raft {
+namespace {
+
+TEST_CASE("raft.ANodeStartsWithWhatItKnowsCommittedAndDoesNotApplyItAgain", "[raft][durability]") {
+  auto known = GENERATE(as<int64_t>{}, 3, 100, -5);
+  CAPTURE(known);
+  TestCluster cluster(3, [known](RaftOptions& options) { options.known_committed = Offset(known); });
+  cluster.restart_with_log(1, {{1, 2}, {1, 2}, {1, 2}}, Term(1));  // entries [0,1] [2,3] [4,5]
+  // Clamped to the log: what it holds of what was committed.
+  const int64_t start = std::clamp<int64_t>(known, -1, 5);
+  CHECK(cluster.raft(1).commit_index() == Offset(start));
+  CHECK(cluster.raft(1).applied_index() == Offset(start));
+  CHECK(cluster.node(1).applied.empty());
+  // Led by it, only the entries after that are applied (its own no-op last).
+  cluster.campaign(1);
+  REQUIRE(cluster.raft(1).role() == Role::leader);
+  cluster.deliver();
+  auto& applied = cluster.node(1).applied;
+  REQUIRE_FALSE(applied.empty());
+  CHECK(applied.front().first == Offset(start + 1));
+  CHECK(applied.back().term == cluster.raft(1).term());
+}
+
+}  // namespace
+}  // namespace cairn::raft

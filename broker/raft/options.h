@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "broker/raft/types.h"
@@ -51,6 +52,14 @@ struct RaftOptions {
   int32_t max_backoff_steps = 256;
   // Seeds the election-timeout jitter. Give each node a different seed.
   uint64_t random_seed = 1;
+  // An index the owner knows was committed (a checkpoint it kept, as
+  // Kafka's high-watermark checkpoint), the last of an entry. Consensus
+  // starts with commit and apply there, clamped to the log, instead of
+  // below the log's first entry: a restart then does not read the whole log
+  // again to apply it, and a new leader is ready once its own entry is
+  // applied, not after every old one. Only for owners whose apply does not
+  // need each entry (a replica's, which only moves its high watermark).
+  std::optional<Offset> known_committed;
 };
 
 }  // namespace cairn::raft

@@ -146,8 +146,20 @@ Replica::Replica(TopicPartition tp, std::shared_ptr<storage::PartitionLog> log,
 }
 
 std::unique_ptr<raft::Consensus> Replica::new_consensus() {
-  return std::make_unique<raft::Consensus>(setup_.raft, raft_log_, *setup_.durable, *setup_.transport, clock_,
+  raft::RaftOptions options = setup_.raft;
+  options.known_committed = committed_checkpoint();
+  return std::make_unique<raft::Consensus>(options, raft_log_, *setup_.durable, *setup_.transport, clock_,
                                            [this](const raft::Entry& entry) { on_applied(entry); });
+}
+
+std::optional<Offset> Replica::committed_checkpoint() const {
+  // What was committed and is still held: a crash or a repair may have cut the log below it.
+  Offset last = std::min(log_->committed_checkpoint(), log_->log_end()) - 1;
+  if (last < log_->log_start()) return std::nullopt;
+  // Where an entry ends, as apply goes entry by entry.
+  auto batch = log_->batch_header_at(last);
+  if (!batch.ok() || batch->last_offset() != last) return std::nullopt;
+  return last;
 }
 
 Replica::~Replica() { stop(); }

@@ -158,6 +158,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // other voter: what is damaged could not be had again.
   void repair(Offset damaged);
   std::unique_ptr<raft::Consensus> new_consensus();
+  // The last entry the log's committed checkpoint covers, if it still holds
+  // it (raft::RaftOptions::known_committed).
+  std::optional<Offset> committed_checkpoint() const;
   void on_log_flushed();
   // Runs `call` on consensus under the mutex, then settles what it changed.
   void run(const std::function<Status(raft::Consensus&)>& call);

@@ -326,6 +326,31 @@ TEST_CASE("Replica.AcknowledgedRecordsSurviveTheLeadersLoss", "[replica]") {
   CHECK(cluster.committed_values(leader) == values);
 }
 
+TEST_CASE("Replica.ARestartedReplicaServesWhatItKnewCommittedWithoutALeaderOrReadingItsLogAgain", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  Outcome outcome;
+  for (int i = 0; i < 30; ++i) REQUIRE(cluster.produce(leader, i, outcome).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 30; }));
+  const Offset committed = cluster.partition(leader).high_watermark();
+  int follower = leader % 3 + 1;
+  REQUIRE(ReplicatedCluster::eventually([&] { return cluster.partition(follower).high_watermark() == committed; }));
+  auto acknowledged = cluster.committed_values(follower);
+  REQUIRE(acknowledged.size() == 150);
+
+  // Every broker stops; the follower alone starts again: no leader, no
+  // commit news. Its checkpoint (kept with its index) says what was
+  // committed, so consensus neither waits for a leader nor applies the log
+  // from its start again to serve it.
+  for (int id = 1; id <= 3; ++id) cluster.down(id);
+  REQUIRE(cluster.node(follower).store.store->close().ok());
+  cluster.node(follower).store.reopen();
+  cluster.up(follower);
+  CHECK(ReplicatedCluster::eventually([&] { return cluster.partition(follower).high_watermark() == committed; }, 2s));
+  CHECK(cluster.committed_values(follower) == acknowledged);
+  CHECK_FALSE(cluster.partition(follower).replica()->is_leader());
+}
+
 TEST_CASE("Replica.ALeaderThatReadsDamageInItsLogStepsDownAndIsRepairedFromTheOthers", "[replica]") {
   ReplicatedCluster cluster(3);
   int damaged = cluster.leader();

@@ -415,9 +415,13 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
   for (int32_t id = 1; id <= kBrokers; ++id) {
     for (int32_t p = 0; p < kPartitions; ++p) {
       replicas[id][p] = LocalCluster::read_replica(chaos.broker(id), kTopic, p, at_least[p]);
-      if (at_least[p] > 0 && !replicas[id][p].contains(at_least[p] - 1)) ++behind;
+      if (at_least[p] == 0 || replicas[id][p].contains(at_least[p] - 1)) continue;
+      ++behind;
+      std::cout << fmt::format("broker {}'s replica of partition {} is behind: it serves {} records, not offset {}\n",
+                               id, p, replicas[id][p].size(), at_least[p] - 1);
     }
   }
+  if (behind > 0) std::cout << chaos.cluster.log_tails(40) << std::flush;
   // The group's committed offsets as the coordinator has them now: never
   // behind a commit it acknowledged.
   auto group = chaos.cluster.admin->describe_group(Workload::kGroup);

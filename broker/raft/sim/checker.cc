@@ -93,6 +93,19 @@ void SafetyChecker::on_apply(int node, const Entry& entry) {
   }
 }
 
+void SafetyChecker::check_known_committed(int node, Offset commit_index) {
+  for (const Entry& entry : logs_[static_cast<size_t>(node)]->entries()) {
+    if (entry.last > commit_index) break;
+    auto it = applied_.find(entry.first.value);
+    if (it == applied_.end() || it->second != entry) {
+      report(fmt::format("state machine safety: n{} started with t{} [{}..{}] as committed (up to {}), "
+                         "which no node applied",
+                         node + 1, entry.term, entry.first, entry.last, commit_index));
+      return;
+    }
+  }
+}
+
 void SafetyChecker::on_role(int node, Role role, Term term) {
   bool was_leader = last_role_[node] == Role::leader;
   last_role_[node] = role;

@@ -20,7 +20,8 @@ namespace cairn::raft::sim {
 //     of one term never overlap unless identical;
 //   - leader completeness: a new leader holds every entry acknowledged as
 //     committed in an earlier term;
-//   - state machine safety: no two nodes apply different entries at an index;
+//   - state machine safety: no two nodes apply different entries at an index,
+//     and what a node starts with as known committed was applied so;
 //   - acknowledged durability: an entry acknowledged to a client is durable
 //     on a majority of the voters when acknowledged, stays durable on that
 //     many nodes through crashes, and is never truncated from any node;
@@ -54,6 +55,9 @@ class SafetyChecker {
   // Whether node `node` has saved that it repairs (HardState::lost_end).
   void on_repairing(int node, bool repairing);
   void on_apply(int node, const Entry& entry);
+  // Node `node` started with entries up to `commit_index` taken as
+  // committed (RaftOptions::known_committed): each is one some node applied.
+  void check_known_committed(int node, Offset commit_index);
   // Called after every event for each live node.
   void on_role(int node, Role role, Term term);
   // A client heard that `entry` committed; `quorum` is the leader's quorum

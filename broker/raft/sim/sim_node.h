@@ -119,6 +119,9 @@ struct Node {
   bool flush_scheduled = false;
   Role last_role = Role::follower;
   std::map<int64_t, Entry> pending;  // proposals by last index, awaiting apply
+  // The applied index as of its last flush, kept across crashes: a
+  // broker's committed checkpoint (RaftOptions::known_committed).
+  std::optional<Offset> committed_checkpoint;
 };
 
 }  // namespace cairn::raft::sim

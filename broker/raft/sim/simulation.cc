@@ -64,9 +64,11 @@ void Simulation::start_node(int i) {
   raft.self = node.id;
   for (int j = 0; j < options_.node_count; ++j) raft.initial_voters.push_back(NodeId(j + 1));
   raft.random_seed = options_.seed * 1'000'003 + uint64_t(i) * 7919 + uint64_t(node.incarnation);
+  raft.known_committed = node.committed_checkpoint;
   node.consensus = std::make_unique<Consensus>(raft, node.consensus_log, node.durable, node.transport, node.clock,
                                                [this, i](const Entry& entry) { on_apply(i, entry); });
   check(node.consensus->start(), i);
+  checker_->check_known_committed(i, node.consensus->commit_index());
   node.last_role = Role::follower;
   trace([&] { return fmt::format("n{} starts: term {} log [{}..{}] flushed {} members {}", node.id,
                                  node.consensus->term(), node.log.first_index(), node.log.last_index(),
@@ -199,6 +201,8 @@ void Simulation::process(Event& event) {
         trace([&] { return fmt::format("n{} flushed to {}", node.id, node.log.flushed_index()); });
         check(node.consensus->on_log_flushed(), event.node);
       }
+      // Saved with the index as the broker's log does (with each flush).
+      node.committed_checkpoint = node.consensus->applied_index();
       break;
     }
   }
