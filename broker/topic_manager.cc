@@ -117,12 +117,19 @@ Result<std::shared_ptr<Partition>> TopicManager::open_partition(const Topic& top
                (*log)->log_end(), (*log)->segment_count(),
                report.scan_skipped ? ", clean shutdown"
                                    : fmt::format(", {} batch(es) verified", report.batches_scanned));
-  if (!replicated) return Partition::serve(tp, std::move(*log));
+  // Verified soon once served: a replica first sets its delete limit.
+  std::weak_ptr<storage::PartitionLog> served = *log;
+  if (!replicated) {
+    auto partition = Partition::serve(tp, std::move(*log));
+    store_.verify_soon(served);
+    return partition;
+  }
   // A replica that joins a moving partition learns the group's members from
   // its leader; only the topic's first replicas found the group.
   auto partition = replica_host_->serve(tp, std::move(*log),
                                         founding ? replicas : std::vector<int32_t>{}, topic.topic_id);
   if (!partition.ok()) return partition.status();
+  store_.verify_soon(served);
   (*partition)->replica()->set_assignment(replicas, target);
   return partition;
 }

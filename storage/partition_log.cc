@@ -569,7 +569,7 @@ Status PartitionLog::advance_start(Offset offset) {
     if (offset <= log_start_) return {};
     // Durable beside the segments before anything is deleted: an index
     // rebuilt from them could not tell a start inside a segment.
-    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{offset, compacted_end_}));
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{offset, compacted_end_, std::nullopt}));
     log_start_ = offset;
     trim_epochs_below_start_locked();
     while (segments_.size() > 1 && segments_.begin()->second->next_offset <= offset) {
@@ -856,7 +856,9 @@ Offset PartitionLog::flushed() const {
 
 Offset PartitionLog::stable_end() const {
   std::lock_guard lock(mutex_);
-  return deletable_end_locked();
+  // What was committed when the log opened stays so, even before a
+  // restarted replica's delete limit has caught up with it again.
+  return std::min(flushed_, std::max(delete_limit_, committed_checkpoint_));
 }
 
 uint64_t PartitionLog::size_bytes() const {

@@ -231,8 +231,10 @@ class PartitionLog {
   Offset log_start() const;
   Offset log_end() const;
   Offset flushed() const;
-  // min(flushed, delete limit): durable, and (in a Raft group) committed, so
-  // never truncated again; only retention and compaction change what is below.
+  // The flushed offset, or in a Raft group (a delete limit set) the most of
+  // it known committed: the delete limit or the committed checkpoint. Never
+  // truncated again; only retention, compaction and damage repair change
+  // what is below.
   Offset stable_end() const;
   // Compaction has rewritten segments below it; truncate_suffix refuses it.
   Offset compacted_end() const;

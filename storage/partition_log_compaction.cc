@@ -133,7 +133,7 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   // index does not lose it).
   Offset compacted_end = std::max(compacted_end_, old->next_offset);
   if (compacted_end > compacted_end_) {
-    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end}));
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end, std::nullopt}));
   }
   CAIRN_RETURN_IF_ERROR(env_.rename_file(cleaned_file_path(old->path), old->path));
   // The summary below describes the cleaned file: its name must be durable

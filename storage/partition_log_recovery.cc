@@ -70,11 +70,11 @@ Status PartitionLog::recover() {
 
   log_start_ = std::clamp(log_start_, segments_.begin()->first, log_end_);
   // A restart mark is dropped here: finish_reset has done its work.
-  bool bounds_current = *bounds && **bounds == LogBounds{log_start_, compacted_end_};
+  bool bounds_current = *bounds && **bounds == LogBounds{log_start_, compacted_end_, std::nullopt};
   // Also rewritten when a power loss took records below the start it holds.
   bool bounds_needed = log_start_ > segments_.begin()->first || compacted_end_ > Offset(0);
   if ((bounds_needed || *bounds) && !bounds_current) {
-    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end_}));
+    CAIRN_RETURN_IF_ERROR(write_log_bounds(env_, dir_, LogBounds{log_start_, compacted_end_, std::nullopt}));
   }
   if (meta && meta->sync_failed && meta->flushed < log_end_) {
     // The page cache may still hold bytes whose sync failed: valid-looking,

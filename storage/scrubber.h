@@ -37,10 +37,11 @@ struct ScrubStats {
 // damage waits for a reader, and a second fault can meanwhile take the last
 // good copy.
 //
-// A log opened after the scrubber started (opened()) is verified once as
-// soon as the scrubber can, at its rate, and then in every pass: a
-// restarted broker so checks its logs right away without reading them at
-// start (recovery checks only what was written since the last flush).
+// A log opened after the scrubber started (opened(), once its owner has set
+// it up) is verified once as soon as the scrubber can, at its rate, and
+// then in every pass: a restarted broker so checks its logs right away
+// without reading them at start (recovery checks only what was written
+// since the last flush).
 //
 // A read goes through the page cache: bytes damaged on the disk under a
 // cached page are found once the page is evicted (old data mostly is).

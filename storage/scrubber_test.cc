@@ -130,9 +130,30 @@ TEST_CASE("ALogOpenedAfterTheStoreStartedIsVerifiedSoonNotAtTheNextPass", "[scru
   }
   REQUIRE(f.store->scrub_stats().passes == 1);
   auto log = f.log(manual_flush_config({{"segment.bytes", "4096"}}));
+  f.store->verify_soon(log);  // as the broker does once it serves the log
   while (f.store->scrub_stats().damage_found < 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   CHECK(f.store->scrub_stats().damage_found == 1);
   CHECK(f.store->scrub_stats().passes == 1);  // the next pass is a day away
+}
+
+TEST_CASE("AReplicaJustRestartedHasWhatItKnewCommittedScrubbed", "[scrub]") {
+  StoreFixture f;
+  {
+    auto log = filled_log(f);
+    log->set_delete_limit(Offset(200));  // committed up to there
+    append(*log, make_batch(10, 9000, "more", 100));
+    REQUIRE(log->flush_now().ok());  // the index saves the limit as the checkpoint
+  }
+  f.reopen();
+  auto log = f.log(manual_flush_config({{"segment.bytes", "4096"}}));
+  REQUIRE(log->committed_checkpoint() == Offset(200));
+  // A replica that starts knows nothing committed until its first settle;
+  // what was committed before is stable all the same.
+  log->set_delete_limit(log->log_start());
+  CHECK(log->stable_end() == Offset(200));
+  auto scrubber = scrubber_of(log);
+  scrubber.run_pass();
+  CHECK(scrubber.stats().bytes > 0);
 }

@@ -63,7 +63,6 @@ Result<std::shared_ptr<PartitionLog>> Store::open_partition(const TopicPartition
     if (auto strong = weak.lock()) flusher->request(std::move(strong));
   });
   logs_[tp] = log;
-  scrubber_->opened(log);
   return log;
 }
 

@@ -70,6 +70,11 @@ class Store {
   // compacts; returns segments cleaned.
   size_t run_compaction();
   ScrubStats scrub_stats() const { return scrubber_->stats(); }
+  // Has the scrubber verify `log` once soon, not only at its next pass
+  // (Scrubber::opened). For its owner to call once it has set the log up:
+  // a Raft replica's delete limit keeps the scrub off a tail that may still
+  // be truncated.
+  void verify_soon(std::weak_ptr<PartitionLog> log) { scrubber_->opened(std::move(log)); }
 
   Status close();
 

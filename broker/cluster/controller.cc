@@ -61,8 +61,10 @@ Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::
   TopicPartition tp{kMetadataTopic, 0};
   auto log = store.open_partition(tp, config);
   if (!log.ok()) return log.status();
+  std::weak_ptr<storage::PartitionLog> served = *log;
   auto partition = host.serve(tp, std::move(*log), controller->options_.voters.ids(), 0);
   if (!partition.ok()) return partition.status();
+  store.verify_soon(served);
   controller->partition_ = std::move(*partition);
   controller->applier_ = std::thread([c = controller.get()] { c->run(); });
   controller->maintainer_ = std::thread([c = controller.get()] { c->maintain(); });

@@ -109,7 +109,10 @@ void Replica::repair(Offset damaged) {
     spdlog::error("{}: the log is damaged from offset {}: cutting it there, {}repairing from the "
                   "other replicas",
                   tp_, damaged, consensus_->role() == raft::Role::leader ? "stepping down and " : "");
-    Status cut = cut_log_at(damaged, log_->log_end());
+    // Only what was flushed can have been acknowledged: what it lost past
+    // that, no one counted on, and pretending to hold it would only make its
+    // vote harder to win.
+    Status cut = cut_log_at(damaged, std::max(damaged, log_->flushed()));
     // A new run of consensus over the cut log, as after a restart: no
     // leadership, no commit point, no waiter kept.
     Status moved = error(ErrorCode::not_leader, "{}: the leader's log was damaged; the records "
