@@ -18,6 +18,7 @@ namespace cairn::broker {
 // (a partition, a power cut) in seconds rather than at TCP's timeout.
 constexpr int kKeepaliveTimeMs = 5'000;
 constexpr int kKeepaliveTimeoutMs = 3'000;
+constexpr int kReconnectBackoffMs = 1'000;
 
 // The stream to one peer: a queue, at most one frame being written, and the
 // redial after a failure. Owned by the transport (shared with its timers).
@@ -96,6 +97,13 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
       args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
       args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
       args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+      // gRPC's default reconnect backoff grows to 2 minutes: a broker whose
+      // peer was down a while (killed, restarted, killed again) would not
+      // reconnect to it for up to that long after it is back, and its
+      // replicas fall behind meanwhile. A peer is retried every second.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
       stub_ = v1::Raft::NewStub(
           grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
     }
