@@ -96,6 +96,10 @@ struct BrokerConfig {
   // broker ID goes to HOST:PORT (a proxy the test controls) instead of its
   // address in --controller-voters.
   std::vector<std::string> test_peer_routes;
+  // --test-clock-skew-file PATH: for fault tests only: the broker's wall
+  // clock reads the milliseconds in PATH ahead of the real one, re-read
+  // every 50 ms (a test steps the clock of a running broker). Default: none.
+  std::string test_clock_skew_file;
   // --topic-default KEY=VALUE: defaults for topic configs (retention.ms, ...).
   storage::LogConfig topic_defaults;
 };

@@ -157,6 +157,10 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "For fault tests only: ID=HOST:PORT sends the Raft traffic for broker ID to HOST:PORT "
                  "(a proxy that can cut the link) instead of its --controller-voters address; repeatable")
       ->group("Testing");
+  app.add_option("--test-clock-skew-file", c.test_clock_skew_file,
+                 "For fault tests only: the broker's wall clock reads the milliseconds this file holds "
+                 "ahead of the real one (negative: behind), re-read every 50 ms")
+      ->group("Testing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -62,6 +62,11 @@ Status Server::open_components() {
   if (!lock.ok()) return lock.status();
   data_dir_lock_ = std::move(*lock);
 
+  if (!c.test_clock_skew_file.empty()) {
+    spdlog::warn("--test-clock-skew-file {}: the wall clock is stepped by the test (for fault tests only)",
+                 c.test_clock_skew_file);
+    test_clock_skew_ = std::make_unique<TestClockSkew>(io_, c.test_clock_skew_file);
+  }
   storage::StoreOptions options;
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;

@@ -21,6 +21,7 @@
 #include "broker/groups_service.h"
 #include "broker/queues_service.h"
 #include "broker/share/share_coordinator.h"
+#include "broker/test_clock_skew.h"
 #include "broker/listen_address.h"
 #include "broker/metrics/broker_metrics.h"
 #include "broker/metrics/metrics_server.h"
@@ -72,6 +73,7 @@ class Server {
   std::unique_ptr<ProducerIdAllocator> producer_ids_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::unique_ptr<TestClockSkew> test_clock_skew_;  // --test-clock-skew-file only
   std::unique_ptr<ReplicaManager> replica_manager_;   // in a cluster
   std::unique_ptr<ClusterReplicas> cluster_replicas_; // in a cluster
   std::unique_ptr<TopicManager> topics_;

@@ -1,8 +1,9 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 
 namespace cairn::storage {
 
@@ -13,22 +14,51 @@ class Clock {
   virtual ~Clock() = default;
   virtual int64_t now_ms() const = 0;
 
+  // The broker's clock: a SteadyWallClock over the system's clocks.
   static Clock& system();
 };
 
-class SystemClock final : public Clock {
+// Wall-clock time that never jumps while the process runs. It advances with
+// a steady clock and follows the wall clock at most 1% faster or slower, as
+// NTP slews: a wall clock stepped by an operator, by NTP or by a restored
+// VM moves it by 10 ms a second, never at once. Time-based retention, segment
+// rolling, offset expiry and broker-stamped timestamps read it, so a step
+// forward of the wall clock deletes nothing early (Kafka's retention follows
+// the stepped clock and does), and one backward stamps nothing out of order.
+// A process that starts takes the wall clock as it is then.
+//
+// Invariant: now_ms() never decreases, and over any interval it moves by the
+// steady time elapsed, give or take 1%. Thread-safe.
+class SteadyWallClock final : public Clock {
  public:
-  int64_t now_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  // Microseconds: the wall clock's (since the Unix epoch) and a steady one's.
+  using Source = std::function<int64_t()>;
+  SteadyWallClock(Source wall_us, Source steady_us);
+
+  int64_t now_ms() const override;
+  // How far the wall clock is ahead of this clock now (negative: behind).
+  int64_t wall_ahead_ms() const;
+
+  // 1%: the most this clock gains or loses on the steady clock to meet the wall clock.
+  static constexpr int64_t kSlewDivisor = 100;
+  // A gap this large is logged (once until it closes): the wall clock was stepped.
+  static constexpr int64_t kStepWarningUs = 1'000'000;
+
+ private:
+  int64_t advance_locked() const;
+
+  const Source wall_us_;
+  const Source steady_us_;
+  mutable std::mutex mutex_;
+  mutable int64_t now_us_;
+  mutable int64_t steady_at_now_us_;
+  mutable int64_t slew_carry_us_ = 0;
+  mutable bool stepped_ = false;
 };
 
-inline Clock& Clock::system() {
-  static SystemClock clock;
-  return clock;
-}
+// For fault tests only (cairnd --test-clock-skew-file): the system wall
+// clock that Clock::system() follows reads this much ahead of the real one.
+void set_wall_clock_skew_for_testing(int64_t skew_ms);
 
 // A clock that moves only when told. Thread-safe.
 class ManualClock final : public Clock {

@@ -75,6 +75,15 @@ class ChaosCluster {
     }
   }
 
+  // Broker `id`'s wall clock reads `skew` ahead of the real one from now on
+  // (negative: behind): a step, as NTP or an operator makes one.
+  void step_clock(int32_t id, std::chrono::milliseconds skew) {
+    std::string path = clock_of(id), written = path + ".new";
+    std::ofstream(written) << skew.count() << "\n";
+    std::filesystem::rename(written, path);  // the broker never reads half a number
+    stepped_.insert(id);
+  }
+
   // Leaves broker kSmallDiskBroker no free byte.
   void fill_disk() {
     small_disk_->fill();
@@ -87,6 +96,8 @@ class ChaosCluster {
   // recovery brings them back.
   void heal() {
     for (auto& [pair, link] : links_) link->set(Mode::open);
+    for (int32_t id : stepped_) step_clock(id, std::chrono::milliseconds(0));
+    stepped_.clear();
     if (disk_full_) {
       small_disk_->free_up();
       broker(kSmallDiskBroker).kill();
@@ -184,9 +195,14 @@ class ChaosCluster {
   }
 
   std::string journal_of(int32_t id) const { return fmt::format("{}/sync-journal-{}", journals_.path(), id); }
+  std::string clock_of(int32_t id) const { return fmt::format("{}/clock-skew-{}", journals_.path(), id); }
 
   std::vector<std::string> broker_args(int32_t id, const std::vector<int>& ports) {
-    std::vector<std::string> args = {"--test-sync-journal", journal_of(id), "--test-sync-delay-ms", "5"};
+    // Retention runs every second, so that a clock stepped for a few
+    // seconds would have it delete what it must not.
+    std::vector<std::string> args = {"--test-sync-journal",  journal_of(id),  "--test-sync-delay-ms",
+                                     "5",                    "--test-clock-skew-file", clock_of(id),
+                                     "--retention-check-interval-ms", "1000"};
     if (with_small_disk_ && id == kSmallDiskBroker) {
       small_disk_ = std::make_unique<SmallDisk>(cluster.data_dir(id), 1ULL << 30);
     }
@@ -207,6 +223,7 @@ class ChaosCluster {
   TempFolder journals_;
   std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;
   std::set<int32_t> paused_;
+  std::set<int32_t> stepped_;  // brokers whose clock a test stepped
   storage::PowerCut power_cuts_;
   int damaged_replicas_ = 0;
 
@@ -398,6 +415,15 @@ std::vector<Fault> faults() {
          std::this_thread::sleep_for(1s);
        },
        /*damages=*/true},
+      {"step the leader's wall clock a month forward, then a month back",
+       [](ChaosCluster& c, std::mt19937& rng) {
+         constexpr std::chrono::milliseconds kMonth = std::chrono::hours(24 * 30);
+         int32_t leader = c.leader_of(some_partition(rng));
+         c.step_clock(leader, kMonth);  // past retention.ms and segment.ms (7 days)
+         std::this_thread::sleep_for(3s);
+         c.step_clock(leader, -kMonth);
+         std::this_thread::sleep_for(2s);
+       }},
   };
 }
 
@@ -502,6 +528,8 @@ TEST_CASE("Chaos.CutOffTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(
 TEST_CASE("Chaos.FlipAByteInTheNewestRecordsOfAFollowersLog", "[chaos]") { run_alone(faults().at(11)); }
 TEST_CASE("Chaos.FlipAByteInTheNewestRecordsOfARunningLeadersLog", "[chaos]") { run_alone(faults().at(12)); }
 // Not in the mix: it needs the small disk, mounted as root.
+TEST_CASE("Chaos.StepTheLeadersWallClock", "[chaos]") { run_alone(faults().at(13)); }
+
 TEST_CASE("Chaos.FillTheDiskOfOneBroker", "[chaos][disk]") {
   run_alone({"fill the disk of one broker",
              [](ChaosCluster& c, std::mt19937&) {
