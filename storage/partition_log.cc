@@ -834,6 +834,11 @@ Status PartitionLog::close() {
                               {summary_entry(*segments_.rbegin()->second)});
 }
 
+bool PartitionLog::stopped() const {
+  std::lock_guard lock(mutex_);
+  return closed_ || failed_;
+}
+
 Offset PartitionLog::log_start() const {
   std::lock_guard lock(mutex_);
   return log_start_;

@@ -227,6 +227,11 @@ class PartitionLog {
 
   // Syncs, records a clean shutdown, and stops accepting appends.
   Status close();
+  // Takes no more appends: closed, or stopped by a failed sync (after one,
+  // only recovery from the files can tell what is durable) or by a failed
+  // write it could not undo. A write that failed and was undone (a full
+  // disk) does not stop it.
+  bool stopped() const;
 
   Offset log_start() const;
   Offset log_end() const;

@@ -104,6 +104,8 @@ class Consensus {
   // A membership change is in the log but not committed yet.
   bool membership_change_pending() const { return memberships_.size() > 1; }
   bool failed() const { return !failure_.ok(); }
+  // What stopped the group; ok while it runs.
+  const Status& failure() const { return failure_; }
   // Repairing a log that disk damage shortened (HardState::lost_end): no
   // election, and votes only for candidates that hold all it lost, until a
   // leader has filled it in again.

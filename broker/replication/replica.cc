@@ -115,21 +115,82 @@ void Replica::repair(Offset damaged) {
     Status cut = cut_log_at(damaged, std::max(damaged, log_->flushed()));
     // A new run of consensus over the cut log, as after a restart: no
     // leadership, no commit point, no waiter kept.
-    Status moved = error(ErrorCode::not_leader, "{}: the leader's log was damaged; the records "
-                         "may or may not be committed", tp_);
-    for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), moved);
-    waiters_.clear();
-    applied_.clear();
-    if (leader_.load() == self_) leader_ = -1;
-    ready_leader_ = false;
-    ready_term_ = -1;
-    high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
+    end_run_locked(due, error(ErrorCode::not_leader, "{}: the leader's log was damaged; the records "
+                                   "may or may not be committed", tp_));
     consensus_ = new_consensus();
     Status started = cut.ok() ? consensus_->start() : cut;
     repairing_ = started.ok() && consensus_->repairing();
     if (!started.ok()) {
       spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
       consensus_.reset();
+    }
+  }
+  finish(due, false);
+}
+
+void Replica::end_run_locked(Due& due, const Status& moved) {
+  for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), moved);
+  waiters_.clear();
+  applied_.clear();
+  if (leader_.load() == self_) leader_ = -1;
+  ready_leader_ = false;
+  ready_term_ = -1;
+  high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
+}
+
+// A write that failed (a full disk: the log undid it) stops consensus
+// (raft::Consensus's failure rule). The replica then runs it anew, as a
+// broker restart would: from the log and the saved term and vote, which
+// hold only what was written. Backoff from 1 s doubles to 30 s while runs
+// keep failing within a minute. A log stopped by a failed sync is not
+// restarted: after one, only recovery from its files at the broker's next
+// start can tell what is durable (PostgreSQL's lesson from fsync errors).
+constexpr int64_t kFirstRestartBackoffMs = 1'000;
+constexpr int64_t kMaxRestartBackoffMs = 30'000;
+constexpr int64_t kHealthyRunMs = 60'000;
+
+void Replica::on_failure_locked(const Status& why) {
+  failure_noted_ = true;
+  if (log_->stopped()) {
+    restart_at_ms_ = 0;
+    spdlog::error("{}: Raft stopped: {}; its log stopped too, so this replica stays stopped until the broker "
+                  "restarts (recovery then checks what its files hold)",
+                  tp_, why.to_string());
+    return;
+  }
+  int64_t now = clock_.now_ms();
+  restart_backoff_ms_ = now - restarted_ms_ >= kHealthyRunMs
+                            ? kFirstRestartBackoffMs
+                            : std::min(kMaxRestartBackoffMs, std::max(kFirstRestartBackoffMs, 2 * restart_backoff_ms_));
+  restart_at_ms_ = now + restart_backoff_ms_;
+  spdlog::error("{}: Raft stopped: {}; it runs again in {} s, as after a restart (free disk space if it is full)",
+                tp_, why.to_string(), restart_backoff_ms_ / 1'000);
+}
+
+void Replica::restart_if_failed() {
+  Due due;
+  {
+    std::lock_guard lock(*mutex_);
+    if (!consensus_ || !consensus_->failed()) return;
+    // A proposal's failed append stops consensus outside run().
+    if (!failure_noted_) on_failure_locked(consensus_->failure());
+    int64_t now = clock_.now_ms();
+    if (restart_at_ms_ == 0 || now < restart_at_ms_ || log_->stopped()) return;
+    restart_at_ms_ = 0;
+    restarted_ms_ = now;
+    end_run_locked(due, error(ErrorCode::not_leader, "{}: a write failed; the records may or may not be committed",
+                              tp_));
+    auto failed = std::move(consensus_);
+    consensus_ = new_consensus();
+    Status started = consensus_->start();
+    if (!started.ok() || consensus_->failed()) {
+      consensus_ = std::move(failed);
+      on_failure_locked(started.ok() ? consensus_->failure() : started);
+    } else {
+      failure_noted_ = false;
+      repairing_ = consensus_->repairing();
+      spdlog::info("{}: Raft runs again after a failed write, from its log (offsets [{}, {})) and saved term {}", tp_,
+                   log_->log_start(), log_->log_end(), setup_.durable->hard_state().term.value);
     }
   }
   finish(due, false);
@@ -263,6 +324,7 @@ void Replica::when_committed(Offset end, Term term, CommitCallback done) {
 }
 
 void Replica::tick() {
+  restart_if_failed();
   run([this](raft::Consensus& c) {
     CAIRN_RETURN_IF_ERROR(c.tick());
     if (!target_.empty()) {
@@ -474,12 +536,8 @@ void Replica::run(const std::function<Status(raft::Consensus&)>& call) {
   {
     std::lock_guard lock(*mutex_);
     if (!consensus_) return;
-    Status status = call(*consensus_);
-    if (!status.ok() && consensus_->failed()) {
-      // The log or the durable state failed: the group stops; a restart of
-      // the partition (recovery) brings it back.
-      spdlog::error("partition {}: Raft stopped: {}", tp_, status.to_string());
-    }
+    (void)call(*consensus_);
+    if (consensus_->failed() && !failure_noted_) on_failure_locked(consensus_->failure());
     settle_locked(due, &moved);
   }
   finish(due, moved);

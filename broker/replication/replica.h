@@ -158,6 +158,14 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // other voter: what is damaged could not be had again.
   void repair(Offset damaged);
   std::unique_ptr<raft::Consensus> new_consensus();
+  // Ends this run of consensus as a restart does: waiters told `moved`, no
+  // leadership, no commit point kept. A new run follows.
+  void end_run_locked(Due& due, const Status& moved);
+  // From run, when consensus stops on a failed write: when to run anew.
+  void on_failure_locked(const Status& why);
+  // From tick: a run of consensus stopped by a failed write (a full disk)
+  // starts anew once its backoff has passed.
+  void restart_if_failed();
   // The last entry the log's committed checkpoint covers, if it still holds
   // it (raft::RaftOptions::known_committed).
   std::optional<Offset> committed_checkpoint() const;
@@ -204,6 +212,12 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::optional<int32_t> preferred_;    // guarded by mutex_
   std::vector<int32_t> target_;         // guarded by mutex_; empty: not moving
   int64_t last_hand_back_ms_ = 0;       // guarded by mutex_
+  // After a failed write (guarded by mutex_): when consensus runs anew (0:
+  // not failed, or not to be restarted), the backoff, and when it last did.
+  int64_t restart_at_ms_ = 0;
+  int64_t restart_backoff_ms_ = 0;
+  int64_t restarted_ms_ = 0;
+  bool failure_noted_ = false;  // this run's failure was logged and its restart planned
   // By follower (leader only): when it last sent a message, and when its
   // acknowledged log last held everything committed. Guarded by mutex_.
   std::map<int32_t, int64_t> last_heard_ms_;

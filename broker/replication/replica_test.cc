@@ -326,6 +326,29 @@ TEST_CASE("Replica.AcknowledgedRecordsSurviveTheLeadersLoss", "[replica]") {
   CHECK(cluster.committed_values(leader) == values);
 }
 
+TEST_CASE("Replica.AReplicaWhoseDiskFilledRunsAgainOnceThereIsRoomWithoutARestart", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  int full = leader % 3 + 1;
+  Partition* before = &cluster.partition(full);
+  cluster.node(full).store.env.set_disk_full(true);
+  Outcome outcome;
+  for (int i = 0; i < 30; ++i) REQUIRE(cluster.produce(leader, i, outcome).ok());
+  // A majority without it.
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 30; }));
+  for (const Status& s : outcome.statuses) REQUIRE(s.ok());
+  Offset committed = cluster.partition(leader).high_watermark();
+  CHECK(cluster.partition(full).high_watermark() < committed);
+
+  // Its write failed, so its group stopped; with room again it runs anew
+  // (within its first backoffs) and catches up, the same replica object.
+  cluster.node(full).store.env.set_disk_full(false);
+  REQUIRE(ReplicatedCluster::eventually(
+      [&] { return cluster.partition(full).high_watermark() >= committed; }, 20s));
+  CHECK(&cluster.partition(full) == before);
+  CHECK(cluster.committed_values(full) == cluster.committed_values(leader));
+}
+
 TEST_CASE("Replica.ARestartedReplicaServesWhatItKnewCommittedWithoutALeaderOrReadingItsLogAgain", "[replica]") {
   ReplicatedCluster cluster(3);
   int leader = cluster.leader();
