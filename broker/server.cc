@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "broker/cluster/node_identity.h"
+#include "broker/metrics/connection_collector.h"
 #include "broker/metrics/controller_collector.h"
 #include "broker/metrics/group_collector.h"
 #include "broker/metrics/metered_env.h"
@@ -166,7 +167,8 @@ Status Server::open_components() {
   if (!config_.metrics_listen.empty()) {
     std::vector<std::shared_ptr<prometheus::Collectable>> collected{
         metrics_->registry(), std::make_shared<PartitionCollector>(*topics_, config_.node_id),
-        std::make_shared<GroupCollector>(*groups_, *topics_), std::make_shared<ScrubCollector>(*store_)};
+        std::make_shared<GroupCollector>(*groups_, *topics_), std::make_shared<ScrubCollector>(*store_),
+        std::make_shared<ConnectionCollector>()};
     if (controller_) collected.push_back(std::make_shared<ControllerCollector>(*controller_));
     if (shares_) collected.push_back(std::make_shared<ShareCollector>(*shares_));
     auto metrics = MetricsServer::start(config_.metrics_listen, std::move(collected));
@@ -224,6 +226,9 @@ Status Server::start_grpc(const ListenAddress& address) {
   // on a port in use would start "fine" and the kernel would split
   // connections between the two.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Registers the server's connections with channelz, which
+  // cairn_connections_open counts (ConnectionCollector).
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 1);
   builder.AddListeningPort(address.to_string(), grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_request_bytes));

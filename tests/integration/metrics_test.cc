@@ -6,6 +6,8 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include <grpcpp/grpcpp.h>
+
 #include <fstream>
 
 #include "cairn/share_consumer.h"
@@ -137,6 +139,33 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
   REQUIRE(cluster.admin->delete_topic("orders").ok());
   text = scrape(port);
   CHECK_THAT(text, !Catch::Contains(R"(topic="orders")"));
+}
+
+TEST_CASE("TheBrokerCountsItsOpenConnections", "[integration][metrics]") {
+  int port = pick_free_port();
+  SingleBroker cluster({"--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  auto connections = [&] { return sample(scrape(port), "cairn_connections_open"); };
+  auto eventually = [&](double count) {
+    for (int i = 0; i < 100 && connections() != count; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return connections();
+  };
+  // The start-up probes' connections close; the fixture's admin client has
+  // not connected (channels connect on their first call).
+  REQUIRE(eventually(0) == 0);
+  {
+    // Channels of their own (no subchannel shared between them): a
+    // connection each.
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    for (int i = 0; i < 4; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      channels.push_back(grpc::CreateCustomChannel(cluster.broker.address(), grpc::InsecureChannelCredentials(), args));
+      REQUIRE(channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5)));
+    }
+    CHECK(connections() == 4);
+  }
+  // Closed by the clients: the broker counts them out.
+  CHECK(eventually(0) == 0);
 }
 
 TEST_CASE("AMetricsPortInUseIsRefusedAtStartUp", "[integration][metrics]") {
