@@ -25,6 +25,7 @@
 #include "history.h"
 #include "link_proxy.h"
 #include "local_cluster.h"
+#include "leadership_watcher.h"
 #include "small_disk.h"
 #include "storage/power_loss_journal.h"
 
@@ -54,6 +55,7 @@ class ChaosCluster {
         cluster({}, kBrokers, [this](int32_t id, const std::vector<int>& ports) { return broker_args(id, ports); }) {
     cluster.create_topic(kTopic, kPartitions, kBrokers);
     cluster.wait_for_leaders(kTopic);
+    watcher_ = std::make_unique<LeadershipWatcher>(kTopic, kPartitions, metrics_ports_);
   }
   ~ChaosCluster() {
     if (!small_disk_) return;
@@ -173,6 +175,16 @@ class ChaosCluster {
   // What every power cut so far took away.
   const storage::PowerCut& power_cuts() const { return power_cuts_; }
 
+  // Stops watching the brokers' leadership metrics; what they showed.
+  const LeadershipWatcher::Seen& stop_watching() {
+    if (watcher_) {
+      leadership_ = watcher_->stop();
+      watcher_.reset();
+    }
+    return leadership_;
+  }
+  const LeadershipWatcher::Seen& leadership() const { return leadership_; }
+
  private:
   // The position of the last byte (under the batch's CRC) of the batch that
   // holds `position`, walking the batches' length fields from the start.
@@ -200,6 +212,10 @@ class ChaosCluster {
     std::vector<std::string> args = {"--test-sync-journal",  journal_of(id),  "--test-sync-delay-ms",
                                      "5",                    "--test-clock-skew-file", clock_of(id),
                                      "--retention-check-interval-ms", "1000"};
+    // A port of its own, kept across restarts: the leadership watcher scrapes it.
+    auto [port, unused] = metrics_ports_.try_emplace(id, pick_free_port());
+    args.push_back("--metrics-listen");
+    args.push_back(fmt::format("127.0.0.1:{}", port->second));
     if (with_small_disk_ && id == kSmallDiskBroker) {
       small_disk_ = std::make_unique<SmallDisk>(cluster.data_dir(id), 1ULL << 30);
     }
@@ -221,6 +237,9 @@ class ChaosCluster {
   std::map<std::pair<int32_t, int32_t>, std::unique_ptr<LinkProxy>> links_;
   std::set<int32_t> paused_;
   std::set<int32_t> stepped_;  // brokers whose clock a test stepped
+  std::map<int32_t, int> metrics_ports_;  // by broker id
+  std::unique_ptr<LeadershipWatcher> watcher_;  // from the topic's creation to finish()
+  LeadershipWatcher::Seen leadership_;
   storage::PowerCut power_cuts_;
   int damaged_replicas_ = 0;
 
@@ -335,6 +354,7 @@ struct Fault {
   std::string name;
   std::function<void(ChaosCluster&, std::mt19937&)> inject;
   bool damages = false;  // the brokers must find the damage and repair it
+  bool elects = false;   // the brokers' metrics must show an election
 };
 
 int32_t some_partition(std::mt19937& rng) { return static_cast<int32_t>(rng() % kPartitions); }
@@ -345,7 +365,8 @@ std::vector<Fault> faults() {
        [](ChaosCluster& c, std::mt19937& rng) {
          c.broker(c.leader_of(some_partition(rng))).kill();
          std::this_thread::sleep_for(3s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"kill a follower",
        [](ChaosCluster& c, std::mt19937& rng) {
          int32_t leader = c.leader_of(some_partition(rng));
@@ -356,22 +377,26 @@ std::vector<Fault> faults() {
        [](ChaosCluster& c, std::mt19937& rng) {
          c.pause(c.leader_of(some_partition(rng)));
          std::this_thread::sleep_for(4s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"cut the leader off from its peers",
        [](ChaosCluster& c, std::mt19937& rng) {
          c.cut_off(c.leader_of(some_partition(rng)), Mode::cut);
          std::this_thread::sleep_for(5s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"blackhole the leader's messages to its peers (one way)",
        [](ChaosCluster& c, std::mt19937& rng) {
          c.cut_off(c.leader_of(some_partition(rng)), Mode::blackhole, /*one_way=*/true);
          std::this_thread::sleep_for(5s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"kill every broker",
        [](ChaosCluster& c, std::mt19937&) {
          for (int32_t id = 1; id <= kBrokers; ++id) c.broker(id).kill();
          std::this_thread::sleep_for(1s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"slow the leader's links to its peers",
        [](ChaosCluster& c, std::mt19937& rng) {
          c.cut_off(c.leader_of(some_partition(rng)), Mode::slow);
@@ -381,7 +406,8 @@ std::vector<Fault> faults() {
        [](ChaosCluster& c, std::mt19937& rng) {
          c.power_cut(c.leader_of(some_partition(rng)));
          std::this_thread::sleep_for(3s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"cut the power of a follower",
        [](ChaosCluster& c, std::mt19937& rng) {
          int32_t leader = c.leader_of(some_partition(rng));
@@ -392,7 +418,8 @@ std::vector<Fault> faults() {
        [](ChaosCluster& c, std::mt19937&) {
          for (int32_t id = 1; id <= kBrokers; ++id) c.power_cut(id);
          std::this_thread::sleep_for(1s);
-       }},
+       },
+       /*damages=*/false, /*elects=*/true},
       {"cut off the newest records of a follower's log",
        [](ChaosCluster& c, std::mt19937& rng) {
          c.damage(c.leader_of(some_partition(rng)) % kBrokers + 1, /*flip=*/false);
@@ -411,7 +438,7 @@ std::vector<Fault> faults() {
          c.damage_running(c.leader_of(partition), partition);
          std::this_thread::sleep_for(1s);
        },
-       /*damages=*/true},
+       /*damages=*/true, /*elects=*/true},
       {"step the leader's wall clock a month forward, then a month back",
        [](ChaosCluster& c, std::mt19937& rng) {
          constexpr std::chrono::milliseconds kMonth = std::chrono::hours(24 * 30);
@@ -429,6 +456,7 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
   chaos.heal();
   workload.stop();
   chaos.cluster.wait_for_leaders(kTopic, 60s);
+  chaos.stop_watching();
   std::map<int32_t, int64_t> at_least;  // per partition: past the last acknowledged offset
   for (const auto& [value, where] : history.acknowledged_values()) {
     at_least[where.partition] = std::max(at_least[where.partition], where.offset + 1);
@@ -476,11 +504,16 @@ void report(const std::string& what, const Verdict& verdict, const History& hist
     if (reasons.size() < 3) reasons.insert(why.substr(0, 160));
   }
   for (const auto& why : reasons) faults += fmt::format("  a send failed: {}\n", why);
-  std::cout << fmt::format("== {}\nfaults:\n{}{}longest a producer waited for an acknowledgement: {} ms\n", what,
-                           faults, verdict.summary(),
+  const LeadershipWatcher::Seen& seen = chaos.leadership();
+  std::cout << fmt::format("== {}\nfaults:\n{}{}longest a producer waited for an acknowledgement: {} ms\n"
+                           "the brokers' metrics showed: {} election(s), {} leader change(s), longest without a "
+                           "leader {} ms (partition {}), from {} scrapes\n",
+                           what, faults, verdict.summary(),
                            std::chrono::duration_cast<std::chrono::milliseconds>(
                                history.longest_wait_for_acknowledgement())
-                               .count())
+                               .count(),
+                           seen.elections, seen.leader_changes, seen.longest_without_leader.count(),
+                           seen.longest_partition, seen.scrapes)
             << std::flush;
 }
 
@@ -507,6 +540,7 @@ void run_alone(const Fault& fault, bool with_small_disk = false) {
   report(fault.name, verdict, history, {{fault.name, 2}}, chaos);
   require_consistent(verdict);
   if (fault.damages) CHECK(chaos.repairs_logged() > 0);
+  if (fault.elects) CHECK(chaos.leadership().elections > 0);
 }
 
 }  // namespace

@@ -1,11 +1,6 @@
 // GET /metrics on a real broker, after real produce and fetch traffic: the
 // Prometheus text an operator's scraper reads.
 
-#include <asio/connect.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
-
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -13,36 +8,17 @@
 #include "cairn/share_consumer.h"
 #include "cluster_fixture.h"
 #include "local_cluster.h"
+#include "metrics_scrape.h"
 
 using namespace cairn;
 using namespace cairn::testing;
 
 namespace {
 
-// The body of GET /metrics from 127.0.0.1:port (HTTP/1.0: the server closes
-// the connection after the answer).
 std::string scrape(int port) {
-  asio::io_context io;
-  asio::ip::tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
-  std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  asio::write(socket, asio::buffer(request));
-  std::string answer;
-  asio::error_code ec;
-  asio::read(socket, asio::dynamic_buffer(answer), ec);  // to EOF
-  auto body = answer.find("\r\n\r\n");
-  INFO(answer.substr(0, 200));
-  REQUIRE((answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")));
-  REQUIRE(body != std::string::npos);
-  return answer.substr(body + 4);
-}
-
-// The value of the sample `name{labels}` (labels exactly as the exposer
-// writes them), or -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
+  auto text = scrape_metrics(port, std::chrono::seconds(10));
+  REQUIRE(text);
+  return *text;
 }
 
 // The metrics port a broker started with --metrics-listen 127.0.0.1:0 chose,
@@ -79,32 +55,32 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
 
   std::string text = scrape(port);
   INFO(text);
-  CHECK(sample(text, R"(cairn_records_in_total{topic="orders"})") == 10);
-  CHECK(sample(text, R"(cairn_bytes_in_total{topic="orders"})") > 10 * 7);
-  CHECK(sample(text, R"(cairn_bytes_out_total{topic="orders"})") >= sample(text, R"(cairn_bytes_in_total{topic="orders"})"));
-  CHECK(sample(text, "cairn_produce_request_seconds_count") >= 10);
-  CHECK(sample(text, "cairn_fetch_request_seconds_count") >= 1);
+  CHECK(metric_sample(text, R"(cairn_records_in_total{topic="orders"})") == 10);
+  CHECK(metric_sample(text, R"(cairn_bytes_in_total{topic="orders"})") > 10 * 7);
+  CHECK(metric_sample(text, R"(cairn_bytes_out_total{topic="orders"})") >= metric_sample(text, R"(cairn_bytes_in_total{topic="orders"})"));
+  CHECK(metric_sample(text, "cairn_produce_request_seconds_count") >= 10);
+  CHECK(metric_sample(text, "cairn_fetch_request_seconds_count") >= 1);
   // acks=all: each produce waited for a sync, so syncs happened and took time.
-  CHECK(sample(text, "cairn_fsync_seconds_count") >= 1);
-  CHECK(sample(text, "cairn_fsync_seconds_sum") > 0);
-  CHECK(sample(text, "cairn_group_commit_bytes_sum") > 0);
+  CHECK(metric_sample(text, "cairn_fsync_seconds_count") >= 1);
+  CHECK(metric_sample(text, "cairn_fsync_seconds_sum") > 0);
+  CHECK(metric_sample(text, "cairn_group_commit_bytes_sum") > 0);
   for (int p = 0; p < 2; ++p) {
     std::string labels = fmt::format(R"({{topic="orders",partition="{}"}})", p);
-    CHECK(sample(text, "cairn_partition_high_watermark" + labels) == 5);
-    CHECK(sample(text, "cairn_partition_log_end_offset" + labels) == 5);
-    CHECK(sample(text, "cairn_partition_log_start_offset" + labels) == 0);
-    CHECK(sample(text, "cairn_partition_size_bytes" + labels) > 0);
-    CHECK(sample(text, "cairn_partition_leader" + labels) == 0);  // this broker, id 0
+    CHECK(metric_sample(text, "cairn_partition_high_watermark" + labels) == 5);
+    CHECK(metric_sample(text, "cairn_partition_log_end_offset" + labels) == 5);
+    CHECK(metric_sample(text, "cairn_partition_log_start_offset" + labels) == 0);
+    CHECK(metric_sample(text, "cairn_partition_size_bytes" + labels) > 0);
+    CHECK(metric_sample(text, "cairn_partition_leader" + labels) == 0);  // this broker, id 0
   }
-  CHECK(sample(text, "cairn_produce_streams_open") == 1);  // the producer's, still open
-  CHECK(sample(text, R"(cairn_group_members{group="billing"})") == 0);
-  CHECK(sample(text, R"(cairn_group_committed_offset{group="billing",topic="orders",partition="0"})") == 2);
-  CHECK(sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="0"})") == 3);
-  CHECK(sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="1"})") == 5);
+  CHECK(metric_sample(text, "cairn_produce_streams_open") == 1);  // the producer's, still open
+  CHECK(metric_sample(text, R"(cairn_group_members{group="billing"})") == 0);
+  CHECK(metric_sample(text, R"(cairn_group_committed_offset{group="billing",topic="orders",partition="0"})") == 2);
+  CHECK(metric_sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="0"})") == 3);
+  CHECK(metric_sample(text, R"(cairn_group_lag_offsets{group="billing",topic="orders",partition="1"})") == 5);
   // A broker alone has no Raft groups and no controller.
-  CHECK(sample(text, R"(cairn_partition_raft_term{topic="orders",partition="0"})") == -1);
+  CHECK(metric_sample(text, R"(cairn_partition_raft_term{topic="orders",partition="0"})") == -1);
   CHECK_THAT(text, !Catch::Contains("cairn_controller_leader"));
-  CHECK(sample(text, "cairn_scrub_damage_found_total") == 0);
+  CHECK(metric_sample(text, "cairn_scrub_damage_found_total") == 0);
   CHECK_THAT(text, Catch::Contains("# TYPE cairn_scrub_bytes_total counter"));
   CHECK_THAT(text, Catch::Contains("# TYPE cairn_produce_request_seconds histogram"));
   CHECK_THAT(text, Catch::Contains("# HELP cairn_records_in_total "));
@@ -121,17 +97,17 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
   REQUIRE(held.ok());
   REQUIRE(held->size() == 4);
   text = scrape(port);
-  CHECK(sample(text, R"(cairn_share_group_members{group="workers"})") == 1);
-  CHECK(sample(text, R"(cairn_share_dead_lettered_total{group="workers"})") == 0);
+  CHECK(metric_sample(text, R"(cairn_share_group_members{group="workers"})") == 1);
+  CHECK(metric_sample(text, R"(cairn_share_dead_lettered_total{group="workers"})") == 0);
   // The 4 come from one partition (of 5 records), none done yet.
   double acquired = 0;
   for (int p = 0; p < 2; ++p) {
     std::string labels = fmt::format(R"({{group="workers",topic="orders",partition="{}"}})", p);
-    double held_here = sample(text, "cairn_share_records_acquired" + labels);
+    double held_here = metric_sample(text, "cairn_share_records_acquired" + labels);
     if (held_here <= 0) continue;
     acquired += held_here;
-    CHECK(sample(text, "cairn_share_lag_offsets" + labels) == 5);
-    CHECK(sample(text, "cairn_share_records_awaiting_redelivery" + labels) == 0);
+    CHECK(metric_sample(text, "cairn_share_lag_offsets" + labels) == 5);
+    CHECK(metric_sample(text, "cairn_share_records_awaiting_redelivery" + labels) == 0);
   }
   CHECK(acquired == 4);
 
@@ -144,7 +120,7 @@ TEST_CASE("TheBrokerServesPrometheusMetricsOfItsTraffic", "[integration][metrics
 TEST_CASE("TheBrokerCountsItsOpenConnections", "[integration][metrics]") {
   int port = pick_free_port();
   SingleBroker cluster({"--metrics-listen", fmt::format("127.0.0.1:{}", port)});
-  auto connections = [&] { return sample(scrape(port), "cairn_connections_open"); };
+  auto connections = [&] { return metric_sample(scrape(port), "cairn_connections_open"); };
   auto eventually = [&](double count) {
     for (int i = 0; i < 100 && connections() != count; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return connections();
@@ -199,15 +175,15 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
       [&] {
         int32_t leader = cluster.wait_for_leaders("events")[0];
         text = scrape(metrics_port_of(cluster.broker(leader)));
-        return sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1 &&
-               sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1 &&
-               sample(text, "cairn_partition_leader{" + labels + "}") == leader;
+        return metric_sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1 &&
+               metric_sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1 &&
+               metric_sample(text, "cairn_partition_leader{" + labels + "}") == leader;
       },
       std::chrono::seconds(30));
   INFO(text);
   CHECK(leader_reports);
-  CHECK(sample(text, "cairn_partition_repairing{" + labels + "}") == 0);  // no damage here
-  CHECK(sample(text, "cairn_partition_damage_repairs_total{" + labels + "}") == 0);
+  CHECK(metric_sample(text, "cairn_partition_repairing{" + labels + "}") == 0);  // no damage here
+  CHECK(metric_sample(text, "cairn_partition_damage_repairs_total{" + labels + "}") == 0);
   // Each follower holds everything soon after the writes.
   bool caught_up = eventually(
       [&] {
@@ -216,7 +192,7 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
         for (int32_t follower = 1; follower <= 3; ++follower) {
           if (follower == leader) continue;
           auto series = fmt::format("cairn_partition_follower_lag_offsets{{{},follower=\"{}\"}}", labels, follower);
-          if (sample(text, series) != 0) return false;
+          if (metric_sample(text, series) != 0) return false;
         }
         return true;
       },
@@ -229,10 +205,10 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
   bool agreed = eventually(
       [&] {
         for (int32_t id = 1; id <= 3; ++id) broker_texts[id - 1] = scrape(metrics_port_of(cluster.broker(id)));
-        double controller = sample(broker_texts[0], "cairn_controller_leader");
+        double controller = metric_sample(broker_texts[0], "cairn_controller_leader");
         for (const auto& broker_text : broker_texts) {
-          if (controller < 1 || sample(broker_text, "cairn_controller_leader") != controller ||
-              sample(broker_text, "cairn_controller_metadata_applied_offset") <= 0) {
+          if (controller < 1 || metric_sample(broker_text, "cairn_controller_leader") != controller ||
+              metric_sample(broker_text, "cairn_controller_metadata_applied_offset") <= 0) {
             return false;
           }
         }
@@ -246,7 +222,7 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
   bool all_live = eventually(
       [&] {
         controller_text = scrape(metrics_port_of(cluster.broker(cluster.wait_for_controller())));
-        return sample(controller_text, "cairn_controller_live_brokers") == 3;
+        return metric_sample(controller_text, "cairn_controller_live_brokers") == 3;
       },
       std::chrono::seconds(30));
   INFO(controller_text);
