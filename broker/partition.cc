@@ -85,7 +85,7 @@ Result<ProducerStates*> Partition::producer_states_locked(std::optional<Term>* t
     // what every retry must be checked against.
     auto rebuilt = std::make_unique<ProducerStates>(tp_, kProducerIdExpirationMs);
     auto started = std::chrono::steady_clock::now();
-    CAIRN_RETURN_IF_ERROR(rebuilt->rebuild(*log_, storage::Clock::system().now_ms()));
+    CAIRN_RETURN_IF_ERROR(rebuilt->rebuild(*log_, storage::Clock::steady_wall().now_ms()));
     spdlog::info("{}: rebuilt the state of {} idempotent producer(s) from the log in {} ms", tp_,
                  rebuilt->producer_count(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
@@ -109,7 +109,8 @@ Result<storage::AppendResult> Partition::append_idempotent(
   std::optional<Term> term;
   auto producers = producer_states_locked(&term);
   if (!producers.ok()) return producers.status();
-  int64_t now = storage::Clock::system().now_ms();
+  // Producer state expires by time a step of the wall clock does not move.
+  int64_t now = storage::Clock::steady_wall().now_ms();
   if (now - producers_expired_ms_ > kProducerExpiryIntervalMs) {
     (*producers)->expire(now);
     producers_expired_ms_ = now;

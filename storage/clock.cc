@@ -30,7 +30,14 @@ int64_t boot_time_us() {
 
 }  // namespace
 
+int64_t SystemClock::now_ms() const { return system_wall_us() / 1'000; }
+
 Clock& Clock::system() {
+  static SystemClock clock;
+  return clock;
+}
+
+Clock& Clock::steady_wall() {
   static SteadyWallClock clock(system_wall_us, boot_time_us);
   return clock;
 }
@@ -45,7 +52,7 @@ SteadyWallClock::SteadyWallClock(Source wall_us, Source steady_us)
       now_us_(wall_us_()),
       steady_at_now_us_(steady_us_()) {}
 
-int64_t SteadyWallClock::advance_locked() const {
+SteadyWallClock::Reading SteadyWallClock::advance_locked() const {
   int64_t steady = steady_us_();
   int64_t elapsed = std::max<int64_t>(0, steady - steady_at_now_us_);
   steady_at_now_us_ = std::max(steady_at_now_us_, steady);
@@ -57,29 +64,36 @@ int64_t SteadyWallClock::advance_locked() const {
   int64_t slew = budget / kSlewDivisor;
   slew_carry_us_ = budget % kSlewDivisor;
   now_us_ += elapsed + std::clamp(ahead, -slew, slew);
-  ahead = wall - now_us_;
-  if (std::abs(ahead) >= kStepWarningUs && !stepped_) {
+  Reading reading{now_us_, wall - now_us_, Reading::Change::none};
+  if (std::abs(reading.wall_ahead_us) >= kStepWarningUs && !stepped_) {
     stepped_ = true;
-    spdlog::warn("the wall clock was stepped: it is {} ms {} the time this broker keeps, which follows it at "
-                 "1% (10 ms a second) so that retention, segment rolling and timestamps do not jump; a restart "
-                 "takes the wall clock at once",
-                 std::abs(ahead) / 1'000, ahead > 0 ? "ahead of" : "behind");
-  } else if (std::abs(ahead) < kStepWarningUs / 2 && stepped_) {
+    reading.change = Reading::Change::stepped;
+  } else if (std::abs(reading.wall_ahead_us) < kStepWarningUs / 2 && stepped_) {
     stepped_ = false;
-    spdlog::info("the time this broker keeps has met the wall clock again");
+    reading.change = Reading::Change::met;
   }
-  return ahead;
+  return reading;
 }
 
-int64_t SteadyWallClock::now_ms() const {
-  std::lock_guard lock(mutex_);
-  advance_locked();
-  return now_us_ / 1'000;
+SteadyWallClock::Reading SteadyWallClock::read() const {
+  Reading reading;
+  {
+    std::lock_guard lock(mutex_);
+    reading = advance_locked();
+  }
+  // Logged outside the mutex: a slow log must not hold up every reader.
+  if (reading.change == Reading::Change::stepped) {
+    spdlog::warn("the wall clock was stepped: it is {} ms {} the time retention follows, which meets it at 1% "
+                 "(10 ms a second) so that a step deletes nothing early; a restart takes the wall clock at once",
+                 std::abs(reading.wall_ahead_us) / 1'000, reading.wall_ahead_us > 0 ? "ahead of" : "behind");
+  } else if (reading.change == Reading::Change::met) {
+    spdlog::info("the time retention follows has met the wall clock again");
+  }
+  return reading;
 }
 
-int64_t SteadyWallClock::wall_ahead_ms() const {
-  std::lock_guard lock(mutex_);
-  return advance_locked() / 1'000;
-}
+int64_t SteadyWallClock::now_ms() const { return read().now_us / 1'000; }
+
+int64_t SteadyWallClock::wall_ahead_ms() const { return read().wall_ahead_us / 1'000; }
 
 }  // namespace cairn::storage

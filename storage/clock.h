@@ -14,18 +14,31 @@ class Clock {
   virtual ~Clock() = default;
   virtual int64_t now_ms() const = 0;
 
-  // The broker's clock: a SteadyWallClock over the system's clocks.
+  // The wall clock as it is, stepped with it: for time stamped on what
+  // leaves the broker (record and commit timestamps).
   static Clock& system();
+  // A SteadyWallClock over the system's clocks: for deciding by time what
+  // to delete (retention, tombstones, producer state) and when to roll or
+  // flush a segment, where a stepped wall clock must not count.
+  static Clock& steady_wall();
+};
+
+// The system's wall clock. Thread-safe.
+class SystemClock final : public Clock {
+ public:
+  int64_t now_ms() const override;
 };
 
 // Wall-clock time that never jumps while the process runs. It advances with
 // a steady clock and follows the wall clock at most 1% faster or slower, as
 // NTP slews: a wall clock stepped by an operator, by NTP or by a restored
-// VM moves it by 10 ms a second, never at once. Time-based retention, segment
-// rolling, offset expiry and broker-stamped timestamps read it, so a step
-// forward of the wall clock deletes nothing early (Kafka's retention follows
-// the stepped clock and does), and one backward stamps nothing out of order.
-// A process that starts takes the wall clock as it is then.
+// VM moves it by 10 ms a second, never at once. Retention reads it, so a
+// step forward of the wall clock deletes nothing early (Kafka's retention
+// follows the stepped clock and does); a correct step forward (the clock
+// was behind) makes retention late by what is left of the step, the safe
+// side. Nothing is stamped with it: a stamp must be the real time, as
+// other brokers' clocks judge it. A process that starts takes the wall
+// clock as it is then.
 //
 // Invariant: now_ms() never decreases, and over any interval it moves by the
 // steady time elapsed, give or take 1%. Thread-safe.
@@ -45,7 +58,13 @@ class SteadyWallClock final : public Clock {
   static constexpr int64_t kStepWarningUs = 1'000'000;
 
  private:
-  int64_t advance_locked() const;
+  struct Reading {
+    int64_t now_us = 0;
+    int64_t wall_ahead_us = 0;
+    enum class Change { none, stepped, met } change = Change::none;  // to log
+  };
+  Reading read() const;
+  Reading advance_locked() const;
 
   const Source wall_us_;
   const Source steady_us_;
@@ -57,7 +76,8 @@ class SteadyWallClock final : public Clock {
 };
 
 // For fault tests only (cairnd --test-clock-skew-file): the system wall
-// clock that Clock::system() follows reads this much ahead of the real one.
+// clock (Clock::system(), and what Clock::steady_wall() follows) reads this
+// much ahead of the real one.
 void set_wall_clock_skew_for_testing(int64_t skew_ms);
 
 // A clock that moves only when told. Thread-safe.

@@ -519,29 +519,42 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
     }
     cut = holding->position;
   }
-  for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
-    removed.push_back(it->second);
-    it = segments_.erase(it);
+  // From here memory and files change step by step: a step that fails
+  // leaves them apart, so the log stops (no append or truncation on a log
+  // whose end is not where its files end); recovery at the broker's next
+  // start finishes the cut from the files.
+  Status cut_off = [&]() -> Status {
+    for (auto it = segments_.upper_bound(keep->base_offset); it != segments_.end();) {
+      removed.push_back(it->second);
+      it = segments_.erase(it);
+    }
+    std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
+    CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
+    CAIRN_RETURN_IF_ERROR(keep->file->sync());
+    keep->size_bytes = cut;
+    keep->next_offset = offset;
+    keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
+    CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
+    CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
+    std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
+    std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
+    drop_epochs_from_locked(offset);
+    auto running = last_time_entry_below_locked(offset);
+    running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
+    keep->max_timestamp_ms = running_max_ts_;
+    log_end_ = offset;
+    flushed_ = std::min(flushed_, offset);
+    unflushed_bytes_ = 0;
+    ++truncations_;
+    return persist_index_locked(/*clean=*/false, /*sync=*/true);
+  }();
+  if (!cut_off.ok() && !failed_) {
+    failed_ = closed_ = true;
+    failed_status_ = error(ErrorCode::io_error, "partition {} stopped in a truncation at {}: {}", tp_, offset,
+                           cut_off.message());
+    spdlog::error("{}", failed_status_.message());
   }
-  std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
-  CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
-  CAIRN_RETURN_IF_ERROR(keep->file->sync());
-  keep->size_bytes = cut;
-  keep->next_offset = offset;
-  keep->bytes_since_index_entry = kIndexIntervalBytes;  // index the next batch
-  CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
-  CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
-  std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
-  std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
-  drop_epochs_from_locked(offset);
-  auto running = last_time_entry_below_locked(offset);
-  running_max_ts_ = running ? running->timestamp_ms : INT64_MIN;
-  keep->max_timestamp_ms = running_max_ts_;
-  log_end_ = offset;
-  flushed_ = std::min(flushed_, offset);
-  unflushed_bytes_ = 0;
-  ++truncations_;
-  return persist_index_locked(/*clean=*/false, /*sync=*/true);
+  return cut_off.ok() ? cut_off : failed_status_;
 }
 
 void PartitionLog::set_owner_guard(OwnerGuard guard) {

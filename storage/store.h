@@ -28,7 +28,7 @@ struct StoreOptions {
   // Files and time; tests substitute a FaultInjectionEnv and a ManualClock.
   // Must outlive the store.
   Env* env = &Env::posix();
-  Clock* clock = &Clock::system();
+  Clock* clock = &Clock::steady_wall();
   // How often retention, then compaction, run in the background, in ms; 0
   // disables the background pass (call run_retention() and
   // run_compaction()). Default 300000 (5 minutes).

@@ -36,6 +36,9 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
                          "Replicas caught up with the leader (reported by the leader only); fewer than "
                          "cairn_partition_replicas: under-replicated");
   auto term = gauge("cairn_partition_raft_term", "Raft term of this replica (replicated partitions)");
+  auto role = gauge("cairn_partition_raft_role",
+                    "1 for the role this replica has in its Raft group (replicated partitions): leader, follower, "
+                    "learner, pre_candidate, candidate, or stopped (a failed write stopped it until it runs again)");
   auto leader_changes = counter("cairn_partition_leader_changes_total",
                                 "Changes of the leader this replica knows: elections and transfers");
   auto repairing = gauge("cairn_partition_repairing",
@@ -65,6 +68,7 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
       }
       if (!replica) continue;
       add(term, tp, static_cast<double>(replica->term().value));
+      add(role, tp, 1.0, {{"role", std::string(replica->role())}});
       add(leader_changes, tp, static_cast<double>(replica->leader_changes()));
       add(repairing, tp, replica->repairing() ? 1.0 : 0.0);
       add(damage_repairs, tp, static_cast<double>(replica->damage_repairs()));
@@ -74,7 +78,7 @@ std::vector<prometheus::MetricFamily> PartitionCollector::Collect() const {
     }
   }
   return {log_start, high_watermark, log_end, size, segments, leader, replicas, caught_up,
-          term, leader_changes, repairing, damage_repairs, follower_lag};
+          term, role, leader_changes, repairing, damage_repairs, follower_lag};
 }
 
 }  // namespace cairn::broker

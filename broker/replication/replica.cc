@@ -136,6 +136,9 @@ void Replica::end_run_locked(Due& due, const Status& moved) {
   ready_leader_ = false;
   ready_term_ = -1;
   high_watermark_ = std::min(high_watermark_.load(), log_->log_end().value);
+  // The next run's failure is its own (a repair also starts a run anew).
+  failure_noted_ = false;
+  restart_at_ms_ = 0;
 }
 
 // A write that failed (a full disk: the log undid it) stops consensus
@@ -183,11 +186,10 @@ void Replica::restart_if_failed() {
     auto failed = std::move(consensus_);
     consensus_ = new_consensus();
     Status started = consensus_->start();
-    if (!started.ok() || consensus_->failed()) {
+    if (!started.ok()) {
       consensus_ = std::move(failed);
-      on_failure_locked(started.ok() ? consensus_->failure() : started);
+      on_failure_locked(started);
     } else {
-      failure_noted_ = false;
       repairing_ = consensus_->repairing();
       spdlog::info("{}: Raft runs again after a failed write, from its log (offsets [{}, {})) and saved term {}", tp_,
                    log_->log_start(), log_->log_end(), setup_.durable->hard_state().term.value);
@@ -231,6 +233,17 @@ Replica::~Replica() { stop(); }
 std::optional<int32_t> Replica::leader() const {
   int64_t id = leader_.load();
   return id < 0 ? std::nullopt : std::optional<int32_t>(static_cast<int32_t>(id));
+}
+
+std::string_view Replica::role() const {
+  std::lock_guard lock(*mutex_);
+  if (!consensus_ || consensus_->failed()) return "stopped";
+  const auto& voters = consensus_->membership().voters;
+  if (consensus_->role() == raft::Role::follower &&
+      std::find(voters.begin(), voters.end(), raft::NodeId(self_)) == voters.end()) {
+    return "learner";
+  }
+  return raft::role_name(consensus_->role());
 }
 
 std::optional<Term> Replica::leading_term() const {

@@ -79,6 +79,10 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::optional<int32_t> leader() const;
   // The Raft term this replica is in.
   Term term() const { return Term(term_.load()); }
+  // What this replica does in its group: leader, follower, learner (a
+  // follower without a vote), pre_candidate, candidate, or stopped (by a
+  // failed write, until it runs again; or closed).
+  std::string_view role() const;
   // How often the leader this replica knows changed (the first one known
   // counts): elections and leadership transfers, as seen from here.
   int64_t leader_changes() const { return leader_changes_.load(); }

@@ -23,11 +23,8 @@ LeadershipWatcher::Seen LeadershipWatcher::stop() {
   if (thread_.joinable()) {
     thread_.join();
     auto now = Clock::now();
-    for (size_t p = 0; p < partitions_.size(); ++p) {
-      PartitionSeen& partition = partitions_[p];
-      end_leaderless(partition, static_cast<int32_t>(p), now);
-      if (partition.first_term >= 0) seen_.elections += partition.last_term - partition.first_term;
-    }
+    for (size_t p = 0; p < partitions_.size(); ++p) end_leaderless(partitions_[p], static_cast<int32_t>(p), now);
+    seen_.elections = terms_begun_.load();
   }
   return seen_;
 }
@@ -49,6 +46,7 @@ void LeadershipWatcher::sample_once() {
   seen_.scrapes += static_cast<int64_t>(answers.size());
   if (answers.empty()) return;  // no broker answers: nothing known, not even that none leads
   auto now = Clock::now();
+  int64_t terms_begun = 0;
   for (size_t p = 0; p < partitions_.size(); ++p) {
     PartitionSeen& partition = partitions_[p];
     std::string labels = fmt::format(R"({{topic="{}",partition="{}"}})", topic_, p);
@@ -68,6 +66,7 @@ void LeadershipWatcher::sample_once() {
       if (partition.first_term < 0) partition.first_term = term;
       partition.last_term = std::max(partition.last_term, term);
     }
+    if (partition.first_term >= 0) terms_begun += partition.last_term - partition.first_term;
     if (leader < 0) {
       if (!partition.leaderless_since) partition.leaderless_since = now;
       continue;
@@ -76,6 +75,7 @@ void LeadershipWatcher::sample_once() {
     if (partition.leader >= 0 && partition.leader != leader) ++seen_.leader_changes;
     partition.leader = leader;
   }
+  terms_begun_ = terms_begun;
 }
 
 void LeadershipWatcher::end_leaderless(PartitionSeen& partition, int32_t number, Clock::time_point now) {

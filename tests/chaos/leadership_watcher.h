@@ -35,6 +35,8 @@ class LeadershipWatcher {
 
   // Stops sampling; what was seen.
   Seen stop();
+  // Raft terms begun so far (elections), over all partitions. Any thread.
+  int64_t terms_begun() const { return terms_begun_.load(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -53,6 +55,7 @@ class LeadershipWatcher {
   const std::map<int32_t, int> ports_;
   std::vector<PartitionSeen> partitions_;  // by partition; the sampling thread's
   Seen seen_;                              // the sampling thread's until stopped
+  std::atomic<int64_t> terms_begun_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

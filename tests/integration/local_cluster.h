@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fmt/ranges.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -129,6 +130,9 @@ struct LocalCluster {
           return true;
         },
         timeout);
+    // Which partition lacked a running leader, and what the brokers did meanwhile.
+    INFO(fmt::format("leaders of {} by partition (-1: none known): {}\n{}", topic, fmt::join(leaders, ","),
+                     log_tails(30)));
     REQUIRE(elected);
     return leaders;
   }

@@ -138,7 +138,7 @@ TEST_CASE("TheBrokerCountsItsOpenConnections", "[integration][metrics]") {
       channels.push_back(grpc::CreateCustomChannel(cluster.broker.address(), grpc::InsecureChannelCredentials(), args));
       REQUIRE(channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5)));
     }
-    CHECK(connections() == 4);
+    CHECK(eventually(4) == 4);
   }
   // Closed by the clients: the broker counts them out.
   CHECK(eventually(0) == 0);
@@ -177,7 +177,8 @@ TEST_CASE("AClusterBrokerReportsRaftAndControllerState", "[integration][metrics]
         text = scrape(metrics_port_of(cluster.broker(leader)));
         return metric_sample(text, "cairn_partition_raft_term{" + labels + "}") >= 1 &&
                metric_sample(text, "cairn_partition_leader_changes_total{" + labels + "}") >= 1 &&
-               metric_sample(text, "cairn_partition_leader{" + labels + "}") == leader;
+               metric_sample(text, "cairn_partition_leader{" + labels + "}") == leader &&
+               metric_sample(text, "cairn_partition_raft_role{" + labels + ",role=\"leader\"}") == 1;
       },
       std::chrono::seconds(30));
   INFO(text);
