@@ -24,6 +24,17 @@ Result<Offset> scan_records(const Partition& partition, Offset from,
         if (!on_record(record)) return record.offset;
       }
     }
+    if (read->bytes.empty() && read->next_offset <= next) {
+      // Nothing readable below the high watermark: this replica's log ends
+      // before it for now (a sync or truncation that failed stopped it at
+      // its flushed end, or a repair cut it). Read again, it answers the
+      // same: say so rather than spin (a spinning replay held the group
+      // coordinator's mutex, and with it every thread that serves gRPC).
+      return error(ErrorCode::not_leader,
+                   "{}: this replica cannot serve offset {} below its high watermark {} now (its log ends at {}); "
+                   "retry, or ask the leader",
+                   partition.tp(), next, partition.high_watermark(), partition.log_end());
+    }
     next = std::max(next, read->next_offset);
   }
   return next;

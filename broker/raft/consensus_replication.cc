@@ -241,7 +241,10 @@ void Consensus::replicate_to(NodeId to, Progress& progress) {
 }
 
 void Consensus::replicate_to_all() {
-  for (auto& [id, progress] : progress_) replicate_to(id, progress);
+  for (auto it = progress_.begin(); it != progress_.end(); ++it) {
+    replicate_to(it->first, it->second);
+    if (failed()) return;  // a failed log read: fail() cleared progress_, and `it` with it
+  }
 }
 
 // Every heartbeat interval: retries probes, and restarts from the last
@@ -259,6 +262,7 @@ void Consensus::broadcast_heartbeat() {
     bool has_room = std::ssize(progress.inflight) < options_.max_inflight_appends;
     bool has_entries = progress.next_index <= log_.last_index();
     send_append(id, progress, !(has_room && has_entries));
+    if (failed()) return;  // as in replicate_to_all
   }
 }
 

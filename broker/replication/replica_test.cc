@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+
 #include <atomic>
 #include <thread>
 
@@ -347,6 +348,28 @@ TEST_CASE("Replica.AReplicaWhoseDiskFilledRunsAgainOnceThereIsRoomWithoutARestar
       [&] { return cluster.partition(full).high_watermark() >= committed; }, 20s));
   CHECK(&cluster.partition(full) == before);
   CHECK(cluster.committed_values(full) == cluster.committed_values(leader));
+}
+
+TEST_CASE("Replica.ALeaderWhoseSyncFailsStopsWithoutCrashingAndTheOthersGoOn", "[replica]") {
+  ReplicatedCluster cluster(3);
+  int leader = cluster.leader();
+  Outcome outcome;
+  REQUIRE(cluster.produce(leader, 0, outcome).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return outcome.count() == 1; }));
+  // The leader's next sync fails while it replicates: its log stops, and
+  // reading entries past its flushed end for the followers fails. (Consensus
+  // used to clear its followers' progress while iterating over it: a crash.)
+  cluster.node(leader).store.env.fail_next_syncs(1);
+  for (int i = 1; i < 5; ++i) (void)cluster.produce(leader, i, outcome);
+  REQUIRE(ReplicatedCluster::eventually([&] { return cluster.partition(leader).replica()->role() == "stopped"; }));
+  // A log stopped by a failed sync is not restarted in place; the others elect and go on.
+  int next = cluster.leader(leader);
+  Outcome more;
+  REQUIRE(cluster.produce(next, 100, more).ok());
+  REQUIRE(ReplicatedCluster::eventually([&] { return more.count() == 1; }));
+  CHECK(more.statuses[0].ok());
+  std::this_thread::sleep_for(1500ms);  // past the first restart backoff
+  CHECK(cluster.partition(leader).replica()->role() == "stopped");
 }
 
 TEST_CASE("Replica.ARestartedReplicaServesWhatItKnewCommittedWithoutALeaderOrReadingItsLogAgain", "[replica]") {
