@@ -14,12 +14,6 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context) {
   return reactor;
 }
 
-Status not_in_a_cluster() {
-  return error(ErrorCode::unsupported,
-               "share groups (queues) run on a broker started alone in this version; a cluster does not "
-               "serve them yet (docs/queues.md)");
-}
-
 std::optional<AckType> ack_type(v1::AckType type) {
   switch (type) {
     case v1::ACCEPT: return AckType::accept;
@@ -36,20 +30,16 @@ std::optional<AckType> ack_type(v1::AckType type) {
 grpc::ServerUnaryReactor* QueuesService::ShareFetch(grpc::CallbackServerContext* context,
                                                     const v1::ShareFetchRequest* request,
                                                     v1::ShareFetchResponse* response) {
-  if (!coordinator_) {
-    to_proto(not_in_a_cluster(), response->mutable_error());
-    return finish(context);
-  }
   ShareFetchInput input;
   input.group = request->group();
   input.member_id = request->member_id();
   input.topic = request->topic();
   input.max_records = static_cast<size_t>(request->max_records() > 0 ? request->max_records() : kDefaultMaxRecords);
   input.max_wait_ms = request->max_wait_ms();
-  const auto& limits = coordinator_->options().limits;
+  const auto& limits = coordinator_.options().limits;
   response->set_record_lock_ms(static_cast<int32_t>(limits.record_lock_ms));
   auto* reactor = context->DefaultReactor();
-  coordinator_->fetch(std::move(input), [reactor, response](Result<ShareFetchOutput> out) {
+  coordinator_.fetch(std::move(input), [reactor, response](Result<ShareFetchOutput> out) {
     if (!out.ok()) {
       to_proto(out.status(), response->mutable_error());
     } else {
@@ -70,10 +60,6 @@ grpc::ServerUnaryReactor* QueuesService::ShareFetch(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* QueuesService::ShareAcknowledge(grpc::CallbackServerContext* context,
                                                           const v1::ShareAcknowledgeRequest* request,
                                                           v1::ShareAcknowledgeResponse* response) {
-  if (!coordinator_) {
-    to_proto(not_in_a_cluster(), response->mutable_error());
-    return finish(context);
-  }
   std::vector<ShareAcknowledgement> acks;
   for (const auto& a : request->acknowledgements()) {
     auto type = ack_type(a.type());
@@ -87,7 +73,7 @@ grpc::ServerUnaryReactor* QueuesService::ShareAcknowledge(grpc::CallbackServerCo
     acks.push_back({a.partition(), Offset(a.first_offset()), Offset(a.last_offset()), *type, a.reason()});
   }
   auto* reactor = context->DefaultReactor();
-  coordinator_->acknowledge(
+  coordinator_.acknowledge(
       request->group(), request->member_id(), request->topic(), acks, request->leave(),
       [reactor, request, response](Result<std::vector<Status>> out) {
         if (!out.ok()) {
@@ -110,11 +96,7 @@ grpc::ServerUnaryReactor* QueuesService::ShareAcknowledge(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* QueuesService::DescribeShareGroup(grpc::CallbackServerContext* context,
                                                             const v1::DescribeShareGroupRequest* request,
                                                             v1::DescribeShareGroupResponse* response) {
-  if (!coordinator_) {
-    to_proto(not_in_a_cluster(), response->mutable_error());
-    return finish(context);
-  }
-  auto described = coordinator_->describe(request->group());
+  auto described = coordinator_.describe(request->group());
   if (!described.ok()) {
     to_proto(described.status(), response->mutable_error());
     return finish(context);
@@ -147,19 +129,13 @@ grpc::ServerUnaryReactor* QueuesService::DescribeShareGroup(grpc::CallbackServer
 grpc::ServerUnaryReactor* QueuesService::ListShareGroups(grpc::CallbackServerContext* context,
                                                          const v1::ListShareGroupsRequest*,
                                                          v1::ListShareGroupsResponse* response) {
-  if (coordinator_) {
-    for (const auto& group : coordinator_->groups()) response->add_groups(group);
-  }
+  for (const auto& group : coordinator_.groups()) response->add_groups(group);
   return finish(context);
 }
 
 grpc::ServerUnaryReactor* QueuesService::ResetShareGroup(grpc::CallbackServerContext* context,
                                                          const v1::ResetShareGroupRequest* request,
                                                          v1::ResetShareGroupResponse* response) {
-  if (!coordinator_) {
-    to_proto(not_in_a_cluster(), response->mutable_error());
-    return finish(context);
-  }
   ShareStart start;
   switch (request->spec_case()) {
     case v1::ResetShareGroupRequest::kLatest: start.kind = ShareStart::Kind::latest; break;
@@ -170,7 +146,7 @@ grpc::ServerUnaryReactor* QueuesService::ResetShareGroup(grpc::CallbackServerCon
     default: break;  // earliest
   }
   auto* reactor = context->DefaultReactor();
-  coordinator_->reset(request->group(), request->topic(), start, [reactor, response](Status s) {
+  coordinator_.reset(request->group(), request->topic(), start, [reactor, response](Status s) {
     to_proto(s, response->mutable_error());
     reactor->Finish(grpc::Status::OK);
   });
@@ -180,12 +156,8 @@ grpc::ServerUnaryReactor* QueuesService::ResetShareGroup(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* QueuesService::DeleteShareGroup(grpc::CallbackServerContext* context,
                                                           const v1::DeleteShareGroupRequest* request,
                                                           v1::DeleteShareGroupResponse* response) {
-  if (!coordinator_) {
-    to_proto(not_in_a_cluster(), response->mutable_error());
-    return finish(context);
-  }
   auto* reactor = context->DefaultReactor();
-  coordinator_->remove(request->group(), [reactor, response](Status s) {
+  coordinator_.remove(request->group(), [reactor, response](Status s) {
     to_proto(s, response->mutable_error());
     reactor->Finish(grpc::Status::OK);
   });

@@ -5,11 +5,11 @@
 
 namespace cairn::broker {
 
-// Share groups (queues) over gRPC. `coordinator` is null in a cluster,
-// where share groups are not available yet: every call says so.
+// Share groups (queues) over gRPC. In a cluster each broker answers for the
+// share groups it coordinates (not_leader for the others) and lists those.
 class QueuesService final : public v1::Queues::CallbackService {
  public:
-  explicit QueuesService(ShareCoordinator* coordinator) : coordinator_(coordinator) {}
+  explicit QueuesService(ShareCoordinator& coordinator) : coordinator_(coordinator) {}
 
   grpc::ServerUnaryReactor* ShareFetch(grpc::CallbackServerContext* context, const v1::ShareFetchRequest* request,
                                        v1::ShareFetchResponse* response) override;
@@ -30,7 +30,7 @@ class QueuesService final : public v1::Queues::CallbackService {
                                              v1::DeleteShareGroupResponse* response) override;
 
  private:
-  ShareCoordinator* coordinator_;
+  ShareCoordinator& coordinator_;
 };
 
 }  // namespace cairn::broker

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "broker/cluster/node_identity.h"
+#include "broker/share/dead_letter_sink.h"
 #include "broker/metrics/connection_collector.h"
 #include "broker/metrics/controller_collector.h"
 #include "broker/metrics/group_collector.h"
@@ -22,8 +23,21 @@
 
 namespace cairn::broker {
 
+namespace {
+
 // How long in-flight requests get to finish at shutdown.
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
+
+// The host of `listen` ("host:port") that this machine can connect to: a
+// wildcard address is reached through loopback.
+std::string connectable_host(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0") return "127.0.0.1";
+  if (host == "[::]") return "[::1]";
+  return host;
+}
+
+}  // namespace
 
 Server::Server(BrokerConfig config, std::optional<ControllerVoters> voters)
     : config_(std::move(config)), voters_(std::move(voters)), work_(io_.get_executor()) {}
@@ -114,23 +128,34 @@ Status Server::open_components() {
   auto groups = GroupCoordinator::open(*topics_, io_, group_options);
   if (!groups.ok()) return groups.status();
   groups_ = std::move(*groups);
-  if (!voters_) {
-    ShareCoordinatorOptions share_options;
-    share_options.limits.record_lock_ms = c.share_record_lock_ms;
-    share_options.limits.max_record_locks = c.share_max_record_locks;
-    share_options.limits.max_delivery_attempts = c.share_max_delivery_attempts;
-    share_options.max_fetch_wait_ms = c.max_fetch_wait_ms;
-    auto shares = ShareCoordinator::open(*topics_, io_, share_options);
-    if (!shares.ok()) return shares.status();
-    shares_ = std::move(*shares);
-  }
+  ShareCoordinatorOptions share_options;
+  share_options.limits.record_lock_ms = c.share_record_lock_ms;
+  share_options.limits.max_record_locks = c.share_max_record_locks;
+  share_options.limits.max_delivery_attempts = c.share_max_delivery_attempts;
+  share_options.max_fetch_wait_ms = c.max_fetch_wait_ms;
+  share_options.replicated = voters_.has_value();
+  share_options.state_topic_retention_ms = c.offsets_topic_retention_ms;
+  // Dead letters go through the cluster like a client's records: to every
+  // voter, or to this broker once it listens.
+  auto dead_letters = std::make_unique<DeadLetterSink>([this] {
+    std::vector<std::string> brokers;
+    if (voters_) {
+      for (const auto& broker : voters_->brokers) brokers.push_back(broker.address);
+    } else {
+      brokers.push_back(fmt::format("{}:{}", connectable_host(config_.listen), port_));
+    }
+    return brokers;
+  });
+  auto shares = ShareCoordinator::open(*topics_, io_, share_options, std::move(dead_letters));
+  if (!shares.ok()) return shares.status();
+  shares_ = std::move(*shares);
   // A deleted topic takes the groups' offsets with it (a recreated topic of
   // the same name starts afresh instead of at a stale offset), and its
   // metric series.
   topics_->set_removal_listener([groups = groups_.get(), shares = shares_.get(),
                                   metrics = metrics_.get()](const std::string& topic) {
     groups->forget_topic(topic);
-    if (shares) shares->forget_topic(topic);
+    shares->forget_topic(topic);
     metrics->forget_topic(topic);
   });
 
@@ -143,17 +168,22 @@ Status Server::open_components() {
     options.voters = *voters_;
     options.default_partitions = c.default_partitions;
     options.snapshot_records = c.metadata_snapshot_records;
-    // Replicated partitions cannot be compacted yet: the offsets are kept
-    // by time, and the coordinator rewrites live ones within a quarter of
-    // it (GroupCoordinator); segments roll as often, so retention can drop them.
-    v1::TopicSpec offsets;
-    offsets.set_name(kOffsetsTopic);
-    offsets.set_partitions(group_options.offsets_partitions);
-    offsets.mutable_configs()->insert({"cleanup.policy", "delete"});
-    offsets.mutable_configs()->insert({"retention.ms", std::to_string(c.offsets_topic_retention_ms)});
-    offsets.mutable_configs()->insert({"segment.ms", std::to_string(c.offsets_topic_retention_ms / 4)});
-    offsets.mutable_configs()->insert({"segment.bytes", "104857600"});
-    options.internal_topics.push_back(offsets);
+    // Replicated partitions cannot be compacted yet: the groups' offsets
+    // and share state are kept by time, and their coordinators write live
+    // ones again within a quarter of it (GroupCoordinator, ShareCoordinator);
+    // segments roll as often, so retention can drop them.
+    auto state_topic = [&](const char* name, int32_t partitions) {
+      v1::TopicSpec spec;
+      spec.set_name(name);
+      spec.set_partitions(partitions);
+      spec.mutable_configs()->insert({"cleanup.policy", "delete"});
+      spec.mutable_configs()->insert({"retention.ms", std::to_string(c.offsets_topic_retention_ms)});
+      spec.mutable_configs()->insert({"segment.ms", std::to_string(c.offsets_topic_retention_ms / 4)});
+      spec.mutable_configs()->insert({"segment.bytes", "104857600"});
+      return spec;
+    };
+    options.internal_topics.push_back(state_topic(kOffsetsTopic, group_options.offsets_partitions));
+    options.internal_topics.push_back(state_topic(kShareStateTopic, share_options.state_partitions));
     auto controller = Controller::start(options, *store_, *cluster_replicas_, *topics_);
     if (!controller.ok()) return controller.status();
     controller_ = std::move(*controller);
@@ -170,7 +200,7 @@ Status Server::open_components() {
         std::make_shared<GroupCollector>(*groups_, *topics_), std::make_shared<ScrubCollector>(*store_),
         std::make_shared<ConnectionCollector>()};
     if (controller_) collected.push_back(std::make_shared<ControllerCollector>(*controller_));
-    if (shares_) collected.push_back(std::make_shared<ShareCollector>(*shares_));
+    collected.push_back(std::make_shared<ShareCollector>(*shares_));
     auto metrics = MetricsServer::start(config_.metrics_listen, std::move(collected));
     if (!metrics.ok()) return metrics.status();
     metrics_server_ = std::move(*metrics);
@@ -242,7 +272,7 @@ Status Server::start_grpc(const ListenAddress& address) {
     groups_service_ = std::make_unique<GroupsService>(*groups_, *topics_);
     builder.RegisterService(groups_service_.get());
   }
-  queues_service_ = std::make_unique<QueuesService>(shares_.get());
+  queues_service_ = std::make_unique<QueuesService>(*shares_);
   builder.RegisterService(queues_service_.get());
   if (replica_manager_) {
     builder.RegisterService(&replica_manager_->service());

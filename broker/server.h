@@ -83,7 +83,7 @@ class Server {
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<GroupsService> groups_service_;
-  std::unique_ptr<ShareCoordinator> shares_;  // on a broker alone
+  std::unique_ptr<ShareCoordinator> shares_;
   std::unique_ptr<QueuesService> queues_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsServer> metrics_server_;  // --metrics-listen only; reads topics_

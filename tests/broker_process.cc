@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -19,7 +20,12 @@
 
 namespace cairn::testing {
 
-std::string bin_path(const std::string& program) { return std::string(CAIRN_BIN_DIR) + "/" + program; }
+// CAIRN_BIN_DIR in the environment runs another build's programs: a long soak runs
+// a frozen copy while the tree is rebuilt.
+std::string bin_path(const std::string& program) {
+  const char* dir = std::getenv("CAIRN_BIN_DIR");
+  return std::string(dir != nullptr ? dir : CAIRN_BIN_DIR) + "/" + program;
+}
 
 BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra_args, int port)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)),

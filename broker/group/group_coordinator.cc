@@ -77,41 +77,19 @@ Status GroupCoordinator::coordinate_locked(const std::string& group) {
 }
 
 Status GroupCoordinator::coordinate_partition_locked(int32_t number) {
-  TopicPartition tp{kOffsetsTopic, number};
-  auto partition = topics_.partition(tp);
-  Term term = partition && partition->replica() ? partition->replica()->ready_term() : Term(-1);
-  auto loaded = loaded_.find(number);
-  if (term < Term(0)) {
-    if (loaded != loaded_.end()) unload_locked(number);
-    if (!topics_.topic(kOffsetsTopic)) {
-      return error(ErrorCode::not_leader,
-                   "consumer groups are not ready yet: the controller is creating {}; retry shortly",
-                   kOffsetsTopic);
-    }
-    return error(ErrorCode::not_leader,
-                 "this broker does not coordinate the groups kept in {}: it does not lead that "
-                 "partition (its leader, named by metadata, does)",
-                 tp);
-  }
-  if (loaded != loaded_.end() && loaded->second == term) return {};
-  // A new term: another leader may have taken commits meanwhile.
-  unload_locked(number);
-  size_t applied = 0;
-  CAIRN_RETURN_IF_ERROR(replay_partition_locked(*partition, &applied));
-  std::erase_if(groups_, [&](const auto& entry) {
-    return entry.second.offsets().empty() && entry.second.members().empty();
-  });
-  loaded_[number] = term;
-  spdlog::info("group coordinator: coordinating the groups of {} from term {} ({} record(s) replayed)",
-               tp, term.value, applied);
-  return {};
-}
-
-void GroupCoordinator::unload_locked(int32_t number) {
-  loaded_.erase(number);
-  std::erase_if(groups_, [&](const auto& entry) {
+  auto groups_of_partition = [this, number](const auto& entry) {
     return offsets_partition_of(entry.first, options_.offsets_partitions) == number;
-  });
+  };
+  return coordinated_.coordinate(
+      topics_, number, [&] { std::erase_if(groups_, groups_of_partition); },
+      [&](const Partition& partition) -> Result<size_t> {
+        size_t applied = 0;
+        CAIRN_RETURN_IF_ERROR(replay_partition_locked(partition, &applied));
+        std::erase_if(groups_, [&](const auto& entry) {
+          return groups_of_partition(entry) && entry.second.offsets().empty() && entry.second.members().empty();
+        });
+        return applied;
+      });
 }
 
 std::map<std::string, int32_t> GroupCoordinator::user_topics() const {
@@ -165,7 +143,7 @@ void GroupCoordinator::commit(const std::string& group, const std::string& membe
     appended = records.ok() ? append_locked(group, *records) : Result<Appended>(records.status());
     if (appended.ok()) {
       for (const auto& r : *records) pending_commits_.insert({group, r.tp});
-      if (options_.replicated) term = loaded_.at(offsets_partition_of(group, options_.offsets_partitions));
+      if (options_.replicated) term = coordinated_.term(offsets_partition_of(group, options_.offsets_partitions));
     }
   }
   if (!appended.ok()) {
@@ -214,8 +192,7 @@ void GroupCoordinator::apply_commit(const std::string& group, const std::vector<
     // Reloaded (or dropped) since it was appended: the replay of a later
     // term holds the commit if it survived, and a later commit may follow
     // it there; this broker may not even coordinate the group any more.
-    auto loaded = loaded_.find(offsets_partition_of(group, options_.offsets_partitions));
-    if (loaded == loaded_.end() || loaded->second != *term) return;
+    if (coordinated_.term(offsets_partition_of(group, options_.offsets_partitions)) != *term) return;
   }
   auto& g = groups_.try_emplace(group, group).first->second;
   for (size_t i = 0; i < records.size(); ++i) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/coordinated_partitions.h"
 #include "broker/group/group.h"
 #include "broker/group/offset_records.h"
 #include "broker/topic_manager.h"
@@ -105,7 +106,6 @@ class GroupCoordinator {
   // (re)loading its offsets partition's groups for the current term.
   Status coordinate_locked(const std::string& group);
   Status coordinate_partition_locked(int32_t partition);
-  void unload_locked(int32_t partition);
   Status replay_partition_locked(const Partition& partition, size_t* applied);
   void schedule_sweep();
   void sweep();
@@ -159,7 +159,7 @@ class GroupCoordinator {
   std::multiset<std::pair<std::string, TopicPartition>> pending_commits_;
   // In a cluster: the offsets partitions whose groups are loaded, with the
   // term they were loaded in.
-  std::map<int32_t, Term> loaded_;
+  CoordinatedPartitions coordinated_{kOffsetsTopic, "consumer groups"};
   bool stopped_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include "broker/read_waiters.h"
 #include "broker/share/share_state_records.h"
 #include "cairn/dead_letter.h"
+#include "proto/assert.h"
 #include "proto/byte_io.h"
 #include "proto/group_placement.h"
 #include "proto/record_batch.h"
@@ -57,8 +58,11 @@ class ShareCoordinator::PendingFetch final : public ReadWaiter,
   bool finished = false;
 };
 
-ShareCoordinator::ShareCoordinator(TopicManager& topics, asio::io_context& io, ShareCoordinatorOptions options)
-    : topics_(topics), io_(io), options_(options), sweep_timer_(io) {}
+ShareCoordinator::ShareCoordinator(TopicManager& topics, asio::io_context& io, ShareCoordinatorOptions options,
+                                   std::unique_ptr<DeadLetterSink> dead_letters)
+    : topics_(topics), io_(io), options_(options), dead_letters_(std::move(dead_letters)), sweep_timer_(io) {
+  CAIRN_ASSERT(dead_letters_);
+}
 
 ShareCoordinator::~ShareCoordinator() { stop(); }
 
@@ -76,8 +80,14 @@ std::string ShareCoordinator::dead_letter_topic_of(const Topic& topic) const {
 }
 
 Result<std::unique_ptr<ShareCoordinator>> ShareCoordinator::open(TopicManager& topics, asio::io_context& io,
-                                                                 ShareCoordinatorOptions options) {
-  std::unique_ptr<ShareCoordinator> coordinator(new ShareCoordinator(topics, io, options));
+                                                                 ShareCoordinatorOptions options,
+                                                                 std::unique_ptr<DeadLetterSink> dead_letters) {
+  std::unique_ptr<ShareCoordinator> coordinator(new ShareCoordinator(topics, io, options, std::move(dead_letters)));
+  if (options.replicated) {
+    // Groups load as this broker comes to lead their state partitions.
+    coordinator->schedule_sweep();
+    return coordinator;
+  }
   CAIRN_RETURN_IF_ERROR(topics.ensure_state_topic(kShareStateTopic, options.state_partitions));
   CAIRN_RETURN_IF_ERROR(coordinator->replay());
   coordinator->schedule_sweep();
@@ -90,23 +100,7 @@ Status ShareCoordinator::replay() {
   size_t applied = 0;
   std::lock_guard lock(mutex_);
   for (const auto& partition : topic->partitions) {
-    CAIRN_RETURN_IF_ERROR(read_records(*partition, partition->log_start(), [&](const Record& record) {
-                            auto parsed = parse_share_state_record(record);
-                            if (!parsed) return;
-                            auto& partitions = groups_[parsed->group].partitions;
-                            partitions.erase(parsed->tp);
-                            ++applied;
-                            if (!parsed->state) return;
-                            auto state = SharePartition::decode(*parsed->state);
-                            if (!state.ok()) {
-                              // One bad record must not stop the broker: that
-                              // share partition starts over at the earliest offset.
-                              spdlog::error("share group {} on {}: {}; its deliveries start over",
-                                            parsed->group, parsed->tp, state.status().to_string());
-                              return;
-                            }
-                            partitions.emplace(parsed->tp, std::move(*state));
-                          }).status());
+    CAIRN_RETURN_IF_ERROR(replay_partition_locked(*partition, &applied));
   }
   // State of topics deleted while the broker was down is forgotten.
   for (auto& [name, group] : groups_) {
@@ -115,6 +109,48 @@ Status ShareCoordinator::replay() {
   std::erase_if(groups_, [](const auto& entry) { return entry.second.partitions.empty(); });
   spdlog::info("share coordinator: {} share group(s) ({} state record(s) replayed)", groups_.size(), applied);
   return {};
+}
+
+Status ShareCoordinator::replay_partition_locked(const Partition& partition, size_t* applied) {
+  return read_records(partition, partition.log_start(), [&](const Record& record) {
+           auto parsed = parse_share_state_record(record);
+           if (!parsed) return;
+           ShareGroup& group = groups_[parsed->group];
+           group.partitions.erase(parsed->tp);
+           group.written_ms[parsed->tp] = record.timestamp_ms;
+           ++*applied;
+           if (!parsed->state) return;
+           auto state = SharePartition::decode(*parsed->state);
+           if (!state.ok()) {
+             // One bad record must not stop the broker: that share
+             // partition starts over at the earliest offset.
+             spdlog::error("share group {} on {}: {}; its deliveries start over", parsed->group, parsed->tp,
+                           state.status().to_string());
+             return;
+           }
+           group.partitions.emplace(parsed->tp, std::move(*state));
+         }).status();
+}
+
+Status ShareCoordinator::coordinate_locked(const std::string& group) {
+  if (!options_.replicated) return {};
+  return coordinate_partition_locked(offsets_partition_of(group, options_.state_partitions));
+}
+
+Status ShareCoordinator::coordinate_partition_locked(int32_t number) {
+  auto groups_of_partition = [this, number](const auto& entry) {
+    return offsets_partition_of(entry.first, options_.state_partitions) == number;
+  };
+  return coordinated_.coordinate(
+      topics_, number, [&] { std::erase_if(groups_, groups_of_partition); },
+      [&](const Partition& partition) -> Result<size_t> {
+        size_t applied = 0;
+        CAIRN_RETURN_IF_ERROR(replay_partition_locked(partition, &applied));
+        std::erase_if(groups_, [&](const auto& entry) {
+          return groups_of_partition(entry) && entry.second.partitions.empty();
+        });
+        return applied;
+      });
 }
 
 void ShareCoordinator::fetch(ShareFetchInput input, FetchDone done) {
@@ -229,6 +265,7 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
   }
   auto topic = topics_.topic(input.topic);
   if (!topic) return error(ErrorCode::unknown_topic_or_partition, "topic {} does not exist", input.topic);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(input.group));
   ShareGroup& group = groups_[input.group];
   group.members[input.member_id] = Member{input.topic, now.steady_ms};
   Acquisition out;
@@ -240,8 +277,13 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
   for (size_t i = 0; i < count && out.output.records.size() < input.max_records; ++i) {
     auto p = static_cast<int32_t>((first + i) % count);
     const auto& partition = topic->partitions[static_cast<size_t>(p)];
-    if (!partition) continue;
     TopicPartition tp{input.topic, p};
+    if (!partition) {
+      return error(ErrorCode::unsupported,
+                   "share group {}: its coordinator reads {} from its own replica, and this broker has none; "
+                   "give topic {} a replica on every broker (replication factor = broker count) to share it",
+                   input.group, tp, input.topic);
+    }
     SharePartition& share = share_partition_locked(group, tp, *partition);
     Offset before_start = share.start(), before_end = share.end();
     share.drop_below(partition->log_start());
@@ -332,6 +374,9 @@ Result<ShareCoordinator::Appended> ShareCoordinator::persist_locked(const std::s
   if (!batch.ok()) return batch.status();
   auto appended = partition->append(as_bytes(*batch));
   if (!appended.ok()) return appended.status();
+  if (found != groups_.end()) {
+    for (const auto& tp : changed) found->second.written_ms[tp] = now;
+  }
   return Appended{std::move(partition), *appended};
 }
 
@@ -344,6 +389,11 @@ void ShareCoordinator::acknowledge(const std::string& group, const std::string& 
     std::lock_guard lock(mutex_);
     if (stopped_) {
       done(error(ErrorCode::shutting_down, "the broker is shutting down; retry on another"));
+      return;
+    }
+    Status coordinated = coordinate_locked(group);
+    if (!coordinated.ok()) {
+      done(coordinated);
       return;
     }
     auto found = groups_.find(group);
@@ -404,6 +454,7 @@ void ShareCoordinator::acknowledge(const std::string& group, const std::string& 
 
 Result<ShareGroupDescription> ShareCoordinator::describe(const std::string& group) {
   std::lock_guard lock(mutex_);
+  CAIRN_RETURN_IF_ERROR(coordinate_locked(group));
   auto found = groups_.find(group);
   if (found == groups_.end()) return error(ErrorCode::group_not_found, "share group {} does not exist", group);
   const ShareGroup& g = found->second;
@@ -432,6 +483,10 @@ Result<ShareGroupDescription> ShareCoordinator::describe(const std::string& grou
 
 std::vector<std::string> ShareCoordinator::groups() {
   std::lock_guard lock(mutex_);
+  if (options_.replicated) {
+    // The groups of every state partition this broker leads, and no other.
+    for (int32_t p = 0; p < options_.state_partitions; ++p) (void)coordinate_partition_locked(p);
+  }
   std::vector<std::string> out;
   for (const auto& [name, group] : groups_) out.push_back(name);
   return out;
@@ -447,6 +502,11 @@ void ShareCoordinator::reset(const std::string& group, const std::string& topic_
   Result<Appended> appended = error(ErrorCode::unknown, "not run");
   {
     std::lock_guard lock(mutex_);
+    Status coordinated = coordinate_locked(group);
+    if (!coordinated.ok()) {
+      done(coordinated);
+      return;
+    }
     ShareGroup& g = groups_[group];
     for (const auto& [tp, share] : g.partitions) {
       if (tp.topic == topic_name && share.any_acquired()) {
@@ -490,6 +550,11 @@ void ShareCoordinator::remove(const std::string& group, std::function<void(Statu
     std::lock_guard lock(mutex_);
     if (stopped_) {
       done(error(ErrorCode::shutting_down, "the broker is shutting down; retry on another"));
+      return;
+    }
+    Status coordinated = coordinate_locked(group);
+    if (!coordinated.ok()) {
+      done(coordinated);
       return;
     }
     auto found = groups_.find(group);
@@ -571,6 +636,12 @@ void ShareCoordinator::schedule_sweep() {
 void ShareCoordinator::sweep() {
   int64_t now = share_now().steady_ms;
   std::lock_guard lock(mutex_);
+  if (options_.replicated) {
+    // Loads the groups of the state partitions this broker leads (each must
+    // be refreshed, used or not), and drops those of partitions it no longer leads.
+    for (int32_t p = 0; p < options_.state_partitions; ++p) (void)coordinate_partition_locked(p);
+    refresh_states_locked(wall_ms());
+  }
   bool returned = false;
   std::map<std::string, SharePartitionLimits> limits;  // by topic
   auto limits_of = [&](const std::string& name) -> const SharePartitionLimits& {
@@ -593,6 +664,30 @@ void ShareCoordinator::sweep() {
     if (!written.ok()) spdlog::warn("share group {}: saving ended locks: {}", name, written.to_string());
   }
   if (returned) wake_waiting_locked();
+}
+
+void ShareCoordinator::refresh_states_locked(int64_t now_ms) {
+  auto state_topic = topics_.topic(kShareStateTopic);
+  if (!state_topic) return;
+  // The broker's own setting too: a topic whose retention another broker
+  // lowered before this one applied the change is refreshed in time.
+  int64_t retention = options_.state_topic_retention_ms;
+  if (state_topic->config.retention_ms > 0) retention = std::min(retention, state_topic->config.retention_ms);
+  int64_t due = now_ms - retention / 4;
+  for (auto& [name, group] : groups_) {
+    std::set<TopicPartition> stale;
+    for (const auto& [tp, share] : group.partitions) {
+      auto written = group.written_ms.find(tp);
+      if (written == group.written_ms.end() || written->second <= due) stale.insert(tp);
+    }
+    if (stale.empty()) continue;
+    Status written = persist_locked(name, stale).status();
+    // Leadership moved: the next sweep drops the group here.
+    if (!written.ok() && written.code() != ErrorCode::not_leader) {
+      spdlog::warn("share group {}: writing its state again before {}'s retention drops it: {}", name,
+                   kShareStateTopic, written.to_string());
+    }
+  }
 }
 
 void ShareCoordinator::move_dead_letters() {
@@ -657,45 +752,21 @@ void ShareCoordinator::move_dead_letters() {
       continue;
     }
     std::string dlq_name = dead_letter_topic_of(*source_topic);
-    if (!topics_.topic(dlq_name)) {
-      Status created = topics_.create(dlq_name, static_cast<int32_t>(source_topic->partitions.size()), {});
-      if (!created.ok() && created.code() != ErrorCode::topic_already_exists) {
-        finish(created);
-        continue;
-      }
-      spdlog::info("created dead-letter topic {} for {}", dlq_name, letter.tp.topic);
-    }
-    auto dlq_topic = topics_.topic(dlq_name);
-    if (!dlq_topic || dlq_topic->partitions.empty()) {
-      finish(error(ErrorCode::unknown_topic_or_partition, "dead-letter topic {} is missing", dlq_name));
+    auto dlq_partitions = dead_letters_->ensure_topic(dlq_name, static_cast<int32_t>(source_topic->partitions.size()));
+    if (!dlq_partitions.ok()) {
+      finish(dlq_partitions.status());
       continue;
     }
-    auto dlq = dlq_topic->partitions[static_cast<size_t>(letter.tp.partition) % dlq_topic->partitions.size()];
-    std::vector<RecordHeader> headers = original->headers;
     const InFlightRecord& s = letter.state;
-    headers.push_back({std::string(dead_letter::kSourceTopic), letter.tp.topic});
-    headers.push_back({std::string(dead_letter::kSourcePartition), std::to_string(letter.tp.partition)});
-    headers.push_back({std::string(dead_letter::kSourceOffset), std::to_string(letter.offset.value)});
-    headers.push_back({std::string(dead_letter::kGroup), letter.group});
-    headers.push_back({std::string(dead_letter::kDeliveryCount), std::to_string(s.delivery_count)});
-    headers.push_back({std::string(dead_letter::kLastError), s.last_error});
-    headers.push_back({std::string(dead_letter::kFirstDeliveryMs), std::to_string(s.first_delivery_ms)});
-    headers.push_back({std::string(dead_letter::kLastDeliveryMs), std::to_string(s.last_delivery_ms)});
-    RecordBatchBuilder builder;
-    builder.add(original->key ? std::optional<std::string_view>(*original->key) : std::nullopt,
-                original->value ? std::optional<std::string_view>(*original->value) : std::nullopt, headers,
-                original->timestamp_ms);
-    auto batch = builder.build();
-    if (!batch.ok()) {
-      finish(batch.status());
-      continue;
-    }
-    auto appended = dlq->append(as_bytes(*batch));
-    if (!appended.ok()) {
-      finish(appended.status());
-      continue;
-    }
-    dlq->when_committed(*appended, finish);
+    original->headers.push_back({std::string(dead_letter::kSourceTopic), letter.tp.topic});
+    original->headers.push_back({std::string(dead_letter::kSourcePartition), std::to_string(letter.tp.partition)});
+    original->headers.push_back({std::string(dead_letter::kSourceOffset), std::to_string(letter.offset.value)});
+    original->headers.push_back({std::string(dead_letter::kGroup), letter.group});
+    original->headers.push_back({std::string(dead_letter::kDeliveryCount), std::to_string(s.delivery_count)});
+    original->headers.push_back({std::string(dead_letter::kLastError), s.last_error});
+    original->headers.push_back({std::string(dead_letter::kFirstDeliveryMs), std::to_string(s.first_delivery_ms)});
+    original->headers.push_back({std::string(dead_letter::kLastDeliveryMs), std::to_string(s.last_delivery_ms)});
+    dead_letters_->send({dlq_name, letter.tp.partition % *dlq_partitions}, *original, finish);
   }
 }
 
@@ -709,6 +780,8 @@ void ShareCoordinator::stop() {
   }
   sweep_timer_.cancel();
   for (const auto& pending : waiting) pending->timer.cancel();
+  // Dead letters in flight finish (or fail, to be moved after a restart).
+  dead_letters_->close();
 }
 
 }  // namespace cairn::broker

@@ -11,11 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "broker/coordinated_partitions.h"
 #include "broker/partition.h"
+#include "broker/share/dead_letter_sink.h"
 #include "broker/share/share_partition.h"
 #include "broker/share/share_topic_config.h"
 #include "broker/topic_manager.h"
 #include "cairn/record.h"
+#include "proto/group_placement.h"
 
 namespace cairn::broker {
 
@@ -31,6 +34,18 @@ struct ShareCoordinatorOptions {
   int64_t sweep_interval_ms = 100;
   // The longest a fetch waits for records.
   int32_t max_fetch_wait_ms = 30'000;
+  // In a cluster: the controller creates __share_group_state, and this
+  // broker coordinates only the share groups whose state partition it leads
+  // (not_leader for the others), loading them when it becomes that
+  // partition's leader (as after a restart: locks end, deliveries counted)
+  // and dropping them when it stops. Records are read from this broker's
+  // own replica of each partition (committed records only, leader or not).
+  bool replicated = false;
+  // In a cluster: __share_group_state's retention.ms as this broker would
+  // set it (--offsets-topic-retention-ms, shared with the offsets topic);
+  // every share partition's state is written again within a quarter of it,
+  // or of the topic's, whichever is less. Default 6 hours.
+  int64_t state_topic_retention_ms = 6LL * 3600 * 1000;
 };
 
 struct ShareFetchInput {
@@ -101,10 +116,17 @@ struct ShareStart {
 //
 // Records out of attempts (max.delivery.attempts: the topic's config, else
 // the broker's), or rejected, are copied into the dead-letter topic
-// (dead.letter.topic, else <topic>.dlq; created with the source's partition count; record to
-// the same partition) with headers naming their origin, then archived. The
-// copy happens before the archive is durable: a crash in between can copy a
-// record twice, never lose it.
+// (dead.letter.topic, else <topic>.dlq; created with the source's partition
+// count; record to the same partition) through `DeadLetterSink`, with
+// headers naming their origin, then archived. The copy is committed before
+// the archive is written: a crash in between can copy a record twice, never
+// lose it.
+//
+// In a cluster (options.replicated) a share group's coordinator is the
+// leader of its partition of __share_group_state, which is kept by time
+// rather than compacted: the coordinator writes every live state again
+// before retention could drop its last record, as GroupCoordinator does
+// for offsets.
 //
 // Thread-safe: one mutex over all groups, taken after TopicManager's
 // changes_mutex_ and before its lookup mutex, so it never creates or
@@ -113,7 +135,8 @@ struct ShareStart {
 class ShareCoordinator {
  public:
   static Result<std::unique_ptr<ShareCoordinator>> open(TopicManager& topics, asio::io_context& io,
-                                                        ShareCoordinatorOptions options);
+                                                        ShareCoordinatorOptions options,
+                                                        std::unique_ptr<DeadLetterSink> dead_letters);
   ~ShareCoordinator();
 
   using FetchDone = std::function<void(Result<ShareFetchOutput>)>;
@@ -151,6 +174,9 @@ class ShareCoordinator {
     std::map<std::string, Member> members;
     size_t next_partition = 0;  // where the next fetch starts looking (fairness)
     int64_t dead_lettered = 0;  // since the broker started
+    // When each share partition's state was last appended (wall time): in
+    // a cluster, what retention would drop first is written again.
+    std::map<TopicPartition, int64_t> written_ms;
   };
   struct Appended {
     std::shared_ptr<Partition> partition;  // of __share_group_state
@@ -163,12 +189,21 @@ class ShareCoordinator {
     std::optional<Appended> appended;
   };
 
-  ShareCoordinator(TopicManager& topics, asio::io_context& io, ShareCoordinatorOptions options);
+  ShareCoordinator(TopicManager& topics, asio::io_context& io, ShareCoordinatorOptions options,
+                   std::unique_ptr<DeadLetterSink> dead_letters);
   // The broker's limits, with the topic's max.delivery.attempts if set.
   SharePartitionLimits limits_for(const Topic& topic) const;
   // The topic's dead.letter.topic, else <topic>.dlq.
   std::string dead_letter_topic_of(const Topic& topic) const;
   Status replay();
+  Status replay_partition_locked(const Partition& partition, size_t* applied);
+  // In a cluster (mutex_ held): ok if this broker coordinates `group`,
+  // (re)loading its state partition's groups for the current term.
+  Status coordinate_locked(const std::string& group);
+  Status coordinate_partition_locked(int32_t number);
+  // In a cluster: appends again each state older than a quarter of
+  // __share_group_state's retention.
+  void refresh_states_locked(int64_t now_ms);
   Result<Acquisition> acquire_locked(ShareFetchInput& input, ShareTime now);
   // The group's share partition of `tp`, started per the group's default
   // (earliest) when new.
@@ -193,6 +228,7 @@ class ShareCoordinator {
   TopicManager& topics_;
   asio::io_context& io_;
   const ShareCoordinatorOptions options_;
+  const std::unique_ptr<DeadLetterSink> dead_letters_;
   asio::steady_timer sweep_timer_;
 
   mutable std::mutex mutex_;
@@ -200,6 +236,9 @@ class ShareCoordinator {
   std::vector<std::shared_ptr<PendingFetch>> waiting_;
   // Dead letters being copied now (not picked up again meanwhile).
   std::set<std::tuple<std::string, TopicPartition, Offset>> dead_lettering_;
+  // In a cluster: the state partitions whose groups are loaded, with the
+  // term they were loaded in.
+  CoordinatedPartitions coordinated_{kShareStateTopic, "share groups"};
   bool stopped_ = false;
 };
 

@@ -4,16 +4,15 @@
 #include <string>
 
 #include "broker/share/share_partition.h"
+#include "proto/group_placement.h"
 #include "proto/record_batch.h"
 #include "proto/topic_partition.h"
 
 namespace cairn::broker {
 
-// The internal compacted topic holding share groups' delivery state: one
-// record per share partition, its newest state (compaction keeps it).
-constexpr const char* kShareStateTopic = "__share_group_state";
-
-// How a share partition's state is stored as a record of __share_group_state:
+// How a share partition's state is stored as a record of __share_group_state
+// (kShareStateTopic), whose newest record per key is the state: compaction
+// keeps it on a broker alone, the coordinator's rewrites in a cluster:
 //   key   = 'q' | varint len, group | varint len, topic | partition be32
 //   value = SharePartition::encode()
 // A null value (tombstone) forgets it (the topic or the group was deleted).

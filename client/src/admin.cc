@@ -257,7 +257,8 @@ class AdminImpl final : public Admin {
     v1::DescribeGroupRequest request;
     request.set_group(group);
     v1::DescribeGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call_coordinator(group, &v1::Groups::Stub::DescribeGroup, request, &response));
+    CAIRN_RETURN_IF_ERROR(call_coordinator(group, kOffsetsTopic, &client::BrokerConnection::groups,
+                            &v1::Groups::Stub::DescribeGroup, request, &response));
     GroupDescription out{response.group(), response.state(), response.group_epoch(), response.assignor(), {}, {}};
     for (const auto& m : response.members()) {
       GroupMemberDescription member{m.member_id(), m.member_epoch(), {m.topics().begin(), m.topics().end()},
@@ -283,23 +284,35 @@ class AdminImpl final : public Admin {
     v1::DeleteGroupRequest request;
     request.set_group(group);
     v1::DeleteGroupResponse response;
-    return call_coordinator(group, &v1::Groups::Stub::DeleteGroup, request, &response);
+    return call_coordinator(group, kOffsetsTopic, &client::BrokerConnection::groups,
+                            &v1::Groups::Stub::DeleteGroup, request, &response);
   }
 
+  // Each broker lists the share groups it coordinates.
   Result<std::vector<std::string>> list_share_groups() override {
-    v1::ListShareGroupsResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::ListShareGroups,
-                               v1::ListShareGroupsRequest(), &response));
-    return std::vector<std::string>(response.groups().begin(), response.groups().end());
+    std::set<std::string> names;
+    Status last_error = error(ErrorCode::broker_unavailable, "no broker answered");
+    bool answered = false;
+    for (const auto& broker : cluster_.all_brokers()) {
+      v1::ListShareGroupsResponse response;
+      auto rpc = broker->queues->ListShareGroups(cluster_.context().get(), v1::ListShareGroupsRequest(), &response);
+      if (!rpc.ok()) {
+        last_error = error(from_grpc(rpc).code(), "broker {}: {}", broker->address, rpc.error_message());
+        continue;
+      }
+      answered = true;
+      names.insert(response.groups().begin(), response.groups().end());
+    }
+    if (!answered) return last_error;
+    return std::vector<std::string>(names.begin(), names.end());
   }
 
   Result<ShareGroupDescription> describe_share_group(const std::string& group) override {
     v1::DescribeShareGroupRequest request;
     request.set_group(group);
     v1::DescribeShareGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::DescribeShareGroup, request,
-                               &response));
-    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
+    CAIRN_RETURN_IF_ERROR(call_coordinator(group, kShareStateTopic, &client::BrokerConnection::queues,
+                                           &v1::Queues::Stub::DescribeShareGroup, request, &response));
     ShareGroupDescription out{response.group(), {}, {}, response.dead_lettered()};
     for (const auto& m : response.members()) {
       out.members.push_back({m.member_id(), m.topic(), m.last_seen_ms(), m.acquired()});
@@ -322,18 +335,16 @@ class AdminImpl final : public Admin {
       case OffsetSpec::Kind::timestamp: request.set_timestamp_ms(spec.timestamp_ms); break;
     }
     v1::ResetShareGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::ResetShareGroup, request,
-                               &response));
-    return from_proto(response.error());
+    return call_coordinator(group, kShareStateTopic, &client::BrokerConnection::queues,
+                            &v1::Queues::Stub::ResetShareGroup, request, &response);
   }
 
   Status delete_share_group(const std::string& group) override {
     v1::DeleteShareGroupRequest request;
     request.set_group(group);
     v1::DeleteShareGroupResponse response;
-    CAIRN_RETURN_IF_ERROR(call(&client::BrokerConnection::queues, &v1::Queues::Stub::DeleteShareGroup, request,
-                               &response));
-    return from_proto(response.error());
+    return call_coordinator(group, kShareStateTopic, &client::BrokerConnection::queues,
+                            &v1::Queues::Stub::DeleteShareGroup, request, &response);
   }
 
   Status commit_offsets(const std::string& group,
@@ -347,7 +358,8 @@ class AdminImpl final : public Admin {
       o->set_offset(offset.value);
     }
     v1::CommitOffsetsResponse response;
-    return call_coordinator(group, &v1::Groups::Stub::CommitOffsets, request, &response);
+    return call_coordinator(group, kOffsetsTopic, &client::BrokerConnection::groups,
+                            &v1::Groups::Stub::CommitOffsets, request, &response);
   }
 
  private:
@@ -368,26 +380,28 @@ class AdminImpl final : public Admin {
     }
   }
 
-  // One blocking RPC to a group's coordinator, found again and retried
-  // while it moves; the answer's own error is the result.
-  template <typename Request, typename Response>
-  Status call_coordinator(const std::string& group,
-                          grpc::Status (v1::Groups::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+  // One blocking RPC to a group's coordinator (the leader of its partition
+  // of `state_topic`), found again and retried while it moves; the answer's
+  // own error is the result.
+  template <typename Stub, typename Request, typename Response>
+  Status call_coordinator(const std::string& group, const std::string& state_topic,
+                          std::unique_ptr<Stub> client::BrokerConnection::*stub,
+                          grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
                           const Request& request, Response* response) {
     return retrying([&] {
       response->Clear();
-      auto broker = cluster_.coordinator(group);
+      auto broker = cluster_.coordinator(group, state_topic);
       if (!broker.ok()) {
-        cluster_.invalidate(kOffsetsTopic);
+        cluster_.invalidate(state_topic);
         return broker.status();
       }
-      auto rpc = ((*broker)->groups.get()->*method)(cluster_.context().get(), request, response);
+      auto rpc = (((**broker).*stub).get()->*method)(cluster_.context().get(), request, response);
       if (!rpc.ok()) {
-        cluster_.invalidate(kOffsetsTopic);
+        cluster_.invalidate(state_topic);
         return error(from_grpc(rpc).code(), "broker {}: {}", (*broker)->address, rpc.error_message());
       }
       Status answered = from_proto(response->error());
-      if (answered.code() == ErrorCode::not_leader) cluster_.invalidate(kOffsetsTopic);
+      if (answered.code() == ErrorCode::not_leader) cluster_.invalidate(state_topic);
       return answered;
     });
   }

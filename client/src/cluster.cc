@@ -265,14 +265,15 @@ Result<std::shared_ptr<BrokerConnection>> Cluster::leader(const TopicPartition& 
   return error(ErrorCode::not_leader, "no leader known for {} yet", tp);
 }
 
-Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string& group) {
-  auto partitions = partition_count(kOffsetsTopic);
+Result<std::shared_ptr<BrokerConnection>> Cluster::coordinator(const std::string& group,
+                                                               const std::string& state_topic) {
+  auto partitions = partition_count(state_topic);
   if (!partitions.ok()) {
     // Not created yet (a cluster's controller makes it): a moment's wait.
     return error(ErrorCode::not_leader, "group {}: no coordinator yet ({})", group,
                  partitions.status().message());
   }
-  auto coordinator = leader({kOffsetsTopic, offsets_partition_of(group, *partitions)});
+  auto coordinator = leader({state_topic, offsets_partition_of(group, *partitions)});
   if (!coordinator.ok()) return error(coordinator.status().code(), "group {}: {}", group, coordinator.status().message());
   return coordinator;
 }

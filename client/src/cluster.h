@@ -15,6 +15,7 @@
 #include "cairn/v1/broker.grpc.pb.h"
 #include "cairn/v1/groups.grpc.pb.h"
 #include "cairn/v1/queues.grpc.pb.h"
+#include "proto/group_placement.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
 #include "retry_backoff.h"
@@ -59,10 +60,12 @@ class Cluster {
   void answered(const std::string& address);
   // The leader of a partition, refreshing metadata if it is not known.
   Result<std::shared_ptr<BrokerConnection>> leader(const TopicPartition& tp);
-  // A group's coordinator: the leader of its partition of __consumer_offsets
-  // (proto/group_placement.h). After a not_leader answer from it, call
-  // invalidate(kOffsetsTopic) and ask again.
-  Result<std::shared_ptr<BrokerConnection>> coordinator(const std::string& group);
+  // A group's coordinator: the leader of its partition of `state_topic`
+  // (__consumer_offsets for consumer groups, __share_group_state for share
+  // groups; proto/group_placement.h). After a not_leader answer from it,
+  // call invalidate(state_topic) and ask again.
+  Result<std::shared_ptr<BrokerConnection>> coordinator(const std::string& group,
+                                                        const std::string& state_topic = kOffsetsTopic);
   // Every broker metadata named, for requests each answers for its own part
   // (listing groups).
   std::vector<std::shared_ptr<BrokerConnection>> all_brokers();

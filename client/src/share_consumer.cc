@@ -151,11 +151,9 @@ class ShareConsumerImpl final : public ShareConsumer {
       last->set_reason(a.reason);
     }
     v1::ShareAcknowledgeResponse response;
-    CAIRN_RETURN_IF_ERROR(call(std::chrono::milliseconds(0), [&](auto& stub, grpc::ClientContext* context) {
-      response.Clear();
+    CAIRN_RETURN_IF_ERROR(call(std::chrono::milliseconds(0), response, [&](auto& stub, grpc::ClientContext* context) {
       return stub.ShareAcknowledge(context, request, &response);
     }));
-    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
     for (const auto& result : response.results()) {
       Status s = from_proto(result.error());
       if (!s.ok()) {
@@ -175,11 +173,9 @@ class ShareConsumerImpl final : public ShareConsumer {
     request.set_max_records(static_cast<int32_t>(std::min<size_t>(max_records, 1'000'000)));
     request.set_max_wait_ms(static_cast<int32_t>(std::min<int64_t>(wait.count(), 30'000)));
     v1::ShareFetchResponse response;
-    CAIRN_RETURN_IF_ERROR(call(wait, [&](auto& stub, grpc::ClientContext* context) {
-      response.Clear();
+    CAIRN_RETURN_IF_ERROR(call(wait, response, [&](auto& stub, grpc::ClientContext* context) {
       return stub.ShareFetch(context, request, &response);
     }));
-    CAIRN_RETURN_IF_ERROR(from_proto(response.error()));
     member_id_ = response.member_id();
     std::vector<ShareRecord> out;
     out.reserve(static_cast<size_t>(response.records_size()));
@@ -192,40 +188,55 @@ class ShareConsumerImpl final : public ShareConsumer {
     return out;
   }
 
-  // Calls the broker, retrying while it does not answer, for up to the
-  // request timeout (plus `wait`, the time the broker may hold the call).
-  template <typename Call>
-  Status call(std::chrono::milliseconds wait, Call&& rpc) {
+  // Calls the share group's coordinator (the leader of its partition of
+  // __share_group_state), finding it again and retrying while it does not
+  // answer or has moved (not_leader), for up to the request timeout (plus
+  // `wait`, the time the broker may hold the call). The answer's own error
+  // is the result: after a move, acknowledgements of records the old
+  // coordinator handed out are record_not_acquired (those records come
+  // again), as after a broker restart.
+  template <typename Response, typename Call>
+  Status call(std::chrono::milliseconds wait, Response& response, Call&& rpc) {
     auto give_up = std::min(not_after_, Clock::now() + wait + std::chrono::milliseconds(options_.client.request_timeout_ms));
     client::Backoff backoff;
     Status last;
     while (true) {
-      auto broker = cluster_.any_broker();
-      if (!broker.ok()) return broker.status();
-      auto context = cluster_.context(give_up);
-      context->set_deadline(std::chrono::system_clock::now() + (give_up - Clock::now()));
-      {
-        std::lock_guard lock(call_mutex_);
-        call_ = context.get();
+      auto broker = cluster_.coordinator(options_.group_id, kShareStateTopic);
+      if (!broker.ok()) {
+        last = broker.status();
+        if (last.code() != ErrorCode::not_leader && !client::unanswered(last)) return last;
+      } else {
+        auto context = cluster_.context(give_up);
+        context->set_deadline(std::chrono::system_clock::now() + (give_up - Clock::now()));
+        {
+          std::lock_guard lock(call_mutex_);
+          call_ = context.get();
+        }
+        response.Clear();
+        grpc::Status rpc_status = rpc(*(*broker)->queues, context.get());
+        {
+          std::lock_guard lock(call_mutex_);
+          call_ = nullptr;
+        }
+        if (rpc_status.error_code() == grpc::StatusCode::CANCELLED && woken_.exchange(false)) {
+          return error(ErrorCode::woken_up, "wakeup() was called");
+        }
+        last = from_grpc(rpc_status);
+        if (last.ok()) {
+          cluster_.answered((*broker)->address);
+          last = from_proto(response.error());
+          if (last.code() != ErrorCode::not_leader) return last;
+        } else if (client::unanswered(last)) {
+          cluster_.avoid((*broker)->address);
+        } else {
+          return error(last.code(), "broker {}: {}", (*broker)->address, last.message());
+        }
       }
-      grpc::Status rpc_status = rpc(*(*broker)->queues, context.get());
-      {
-        std::lock_guard lock(call_mutex_);
-        call_ = nullptr;
-      }
-      if (rpc_status.error_code() == grpc::StatusCode::CANCELLED && woken_.exchange(false)) {
-        return error(ErrorCode::woken_up, "wakeup() was called");
-      }
-      last = from_grpc(rpc_status);
-      if (last.ok()) {
-        cluster_.answered((*broker)->address);
-        return {};
-      }
-      if (!client::unanswered(last)) return error(last.code(), "broker {}: {}", (*broker)->address, last.message());
-      cluster_.avoid((*broker)->address);
+      cluster_.invalidate(kShareStateTopic);
       backoff.failed(options_.client, Clock::now());
       if (backoff.retry_at() >= give_up) {
-        return error(last.code(), "no broker answered ({}); retry later", last.message());
+        return error(last.code(), "share group {}: no coordinator answered ({}); retry later", options_.group_id,
+                     last.message());
       }
       std::this_thread::sleep_until(backoff.retry_at());
     }

@@ -16,6 +16,8 @@
 #include "cairn/dead_letter.h"
 #include "cairn/share_consumer.h"
 #include "cluster_fixture.h"
+#include "local_cluster.h"
+#include "proto/group_placement.h"
 #include "run_command.h"
 #include "storage/power_loss_journal.h"
 
@@ -24,7 +26,9 @@ using namespace cairn::testing;
 
 namespace {
 
-std::unique_ptr<ShareConsumer> share_consumer(const SingleBroker& cluster, const std::string& group,
+// `Cluster`: SingleBroker or LocalCluster.
+template <typename Cluster>
+std::unique_ptr<ShareConsumer> share_consumer(const Cluster& cluster, const std::string& group,
                                               const std::string& topic, int32_t max_poll_records = 500) {
   ShareConsumerOptions options;
   options.client = cluster.client_options();
@@ -39,7 +43,8 @@ std::unique_ptr<ShareConsumer> share_consumer(const SingleBroker& cluster, const
   return std::move(*created);
 }
 
-void produce_values(SingleBroker& cluster, const std::string& topic, int n, const std::string& prefix = "job-") {
+template <typename Cluster>
+void produce_values(Cluster& cluster, const std::string& topic, int n, const std::string& prefix = "job-") {
   OffThreadFailures failures;
   auto producer = cluster.producer();
   for (int i = 0; i < n; ++i) {
@@ -73,10 +78,16 @@ std::optional<std::string> header(const Record& r, std::string_view key) {
 }
 
 // Every record of partition `p` of `topic`, from the start.
-std::vector<ConsumerRecord> read_all(SingleBroker& cluster, const std::string& topic, size_t count, int32_t p = 0) {
-  auto consumer = cluster.consumer(OffsetReset::earliest);
-  REQUIRE(consumer->assign({{topic, p}}).ok());
-  return consume(*consumer, count);
+template <typename Cluster>
+std::vector<ConsumerRecord> read_all(Cluster& cluster, const std::string& topic, size_t count, int32_t p = 0) {
+  ConsumerOptions options;
+  options.client = cluster.client_options();
+  options.auto_offset_reset = OffsetReset::earliest;
+  options.fetch_max_wait_ms = 200;
+  auto consumer = Consumer::create(options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->assign({{topic, p}}).ok());
+  return consume(**consumer, count, std::chrono::seconds(10));
 }
 
 // Polls, handing each record to `act` (which acknowledges it) and
@@ -510,4 +521,171 @@ TEST_CASE("AShareGroupIsDeletedOnlyOnceItsWorkersAreGone", "[integration][queues
   REQUIRE(all.size() == 10);
   CHECK(all.front().offset().value == 0);
   for (const auto& r : all) CHECK(r.delivery_count == 1);
+}
+
+// In a cluster a share group's coordinator is the leader of its partition
+// of __share_group_state; what it made durable outlives it.
+TEST_CASE("AShareGroupInAClusterKeepsItsAcknowledgementsWhenItsCoordinatorIsKilled", "[integration][queues][cluster]") {
+  // Aged: retention of __share_group_state has dropped the records the
+  // acknowledgements wrote by the time the coordinator dies; its rewrites
+  // must have kept the state.
+  bool aged = GENERATE(false, true);
+  INFO((aged ? "after retention passed the acknowledgements" : "at once"));
+  std::vector<std::string> args{"--share-record-lock-ms", "30000"};
+  if (aged) args.insert(args.end(), {"--offsets-topic-retention-ms", "4000", "--retention-check-interval-ms", "300"});
+  LocalCluster cluster(args);
+  cluster.create_topic("jobs", 2, 3);
+  cluster.wait_for_leaders("jobs");
+  produce_values(cluster, "jobs", 600);
+  REQUIRE(eventually([&] { return cluster.admin->describe_topic(kShareStateTopic).ok(); }, std::chrono::seconds(20)));
+  cluster.wait_for_leaders(kShareStateTopic);
+
+  // The first worker accepts 200 records (durable once commit answers) and
+  // still holds 100 when its coordinator dies.
+  auto first = share_consumer(cluster, "workers", "jobs", 100);
+  auto accepted = take(*first, 200);
+  REQUIRE(accepted.size() == 200);
+  std::set<std::string> done;
+  for (const auto& r : accepted) {
+    done.insert(*r.value());
+    first->accept(r);
+  }
+  REQUIRE(first->commit().ok());
+  auto held = take(*first, 100);
+  REQUIRE(held.size() == 100);
+  std::set<std::string> was_held;
+  for (const auto& r : held) was_held.insert(*r.value());
+
+  const auto state_partition = static_cast<size_t>(offsets_partition_of("workers", 4));
+  if (aged) {
+    auto described = cluster.admin->describe_topic(kShareStateTopic);
+    REQUIRE(described.ok());
+    Offset after_acks = described->partitions[state_partition].high_watermark;
+    bool dropped = eventually(
+        [&] {
+          auto now = cluster.admin->describe_topic(kShareStateTopic);
+          return now.ok() && now->partitions[state_partition].log_start_offset >= after_acks;
+        },
+        std::chrono::seconds(30));
+    INFO(cluster.log_tails());
+    REQUIRE(dropped);
+  }
+  cluster.broker(cluster.wait_for_leaders(kShareStateTopic)[state_partition]).kill();
+
+  // A second worker gets every record not accepted, once: those held by the
+  // first come again with their interrupted delivery counted.
+  auto second = share_consumer(cluster, "workers", "jobs");
+  auto rest = take(*second, 400, std::chrono::seconds(15));
+  INFO(cluster.log_tails());
+  std::set<std::string> seen;
+  int redelivered = 0;
+  for (const auto& r : rest) {
+    CHECK_FALSE(done.count(*r.value()));  // never an accepted record again
+    CHECK(seen.insert(*r.value()).second);
+    if (was_held.count(*r.value())) {
+      CHECK(r.delivery_count == 2);
+      ++redelivered;
+    } else {
+      CHECK(r.delivery_count == 1);
+    }
+    second->accept(r);
+  }
+  CHECK(rest.size() == 400);
+  CHECK(redelivered == 100);
+  REQUIRE(second->commit().ok());
+  // The first worker's acknowledgements of what the dead coordinator handed
+  // it are refused, never silently taken.
+  for (const auto& r : held) first->accept(r);
+  CHECK(first->commit().code() == ErrorCode::record_not_acquired);
+
+  auto described = cluster.admin->describe_share_group("workers");
+  INFO(described.status().to_string());
+  REQUIRE(described.ok());
+  for (const auto& p : described->partitions) CHECK(p.lag == 0);
+}
+
+TEST_CASE("WorkersShareAReplicatedTopicAndItsPoisonRecordsAreDeadLettered", "[integration][queues][cluster]") {
+  LocalCluster cluster;
+  cluster.create_topic("payments", 2, 3);
+  cluster.wait_for_leaders("payments");
+  constexpr int kRecords = 400;
+  produce_values(cluster, "payments", kRecords);
+  produce_values(cluster, "payments", 1, "poison-");
+
+  // Two workers share the queue; the poison record fails every time.
+  std::mutex mutex;
+  std::map<std::string, int> accepted;
+  std::vector<int32_t> poison_deliveries;
+  OffThreadFailures failures;
+  auto worker = [&] {
+    ShareConsumerOptions options;
+    options.client = cluster.client_options();
+    options.group_id = "billing";
+    options.acknowledgement_mode = AcknowledgementMode::explicit_;
+    options.max_poll_records = 20;
+    auto consumer = ShareConsumer::create(options);
+    if (!failures.expect_ok(consumer.status(), "create") ||
+        !failures.expect_ok((*consumer)->subscribe({"payments"}), "subscribe")) {
+      return;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    auto finished = [&] {
+      std::lock_guard lock(mutex);
+      return accepted.size() == kRecords && poison_deliveries.size() >= 5;
+    };
+    while (!finished() && std::chrono::steady_clock::now() < deadline) {
+      auto records = (*consumer)->poll(std::chrono::milliseconds(300));
+      if (!failures.expect_ok(records.status(), "poll")) return;
+      for (const auto& r : *records) {
+        std::lock_guard lock(mutex);
+        if (r.value()->starts_with("poison")) {
+          poison_deliveries.push_back(r.delivery_count);
+          (*consumer)->release(r, fmt::format("declined {}", r.delivery_count));
+        } else {
+          ++accepted[*r.value()];
+          (*consumer)->accept(r);
+        }
+      }
+      if (!failures.expect_ok((*consumer)->commit(), "commit")) return;
+    }
+    (*consumer)->close();
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  INFO(cluster.log_tails());
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  CHECK(accepted.size() == static_cast<size_t>(kRecords));
+  int twice = 0;
+  for (const auto& [value, times] : accepted) twice += times != 1;
+  CHECK(twice == 0);
+  std::sort(poison_deliveries.begin(), poison_deliveries.end());
+  CHECK(poison_deliveries == std::vector<int32_t>{1, 2, 3, 4, 5});
+
+  // The dead-letter topic was created through the controller, replicated,
+  // and holds the poison record with where it came from.
+  REQUIRE(eventually([&] { return cluster.admin->describe_topic("payments.dlq").ok(); }, std::chrono::seconds(20)));
+  auto dlq = cluster.admin->describe_topic("payments.dlq");
+  REQUIRE(dlq->partitions.size() == 2);
+  CHECK(dlq->partitions[0].replicas.size() == 3);
+  auto poison_partition = [&]() -> int32_t {
+    for (int32_t p = 0; p < 2; ++p) {
+      auto dead = read_all(cluster, "payments.dlq", 1, p);
+      if (!dead.empty()) return p;
+    }
+    return -1;
+  }();
+  REQUIRE(poison_partition >= 0);
+  auto dead = read_all(cluster, "payments.dlq", 1, poison_partition);
+  REQUIRE(dead.size() == 1);
+  CHECK(*dead[0].record.value == "poison-0");
+  CHECK(header(dead[0].record, dead_letter::kSourceTopic) == "payments");
+  CHECK(header(dead[0].record, dead_letter::kSourcePartition) == std::to_string(poison_partition));
+  CHECK(header(dead[0].record, dead_letter::kDeliveryCount) == "5");
+  CHECK(header(dead[0].record, dead_letter::kLastError) == "declined 5");
+  CHECK(header(dead[0].record, dead_letter::kGroup) == "billing");
+
+  auto listed = cluster.admin->list_share_groups();
+  REQUIRE(listed.ok());
+  CHECK(*listed == std::vector<std::string>{"billing"});
 }
