@@ -70,6 +70,14 @@ Result<storage::AppendResult> Partition::append(
   return log_->append(batches, kSingleBrokerTerm);
 }
 
+Result<storage::AppendResult> Partition::append_in_term(std::span<const std::byte> batch, std::optional<Term> term) {
+  if (replica_) {
+    CAIRN_ASSERT(term.has_value());
+    return replica_->propose({&batch, 1}, term);
+  }
+  return log_->append({&batch, 1}, kSingleBrokerTerm);
+}
+
 Result<ProducerStates*> Partition::producer_states_locked(std::optional<Term>* term) {
   if (replica_) {
     *term = replica_->leading_term();

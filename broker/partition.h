@@ -70,6 +70,12 @@ class Partition {
   Result<storage::AppendResult> append(std::span<const std::byte> batch) {
     return append({&batch, 1});
   }
+  // A state machine's own batch (no producer id), appended only while this
+  // replica leads in `term` (not_leader otherwise): a coordinator that
+  // loaded its state from the log in `term` must not write state derived
+  // from it in a later term of its own, after another leader changed it.
+  // Served alone, `term` is nullopt.
+  Result<storage::AppendResult> append_in_term(std::span<const std::byte> batch, std::optional<Term> term);
 
   // Calls `done` once everything `appended` holds is committed, with an
   // error if that can no longer happen (a failed sync, the partition

@@ -136,13 +136,13 @@ Status Server::open_components() {
   share_options.replicated = voters_.has_value();
   share_options.state_topic_retention_ms = c.offsets_topic_retention_ms;
   // Dead letters go through the cluster like a client's records: to every
-  // voter, or to this broker once it listens.
+  // voter, or to this broker once it serves.
   auto dead_letters = std::make_unique<DeadLetterSink>([this] {
     std::vector<std::string> brokers;
     if (voters_) {
       for (const auto& broker : voters_->brokers) brokers.push_back(broker.address);
-    } else {
-      brokers.push_back(fmt::format("{}:{}", connectable_host(config_.listen), port_));
+    } else if (int32_t port = serving_port_.load(); port != 0) {
+      brokers.push_back(fmt::format("{}:{}", connectable_host(config_.listen), port));
     }
     return brokers;
   });
@@ -287,6 +287,7 @@ Status Server::start_grpc(const ListenAddress& address) {
                     : why;
   }
   broker_service_->set_advertised_port(port_);
+  serving_port_ = port_;
   spdlog::info("listening on {} (port {})", config_.listen, port_);
   if (!config_.port_file.empty()) {
     std::string tmp = config_.port_file + ".tmp";

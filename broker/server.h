@@ -88,6 +88,7 @@ class Server {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsServer> metrics_server_;  // --metrics-listen only; reads topics_
   int32_t port_ = 0;
+  std::atomic<int32_t> serving_port_{0};  // port_, once gRPC serves (read by other threads)
   bool stopped_ = false;
 };
 

@@ -386,7 +386,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   auto q = std::make_shared<BenchOptions>();
   auto* queue = bench->add_subcommand(
       "queue", "Share-group workers take the topic's records from the start and accept each one; report records/s "
-               "(a broker alone; produce them first with `bench produce`)\n"
+               "(produce them first with `bench produce`)\n"
                "Example: cairn bench queue --topic bench --records 1000000 --workers 4");
   add_common(*queue, *q, false);
   queue->add_option("--workers", q->workers, "worker threads, each a ShareConsumer")->capture_default_str()

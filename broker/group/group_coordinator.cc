@@ -214,7 +214,12 @@ Result<GroupCoordinator::Appended> GroupCoordinator::append_locked(
   }
   auto batch = builder.build();
   if (!batch.ok()) return batch.status();
-  auto appended = partition->append(as_bytes(*batch));
+  std::optional<Term> term;
+  if (options_.replicated) {
+    term = coordinated_.term(offsets_partition_of(group, options_.offsets_partitions));
+    if (!term) return error(ErrorCode::not_leader, "group {}: its offsets partition is not loaded here", group);
+  }
+  auto appended = partition->append_in_term(as_bytes(*batch), term);
   if (!appended.ok()) return appended.status();
   return Appended{std::move(partition), *appended};
 }

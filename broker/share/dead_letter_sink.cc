@@ -13,15 +13,70 @@ constexpr int32_t kDeliveryTimeoutMs = 10'000;
 }  // namespace
 
 DeadLetterSink::DeadLetterSink(std::function<std::vector<std::string>()> bootstrap)
-    : bootstrap_(std::move(bootstrap)) {}
+    : bootstrap_(std::move(bootstrap)), thread_([this] { run(); }) {}
 
 DeadLetterSink::~DeadLetterSink() { close(); }
 
-Status DeadLetterSink::connect_locked() {
-  if (closed_) return error(ErrorCode::shutting_down, "the broker is shutting down");
+void DeadLetterSink::write(std::string topic, int32_t partitions, int32_t source_partition, Record record,
+                           std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!closed_) {
+      queue_.push_back({std::move(topic), partitions, source_partition, std::move(record), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(error(ErrorCode::shutting_down, "the broker is shutting down"));
+}
+
+void DeadLetterSink::run() {
+  for (;;) {
+    Letter letter;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+      if (closed_) return;
+      letter = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    send(std::move(letter));
+  }
+}
+
+void DeadLetterSink::send(Letter letter) {
+  Status connected = connect();
+  if (!connected.ok()) {
+    letter.done(connected);
+    return;
+  }
+  auto partitions = ensure_topic(letter.topic, letter.partitions);
+  if (!partitions.ok()) {
+    letter.done(partitions.status());
+    return;
+  }
+  int32_t partition = letter.source_partition % *partitions;
+  producer_->send({.topic = letter.topic,
+                   .key = std::move(letter.record.key),
+                   .value = std::move(letter.record.value),
+                   .headers = std::move(letter.record.headers),
+                   .partition = partition,
+                   .timestamp_ms = letter.record.timestamp_ms},
+                  [this, topic = letter.topic, done = std::move(letter.done)](const Result<RecordMetadata>& written) {
+                    // A topic deleted (and perhaps made again) since it was counted.
+                    if (written.status().code() == ErrorCode::unknown_topic_or_partition) {
+                      std::lock_guard lock(mutex_);
+                      partition_counts_.erase(topic);
+                    }
+                    done(written.status());
+                  });
+}
+
+Status DeadLetterSink::connect() {
   if (producer_) return {};
   ClientOptions client;
   client.bootstrap_brokers = bootstrap_();
+  if (client.bootstrap_brokers.empty()) return error(ErrorCode::broker_unavailable, "the broker does not serve yet");
   client.request_timeout_ms = kDeliveryTimeoutMs;
   auto admin = Admin::connect(client);
   if (!admin.ok()) return admin.status();
@@ -29,7 +84,6 @@ Status DeadLetterSink::connect_locked() {
   options.client = client;
   options.acks = Acks::all;
   options.delivery_timeout_ms = kDeliveryTimeoutMs;
-  options.max_block_ms = 0;  // never holds up the coordinator's sweep
   auto producer = Producer::create(options);
   if (!producer.ok()) return producer.status();
   admin_ = std::move(*admin);
@@ -38,51 +92,37 @@ Status DeadLetterSink::connect_locked() {
 }
 
 Result<int32_t> DeadLetterSink::ensure_topic(const std::string& topic, int32_t partitions) {
-  std::lock_guard lock(mutex_);
-  auto known = known_topics_.find(topic);
-  if (known != known_topics_.end()) return known->second;
-  CAIRN_RETURN_IF_ERROR(connect_locked());
+  {
+    std::lock_guard lock(mutex_);
+    auto known = partition_counts_.find(topic);
+    if (known != partition_counts_.end()) return known->second;
+  }
   auto described = admin_->describe_topic(topic);
   if (described.ok()) {
     partitions = static_cast<int32_t>(described->partitions.size());
   } else {
     Status created = admin_->create_topic(NewTopic{topic, partitions, 0, {}});
-    if (created.code() == ErrorCode::topic_already_exists) return created;  // by another: count it next time
+    if (created.code() == ErrorCode::topic_already_exists) return created;  // by another: counted next time
     CAIRN_RETURN_IF_ERROR(created);
     spdlog::info("created dead-letter topic {} with {} partition(s)", topic, partitions);
   }
-  known_topics_[topic] = partitions;
+  std::lock_guard lock(mutex_);
+  partition_counts_[topic] = partitions;
   return partitions;
 }
 
-void DeadLetterSink::send(const TopicPartition& tp, const Record& record, std::function<void(Status)> done) {
-  // Held while sending, so close() cannot end the producer meanwhile. The
-  // callback may run at once (a send refused): `done` must not take this
-  // lock, and the coordinator never calls in here holding its own.
-  std::lock_guard lock(mutex_);
-  Status connected = connect_locked();
-  if (!connected.ok()) {
-    done(connected);
-    return;
-  }
-  producer_->send({.topic = tp.topic,
-                   .key = record.key,
-                   .value = record.value,
-                   .headers = record.headers,
-                   .partition = tp.partition,
-                   .timestamp_ms = record.timestamp_ms},
-                  [done = std::move(done)](const Result<RecordMetadata>& written) { done(written.status()); });
-}
-
 void DeadLetterSink::close() {
-  std::unique_ptr<Producer> producer;
+  std::deque<Letter> unsent;
   {
     std::lock_guard lock(mutex_);
+    if (closed_) return;
     closed_ = true;
-    producer = std::move(producer_);
-    admin_.reset();
+    unsent.swap(queue_);
+    wake_.notify_one();
   }
-  if (producer) producer->close();
+  thread_.join();
+  for (auto& letter : unsent) letter.done(error(ErrorCode::shutting_down, "the broker is shutting down"));
+  if (producer_) producer_->close();  // its callbacks run before it returns
 }
 
 }  // namespace cairn::broker

@@ -1,17 +1,19 @@
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cairn/admin.h"
 #include "cairn/producer.h"
 #include "cairn/record.h"
 #include "proto/status.h"
-#include "proto/topic_partition.h"
 
 namespace cairn::broker {
 
@@ -21,33 +23,52 @@ namespace cairn::broker {
 // idempotent producer with acks=all: a letter is reported written once it
 // is committed, and a retried send is not written twice.
 //
-// Connects on first use: the broker serves by then. Thread-safe.
+// The network is waited on by the sink's own thread, never by the caller's
+// (the coordinator sweeps on the io_context, which also runs Raft). It
+// connects on first use, once `bootstrap` names brokers (a broker alone
+// knows its port once it serves). Thread-safe.
 class DeadLetterSink {
  public:
-  // `bootstrap` names brokers to connect to; asked at first use.
   explicit DeadLetterSink(std::function<std::vector<std::string>()> bootstrap);
   ~DeadLetterSink();  // close()
   DeadLetterSink(const DeadLetterSink&) = delete;
   DeadLetterSink& operator=(const DeadLetterSink&) = delete;
 
-  // Creates `topic` with `partitions` (and the cluster's default
-  // replication factor) unless it exists; its partition count.
-  Result<int32_t> ensure_topic(const std::string& topic, int32_t partitions);
-  // Writes `record` (its key, value, headers and timestamp) to `tp`; `done`
-  // runs once it is committed or failed, on the producer's thread.
-  void send(const TopicPartition& tp, const Record& record, std::function<void(Status)> done);
-  // Waits for what was sent (at most kDeliveryTimeoutMs); sends after it fail.
+  // Copies `record` (its key, value, headers and timestamp) into `topic`,
+  // created with `partitions` (and the cluster's default replication
+  // factor) if missing, at partition `source_partition` modulo its count.
+  // `done` runs once the copy is committed or failed, on the sink's or its
+  // producer's thread, never on the caller's.
+  void write(std::string topic, int32_t partitions, int32_t source_partition, Record record,
+             std::function<void(Status)> done);
+  // Fails what was not begun, waits for what was sent (at most the
+  // producer's delivery timeout); writes after it fail.
   void close();
 
  private:
-  Status connect_locked();
+  struct Letter {
+    std::string topic;
+    int32_t partitions = 0;
+    int32_t source_partition = 0;
+    Record record;
+    std::function<void(Status)> done;
+  };
+  void run();
+  void send(Letter letter);
+  Status connect();
+  // The partition count of `topic`, created if missing.
+  Result<int32_t> ensure_topic(const std::string& topic, int32_t partitions);
 
   const std::function<std::vector<std::string>()> bootstrap_;
   std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Letter> queue_;
+  bool closed_ = false;
+  // The sink's thread only, until close() joins it:
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<Producer> producer_;
-  std::map<std::string, int32_t> known_topics_;  // partition counts
-  bool closed_ = false;
+  std::map<std::string, int32_t> partition_counts_;  // by topic
+  std::thread thread_;
 };
 
 }  // namespace cairn::broker

@@ -268,26 +268,37 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
   CAIRN_RETURN_IF_ERROR(coordinate_locked(input.group));
   ShareGroup& group = groups_[input.group];
   group.members[input.member_id] = Member{input.topic, now.steady_ms};
+  size_t count = topic->partitions.size();
+  for (size_t p = 0; p < count; ++p) {
+    // Checked before anything is acquired: a fetch that fails must not
+    // have counted deliveries it never made.
+    if (!topic->partitions[p]) {
+      return error(ErrorCode::unsupported,
+                   "share group {}: its coordinator reads {}/{} from its own replica, and this broker has none; "
+                   "give topic {} a replica on every broker (replication factor = broker count) to share it",
+                   input.group, input.topic, p, input.topic);
+    }
+  }
   Acquisition out;
   out.output.member_id = input.member_id;
   std::set<TopicPartition> changed;
   const SharePartitionLimits limits = limits_for(*topic);
-  size_t count = topic->partitions.size();
   size_t first = group.next_partition++ % count;
   for (size_t i = 0; i < count && out.output.records.size() < input.max_records; ++i) {
     auto p = static_cast<int32_t>((first + i) % count);
     const auto& partition = topic->partitions[static_cast<size_t>(p)];
     TopicPartition tp{input.topic, p};
-    if (!partition) {
-      return error(ErrorCode::unsupported,
-                   "share group {}: its coordinator reads {} from its own replica, and this broker has none; "
-                   "give topic {} a replica on every broker (replication factor = broker count) to share it",
-                   input.group, tp, input.topic);
-    }
     SharePartition& share = share_partition_locked(group, tp, *partition);
     Offset before_start = share.start(), before_end = share.end();
     share.drop_below(partition->log_start());
     if (share.release_expired(now.steady_ms, limits)) changed.insert(tp);
+    if (share.end() > partition->high_watermark()) {
+      // This replica's copy is behind what the group tracked (a new
+      // coordinator whose copy lags the old one's): what it tracked is
+      // handed out once this copy has it, never forgotten as missing.
+      if (share.start() != before_start) changed.insert(tp);
+      continue;
+    }
     size_t want = input.max_records - out.output.records.size();
     auto redeliver = share.acquire_available(input.member_id, want, now, limits);
     if (!redeliver.empty()) {
@@ -372,7 +383,12 @@ Result<ShareCoordinator::Appended> ShareCoordinator::persist_locked(const std::s
   }
   auto batch = builder.build();
   if (!batch.ok()) return batch.status();
-  auto appended = partition->append(as_bytes(*batch));
+  std::optional<Term> term;
+  if (options_.replicated) {
+    term = coordinated_.term(offsets_partition_of(group, options_.state_partitions));
+    if (!term) return error(ErrorCode::not_leader, "share group {}: its state partition is not loaded here", group);
+  }
+  auto appended = partition->append_in_term(as_bytes(*batch), term);
   if (!appended.ok()) return appended.status();
   if (found != groups_.end()) {
     for (const auto& tp : changed) found->second.written_ms[tp] = now;
@@ -711,6 +727,11 @@ void ShareCoordinator::move_dead_letters() {
     }
   }
   for (const auto& letter : letters) {
+    // Not now (this replica's copy does not hold it yet): the next sweep tries again.
+    auto later = [this, letter] {
+      std::lock_guard lock(mutex_);
+      dead_lettering_.erase({letter.group, letter.tp, letter.offset});
+    };
     auto finish = [this, letter](Status s) {
       std::lock_guard lock(mutex_);
       dead_lettering_.erase({letter.group, letter.tp, letter.offset});
@@ -719,6 +740,9 @@ void ShareCoordinator::move_dead_letters() {
                      letter.tp, letter.offset.value, s.to_string());
         return;
       }
+      // Moved on (another coordinator took the group): it copies the letter
+      // again, as after a crash; this one must not write its old state.
+      if (!coordinate_locked(letter.group).ok()) return;
       auto group = groups_.find(letter.group);
       if (group == groups_.end()) return;
       auto share = group->second.partitions.find(letter.tp);
@@ -730,7 +754,15 @@ void ShareCoordinator::move_dead_letters() {
     };
     auto source = topics_.partition(letter.tp);
     if (!source) {
-      finish({});  // the topic is gone: nothing to keep
+      if (topics_.topic(letter.tp.topic)) {
+        later();  // not hosted here (the partition moved away): fetches say so
+      } else {
+        finish({});  // the topic is gone: nothing to keep
+      }
+      continue;
+    }
+    if (letter.offset >= source->high_watermark()) {
+      later();
       continue;
     }
     std::optional<Record> original;
@@ -751,12 +783,6 @@ void ShareCoordinator::move_dead_letters() {
       finish({});  // the topic is gone: nothing to keep
       continue;
     }
-    std::string dlq_name = dead_letter_topic_of(*source_topic);
-    auto dlq_partitions = dead_letters_->ensure_topic(dlq_name, static_cast<int32_t>(source_topic->partitions.size()));
-    if (!dlq_partitions.ok()) {
-      finish(dlq_partitions.status());
-      continue;
-    }
     const InFlightRecord& s = letter.state;
     original->headers.push_back({std::string(dead_letter::kSourceTopic), letter.tp.topic});
     original->headers.push_back({std::string(dead_letter::kSourcePartition), std::to_string(letter.tp.partition)});
@@ -766,7 +792,8 @@ void ShareCoordinator::move_dead_letters() {
     original->headers.push_back({std::string(dead_letter::kLastError), s.last_error});
     original->headers.push_back({std::string(dead_letter::kFirstDeliveryMs), std::to_string(s.first_delivery_ms)});
     original->headers.push_back({std::string(dead_letter::kLastDeliveryMs), std::to_string(s.last_delivery_ms)});
-    dead_letters_->send({dlq_name, letter.tp.partition % *dlq_partitions}, *original, finish);
+    dead_letters_->write(dead_letter_topic_of(*source_topic), static_cast<int32_t>(source_topic->partitions.size()),
+                         letter.tp.partition, std::move(*original), finish);
   }
 }
 

@@ -1,12 +1,14 @@
 // A Jepsen-style fault suite: three real cairnd processes whose Raft links
 // run through proxies the test controls, a replicated topic, producers
-// (acks=all, idempotent) writing unique values, readers and a consumer
-// group committing, while brokers are killed, paused, cut off, slowed and
-// lose power (only fsynced bytes surviving, storage::cut_power). Every
-// client outcome is recorded (History) and checked against what every
-// replica holds at the end (check): nothing acknowledged lost, replicas
-// agreeing offset by offset, no read of a record that is not there, reads
-// in order, commits never backwards, no duplicates.
+// (acks=all, idempotent) writing unique values, readers, a consumer group
+// committing and a queue's worker (a share group) accepting, while brokers
+// are killed, paused, cut off, slowed and lose power (only fsynced bytes
+// surviving, storage::cut_power). Every client outcome is recorded
+// (History) and checked against what every replica holds at the end
+// (check): nothing acknowledged lost, replicas agreeing offset by offset,
+// no read of a record that is not there, reads in order, commits never
+// backwards, no duplicates; every record handed to the queue's worker, none
+// after its acceptance was durable, and the queue finished once healed.
 //
 // Each fault kind runs alone; a random mix runs for CAIRN_CHAOS_SECONDS
 // (default 40) with seed CAIRN_CHAOS_SEED (default: random, printed), so a
@@ -23,6 +25,7 @@
 #include <random>
 #include <thread>
 
+#include "cairn/share_consumer.h"
 #include "checker.h"
 #include "history.h"
 #include "link_proxy.h"
@@ -215,7 +218,9 @@ class ChaosCluster {
     // seconds would have it delete what it must not.
     std::vector<std::string> args = {"--test-sync-journal",  journal_of(id),  "--test-sync-delay-ms",
                                      "5",                    "--test-clock-skew-file", clock_of(id),
-                                     "--retention-check-interval-ms", "1000"};
+                                     "--retention-check-interval-ms", "1000",
+                                     // Records held when a worker's commit failed come back soon.
+                                     "--share-record-lock-ms", "5000"};
     // A port of its own, kept across restarts: the leadership watcher scrapes it.
     auto [port, unused] = metrics_ports_.try_emplace(id, pick_free_port());
     args.push_back("--metrics-listen");
@@ -251,25 +256,37 @@ class ChaosCluster {
   LocalCluster cluster;
 };
 
-// The clients of a run: writers, readers and a group, each on its own
-// thread, recording every outcome in the history until stopped.
+// The clients of a run: writers, readers, a group and a queue's worker,
+// each on its own thread, recording every outcome in the history until
+// stopped.
 class Workload {
  public:
   Workload(ChaosCluster& chaos, History& history) : chaos_(chaos), history_(history) {
     for (int id = 0; id < 3; ++id) threads_.emplace_back([this, id] { write(id); });
     for (int id = 0; id < 2; ++id) threads_.emplace_back([this, id] { read(id); });
     threads_.emplace_back([this] { consume_in_group(); });
+    queue_worker_ = std::thread([this] { work_queue(); });
   }
-  ~Workload() { stop(); }
+  ~Workload() {
+    stop();
+    stop_queue();
+  }
 
+  // Stops every client but the queue's worker, which goes on until the
+  // queue is finished (stop_queue).
   void stop() {
     stop_ = true;
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
   }
+  void stop_queue() {
+    queue_stop_ = true;
+    if (queue_worker_.joinable()) queue_worker_.join();
+  }
 
   static constexpr char kGroup[] = "chaos-group";
+  static constexpr char kQueueGroup[] = "chaos-queue";
 
  private:
   ClientOptions client_options() const {
@@ -347,11 +364,50 @@ class Workload {
     (void)consumer->close(std::chrono::seconds(5));
   }
 
+  // Takes records from the queue, accepting each: done once commit() says
+  // the acceptances are durable. Those of a failed commit come back (their
+  // locks end, or their coordinator moved).
+  void work_queue() {
+    ShareConsumerOptions options;
+    options.client = client_options();
+    options.group_id = kQueueGroup;
+    options.acknowledgement_mode = AcknowledgementMode::explicit_;
+    options.max_poll_records = 50;
+    auto consumer = std::move(ShareConsumer::create(options)).value();
+    while (!queue_stop_ && !consumer->subscribe({kTopic}).ok()) std::this_thread::sleep_for(100ms);
+    while (!queue_stop_) {
+      auto records = consumer->poll(200ms);
+      if (!records.ok()) {
+        std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      for (const auto& r : *records) history_.delivered(r.value().value_or(""), r.delivery_count);
+      if (records->empty()) continue;
+      std::this_thread::sleep_for(20ms);  // the job: faults come while records are held
+      for (const auto& r : *records) consumer->accept(r);
+      if (!consumer->commit().ok()) continue;
+      for (const auto& r : *records) history_.accepted(r.value().value_or(""));
+    }
+    consumer->close(std::chrono::seconds(5));
+  }
+
   ChaosCluster& chaos_;
   History& history_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
+  std::atomic<bool> queue_stop_{false};
+  std::thread queue_worker_;
 };
+
+// Partitions of the topic the queue has not finished: records not yet
+// accepted (or dead-lettered) below the high watermark, or still held.
+size_t queue_unfinished(ChaosCluster& chaos) {
+  auto described = chaos.cluster.admin->describe_share_group(Workload::kQueueGroup);
+  if (!described.ok()) return kPartitions;
+  size_t unfinished = kPartitions - std::min<size_t>(kPartitions, described->partitions.size());
+  for (const auto& p : described->partitions) unfinished += p.lag > 0 || p.acquired > 0;
+  return unfinished;
+}
 
 // A fault: injected, held a while, then healed (ChaosCluster::heal).
 struct Fault {
@@ -485,8 +541,14 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
       if (lag.committed) history.committed(Workload::kGroup, lag.tp.partition, lag.committed->value);
     }
   }
+  // The queue's worker finishes what was written (records of failed
+  // commits come back when their locks end).
+  size_t unfinished = kPartitions;
+  eventually([&] { return (unfinished = queue_unfinished(chaos)) == 0; }, 60s);
+  workload.stop_queue();
   Verdict verdict = check(history, replicas);
   verdict.replicas_behind = behind;
+  verdict.queue_unfinished = unfinished;
   return verdict;
 }
 
@@ -525,6 +587,7 @@ void require_consistent(const Verdict& verdict) {
   INFO(verdict.summary());
   CHECK(verdict.acknowledged > 0);
   CHECK(verdict.reads > 0);
+  CHECK(verdict.accepted > 0);
   CHECK(verdict.ok());
   CHECK(verdict.duplicates == 0);  // the producers are idempotent
 }

@@ -35,6 +35,38 @@ std::map<int32_t, std::map<int64_t, std::string>> merge(const ReplicaContents& r
   return out;
 }
 
+// At least once, and never again once done: every acknowledged record
+// reached the queue's worker, and none came again after the worker was told
+// its acceptance was durable.
+void check_queue(const History& history, const std::map<std::string, int32_t>& sent,
+                 const std::map<std::string, History::Acknowledged>& acknowledged, Verdict& verdict) {
+  std::set<std::string> delivered, accepted;
+  for (const auto& event : history.queue_events()) {
+    if (event.delivery_count == 0) {
+      ++verdict.accepted;
+      accepted.insert(event.value);
+      continue;
+    }
+    ++verdict.deliveries;
+    if (!delivered.insert(event.value).second) ++verdict.redeliveries;
+    if (accepted.count(event.value)) {
+      ++verdict.delivered_after_accept;
+      note(verdict, fmt::format("the queue handed out {} (delivery {}) after its acceptance was durable", event.value,
+                                event.delivery_count));
+    }
+    if (!sent.count(event.value)) {
+      ++verdict.never_sent;
+      note(verdict, fmt::format("the queue handed out {}, which no producer sent", event.value));
+    }
+  }
+  for (const auto& [value, where] : acknowledged) {
+    if (delivered.count(value)) continue;
+    ++verdict.never_delivered;
+    note(verdict, fmt::format("{} (partition {} offset {}) was never handed to the queue's worker", value,
+                              where.partition, where.offset));
+  }
+}
+
 }  // namespace
 
 Verdict check(const History& history, const ReplicaContents& replicas) {
@@ -118,6 +150,7 @@ Verdict check(const History& history, const ReplicaContents& replicas) {
       }
     }
   }
+  check_queue(history, sent, acknowledged, verdict);
   return verdict;
 }
 
@@ -125,9 +158,12 @@ std::string Verdict::summary() const {
   std::string out = fmt::format(
       "sent {}, acknowledged {}, unknown {} ({} of them written), reads {}, records in the log {}\n"
       "lost {}, inconsistent offsets {}, never sent {}, dirty reads {}, reads out of order {}, "
-      "commits backwards {}, duplicates {}, replicas behind {}\n",
+      "commits backwards {}, duplicates {}, replicas behind {}\n"
+      "queue: deliveries {} ({} again), acceptances {}; handed out after a durable acceptance {}, never handed "
+      "out {}, partitions not finished {}\n",
       sent, acknowledged, unknown, unknown_written, reads, records, lost, inconsistent, never_sent, misread,
-      reads_out_of_order, commits_backwards, duplicates, replicas_behind);
+      reads_out_of_order, commits_backwards, duplicates, replicas_behind, deliveries, redeliveries, accepted,
+      delivered_after_accept, never_delivered, queue_unfinished);
   for (const auto& example : examples) out += "  " + example + "\n";
   return out;
 }

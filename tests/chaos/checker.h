@@ -15,7 +15,8 @@ namespace cairn::chaos {
 using ReplicaContents = std::map<int32_t, std::map<int32_t, std::map<int64_t, std::string>>>;
 
 // The checker's findings over a run's history and final logs (as Jepsen's
-// Kafka checker): the first six and replicas_behind must be zero.
+// Kafka checker): the first six, replicas_behind and the queue's three
+// findings must be zero.
 struct Verdict {
   size_t lost = 0;               // acknowledged, but not at its offset in the log
   size_t inconsistent = 0;       // offsets where two replicas hold different records
@@ -25,6 +26,13 @@ struct Verdict {
   size_t commits_backwards = 0;  // a group's committed offset moved back
   size_t duplicates = 0;         // records at more than one offset
   size_t replicas_behind = 0;    // replicas without the last acknowledged record once healed
+  // The queue (a share group over the topic):
+  size_t delivered_after_accept = 0;  // handed out again after its acceptance was durable
+  size_t never_delivered = 0;         // acknowledged, never handed to the queue's worker
+  size_t queue_unfinished = 0;        // partitions the share group had not finished once healed
+  size_t deliveries = 0;
+  size_t redeliveries = 0;            // deliveries after the first of a record
+  size_t accepted = 0;                // acceptances the worker was told are durable
   size_t sent = 0;
   size_t acknowledged = 0;
   size_t unknown = 0;            // sends that failed: may or may not be in the log
@@ -35,7 +43,7 @@ struct Verdict {
 
   bool ok() const {
     return lost + inconsistent + never_sent + misread + reads_out_of_order + commits_backwards +
-               replicas_behind ==
+               replicas_behind + delivered_after_accept + never_delivered + queue_unfinished ==
            0;
   }
   std::string summary() const;

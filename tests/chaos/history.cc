@@ -31,6 +31,16 @@ void History::committed(const std::string& group, int32_t partition, int64_t off
   commits_[group][partition].push_back(offset);
 }
 
+void History::delivered(const std::string& value, int32_t delivery_count) {
+  std::lock_guard lock(mutex_);
+  queue_events_.push_back({value, delivery_count});
+}
+
+void History::accepted(const std::string& value) {
+  std::lock_guard lock(mutex_);
+  queue_events_.push_back({value, 0});
+}
+
 std::map<std::string, int32_t> History::sent_values() const {
   std::lock_guard lock(mutex_);
   return sent_;
@@ -54,6 +64,11 @@ std::vector<History::Read> History::reads() const {
 std::map<std::string, std::map<int32_t, std::vector<int64_t>>> History::commits() const {
   std::lock_guard lock(mutex_);
   return commits_;
+}
+
+std::vector<History::QueueEvent> History::queue_events() const {
+  std::lock_guard lock(mutex_);
+  return queue_events_;
 }
 
 History::Clock::duration History::longest_wait_for_acknowledgement() const {
