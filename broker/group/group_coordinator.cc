@@ -267,6 +267,10 @@ Result<std::optional<GroupCoordinator::Appended>> GroupCoordinator::forget_group
 void GroupCoordinator::forget_topic(const std::string& topic) {
   std::map<std::string, std::set<TopicPartition>> forgotten;  // group -> partitions
   std::lock_guard lock(mutex_);
+  if (options_.replicated) {
+    // Current for this term: tombstones are written only in the term loaded.
+    for (int32_t p = 0; p < options_.offsets_partitions; ++p) (void)coordinate_partition_locked(p);
+  }
   for (auto& [name, g] : groups_) {
     for (auto it = g.offsets().begin(); it != g.offsets().end();) {
       if (it->first.topic != topic) {

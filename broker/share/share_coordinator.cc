@@ -303,7 +303,12 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
     auto redeliver = share.acquire_available(input.member_id, want, now, limits);
     if (!redeliver.empty()) {
       auto records = read_redeliveries(*partition, share, redeliver);
-      if (!records.ok()) return records.status();
+      if (!records.ok()) {
+        // What this fetch took from other partitions is handed out, not
+        // left to count as a failed delivery; this one is tried next time.
+        if (!out.output.records.empty()) continue;
+        return records.status();
+      }
       for (auto& record : *records) {
         const InFlightRecord& state = share.records().at(record.offset);
         out.output.records.push_back(
@@ -324,8 +329,8 @@ Result<ShareCoordinator::Acquisition> ShareCoordinator::acquire_locked(ShareFetc
       out.output.records.push_back({p, record, state.delivery_count, as_wall_ms(state.lock_until_ms, now)});
       return true;
     });
-    if (!scanned.ok()) return scanned.status();
-    share.skip_to(*scanned);
+    if (!scanned.ok() && out.output.records.empty()) return scanned.status();
+    if (scanned.ok()) share.skip_to(*scanned);  // else as above: what it took so far is handed out
     if (share.start() != before_start || share.end() != before_end) changed.insert(tp);
   }
   if (!changed.empty()) {
@@ -619,6 +624,10 @@ void ShareCoordinator::remove(const std::string& group, std::function<void(Statu
 
 void ShareCoordinator::forget_topic(const std::string& topic) {
   std::lock_guard lock(mutex_);
+  if (options_.replicated) {
+    // Current for this term: tombstones are written only in the term loaded.
+    for (int32_t p = 0; p < options_.state_partitions; ++p) (void)coordinate_partition_locked(p);
+  }
   for (auto& [name, group] : groups_) {
     std::set<TopicPartition> forgotten;
     for (auto it = group.partitions.begin(); it != group.partitions.end();) {

@@ -372,7 +372,7 @@ class Workload {
     options.client = client_options();
     options.group_id = kQueueGroup;
     options.acknowledgement_mode = AcknowledgementMode::explicit_;
-    options.max_poll_records = 50;
+    options.max_poll_records = 200;
     auto consumer = std::move(ShareConsumer::create(options)).value();
     while (!queue_stop_ && !consumer->subscribe({kTopic}).ok()) std::this_thread::sleep_for(100ms);
     while (!queue_stop_) {
@@ -399,14 +399,23 @@ class Workload {
   std::thread queue_worker_;
 };
 
-// Partitions of the topic the queue has not finished: records not yet
-// accepted (or dead-lettered) below the high watermark, or still held.
-size_t queue_unfinished(ChaosCluster& chaos) {
+// How far the queue is: partitions it has not finished (records not yet
+// accepted or dead-lettered below the high watermark, or still held), and
+// the records before its start offsets (done).
+struct QueueProgress {
+  size_t unfinished = kPartitions;
+  int64_t done = 0;
+};
+QueueProgress queue_progress(ChaosCluster& chaos) {
   auto described = chaos.cluster.admin->describe_share_group(Workload::kQueueGroup);
-  if (!described.ok()) return kPartitions;
-  size_t unfinished = kPartitions - std::min<size_t>(kPartitions, described->partitions.size());
-  for (const auto& p : described->partitions) unfinished += p.lag > 0 || p.acquired > 0;
-  return unfinished;
+  QueueProgress out;
+  if (!described.ok()) return out;
+  out.unfinished = kPartitions - std::min<size_t>(kPartitions, described->partitions.size());
+  for (const auto& p : described->partitions) {
+    out.unfinished += p.lag > 0 || p.acquired > 0;
+    out.done += p.start_offset.value;
+  }
+  return out;
 }
 
 // A fault: injected, held a while, then healed (ChaosCluster::heal).
@@ -542,13 +551,20 @@ Verdict finish(ChaosCluster& chaos, Workload& workload, History& history) {
     }
   }
   // The queue's worker finishes what was written (records of failed
-  // commits come back when their locks end).
-  size_t unfinished = kPartitions;
-  eventually([&] { return (unfinished = queue_unfinished(chaos)) == 0; }, 60s);
+  // commits come back when their locks end): given as long as its start
+  // offsets move, and 20 s more.
+  QueueProgress queue = queue_progress(chaos);
+  for (auto moved = std::chrono::steady_clock::now();
+       queue.unfinished > 0 && std::chrono::steady_clock::now() - moved < 20s;) {
+    std::this_thread::sleep_for(500ms);
+    QueueProgress now = queue_progress(chaos);
+    if (now.done > queue.done) moved = std::chrono::steady_clock::now();
+    queue = now;
+  }
   workload.stop_queue();
   Verdict verdict = check(history, replicas);
   verdict.replicas_behind = behind;
-  verdict.queue_unfinished = unfinished;
+  verdict.queue_unfinished = queue.unfinished;
   return verdict;
 }
 
