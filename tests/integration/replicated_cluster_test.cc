@@ -1038,13 +1038,17 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
       if (thread.joinable()) thread.join();
     }
   } join_at_exit{stopping, sender};
+  std::string last_seen;  // which replicas each partition's leader counted caught up, last time asked
   auto all_caught_up = [&] {
     auto topic = cluster.admin->describe_topic("steady");
     if (!topic.ok()) return false;
+    last_seen.clear();
+    bool all = true;
     for (const auto& p : topic->partitions) {
-      if (p.caught_up.size() != 3) return false;
+      last_seen += fmt::format("{}: leader {} caught up [{}]; ", p.partition, p.leader, fmt::join(p.caught_up, ","));
+      all = all && p.caught_up.size() == 3;
     }
-    return true;
+    return all;
   };
   // Every running broker but `leaving` names a leader other than `leaving`,
   // for each partition and for the controller.
@@ -1063,7 +1067,9 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
   };
   for (int32_t id = 1; id <= 3; ++id) {
     INFO("restarting broker " << id);
-    REQUIRE(eventually(all_caught_up, std::chrono::seconds(60)));  // a restarted broker catches up first
+    bool caught_up = eventually(all_caught_up, std::chrono::seconds(60));  // a restarted broker catches up first
+    INFO(last_seen << "\n" << cluster.log_tails(20));
+    REQUIRE(caught_up);
     cluster.broker(id).begin_stop();  // SIGTERM
     // While it is still shutting down (its gRPC grace alone is 5 s), its
     // partitions and the controller are led elsewhere within a second...
