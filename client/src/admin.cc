@@ -160,7 +160,11 @@ class AdminImpl final : public Admin {
     std::map<std::string, v1::TopicDescription> by_leader;
     for (const auto& p : t.partitions()) {
       const v1::PartitionDescription* described = &p;
-      if (p.caught_up().empty()) {
+      // Asked of the leader this client knows; if that broker does not lead
+      // it (any more: leadership moved back to its preferred replica since
+      // the client cached it), once more after a metadata refresh.
+      for (int attempt = 0; attempt < 2 && described->caught_up().empty(); ++attempt) {
+        if (attempt > 0) cluster_.invalidate(name);
         if (auto leader = leader_description(request, {name, p.partition()}, by_leader)) {
           for (const auto& q : leader->partitions()) {
             if (q.partition() == p.partition()) described = &q;
