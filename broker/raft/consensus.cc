@@ -18,7 +18,7 @@ Consensus::Consensus(RaftOptions options, Log& log, DurableState& durable, Trans
       clock_(clock),
       apply_(std::move(apply)),
       random_(options_.random_seed) {
-  CAIRN_ASSERT(options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
+  CAIRN_ASSERT(options_.heartbeat_interval_ms >= 1 && options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
   CAIRN_ASSERT(options_.election_timeout_max_ms > options_.election_timeout_min_ms);
   CAIRN_ASSERT(options_.max_inflight_appends >= 1 && options_.max_entries_per_append >= 1);
 }
@@ -81,6 +81,25 @@ Status Consensus::tick() {
   return failure_;
 }
 
+// The next multiple of the heartbeat interval on the clock: every group of
+// a node heartbeats in the same tick, so a transport that coalesces
+// (RaftTransport) carries an idle broker's heartbeats to each peer in one
+// frame per interval, and their answers in one back. Never later than an
+// interval from now.
+int64_t Consensus::next_heartbeat_ms(int64_t now) const {
+  int64_t interval = options_.heartbeat_interval_ms;
+  return (now / interval + 1) * interval;
+}
+
+int64_t Consensus::next_tick_ms() const {
+  if (failed() || applied_index_ < commit_index_) return 0;
+  if (role_ != Role::leader) return election_deadline_ms_;
+  int64_t due = heartbeat_deadline_ms_;
+  if (options_.check_quorum) due = std::min(due, quorum_check_deadline_ms_);
+  if (transfer_target_) due = std::min(due, transfer_deadline_ms_);
+  return due;
+}
+
 void Consensus::tick_leader() {
   int64_t now = now_ms();
   if (transfer_target_ && now >= transfer_deadline_ms_) transfer_target_.reset();
@@ -98,7 +117,7 @@ void Consensus::tick_leader() {
   }
   if (now >= heartbeat_deadline_ms_) {
     broadcast_heartbeat();
-    heartbeat_deadline_ms_ = now + options_.heartbeat_interval_ms;
+    heartbeat_deadline_ms_ = next_heartbeat_ms(now);
   }
 }
 
@@ -187,7 +206,7 @@ void Consensus::become_leader() {
   votes_granted_.clear();
   progress_.clear();
   sync_progress_with_membership();
-  heartbeat_deadline_ms_ = now_ms() + options_.heartbeat_interval_ms;
+  heartbeat_deadline_ms_ = next_heartbeat_ms(now_ms());
   quorum_check_deadline_ms_ = now_ms() + options_.election_timeout_min_ms;
   Offset index = log_.last_index() + 1;
   append_to_log({Entry{term_, index, index, EntryType::noop, {}}});

@@ -64,6 +64,11 @@ class Consensus {
   // Fires the timers that are due (election, heartbeat, check-quorum,
   // transfer abort) and applies committed entries left over.
   [[nodiscard]] Status tick();
+  // The clock reading (RaftOptions' clock) from which tick() has work: a
+  // timer's deadline, or 0 (at once) while committed entries wait to be
+  // applied. Owners may skip the ticks before it: only handle(), propose()
+  // and the other calls move it, and each returns first.
+  int64_t next_tick_ms() const;
   // Handles one message from a peer.
   [[nodiscard]] Status handle(const Message& message);
   // The log's flushed_index() moved: acknowledge (follower) or count (leader).
@@ -167,6 +172,7 @@ class Consensus {
   void fail(Status status);
   Offset self_durable_index() const { return log_.flushed_index(); }
   int64_t now_ms() const { return clock_.now_ms(); }
+  int64_t next_heartbeat_ms(int64_t now) const;
 
   RaftOptions options_;
   Log& log_;

@@ -427,5 +427,43 @@ TEST_CASE("raft.ANodeStartsWithWhatItKnowsCommittedAndDoesNotApplyItAgain", "[ra
   CHECK(applied.back().term == cluster.raft(1).term());
 }
 
+// A broker ticks a group only from next_tick_ms() on (ReplicaManager); the
+// simulator checks on every run that earlier ticks change nothing.
+TEST_CASE("raft.TicksHaveWorkOnlyFromNextTickAndLeadersHeartbeatTogether", "[raft][timers]") {
+  TestCluster cluster(3);
+  auto leader = cluster.wait_for_leader();
+  REQUIRE(leader.has_value());
+  int follower = *leader == 1 ? 2 : 1;
+  cluster.deliver();
+  constexpr int64_t kInterval = 100;  // RaftOptions' default heartbeat interval
+
+  // The leader's next tick is its heartbeat, on the clock's next multiple of the interval.
+  Consensus& lead = cluster.raft(*leader);
+  ManualClock& clock = cluster.node(*leader).clock;
+  int64_t due = lead.next_tick_ms();
+  CHECK(due % kInterval == 0);
+  CHECK(due > clock.now_ms());
+  CHECK(due <= clock.now_ms() + kInterval);
+  clock.set_ms(due - 1);
+  REQUIRE(lead.tick().ok());
+  CHECK(cluster.take_outbox(*leader).empty());
+  clock.set_ms(due);
+  REQUIRE(lead.tick().ok());
+  CHECK(sent<AppendRequest>(cluster, *leader).size() == 2);  // a heartbeat to each follower
+  CHECK(lead.next_tick_ms() == due + kInterval);
+
+  // A follower's is its election deadline, which a heartbeat moves on.
+  Consensus& follow = cluster.raft(follower);
+  ManualClock& follower_clock = cluster.node(follower).clock;
+  int64_t deadline = follow.next_tick_ms();
+  CHECK(deadline > follower_clock.now_ms());
+  follower_clock.set_ms(deadline - 1);
+  REQUIRE(follow.tick().ok());
+  CHECK(follow.role() == Role::follower);
+  follower_clock.set_ms(deadline);
+  REQUIRE(follow.tick().ok());
+  CHECK(follow.role() == Role::pre_candidate);
+}
+
 }  // namespace
 }  // namespace cairn::raft

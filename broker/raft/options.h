@@ -23,8 +23,11 @@ struct RaftOptions {
   // leader less than election_timeout_min_ms ago ignores vote requests.
   int64_t election_timeout_min_ms = 500;
   int64_t election_timeout_max_ms = 1000;
-  // How often a leader sends heartbeats (and retries probes). Default 50 ms.
-  int64_t heartbeat_interval_ms = 50;
+  // How often a leader sends heartbeats (and retries probes), on the
+  // clock's multiples of it, so that a node's groups heartbeat together.
+  // Default 100 ms: five per election_timeout_min_ms, which check-quorum
+  // needs one of (Redpanda: 150 ms).
+  int64_t heartbeat_interval_ms = 100;
   // The period at which the owner is expected to call tick(); timers are as
   // precise as this. Default 10 ms. Informational: consensus reads the clock.
   int64_t tick_interval_ms = 10;

@@ -37,14 +37,17 @@ class RaftService::Reader final : public grpc::ServerReadReactor<v1::RaftFrame> 
     ++service_.frames_received_;
     summary_->set_frames(summary_->frames() + 1);
     summary_->set_messages(summary_->messages() + frame_.messages_size());
-    for (auto& envelope : *frame_.mutable_messages()) deliver(envelope);
+    std::vector<AddressedMessage> messages;
+    messages.reserve(static_cast<size_t>(frame_.messages_size()));
+    for (auto& envelope : *frame_.mutable_messages()) decode(envelope, messages);
+    if (!messages.empty()) service_.deliver_(std::move(messages));
     StartRead(&frame_);
   }
 
   void OnDone() override { delete this; }
 
  private:
-  void deliver(v1::RaftEnvelope& envelope) {
+  void decode(v1::RaftEnvelope& envelope, std::vector<AddressedMessage>& out) {
     ++service_.messages_received_;
     auto message = from_proto(&envelope);
     if (!message.ok()) {
@@ -54,9 +57,8 @@ class RaftService::Reader final : public grpc::ServerReadReactor<v1::RaftFrame> 
       }
       return;
     }
-    service_.deliver_({envelope.group().topic(), envelope.group().partition()},
-                      envelope.group().topic_id(),
-                      std::move(*message));
+    out.push_back({{envelope.group().topic(), envelope.group().partition()},
+                   envelope.group().topic_id(), std::move(*message)});
   }
 
   RaftService& service_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "broker/raft/messages.h"
 #include "cairn/v1/raft.grpc.pb.h"
@@ -15,8 +16,11 @@
 namespace cairn::broker {
 
 // Receives the Raft streams of peer brokers (RaftTransport sends them) and
-// hands every message to `deliver`, on a gRPC thread: it must only queue
-// the message for its group's executor, never run consensus itself.
+// hands the messages of each frame, in order, to `deliver` in one call, on
+// a gRPC thread: it must only queue them for their groups' executors,
+// never run consensus itself. One call per frame, not per message: an idle
+// peer's heartbeats for a thousand groups arrive as a few frames, and
+// their cost should be a few hand-offs, not a thousand.
 //
 // A message that does not decode (raft_codec.h) is dropped and counted,
 // and the stream goes on; a frame meant for another broker id ends its
@@ -24,11 +28,17 @@ namespace cairn::broker {
 // address must not feed one broker's groups another's traffic), and so
 // does a frame from a broker of another cluster (a different cluster id:
 // brokers given disagreeing controller voters).
+// A message off a peer's stream, with the group it is for.
+struct AddressedMessage {
+  TopicPartition group;
+  int64_t topic_id = 0;  // the incarnation of the group's topic (RaftGroupId.topic_id)
+  raft::Message message;
+};
+
 class RaftService final : public v1::Raft::CallbackService {
  public:
-  // `topic_id`: the incarnation of the group's topic (RaftGroupId.topic_id).
-  using Deliver =
-      std::function<void(const TopicPartition& group, int64_t topic_id, raft::Message message)>;
+  // A frame's messages that decoded, in the order they were sent; never empty.
+  using Deliver = std::function<void(std::vector<AddressedMessage> frame)>;
 
   struct Stats {
     int64_t frames_received = 0;

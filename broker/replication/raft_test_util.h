@@ -39,9 +39,9 @@ struct IoThread {
 class Endpoint {
  public:
   explicit Endpoint(int32_t id, int port = 0, RaftService::Deliver on_message = {})
-      : service_(id, on_message ? on_message : [this](const TopicPartition& group, int64_t, raft::Message m) {
+      : service_(id, on_message ? on_message : [this](std::vector<AddressedMessage> frame) {
           std::lock_guard lock(mutex_);
-          received_.emplace_back(group, std::move(m));
+          for (auto& m : frame) received_.emplace_back(m.group, std::move(m.message));
           changed_.notify_all();
         }) {
     grpc::ServerBuilder builder;

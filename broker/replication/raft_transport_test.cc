@@ -195,11 +195,13 @@ class RaftOverGrpc {
     for (auto& b : brokers_) {
       Broker* broker = b.get();
       broker->endpoint = std::make_unique<Endpoint>(
-          broker->id, 0, [broker](const TopicPartition& group, int64_t, raft::Message m) {
+          broker->id, 0, [broker](std::vector<AddressedMessage> frame) {
             std::lock_guard lock(broker->mutex);
-            if (!broker->raft || group != kGroup) return;
-            broker->fail(broker->raft->handle(m));
-            broker->flush();
+            for (const auto& m : frame) {
+              if (!broker->raft || m.group != kGroup) continue;
+              broker->fail(broker->raft->handle(m.message));
+              broker->flush();
+            }
           });
     }
     for (auto& b : brokers_) start(*b);

@@ -120,6 +120,7 @@ void Replica::repair(Offset damaged) {
     consensus_ = new_consensus();
     Status started = cut.ok() ? consensus_->start() : cut;
     repairing_ = started.ok() && consensus_->repairing();
+    tick_due_ms_->store(0);
     if (!started.ok()) {
       spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
       consensus_.reset();
@@ -191,6 +192,7 @@ void Replica::restart_if_failed() {
       on_failure_locked(started);
     } else {
       repairing_ = consensus_->repairing();
+      tick_due_ms_->store(0);
       spdlog::info("{}: Raft runs again after a failed write, from its log (offsets [{}, {})) and saved term {}", tp_,
                    log_->log_start(), log_->log_end(), setup_.durable->hard_state().term.value);
     }
@@ -626,6 +628,17 @@ void Replica::settle_locked(Due& due, bool* moved) {
     for (auto& [end, waiter] : waiters_) due.emplace_back(std::move(waiter.done), moved_away);
     waiters_.clear();
   }
+  plan_tick_locked();
+}
+
+void Replica::plan_tick_locked() {
+  int64_t due = 0;
+  if (consensus_ && !consensus_->failed()) {
+    due = consensus_->next_tick_ms();
+  } else if (consensus_ && failure_noted_ && restart_at_ms_ > 0) {
+    due = restart_at_ms_;  // restart_if_failed's next step
+  }
+  tick_due_ms_->store(due);
 }
 
 void Replica::finish(Due& due, bool moved) {

@@ -136,6 +136,11 @@ class Replica : public std::enable_shared_from_this<Replica> {
 
   // From the broker's timer, every tick interval.
   void tick();
+  // The steady-clock ms (raft::SteadyClock) before which tick() has nothing
+  // to do, shared so that the timer can skip this replica without locking
+  // it: an idle follower then costs nothing between heartbeats, an idle
+  // leader one tick per heartbeat (raft::Consensus::next_tick_ms).
+  std::shared_ptr<const std::atomic<int64_t>> tick_due() const { return tick_due_ms_; }
   // A message from a peer.
   void handle(const raft::Message& message);
   // Fails every waiter and stops calling consensus (the partition closes).
@@ -180,6 +185,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   // After a call (mutex held): the new high watermark, the waiters it
   // settles, and, if no longer leader, every waiter failed.
   void settle_locked(Due& due, bool* moved);
+  // From settle_locked: when tick() next has work (tick_due()).
+  void plan_tick_locked();
   void finish(Due& due, bool moved);
   // From tick (mutex held): a ready leader that is not the preferred one
   // hands leadership to it once it is caught up, as Kafka's automatic
@@ -204,6 +211,9 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::multimap<Offset, Waiter> waiters_;       // by end offset
   std::vector<raft::EntryBounds> applied_;      // entries committed during the current call
   std::atomic<int64_t> high_watermark_;
+  // See tick_due(). Set after every call into consensus (settle_locked);
+  // 0 (tick now) whenever consensus is replaced or stopped outside one.
+  const std::shared_ptr<std::atomic<int64_t>> tick_due_ms_ = std::make_shared<std::atomic<int64_t>>(0);
   std::atomic<int64_t> leader_{-1};
   std::atomic<int64_t> term_{0};
   std::atomic<int64_t> leader_changes_{0};

@@ -17,10 +17,7 @@ ReplicaManager::ReplicaManager(Options options, asio::io_context& io)
     : options_(std::move(options)),
       io_(io),
       transport_(options_.self, io, transport_options(options_.cluster_id)),
-      service_(options_.self,
-               [this](const TopicPartition& tp, int64_t topic_id, raft::Message m) {
-                 deliver(tp, topic_id, std::move(m));
-               },
+      service_(options_.self, [this](std::vector<AddressedMessage> frame) { deliver(std::move(frame)); },
                options_.cluster_id),
       timer_(io) {
   for (const auto& peer : options_.peers) transport_.set_peer(peer.id, peer.address);
@@ -54,8 +51,10 @@ ReplicaSetup ReplicaManager::setup_for(const TopicPartition& tp, const std::vect
 
 void ReplicaManager::add(const TopicPartition& tp, std::weak_ptr<Replica> replica,
                          int64_t topic_id) {
+  auto strong = replica.lock();
+  if (!strong) return;
   std::lock_guard lock(mutex_);
-  replicas_[tp] = {std::move(replica), topic_id};
+  replicas_[tp] = {std::move(replica), topic_id, strong->tick_due()};
 }
 
 void ReplicaManager::remove(const TopicPartition& tp) {
@@ -63,24 +62,32 @@ void ReplicaManager::remove(const TopicPartition& tp) {
   replicas_.erase(tp);
 }
 
-void ReplicaManager::deliver(const TopicPartition& tp, int64_t topic_id, raft::Message message) {
-  std::shared_ptr<Replica> replica;
+void ReplicaManager::deliver(std::vector<AddressedMessage> frame) {
+  std::vector<std::pair<std::shared_ptr<Replica>, raft::Message>> routed;
+  routed.reserve(frame.size());
   {
     std::lock_guard lock(mutex_);
-    auto it = replicas_.find(tp);
-    if (it != replicas_.end() && it->second.topic_id == topic_id) replica = it->second.replica.lock();
+    for (auto& addressed : frame) {
+      auto it = replicas_.find(addressed.group);
+      std::shared_ptr<Replica> replica;
+      if (it != replicas_.end() && it->second.topic_id == addressed.topic_id) replica = it->second.replica.lock();
+      if (!replica) {
+        // Not hosted here (yet, or any more), or another incarnation of its
+        // topic: Raft retries.
+        ++unknown_groups_;
+        continue;
+      }
+      routed.emplace_back(std::move(replica), std::move(addressed.message));
+    }
   }
-  if (!replica) {
-    // Not hosted here (yet, or any more), or another incarnation of its
-    // topic: Raft retries.
-    ++unknown_groups_;
-    return;
-  }
+  if (routed.empty()) return;
   // Off the gRPC thread: consensus may wait on the log (a truncation behind
-  // an fsync), and one slow group must not hold up the stream every group
-  // with this peer shares. Raft tolerates the reordering a pool may cause.
-  asio::post(io_, [replica = std::move(replica), message = std::move(message)] {
-    replica->handle(message);
+  // an fsync), and a slow group must not hold up the stream every group
+  // with this peer shares. One task per frame: a frame of heartbeats for a
+  // thousand groups is one hand-off, not a thousand (the cost of an idle
+  // broker); frames from other peers run on the pool's other threads.
+  asio::post(io_, [routed = std::move(routed)] {
+    for (const auto& [replica, message] : routed) replica->handle(message);
   });
 }
 
@@ -108,19 +115,22 @@ void ReplicaManager::arm_locked() {
 }
 
 void ReplicaManager::tick_all() {
-  std::vector<std::shared_ptr<Replica>> live;
+  std::vector<std::shared_ptr<Replica>> due;
   {
+    int64_t now = clock_.now_ms();
     std::lock_guard lock(mutex_);
     for (auto it = replicas_.begin(); it != replicas_.end();) {
-      if (auto replica = it->second.replica.lock()) {
-        live.push_back(std::move(replica));
-        ++it;
-      } else {
+      if (it->second.replica.expired()) {
         it = replicas_.erase(it);
+        continue;
       }
+      if (it->second.tick_due->load(std::memory_order_relaxed) <= now) {
+        if (auto replica = it->second.replica.lock()) due.push_back(std::move(replica));
+      }
+      ++it;
     }
   }
-  for (auto& replica : live) replica->tick();
+  for (auto& replica : due) replica->tick();
 }
 
 }  // namespace cairn::broker

@@ -291,7 +291,14 @@ TEST_CASE("AByteGoneBadInOldDataOfAFollowerIsFoundByTheScrubAndRepaired", "[inte
   Status created = cluster.admin->create_topic({"ledger", 1, 3, {{"segment.bytes", "4096"}}});
   REQUIRE(created.ok());
   const int32_t leader = cluster.wait_for_leaders("ledger")[0];
-  const int32_t follower = leader % 3 + 1;
+  // Neither the leader nor the preferred replica, which the leader hands
+  // leadership back to within seconds: a new leader reads its whole log
+  // (its producers' state), and would find the damage before the scrub.
+  auto described = LocalCluster::describe(cluster.broker(leader), "ledger");
+  REQUIRE(described);
+  const int32_t preferred = described->partitions(0).replicas(0);
+  int32_t follower = 1;
+  while (follower == leader || follower == preferred) ++follower;
   auto producer = cluster.producer(10'000);
   OffThreadFailures failures;
   Acknowledged acked(failures);

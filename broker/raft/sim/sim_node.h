@@ -117,6 +117,7 @@ struct Node {
   std::unique_ptr<Consensus> consensus;
   int incarnation = 0;
   bool flush_scheduled = false;
+  int64_t messages_sent = 0;  // by this incarnation or an earlier one
   Role last_role = Role::follower;
   std::map<int64_t, Entry> pending;  // proposals by last index, awaiting apply
   // The applied index as of its last flush, kept across crashes: a

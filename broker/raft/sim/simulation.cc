@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -133,6 +134,7 @@ void Simulation::damage_node(int i) {
 
 void Simulation::send(int from, int to, Message message) {
   if (to < 0 || to >= options_.node_count) return;
+  ++nodes_[from]->messages_sent;
   if (blocked_[from][to] || rng_.chance(loss_rate_)) {
     ++result_.stats.messages_dropped;
     trace([&] { return fmt::format("n{} -> n{} DROPPED {}", from + 1, to + 1, describe(message)); });
@@ -178,6 +180,31 @@ void Simulation::on_apply(int i, const Entry& entry) {
   node.pending.erase(it);
 }
 
+namespace {
+
+// What a tick can change that anyone could see.
+auto tick_visible_state(const Node& node) {
+  const Consensus& c = *node.consensus;
+  return std::make_tuple(c.term(), c.role(), c.leader(), c.commit_index(), c.applied_index(),
+                         node.messages_sent, node.log.last_index());
+}
+
+}  // namespace
+
+// Every tick runs, and one before next_tick_ms() must change nothing: a
+// broker skips those (ReplicaManager), so a timer that next_tick_ms() does
+// not report would never fire there.
+void Simulation::tick(Node& node) {
+  bool due = node.clock.now_ms() >= node.consensus->next_tick_ms();
+  auto before = tick_visible_state(node);
+  check(node.consensus->tick(), node.index);
+  if (!due && tick_visible_state(node) != before && result_.violation.empty()) {
+    result_.ok = false;
+    result_.violation = fmt::format("n{} acted on a tick before its next_tick_ms() ({} < {})", node.id,
+                                    node.clock.now_ms(), node.consensus->next_tick_ms());
+  }
+}
+
 void Simulation::process(Event& event) {
   Node& node = *nodes_[event.node];
   switch (event.kind) {
@@ -186,7 +213,7 @@ void Simulation::process(Event& event) {
       return;
     case Event::Kind::tick:
       if (!alive(event.node) || event.incarnation != node.incarnation) return;
-      check(node.consensus->tick(), event.node);
+      tick(node);
       schedule_tick(event.node);
       break;
     case Event::Kind::deliver:

@@ -46,6 +46,7 @@ class Simulation {
   std::optional<int> leader() const;
   void trace(const std::function<std::string()>& line);
   void check(const Status& status, int i);
+  void tick(Node& node);
 
   // Chaos (one action per chaos event) and the two phases.
   void chaos_step();
