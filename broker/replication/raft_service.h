@@ -15,6 +15,13 @@
 
 namespace cairn::broker {
 
+// A message off a peer's stream, with the group it is for.
+struct AddressedMessage {
+  TopicPartition group;
+  int64_t topic_id = 0;  // the incarnation of the group's topic (RaftGroupId.topic_id)
+  raft::Message message;
+};
+
 // Receives the Raft streams of peer brokers (RaftTransport sends them) and
 // hands the messages of each frame, in order, to `deliver` in one call, on
 // a gRPC thread: it must only queue them for their groups' executors,
@@ -28,13 +35,6 @@ namespace cairn::broker {
 // address must not feed one broker's groups another's traffic), and so
 // does a frame from a broker of another cluster (a different cluster id:
 // brokers given disagreeing controller voters).
-// A message off a peer's stream, with the group it is for.
-struct AddressedMessage {
-  TopicPartition group;
-  int64_t topic_id = 0;  // the incarnation of the group's topic (RaftGroupId.topic_id)
-  raft::Message message;
-};
-
 class RaftService final : public v1::Raft::CallbackService {
  public:
   // A frame's messages that decoded, in the order they were sent; never empty.

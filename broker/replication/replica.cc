@@ -7,11 +7,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "proto/assert.h"
 #include "proto/byte_io.h"
 
 namespace cairn::broker {
+
+// tick_due() of a replica that nothing but a broker restart runs again.
+constexpr int64_t kNeverTick = std::numeric_limits<int64_t>::max();
 
 // How long a leader leads before handing back to the preferred replica, and
 // between two attempts: long enough for a restarted broker to catch up.
@@ -124,6 +128,7 @@ void Replica::repair(Offset damaged) {
     if (!started.ok()) {
       spdlog::error("{}: cannot repair: {}; the replica stops until the broker restarts", tp_, started.to_string());
       consensus_.reset();
+      tick_due_ms_->store(kNeverTick);
     }
   }
   finish(due, false);
@@ -534,6 +539,7 @@ void Replica::stop() {
     std::lock_guard lock(*mutex_);
     if (!consensus_) return;
     consensus_.reset();
+    tick_due_ms_->store(kNeverTick);
     // Leads nothing from now on: metadata must not name it.
     if (leader_.load() == self_) leader_ = -1;
     ready_leader_ = false;
@@ -631,12 +637,19 @@ void Replica::settle_locked(Due& due, bool* moved) {
   plan_tick_locked();
 }
 
+// What tick() does beyond consensus (hand-back to the preferred replica,
+// the steps of a move) is a ready leader's, and a leader's next tick is at
+// most a heartbeat interval away: those steps wait at most that long.
 void Replica::plan_tick_locked() {
-  int64_t due = 0;
-  if (consensus_ && !consensus_->failed()) {
+  int64_t due = 0;  // a failure not yet noted: the next tick notes it
+  if (!consensus_) {
+    due = kNeverTick;
+  } else if (!consensus_->failed()) {
     due = consensus_->next_tick_ms();
-  } else if (consensus_ && failure_noted_ && restart_at_ms_ > 0) {
-    due = restart_at_ms_;  // restart_if_failed's next step
+  } else if (failure_noted_) {
+    // restart_if_failed's next step, unless its log stopped: then only a
+    // broker restart runs it again.
+    due = restart_at_ms_ == 0 || log_->stopped() ? kNeverTick : restart_at_ms_;
   }
   tick_due_ms_->store(due);
 }

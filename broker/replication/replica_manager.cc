@@ -5,6 +5,14 @@
 namespace cairn::broker {
 namespace {
 
+// See ReplicaManager::deliver.
+constexpr size_t kMessagesPerTask = 64;
+
+bool carries_entries(const raft::Message& message) {
+  if (const auto* append = std::get_if<raft::AppendRequest>(&message)) return !append->entries.empty();
+  return std::holds_alternative<raft::JumpRequest>(message);
+}
+
 RaftTransport::Options transport_options(std::string cluster_id) {
   RaftTransport::Options options;
   options.cluster_id = std::move(cluster_id);
@@ -63,7 +71,7 @@ void ReplicaManager::remove(const TopicPartition& tp) {
 }
 
 void ReplicaManager::deliver(std::vector<AddressedMessage> frame) {
-  std::vector<std::pair<std::shared_ptr<Replica>, raft::Message>> routed;
+  Routed routed;
   routed.reserve(frame.size());
   {
     std::lock_guard lock(mutex_);
@@ -80,15 +88,27 @@ void ReplicaManager::deliver(std::vector<AddressedMessage> frame) {
       routed.emplace_back(std::move(replica), std::move(addressed.message));
     }
   }
-  if (routed.empty()) return;
   // Off the gRPC thread: consensus may wait on the log (a truncation behind
   // an fsync), and a slow group must not hold up the stream every group
-  // with this peer shares. One task per frame: a frame of heartbeats for a
-  // thousand groups is one hand-off, not a thousand (the cost of an idle
-  // broker); frames from other peers run on the pool's other threads.
-  asio::post(io_, [routed = std::move(routed)] {
-    for (const auto& [replica, message] : routed) replica->handle(message);
-  });
+  // with this peer shares. A task takes up to kMessagesPerTask messages: a
+  // frame of heartbeats for a thousand groups is a few hand-offs, not a
+  // thousand (an idle broker's cost), and a group whose handling blocks
+  // holds up few others. A message with entries, the slow kind, goes alone.
+  // Raft tolerates the reordering the pool's threads may cause.
+  Routed task;
+  auto post_task = [&] {
+    if (task.empty()) return;
+    asio::post(io_, [messages = std::move(task)] {
+      for (const auto& [replica, message] : messages) replica->handle(message);
+    });
+    task = Routed();
+  };
+  for (auto& entry : routed) {
+    if (carries_entries(entry.second)) post_task();
+    task.push_back(std::move(entry));
+    if (carries_entries(task.back().second) || task.size() >= kMessagesPerTask) post_task();
+  }
+  post_task();
 }
 
 void ReplicaManager::schedule_tick() {

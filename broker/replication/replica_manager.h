@@ -65,6 +65,7 @@ class ReplicaManager {
   int64_t messages_for_unknown_groups() const { return unknown_groups_.load(); }
 
  private:
+  using Routed = std::vector<std::pair<std::shared_ptr<Replica>, raft::Message>>;
   void deliver(std::vector<AddressedMessage> frame);
   void schedule_tick();
   void arm_locked();  // ticker_->mutex held

@@ -186,7 +186,7 @@ namespace {
 auto tick_visible_state(const Node& node) {
   const Consensus& c = *node.consensus;
   return std::make_tuple(c.term(), c.role(), c.leader(), c.commit_index(), c.applied_index(),
-                         node.messages_sent, node.log.last_index());
+                         c.transferring(), c.membership(), node.messages_sent, node.log.last_index());
 }
 
 }  // namespace
