@@ -18,7 +18,8 @@ Consensus::Consensus(RaftOptions options, Log& log, DurableState& durable, Trans
       clock_(clock),
       apply_(std::move(apply)),
       random_(options_.random_seed) {
-  CAIRN_ASSERT(options_.heartbeat_interval_ms >= 1 && options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
+  CAIRN_ASSERT(options_.heartbeat_interval_ms >= 1);
+  CAIRN_ASSERT(options_.election_timeout_min_ms > options_.heartbeat_interval_ms);
   CAIRN_ASSERT(options_.election_timeout_max_ms > options_.election_timeout_min_ms);
   CAIRN_ASSERT(options_.max_inflight_appends >= 1 && options_.max_entries_per_append >= 1);
 }

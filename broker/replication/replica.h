@@ -212,7 +212,8 @@ class Replica : public std::enable_shared_from_this<Replica> {
   std::vector<raft::EntryBounds> applied_;      // entries committed during the current call
   std::atomic<int64_t> high_watermark_;
   // See tick_due(). Set after every call into consensus (settle_locked);
-  // 0 (tick now) whenever consensus is replaced or stopped outside one.
+  // outside one, 0 (tick now) when consensus is replaced and never when it
+  // stops for good.
   const std::shared_ptr<std::atomic<int64_t>> tick_due_ms_ = std::make_shared<std::atomic<int64_t>>(0);
   std::atomic<int64_t> leader_{-1};
   std::atomic<int64_t> term_{0};

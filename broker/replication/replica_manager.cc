@@ -104,9 +104,10 @@ void ReplicaManager::deliver(std::vector<AddressedMessage> frame) {
     task = Routed();
   };
   for (auto& entry : routed) {
-    if (carries_entries(entry.second)) post_task();
+    bool alone = carries_entries(entry.second);
+    if (alone) post_task();
     task.push_back(std::move(entry));
-    if (carries_entries(task.back().second) || task.size() >= kMessagesPerTask) post_task();
+    if (alone || task.size() >= kMessagesPerTask) post_task();
   }
   post_task();
 }
