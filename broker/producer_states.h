@@ -6,6 +6,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "proto/idempotence.h"
 #include "proto/record_batch.h"
 #include "proto/status.h"
 #include "proto/topic_partition.h"
@@ -30,8 +31,9 @@ namespace cairn::broker {
 // Not thread-safe: the partition serialises its use.
 class ProducerStates {
  public:
-  // Batches remembered per producer: a retry of any of them is recognised.
-  static constexpr size_t kBatchesKept = 5;
+  // Batches remembered per producer: a retry of any of them is recognised,
+  // so a producer's whole last request (kMaxBatchesPerSend) is.
+  static constexpr size_t kBatchesKept = kMaxBatchesPerSend;
 
   ProducerStates(TopicPartition tp, int64_t expiration_ms)
       : tp_(std::move(tp)), expiration_ms_(expiration_ms) {}

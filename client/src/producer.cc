@@ -327,12 +327,13 @@ class ProducerImpl final : public Producer {
     return sends;
   }
 
-  // The sendable batches at the front of a queue, which is then in flight.
+  // The sendable batches at the front of a queue, at most
+  // kMaxBatchesPerSend; the queue is then in flight.
   PartitionSend take_sendable(PartitionQueue& queue, int64_t now, int64_t* next_wake) {
     PartitionSend send;
     std::lock_guard lock(queue.mutex);
     if (queue.in_flight) return send;
-    while (!queue.batches.empty()) {
+    while (!queue.batches.empty() && send.batches.size() < kMaxBatchesPerSend) {
       Batch& front = *queue.batches.front();
       if (!sendable(front, now)) {
         *next_wake = std::min(*next_wake, front.retry_at_ms > now
@@ -395,14 +396,14 @@ class ProducerImpl final : public Producer {
 
   // Stamps the send's unstamped batches with the producer's identity and
   // the partition's next sequences, in order, and keeps in the send only
-  // its first kMaxIdempotentBatchesPerSend batches, of its first batch's
-  // stamp generation; the others go back to the front of the queue
-  // (PartitionQueue). False, stamping nothing, while the producer has no id.
+  // the batches of its first batch's stamp generation; the others go back
+  // to the front of the queue (PartitionQueue). False, stamping nothing,
+  // while the producer has no id.
   bool stamp(PartitionQueue& queue, PartitionSend& send) {
     Identity identity = current_identity();
     if (identity.producer_id < 0) return false;
     std::lock_guard lock(queue.mutex);
-    size_t keep = std::min(send.batches.size(), client::kMaxIdempotentBatchesPerSend);
+    size_t keep = send.batches.size();
     for (size_t i = 0; i < keep; ++i) {
       Batch& batch = *send.batches[i];
       if (!batch.stamped) {

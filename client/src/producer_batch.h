@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cairn/producer.h"
+#include "proto/idempotence.h"
 #include "proto/record_batch.h"
 #include "cluster.h"
 #include "proto/record_batch_format.h"
@@ -64,17 +65,12 @@ static_assert(kRequestOverheadBytes + kEntryOverheadBytes + kMaxTopicNameLength 
 // The bytes `record` takes in an uncompressed batch, at most.
 int64_t record_bytes(const ProducerRecord& record);
 
-// A partition's batches that travel in one produce request, oldest first.
+// A partition's batches that travel in one produce request, oldest first:
+// at most kMaxBatchesPerSend (proto/idempotence.h).
 struct PartitionSend {
   TopicPartition tp;
   std::vector<std::unique_ptr<Batch>> batches;
 };
-
-// An idempotent producer's send carries at most this many batches of a
-// partition: brokers remember where each producer's last 5 batches of a
-// partition landed (ProducerStates), and a retried batch older than those
-// could not be answered with its offsets.
-constexpr size_t kMaxIdempotentBatchesPerSend = 5;
 
 // An encoded batch's bytes in a request, at most.
 size_t entry_bytes(const Batch& batch);
