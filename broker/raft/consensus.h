@@ -142,7 +142,8 @@ class Consensus {
   void handle_jump_request(const JumpRequest& request);
   bool accept_entries(const AppendRequest& request);
   void reject_append(const AppendRequest& request);
-  void acknowledge_leader();
+  enum class Ack { now, once_durable };
+  void acknowledge_leader(Ack when);
   void maybe_end_repair(Offset durable);
   void send_append(NodeId to, Progress& progress, bool heartbeat);
   void replicate_to(NodeId to, Progress& progress);

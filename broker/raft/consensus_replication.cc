@@ -33,7 +33,7 @@ void Consensus::handle_append_request(const AppendRequest& request) {
     return;
   }
   advance_commit(std::min(request.commit_index, leader_match_index_));
-  acknowledge_leader();
+  acknowledge_leader(request.entries.empty() ? Ack::now : Ack::once_durable);
 }
 
 // Checks prev and appends what is new, truncating a conflicting suffix.
@@ -81,14 +81,22 @@ void Consensus::reject_append(const AppendRequest& request) {
 // Tells the leader how far our log matches its log, and durably so. An
 // acknowledgement never covers an entry that is not flushed: if the flush
 // is behind, another one follows from on_log_flushed().
-void Consensus::acknowledge_leader() {
+//
+// Ack::once_durable (an append that carried entries) sends nothing while
+// the flush is behind: the leader counts only durable entries, and one
+// answer per append instead of two spares a message each way through both
+// brokers' threads. Heartbeats are answered at once (Ack::now) whatever the
+// flush: the leader's check-quorum and its check that a pipeline makes
+// progress count on those answers while a slow flush runs.
+void Consensus::acknowledge_leader(Ack when) {
   if (failed()) return;  // applying what the leader committed may have failed the log
   CAIRN_ASSERT(leader_.has_value());
   Offset durable = std::min(leader_match_index_, log_.flushed_index());
   maybe_end_repair(durable);
+  ack_pending_ = durable < leader_match_index_;
+  if (ack_pending_ && when == Ack::once_durable) return;
   send(*leader_, AppendResponse{term_, options_.self, true, durable, leader_match_index_,
                                 Offset(-1), Offset(-1), Term(0), false});
-  ack_pending_ = durable < leader_match_index_;
 }
 
 // A repairing node is whole again once it durably holds, matching the
@@ -135,7 +143,7 @@ void Consensus::handle_jump_request(const JumpRequest& request) {
   }
   leader_match_index_ = std::max(leader_match_index_, std::max(request.base_index, base));
   advance_commit(std::min(request.commit_index, leader_match_index_));
-  acknowledge_leader();
+  acknowledge_leader(Ack::now);
 }
 
 Status Consensus::on_log_flushed() {
@@ -143,7 +151,7 @@ Status Consensus::on_log_flushed() {
   if (role_ == Role::leader) {
     maybe_commit();
   } else if (ack_pending_ && leader_) {
-    acknowledge_leader();
+    acknowledge_leader(Ack::now);
   }
   return failure_;
 }

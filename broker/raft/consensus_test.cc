@@ -284,15 +284,27 @@ TEST_CASE("raft.FollowerAcknowledgesOnlyDurableEntries", "[raft][durability]") {
   AppendRequest request{Term(1), NodeId(2), Offset(-1), Term(0), Offset(-1),
                         {Entry{Term(1), Offset(0), Offset(2), EntryType::data, "a"}}};
   REQUIRE(cluster.raft(1).handle(request).ok());
+  // An append is answered once its entries are durable, not before.
+  CHECK(sent<AppendResponse>(cluster, 1).empty());
+  // A heartbeat meanwhile is answered at once: appended, not durable.
+  AppendRequest heartbeat{Term(1), NodeId(2), Offset(2), Term(1), Offset(-1), {}};
+  REQUIRE(cluster.raft(1).handle(heartbeat).ok());
   auto before = sent<AppendResponse>(cluster, 1);
   REQUIRE(before.size() == 1);
   CHECK(before[0].success);
-  CHECK(before[0].match_index == Offset(-1));  // appended, not durable
+  CHECK(before[0].match_index == Offset(-1));
   CHECK(before[0].appended_index == Offset(2));
   cluster.flush(1);
   auto after = sent<AppendResponse>(cluster, 1);
   REQUIRE(after.size() == 1);
   CHECK(after[0].match_index == Offset(2));
+  // Entries already durable are answered at once.
+  AppendRequest again{Term(1), NodeId(2), Offset(-1), Term(0), Offset(-1),
+                      {Entry{Term(1), Offset(0), Offset(2), EntryType::data, "a"}}};
+  REQUIRE(cluster.raft(1).handle(again).ok());
+  auto repeated = sent<AppendResponse>(cluster, 1);
+  REQUIRE(repeated.size() == 1);
+  CHECK(repeated[0].match_index == Offset(2));
 }
 
 TEST_CASE("raft.LeaderCountsItselfOnlyOnceDurable", "[raft][durability]") {
