@@ -65,6 +65,12 @@ const Progress* Consensus::progress(NodeId id) const {
   return it == progress_.end() ? nullptr : &it->second;
 }
 
+bool Consensus::heard_from_recently(NodeId id) const {
+  const Progress* follower = progress(id);
+  return follower && follower->last_heard_ms >= 0 &&
+         now_ms() - follower->last_heard_ms < options_.election_timeout_min_ms;
+}
+
 Status Consensus::tick() {
   if (failed()) return failure_;
   apply_committed();

@@ -117,6 +117,10 @@ class Consensus {
   bool repairing() const { return lost_end_.has_value(); }
   // Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId id) const;
+  // Leader only: whether the follower answered within the last
+  // election_timeout_min_ms, at any instant (Progress::recently_active
+  // starts over empty at every check-quorum round).
+  bool heard_from_recently(NodeId id) const;
 
  private:
   // Roles and elections (consensus.cc).

@@ -166,6 +166,7 @@ void Consensus::handle_append_response(const AppendResponse& response) {
   if (it == progress_.end()) return;
   Progress& progress = it->second;
   progress.recently_active = true;
+  progress.last_heard_ms = now_ms();
   if (!response.success) {
     // Stale: it answers an older request, or a duplicate of the last probe's
     // (unless the follower is repairing: disk damage took what it had matched).

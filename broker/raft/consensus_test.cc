@@ -347,6 +347,28 @@ TEST_CASE("raft.CheckQuorumStepsDownAnIsolatedLeader", "[raft][check_quorum]") {
   CHECK((cluster.raft(1).role() == Role::leader) == !check_quorum);
 }
 
+// Whether a follower can take over (a hand-off, a transfer to the preferred
+// leader) is asked at any instant, not only at check-quorum rounds.
+TEST_CASE("raft.ALeaderKnowsItsFollowersAreLiveBetweenQuorumChecks", "[raft][check_quorum]") {
+  TestCluster cluster(3);
+  // Leading from 50 ms on, its quorum checks fall between its heartbeats
+  // (multiples of 100 ms).
+  cluster.advance_ms(50);
+  cluster.campaign(1);
+  cluster.advance_ms(100);  // every follower has answered a heartbeat
+  for (int step = 0; step < 200; ++step) {  // 2 s: four quorum checks
+    cluster.advance_ms(10);
+    INFO("after " << (step + 1) * 10 << " ms");
+    REQUIRE(cluster.raft(1).role() == Role::leader);
+    CHECK(cluster.raft(1).heard_from_recently(NodeId(2)));
+    CHECK(cluster.raft(1).heard_from_recently(NodeId(3)));
+  }
+  cluster.isolate(3);
+  cluster.advance_ms(600);
+  CHECK(cluster.raft(1).heard_from_recently(NodeId(2)));
+  CHECK_FALSE(cluster.raft(1).heard_from_recently(NodeId(3)));
+}
+
 TEST_CASE("raft.FollowerInLeaderLeaseIgnoresCandidates", "[raft][check_quorum]") {
   TestCluster cluster(3);
   cluster.campaign(1);

@@ -29,6 +29,7 @@ struct Progress {
   bool probe_sent = false;        // probe: a request is out, wait for its answer
   std::deque<Offset> inflight;    // replicate: last index of each request in flight
   bool recently_active = false;   // heard from since the last check-quorum round
+  int64_t last_heard_ms = -1;     // when it last answered an append (never: -1)
   bool progressed = false;        // acknowledged something since the last heartbeat
 
   void become_probe() {

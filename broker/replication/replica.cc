@@ -368,7 +368,8 @@ namespace {
 // `id` has everything the leader committed and answers.
 bool caught_up(const raft::Consensus& consensus, int32_t id) {
   const raft::Progress* progress = consensus.progress(raft::NodeId(id));
-  return progress && progress->recently_active && progress->match_index >= consensus.commit_index();
+  return progress && consensus.heard_from_recently(raft::NodeId(id)) &&
+         progress->match_index >= consensus.commit_index();
 }
 
 bool contains(const std::vector<int32_t>& ids, raft::NodeId id) {
