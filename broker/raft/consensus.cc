@@ -168,6 +168,7 @@ void Consensus::become_follower(Term term, std::optional<NodeId> leader) {
   votes_granted_.clear();
   leader_match_index_ = Offset(-1);
   ack_pending_ = false;
+  answered_leader_ms_.reset();
   reset_election_deadline();
 }
 

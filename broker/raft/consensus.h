@@ -214,6 +214,7 @@ class Consensus {
   // an acknowledgement reports min(this, flushed_index()).
   Offset leader_match_index_{-1};
   bool ack_pending_ = false;
+  std::optional<int64_t> answered_leader_ms_;  // when we last sent the leader an answer
 
   // Leader: per-member progress (not self), the transfer in progress.
   std::map<NodeId, Progress> progress_;

@@ -83,20 +83,26 @@ void Consensus::reject_append(const AppendRequest& request) {
 // is behind, another one follows from on_log_flushed().
 //
 // Ack::once_durable (an append that carried entries) sends nothing while
-// the flush is behind: the leader counts only durable entries, and one
-// answer per append instead of two spares a message each way through both
-// brokers' threads. Heartbeats are answered at once (Ack::now) whatever the
-// flush: the leader's check-quorum and its check that a pipeline makes
-// progress count on those answers while a slow flush runs.
+// the flush is behind, if the leader heard from us within a heartbeat
+// interval: it counts only durable entries, and one answer per append
+// instead of two spares a message each way through both brokers' threads.
+// Otherwise it is answered at once whatever the flush, as heartbeats are
+// (Ack::now): the leader's check-quorum and its check that a pipeline makes
+// progress count on an answer every interval while a slow fsync runs, or
+// while a topic flushes only every flush.ms; and under load a leader's
+// heartbeats and probes carry entries too.
 void Consensus::acknowledge_leader(Ack when) {
   if (failed()) return;  // applying what the leader committed may have failed the log
   CAIRN_ASSERT(leader_.has_value());
   Offset durable = std::min(leader_match_index_, log_.flushed_index());
   maybe_end_repair(durable);
   ack_pending_ = durable < leader_match_index_;
-  if (ack_pending_ && when == Ack::once_durable) return;
+  int64_t now = now_ms();
+  bool answered_lately = answered_leader_ms_ && now - *answered_leader_ms_ < options_.heartbeat_interval_ms;
+  if (ack_pending_ && when == Ack::once_durable && answered_lately) return;
   send(*leader_, AppendResponse{term_, options_.self, true, durable, leader_match_index_,
                                 Offset(-1), Offset(-1), Term(0), false});
+  answered_leader_ms_ = now;
 }
 
 // A repairing node is whole again once it durably holds, matching the

@@ -284,27 +284,35 @@ TEST_CASE("raft.FollowerAcknowledgesOnlyDurableEntries", "[raft][durability]") {
   AppendRequest request{Term(1), NodeId(2), Offset(-1), Term(0), Offset(-1),
                         {Entry{Term(1), Offset(0), Offset(2), EntryType::data, "a"}}};
   REQUIRE(cluster.raft(1).handle(request).ok());
-  // An append is answered once its entries are durable, not before.
+  // The leader has not heard from it yet: answered at once, appended but
+  // not durable.
+  auto first = sent<AppendResponse>(cluster, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].success);
+  CHECK(first[0].match_index == Offset(-1));
+  CHECK(first[0].appended_index == Offset(2));
+  // Within a heartbeat interval of that answer, an append is answered once
+  // its entries are durable, not before.
+  AppendRequest next{Term(1), NodeId(2), Offset(2), Term(1), Offset(-1),
+                     {Entry{Term(1), Offset(3), Offset(5), EntryType::data, "b"}}};
+  REQUIRE(cluster.raft(1).handle(next).ok());
   CHECK(sent<AppendResponse>(cluster, 1).empty());
-  // A heartbeat meanwhile is answered at once: appended, not durable.
-  AppendRequest heartbeat{Term(1), NodeId(2), Offset(2), Term(1), Offset(-1), {}};
+  // A heartbeat is answered at once, whatever the flush.
+  AppendRequest heartbeat{Term(1), NodeId(2), Offset(5), Term(1), Offset(-1), {}};
   REQUIRE(cluster.raft(1).handle(heartbeat).ok());
   auto before = sent<AppendResponse>(cluster, 1);
   REQUIRE(before.size() == 1);
-  CHECK(before[0].success);
   CHECK(before[0].match_index == Offset(-1));
-  CHECK(before[0].appended_index == Offset(2));
+  CHECK(before[0].appended_index == Offset(5));
   cluster.flush(1);
   auto after = sent<AppendResponse>(cluster, 1);
   REQUIRE(after.size() == 1);
-  CHECK(after[0].match_index == Offset(2));
+  CHECK(after[0].match_index == Offset(5));
   // Entries already durable are answered at once.
-  AppendRequest again{Term(1), NodeId(2), Offset(-1), Term(0), Offset(-1),
-                      {Entry{Term(1), Offset(0), Offset(2), EntryType::data, "a"}}};
-  REQUIRE(cluster.raft(1).handle(again).ok());
+  REQUIRE(cluster.raft(1).handle(next).ok());
   auto repeated = sent<AppendResponse>(cluster, 1);
   REQUIRE(repeated.size() == 1);
-  CHECK(repeated[0].match_index == Offset(2));
+  CHECK(repeated[0].match_index == Offset(5));
 }
 
 TEST_CASE("raft.LeaderCountsItselfOnlyOnceDurable", "[raft][durability]") {
@@ -345,6 +353,27 @@ TEST_CASE("raft.CheckQuorumStepsDownAnIsolatedLeader", "[raft][check_quorum]") {
   cluster.isolate(1);
   cluster.advance_ms(1'500);
   CHECK((cluster.raft(1).role() == Role::leader) == !check_quorum);
+}
+
+// Followers whose flushes stall (a slow disk, a topic flushed every
+// flush.ms) still answer the leader every heartbeat interval, though they
+// answer appends only once durable when they answer more often than that.
+TEST_CASE("raft.ALeaderKeepsItsQuorumWhileItsFollowersFlushSlowly", "[raft][check_quorum][durability]") {
+  TestCluster cluster(3);
+  cluster.campaign(1);
+  Term term = cluster.raft(1).term();
+  cluster.node(2).auto_flush = false;
+  cluster.node(3).auto_flush = false;
+  for (int step = 0; step < 200; ++step) {  // 2 s without a follower's flush
+    REQUIRE(cluster.raft(1).propose("p").ok());
+    cluster.advance_ms(10);
+  }
+  CHECK(cluster.raft(1).role() == Role::leader);
+  CHECK(cluster.raft(1).term() == term);
+  cluster.node(2).auto_flush = true;
+  cluster.node(3).auto_flush = true;
+  cluster.advance_ms(300);
+  CHECK(cluster.raft(1).commit_index() == cluster.node(1).log.last_index());
 }
 
 // Whether a follower can take over (a hand-off, a transfer to the preferred

@@ -91,8 +91,8 @@ size_t request_bytes(const PartitionSend& send);
 // send order, across splits and retries. Several requests of a partition in
 // flight could not promise that: without broker-side sequence numbers a
 // refused request cannot be put back before a later one that landed. The
-// cost is a round trip per request's worth (kMaxRequestBytes) of a
-// partition's backlog.
+// cost is a round trip per request's worth (kMaxBatchesPerSend batches, at
+// most kMaxRequestBytes) of a partition's backlog.
 //
 // Idempotence: a partition's batches are numbered (stamped) in that order,
 // and a send carries batches of one stamp generation only, so a batch of a
