@@ -1,7 +1,6 @@
 // cairnd: the Cairn broker. main() only reads the configuration and starts
 // the server; everything else lives in broker/.
 
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -12,6 +11,7 @@
 
 #include "broker/config_file.h"
 #include "broker/server.h"
+#include "proto/heap_tuning.h"
 
 using cairn::Status;
 using cairn::broker::BrokerConfig;
@@ -196,18 +196,8 @@ cairn::Result<cairn::storage::LogConfig> topic_defaults_from(const std::vector<s
 
 }  // namespace
 
-// Produce requests and fetch responses are buffers of megabytes, which
-// glibc would map and unmap one by one: every byte of every request then
-// costs a page fault and a page clearing (a tenth of the broker's time at
-// 1 KiB acks=all, by perf). Large blocks come from the heap instead, and
-// freed memory stays for the next request.
-static void keep_large_buffers_in_the_heap() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-}
-
 int main(int argc, char** argv) {
-  keep_large_buffers_in_the_heap();
+  cairn::keep_large_buffers_in_the_heap();
   CLI::App app{
       "cairnd: the Cairn broker. Serves produce, fetch, offsets, metadata and admin over gRPC; "
       "stores partitions as segment files under --data-dir.\n"

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "proto/heap_tuning.h"
 #include "tools/bench_commands.h"
 #include "tools/cli_common.h"
 #include "tools/cluster_commands.h"
@@ -13,6 +14,7 @@
 #include "tools/topic_commands.h"
 
 int main(int argc, char** argv) {
+  cairn::keep_large_buffers_in_the_heap();
   CLI::App app{
       "cairn: the command-line tool for Cairn, an append-only replicated event log.\n"
       "Brokers come from -b/--brokers (before or after the command), else $CAIRN_BROKERS, else "
