@@ -10,6 +10,11 @@
 
 namespace cairn::storage {
 
+// The POSIX env keeps this much of a file's synced tail in the page cache
+// for tailing readers and hands older synced bytes back to the kernel at
+// each sync (docs/storage.md, "The page cache").
+constexpr uint64_t kCachedTailBytes = 64ull << 20;
+
 // A file the store appends to and reads from. Implementations never throw;
 // every failure is a Status. Thread-safety: append/truncate/sync are called
 // by one thread at a time (the partition's owner or its flusher), while read
@@ -23,7 +28,9 @@ class File {
   Status append(std::span<const std::byte> data) { return append({&data, 1}); }
   // Reads up to dst.size() bytes at `offset`; short only at end of file.
   virtual Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const = 0;
-  // Makes everything appended so far durable (fdatasync).
+  // Makes everything appended so far durable (fdatasync). The POSIX env
+  // then drops the cached copies of synced bytes before the last
+  // kCachedTailBytes.
   virtual Status sync() = 0;
   virtual Status truncate(uint64_t size) = 0;
   virtual uint64_t size() const = 0;

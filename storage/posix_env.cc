@@ -79,7 +79,9 @@ class PosixFile final : public File {
   }
 
   Status sync() override {
+    uint64_t synced = size_.load(std::memory_order_acquire);
     if (::fdatasync(fd_) != 0) return io_error("cannot sync", path_, errno);
+    drop_cached_pages_before(synced);
     return {};
   }
 
@@ -88,15 +90,33 @@ class PosixFile final : public File {
       return io_error("cannot truncate", path_, errno);
     }
     size_.store(size, std::memory_order_release);
+    dropped_until_ = std::min(dropped_until_, size);
     return {};
   }
 
   uint64_t size() const override { return size_.load(std::memory_order_acquire); }
 
  private:
+  // Hands the page cache's copies of synced bytes more than
+  // kCachedTailBytes behind `synced` back to the kernel, so that appends
+  // reuse those pages instead of growing the cache (docs/storage.md, "The
+  // page cache"). Tailing readers still find their bytes cached. The pages
+  // are clean once synced: this drops cache, never data.
+  void drop_cached_pages_before(uint64_t synced) {
+    if (synced < kCachedTailBytes) return;
+    uint64_t until = (synced - kCachedTailBytes) & ~uint64_t{kPageBytes - 1};
+    if (until <= dropped_until_) return;
+    ::posix_fadvise(fd_, static_cast<off_t>(dropped_until_),
+                    static_cast<off_t>(until - dropped_until_), POSIX_FADV_DONTNEED);
+    dropped_until_ = until;
+  }
+
+  static constexpr uint64_t kPageBytes = 4096;
+
   int fd_;
   std::string path_;
   std::atomic<uint64_t> size_;
+  uint64_t dropped_until_ = 0;  // guarded like append: one thread at a time
 };
 
 class PosixEnv final : public Env {

@@ -1,0 +1,67 @@
+// The POSIX env against the real file system.
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <vector>
+
+#include "storage/env.h"
+
+using namespace cairn;
+using namespace cairn::storage;
+
+namespace {
+
+// How many of the pages of [offset, offset + length) of `path` are in the
+// page cache (mincore of a read-only mapping, which reads nothing).
+size_t cached_pages(const std::string& path, uint64_t size, uint64_t offset, uint64_t length) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  REQUIRE(map != MAP_FAILED);
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident(length / page);
+  int rc = ::mincore(static_cast<char*>(map) + offset, length, resident.data());
+  ::munmap(map, size);
+  REQUIRE(rc == 0);
+  size_t count = 0;
+  for (unsigned char r : resident) count += r & 1;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("PosixFile.SyncHandsBackTheCacheOfBytesFarBehindTheEnd", "[env]") {
+  // In the working folder, not /tmp: a tmpfs keeps its pages in memory.
+  auto dir = std::filesystem::current_path() /
+             ("cairn-posix-env-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "segment.log").string();
+  const uint64_t chunk = 1 << 20;
+  const uint64_t size = kCachedTailBytes + 32 * chunk;
+  {
+    auto file = Env::posix().open_file(path, true);
+    REQUIRE(file.ok());
+    std::vector<std::byte> bytes(chunk, std::byte{0x5a});
+    for (uint64_t written = 0; written < size; written += chunk) {
+      REQUIRE((*file)->append(bytes).ok());
+      REQUIRE((*file)->sync().ok());
+    }
+    // The head (synced long ago) left the cache; the last chunk, synced
+    // just now and inside the kept tail, is still there.
+    CHECK(cached_pages(path, size, 0, 16 * chunk) == 0);
+    CHECK(cached_pages(path, size, size - chunk, chunk) == chunk / 4096);
+    // Dropping the cache lost nothing.
+    std::vector<std::byte> head(chunk);
+    auto read = (*file)->read(0, head);
+    REQUIRE(read.ok());
+    CHECK(*read == chunk);
+    CHECK(head == bytes);
+  }
+  std::filesystem::remove_all(dir);
+}
