@@ -32,8 +32,8 @@ namespace cairn::broker {
 class ProducerStates {
  public:
   // Batches remembered per producer: a retry of any of them is recognised,
-  // so a producer's whole last request (kMaxBatchesPerSend) is.
-  static constexpr size_t kBatchesKept = kMaxBatchesPerSend;
+  // so any batch of a producer's sends in flight is (kBatchesRemembered).
+  static constexpr size_t kBatchesKept = kBatchesRemembered;
 
   ProducerStates(TopicPartition tp, int64_t expiration_ms)
       : tp_(std::move(tp)), expiration_ms_(expiration_ms) {}

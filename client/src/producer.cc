@@ -1,5 +1,6 @@
 #include "cairn/producer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +30,8 @@ using client::kEntryOverheadBytes;
 using client::kMaxRequestBytes;
 using client::kRequestOverheadBytes;
 using client::PartitionQueue;
+using client::FinishedSend;
+using client::kNoGeneration;
 using client::PartitionSend;
 using client::record_bytes;
 using client::retry_backoff;
@@ -316,10 +319,12 @@ class ProducerImpl final : public Producer {
       encode(send);
       fit_one_request(*queue, send);
       if (send.batches.empty()) {
-        partition_done(*queue);  // none could be encoded
+        finish(std::move(send), std::vector<Result<Offset>>{});  // none could be encoded
       } else if (idempotent_ && !stamp(*queue, send)) {
-        settle(std::move(send), identity_error_.ok() ? error(ErrorCode::broker_unavailable,
+        finish(std::move(send), identity_error_.ok() ? error(ErrorCode::broker_unavailable,
                                                              "no producer id yet") : identity_error_);
+      } else if (send.batches.empty()) {
+        finish(std::move(send), std::vector<Result<Offset>>{});  // stamp() put it back: wait
       } else {
         sends.push_back(std::move(send));
       }
@@ -328,11 +333,13 @@ class ProducerImpl final : public Producer {
   }
 
   // The sendable batches at the front of a queue, at most
-  // kMaxBatchesPerSend; the queue is then in flight.
+  // kMaxBatchesPerSend, as a send in flight; none while the partition may
+  // not send more (PartitionQueue).
   PartitionSend take_sendable(PartitionQueue& queue, int64_t now, int64_t* next_wake) {
     PartitionSend send;
     std::lock_guard lock(queue.mutex);
-    if (queue.in_flight) return send;
+    if (queue.settling) return send;
+    if (!queue.in_flight.empty() && !may_send_beside(queue)) return send;
     while (!queue.batches.empty() && send.batches.size() < kMaxBatchesPerSend) {
       Batch& front = *queue.batches.front();
       if (!sendable(front, now)) {
@@ -346,8 +353,25 @@ class ProducerImpl final : public Producer {
       send.batches.push_back(std::move(queue.batches.front()));
       queue.batches.pop_front();
     }
-    queue.in_flight = !send.batches.empty();
+    if (!send.batches.empty()) {
+      send.order = ++queue.sends_taken;
+      queue.in_flight.push_back(send.order);
+    }
     return send;
+  }
+
+  // Whether another send of a partition may join those in flight: only
+  // for an idempotent producer, below kMaxSendsInFlight counting the sends
+  // that wait for an older one (so a retry is of one of the broker's last
+  // kBatchesRemembered batches), and only with
+  // batches never sent, stamped in the generation of those in flight (the
+  // next sequences). Retries go alone.
+  bool may_send_beside(const PartitionQueue& queue) {
+    return idempotent_ && queue.in_flight.size() + queue.finished.size() < kMaxSendsInFlight &&
+           !queue.batches.empty() &&
+           !queue.batches.front()->stamped &&
+           queue.generation == queue.in_flight_generation &&
+           current_identity().generation == queue.in_flight_generation;
   }
 
   // Encodes the batches not encoded yet (taken off their queue, they are the
@@ -388,10 +412,7 @@ class ProducerImpl final : public Producer {
       bytes += entry_bytes(*send.batches[fitting++]);
     }
     std::lock_guard lock(queue.mutex);
-    while (send.batches.size() > fitting) {
-      queue.batches.push_front(std::move(send.batches.back()));
-      send.batches.pop_back();
-    }
+    put_back_locked(queue, send, fitting);
   }
 
   // Stamps the send's unstamped batches with the producer's identity and
@@ -403,9 +424,17 @@ class ProducerImpl final : public Producer {
     Identity identity = current_identity();
     if (identity.producer_id < 0) return false;
     std::lock_guard lock(queue.mutex);
+    bool alone = queue.in_flight.size() == 1;
+    if (!alone && (queue.settling || identity.generation != queue.in_flight_generation)) {
+      // The generation ended since take_sendable: wait for the sends in flight.
+      put_back_locked(queue, send, 0);
+      return true;
+    }
     size_t keep = send.batches.size();
+    bool retry = false;  // the send carries a batch sent before
     for (size_t i = 0; i < keep; ++i) {
       Batch& batch = *send.batches[i];
+      retry = retry || batch.stamped;
       if (!batch.stamped) {
         if (queue.generation != identity.generation) {
           queue.generation = identity.generation;
@@ -423,11 +452,20 @@ class ProducerImpl final : public Producer {
         break;
       }
     }
+    put_back_locked(queue, send, keep);
+    // Nothing joins a retry: it may fail again, and what joined it land.
+    if (alone && !send.batches.empty()) {
+      queue.in_flight_generation = retry ? kNoGeneration : send.batches.front()->generation;
+    }
+    return true;
+  }
+
+  // Puts a send's batches from `keep` on back at the front of the queue.
+  static void put_back_locked(PartitionQueue& queue, PartitionSend& send, size_t keep) {
     while (send.batches.size() > keep) {
       queue.batches.push_front(std::move(send.batches.back()));
       send.batches.pop_back();
     }
-    return true;
   }
 
   // Renumbers a partition after the broker proved a batch of it unwritten,
@@ -561,7 +599,7 @@ class ProducerImpl final : public Producer {
     for (auto& send : sends) {
       auto leader = cluster_.leader(send.tp);
       if (!leader.ok()) {
-        settle(std::move(send), leader.status());
+        finish(std::move(send), leader.status());
         continue;
       }
       by_broker[(*leader)->address].push_back(std::move(send));
@@ -640,7 +678,7 @@ class ProducerImpl final : public Producer {
     for (auto& send : pending.sends) {
       std::vector<Result<Offset>> outcomes;
       for (size_t i = 0; i < send.batches.size(); ++i) outcomes.push_back(outcome_of(response, entry++));
-      settle(std::move(send), outcomes);
+      finish(std::move(send), std::move(outcomes));
     }
   }
 
@@ -680,21 +718,85 @@ class ProducerImpl final : public Producer {
   }
 
   void settle_all(std::vector<PartitionSend> sends, const Status& status) {
-    for (auto& send : sends) settle(std::move(send), status);
+    for (auto& send : sends) finish(std::move(send), status);
   }
 
-  // Settles a send that failed as a whole.
-  void settle(PartitionSend send, const Status& status) {
+  // A send that failed as a whole.
+  void finish(PartitionSend send, const Status& status) {
     std::vector<Result<Offset>> outcomes(send.batches.size(), status);
-    settle(std::move(send), outcomes);
+    finish(std::move(send), std::move(outcomes));
   }
 
-  // Settles a send once its outcomes are known (see PartitionQueue):
-  // acknowledges the batches that landed; of the others, those before the
-  // last that landed fail, those after it are retried while their error is
-  // retriable and their delivery timeout allows; then the partition may send
+  // A send is no longer in flight, with these outcomes (see PartitionQueue):
+  // acknowledged once every older send of its partition has been; if it or
+  // one before it failed, settled with the others once none is in flight.
+  void finish(PartitionSend send, std::vector<Result<Offset>> outcomes) {
+    CAIRN_ASSERT(outcomes.size() == send.batches.size());
+    bool landed = std::all_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.ok(); });
+    auto queue = queue_for(send.tp);
+    {
+      std::lock_guard lock(queue->mutex);
+      auto& in_flight = queue->in_flight;
+      auto it = std::find(in_flight.begin(), in_flight.end(), send.order);
+      CAIRN_ASSERT(it != in_flight.end());
+      in_flight.erase(it);
+      if (!landed) queue->settling = true;
+      auto& finished = queue->finished;
+      auto at = std::find_if(finished.begin(), finished.end(),
+                             [&](const FinishedSend& f) { return f.send.order > send.order; });
+      finished.insert(at, FinishedSend{std::move(send), std::move(outcomes)});
+      if (queue->draining) return;  // that thread settles this one too, in order
+      queue->draining = true;
+    }
+    drain(*queue);
+  }
+
+  // Settles a partition's finished sends that are ready, oldest first,
+  // until none is: those older than every send in flight, or, once one
+  // failed, all of them when none is in flight. One thread at a time
+  // (`draining`), so callbacks run in send order.
+  void drain(PartitionQueue& queue) {
+    for (;;) {
+      std::vector<FinishedSend> ready;
+      bool ends_settling = false;
+      {
+        std::lock_guard lock(queue.mutex);
+        auto& finished = queue.finished;
+        size_t count = 0;
+        if (!queue.settling) {
+          while (count < finished.size() &&
+                 (queue.in_flight.empty() || finished[count].send.order < queue.in_flight.front())) {
+            ++count;
+          }
+        } else if (queue.in_flight.empty()) {
+          count = finished.size();
+          ends_settling = true;
+        }
+        if (count == 0) {
+          queue.draining = false;
+          return;
+        }
+        auto end = finished.begin() + static_cast<std::ptrdiff_t>(count);
+        std::move(finished.begin(), end, std::back_inserter(ready));
+        finished.erase(finished.begin(), end);
+      }
+      PartitionSend all{ready.front().send.tp, {}, 0};
+      std::vector<Result<Offset>> all_outcomes;
+      for (auto& done : ready) {
+        for (auto& batch : done.send.batches) all.batches.push_back(std::move(batch));
+        for (auto& outcome : done.outcomes) all_outcomes.push_back(std::move(outcome));
+      }
+      settle(std::move(all), all_outcomes, ends_settling);
+    }
+  }
+
+  // Settles the batches of a partition's finished sends, oldest first,
+  // once none is in flight: acknowledges the batches that landed; of the
+  // others, those before the last that landed fail (unless idempotent),
+  // the rest are retried while their error is retriable and their delivery
+  // timeout allows; then, if it `ends_settling`, the partition may send
   // again.
-  void settle(PartitionSend send, const std::vector<Result<Offset>>& outcomes) {
+  void settle(PartitionSend send, const std::vector<Result<Offset>>& outcomes, bool ends_settling) {
     CAIRN_ASSERT(outcomes.size() == send.batches.size());
     size_t landed_end = 0;  // one past the last batch that landed
     for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -711,7 +813,10 @@ class ProducerImpl final : public Producer {
       }
       Status status = outcomes[i].status();
       bool unwritten = idempotent_ && batch->stamped && proven_unwritten(status.code());
-      if (i < landed_end) {
+      if (i < landed_end && !(idempotent_ && batch->stamped && !unwritten)) {
+        // An idempotent batch before one that landed landed too (the broker
+        // takes a producer's batches in sequence): its retry is answered
+        // with where. Any other would land after the later records.
         fail(std::move(batch), error(status.code(), "{} (not retried: later records of {} were written)",
                                      status.message(), send.tp));
       } else if (unwritten && now < batch->deadline_ms && !closing_) {
@@ -742,15 +847,10 @@ class ProducerImpl final : public Producer {
       std::lock_guard lock(queue->mutex);
       for (auto it = retry.rbegin(); it != retry.rend(); ++it) queue->batches.push_front(std::move(*it));
       if (renumber) renumber_locked(*queue);
-    }
-    partition_done(*queue);
-  }
-
-  // The partition's send is settled: it may send again.
-  void partition_done(PartitionQueue& queue) {
-    {
-      std::lock_guard lock(queue.mutex);
-      queue.in_flight = false;
+      if (ends_settling) {
+        CAIRN_ASSERT(queue->in_flight.empty());
+        queue->settling = false;
+      }
     }
     wake_sender();
   }

@@ -70,6 +70,14 @@ int64_t record_bytes(const ProducerRecord& record);
 struct PartitionSend {
   TopicPartition tp;
   std::vector<std::unique_ptr<Batch>> batches;
+  uint64_t order = 0;  // PartitionQueue::sends_taken when it was taken
+};
+
+// A send whose answer came (or that failed as a whole), with each batch's
+// outcome: its base offset or why it did not land.
+struct FinishedSend {
+  PartitionSend send;
+  std::vector<Result<Offset>> outcomes;
 };
 
 // An encoded batch's bytes in a request, at most.
@@ -81,27 +89,44 @@ size_t request_bytes(const PartitionSend& send);
 // that send() on the caller's thread rarely meets the sender or the
 // acknowledgement threads.
 //
-// Order: at most one request carries a partition's batches at a time
-// (`in_flight`), as one PartitionSend that fits in it. The flag clears only
-// once that send is settled: each batch acknowledged, failed, or back at the
-// front of `batches` (oldest first, before anything newer) to be retried.
-// The broker appends a request's batches of a partition in order, and a
-// failed batch is retried only if no later batch of its send landed (else it
-// fails: a retry would land after them). So a partition's records land in
-// send order, across splits and retries. Several requests of a partition in
-// flight could not promise that: without broker-side sequence numbers a
-// refused request cannot be put back before a later one that landed. The
-// cost is a round trip per request's worth (kMaxBatchesPerSend batches, at
-// most kMaxRequestBytes) of a partition's backlog.
+// Order: a partition's batches leave in order, as PartitionSends that each
+// fit in one request. An idempotent producer keeps up to kMaxSendsInFlight
+// of them in flight (`in_flight`), others one. A send that landed is
+// acknowledged once every older send has been settled (callbacks run in
+// send order, but for a batch retried after a lost answer: it is
+// acknowledged after the later batches that landed meanwhile, though its
+// records are before theirs in the log); until then it waits in `finished`. A send that fails, and every
+// send of the partition that finishes after it, waits there too (the
+// partition sends nothing new: `settling`) until none is in flight; then
+// they are settled together in send order as if they were one send: each
+// batch acknowledged, failed, or back at the front of `batches` (oldest
+// first, before anything newer) to be retried. The broker appends a
+// partition's batches in the order they arrive, and a failed batch is
+// retried only if no later batch landed (else it fails: a retry would land
+// after them) or if it is idempotent (then it landed too, and its retry is
+// answered with where). So a partition's records land in send order,
+// across splits and retries. With several sends in flight, the broker's sequence check
+// refuses a send whose predecessor did not land (out_of_order_sequence),
+// so none can land ahead of a failed one; without idempotence there is no
+// such check, hence one send at a time.
 //
 // Idempotence: a partition's batches are numbered (stamped) in that order,
-// and a send carries batches of one stamp generation only, so a batch of a
-// new epoch (which the broker accepts from sequence 0) can never land
-// before an older batch still being retried.
+// and the sends in flight carry batches of one stamp generation only, so a
+// batch of a new epoch (which the broker accepts from sequence 0) can never
+// land before an older batch still being retried.
+inline constexpr uint64_t kNoGeneration = ~uint64_t{0};
+
 struct PartitionQueue {
   std::mutex mutex;
   std::deque<std::unique_ptr<Batch>> batches;
-  bool in_flight = false;
+  std::vector<uint64_t> in_flight;      // the sends taken and not finished, oldest first
+  bool settling = false;                // a send failed: no new sends until it is settled
+  bool draining = false;                // a thread is settling `finished` (one at a time)
+  std::vector<FinishedSend> finished;   // waiting for the sends still in flight
+  uint64_t sends_taken = 0;             // numbers sends, to settle them in order
+  // The stamp generation of the sends in flight; kNoGeneration while
+  // they carry a retry (nothing may join them).
+  uint64_t in_flight_generation = 0;
   uint64_t generation = 0;    // of next_sequence
   int32_t next_sequence = 0;  // the next stamp's first sequence in that generation
 };

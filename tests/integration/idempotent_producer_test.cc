@@ -16,10 +16,22 @@ using namespace cairn::testing;
 
 namespace {
 
-constexpr int kRounds = 20;
-constexpr int kPerRound = 100;
-constexpr int kRecords = kRounds * kPerRound;
 constexpr int32_t kPartitions = 2;
+
+// How the records are sent: in rounds of `per_round`, each flushed.
+struct Load {
+  int rounds = 20;
+  int per_round = 100;
+  int32_t batch_bytes = 1'024;  // many batches, so many answers to lose
+  size_t value_bytes = 0;       // values are the index, padded to this
+  int records() const { return rounds * per_round; }
+  std::string value(int i) const {
+    std::string v = std::to_string(i);
+    if (v.size() < value_bytes) v.append(value_bytes - v.size(), 'x');
+    return v;
+  }
+};
+const int kRecords = Load{}.records();
 
 struct Outcome {
   std::map<std::string, int64_t> copies;  // value -> records holding it
@@ -29,10 +41,10 @@ struct Outcome {
   size_t acknowledged_where_stored = 0;  // the offset given holds the value
 };
 
-// Sends kRecords unique values (their index) to kPartitions partitions in
-// rounds of a request or two (each waited for) through a broker that
-// drops every 5th produce answer, then reads back everything the topic holds.
-Outcome send_through_lost_acknowledgements(bool idempotent) {
+// Sends unique values (their index) to kPartitions partitions in rounds
+// (each waited for) through a broker that drops every 5th produce answer,
+// then reads back everything the topic holds.
+Outcome send_through_lost_acknowledgements(bool idempotent, Load load = {}) {
   SingleBroker cluster({"--test-drop-produce-responses-every", "5"});
   cluster.create_topic("jobs", kPartitions);
   ProducerOptions options;
@@ -41,7 +53,7 @@ Outcome send_through_lost_acknowledgements(bool idempotent) {
   // given up and its requests retried.
   options.client.request_timeout_ms = 500;
   options.client.retry_backoff_ms = 10;
-  options.batch_bytes = 1'024;  // many batches, so many answers to lose
+  options.batch_bytes = load.batch_bytes;
   options.linger_ms = 1;
   options.enable_idempotence = idempotent;
   auto producer = std::move(Producer::create(options)).value();
@@ -49,14 +61,14 @@ Outcome send_through_lost_acknowledgements(bool idempotent) {
   OffThreadFailures failures;
   std::mutex mutex;
   std::map<int, std::pair<int32_t, Offset>> acknowledged;  // value -> where
-  for (int i = 0; i < kRecords; ++i) {
-    producer->send({.topic = "jobs", .value = std::to_string(i), .partition = i % kPartitions},
+  for (int i = 0; i < load.records(); ++i) {
+    producer->send({.topic = "jobs", .value = load.value(i), .partition = i % kPartitions},
                    [&, i](const Result<RecordMetadata>& sent) {
                      if (!failures.expect_ok(sent.status(), "send " + std::to_string(i))) return;
                      std::lock_guard lock(mutex);
                      acknowledged[i] = {sent->partition, sent->offset};
                    });
-    if ((i + 1) % kPerRound == 0) producer->flush();
+    if ((i + 1) % load.per_round == 0) producer->flush();
   }
   CHECK_NO_OFF_THREAD_FAILURES(failures);
 
@@ -73,7 +85,7 @@ Outcome send_through_lost_acknowledgements(bool idempotent) {
   Outcome outcome;
   auto consumer = cluster.consumer();
   REQUIRE(consumer->assign({{"jobs", 0}, {"jobs", 1}}).ok());
-  auto records = consume(*consumer, kRecords * 2, std::chrono::seconds(2));
+  auto records = consume(*consumer, static_cast<size_t>(load.records()) * 2, std::chrono::seconds(2));
   std::map<int32_t, int> last_value;
   std::map<std::pair<int32_t, int64_t>, std::string> stored_at;
   for (const auto& r : records) {
@@ -91,7 +103,7 @@ Outcome send_through_lost_acknowledgements(bool idempotent) {
   outcome.acknowledged = acknowledged.size();
   for (const auto& [value, where] : acknowledged) {
     auto it = stored_at.find({where.first, where.second.value});
-    if (it != stored_at.end() && it->second == std::to_string(value)) ++outcome.acknowledged_where_stored;
+    if (it != stored_at.end() && it->second == load.value(value)) ++outcome.acknowledged_where_stored;
   }
   return outcome;
 }
@@ -114,6 +126,23 @@ TEST_CASE("AnIdempotentProducerRetriesLostAcknowledgementsWithoutDuplicates", "[
   // Each acknowledgement names the offset that holds the record, the
   // retried ones too (answered with where the first attempt landed).
   CHECK(outcome.acknowledged_where_stored == kRecords);
+}
+
+// Batches of four records, a backlog of hundreds per partition: two
+// requests of a partition are in flight at once (kMaxSendsInFlight), and
+// lost answers hit the first, the second or both. Nothing is written twice
+// or out of order, and every acknowledgement names where its record is.
+TEST_CASE("TwoRequestsOfAPartitionInFlightKeepOrderThroughLostAcknowledgements",
+          "[integration][producer][idempotence]") {
+  Load load{.rounds = 3, .per_round = 2'000, .batch_bytes = 1'024, .value_bytes = 200};
+  Outcome outcome = send_through_lost_acknowledgements(true, load);
+  const auto records = static_cast<size_t>(load.records());
+  CHECK(outcome.acknowledged == records);
+  CHECK(outcome.copies.size() == records);
+  CHECK(duplicated(outcome) == 0);
+  CHECK(outcome.stored == records);
+  CHECK(outcome.in_send_order);
+  CHECK(outcome.acknowledged_where_stored == records);
 }
 
 TEST_CASE("WithoutIdempotenceTheSameLostAcknowledgementsWriteDuplicates", "[integration][producer][idempotence]") {
