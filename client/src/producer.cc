@@ -424,7 +424,9 @@ class ProducerImpl final : public Producer {
     Identity identity = current_identity();
     if (identity.producer_id < 0) return false;
     std::lock_guard lock(queue.mutex);
-    bool alone = queue.in_flight.size() == 1;
+    // Alone: no older send in flight, and none failed and waiting to be
+    // settled (finish() moves a failed send out of `in_flight`).
+    bool alone = queue.in_flight.size() == 1 && queue.finished.empty() && !queue.settling;
     if (!alone && (queue.settling || identity.generation != queue.in_flight_generation)) {
       // The generation ended since take_sendable: wait for the sends in flight.
       put_back_locked(queue, send, 0);
