@@ -26,12 +26,12 @@ namespace cairn {
 namespace {
 
 using client::Batch;
+using client::FinishedSend;
 using client::kEntryOverheadBytes;
 using client::kMaxRequestBytes;
+using client::kNoGeneration;
 using client::kRequestOverheadBytes;
 using client::PartitionQueue;
-using client::FinishedSend;
-using client::kNoGeneration;
 using client::PartitionSend;
 using client::record_bytes;
 using client::retry_backoff;
@@ -793,8 +793,9 @@ class ProducerImpl final : public Producer {
   }
 
   // Settles the batches of a partition's finished sends, oldest first,
-  // once none is in flight: acknowledges the batches that landed; of the
-  // others, those before the last that landed fail (unless idempotent),
+  // once every older send is settled (see drain): acknowledges the batches
+  // that landed; of the others, those before the last that landed fail
+  // (unless idempotent: they landed too, and are retried to learn where),
   // the rest are retried while their error is retriable and their delivery
   // timeout allows; then, if it `ends_settling`, the partition may send
   // again.
@@ -815,20 +816,28 @@ class ProducerImpl final : public Producer {
       }
       Status status = outcomes[i].status();
       bool unwritten = idempotent_ && batch->stamped && proven_unwritten(status.code());
-      if (i < landed_end && !(idempotent_ && batch->stamped && !unwritten)) {
-        // An idempotent batch before one that landed landed too (the broker
-        // takes a producer's batches in sequence): its retry is answered
-        // with where. Any other would land after the later records.
+      // An idempotent batch before one that landed landed too (the broker
+      // takes a producer's batches in sequence): its retry is answered with
+      // where. Any other would land after the later records.
+      bool landed_before = i < landed_end && idempotent_ && batch->stamped && !unwritten;
+      bool in_time = now < batch->deadline_ms && !closing_;
+      if (i < landed_end && !landed_before) {
         fail(std::move(batch), error(status.code(), "{} (not retried: later records of {} were written)",
                                      status.message(), send.tp));
-      } else if (unwritten && now < batch->deadline_ms && !closing_) {
+      } else if (landed_before && !(in_time && is_retriable(status.code()))) {
+        // In the log under its stamp, so the stamps go on: no new epoch.
+        fail(std::move(batch), error(ErrorCode::duplicate_sequence,
+                                     "written to {} (a later batch was written after it), but the "
+                                     "delivery timeout passed before a broker confirmed its offsets: {}",
+                                     send.tp, status.message()));
+      } else if (unwritten && in_time) {
         // Stamped anew (renumber_locked) and sent again.
         end_generation(batch->generation);
         renumber = true;
         batch->maybe_written = false;
         batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
         retry.push_back(std::move(batch));
-      } else if (is_retriable(status.code()) && now < batch->deadline_ms && !closing_) {
+      } else if (is_retriable(status.code()) && in_time) {
         if (status.code() == ErrorCode::not_leader ||
             status.code() == ErrorCode::unknown_topic_or_partition ||
             status.code() == ErrorCode::broker_unavailable || status.code() == ErrorCode::io_error) {

@@ -83,7 +83,8 @@ using SendCallback = std::function<void(const Result<RecordMetadata>&)>;
 // idempotent (ProducerOptions::enable_idempotence): a record acknowledged
 // is in the log once, at the offset given, and in send order within its
 // partition. A record whose send failed (delivery_timeout_ms passed) may
-// or may not be in the log. Without idempotence, a retried batch whose
+// or may not be in the log; one that failed with duplicate_sequence is in
+// it once, at offsets not learned. Without idempotence, a retried batch whose
 // first attempt did reach the broker (an acknowledgement lost, a
 // timeout) is written twice.
 class Producer {
