@@ -635,10 +635,15 @@ class ProducerImpl final : public Producer {
   void send_request(const std::string& address, std::unique_ptr<v1::ProduceRequest> request,
                     std::vector<PartitionSend> sends) {
     std::unique_lock lock(requests_mutex_);
-    // Bound requests in flight per broker: wait for answers (sender thread only).
-    in_flight_changed_.wait(lock, [&] {
-      return in_flight_per_broker_[address] < options_.max_in_flight_requests;
-    });
+    // Bound requests in flight per broker: wait for answers (sender thread
+    // only). This thread is also the one that gives up on a hung broker's
+    // requests, which may be the ones waited for: it keeps doing so.
+    auto below_limit = [&] { return in_flight_per_broker_[address] < options_.max_in_flight_requests; };
+    while (!in_flight_changed_.wait_for(lock, std::chrono::milliseconds(100), below_limit)) {
+      lock.unlock();
+      cancel_stalled_streams(steady_ms());
+      lock.lock();
+    }
     uint64_t id = ++next_request_id_;
     request->set_request_id(id);
     auto& stream = streams_[address];

@@ -4,9 +4,12 @@
 // twice and keep each partition in send order; without idempotence the
 // same losses write duplicates, which shows the check can fail.
 
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "cluster_fixture.h"
@@ -223,4 +226,34 @@ TEST_CASE("AnIdempotentProducerCarriesOnAfterABatchTimedOut", "[integration][pro
   std::vector<std::string> expected = values.size() == 4 ? std::vector<std::string>{"a", "b", "c", "d"}
                                                          : std::vector<std::string>{"a", "c", "d"};
   CHECK(values == expected);
+}
+
+// A producer allowed one request per broker keeps two of a partition's
+// sends ready: the second waits for the first's answer, which a paused
+// broker never sends. Giving up on the hung broker must not wait behind it.
+TEST_CASE("AProducerAtItsRequestLimitStillGivesUpOnAHungBroker", "[integration][producer][idempotence]") {
+  SingleBroker cluster;
+  cluster.create_topic("jobs", 1);
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.client.request_timeout_ms = 500;
+  options.delivery_timeout_ms = 1'500;
+  options.linger_ms = 0;
+  options.max_in_flight_requests = 1;
+  auto producer = std::move(Producer::create(options)).value();
+  REQUIRE(producer->send({.topic = "jobs", .value = "a", .partition = 0}).get().ok());
+
+  cluster.broker.pause();
+  auto b = producer->send({.topic = "jobs", .value = "b", .partition = 0});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // b is in flight
+  auto c = producer->send({.topic = "jobs", .value = "c", .partition = 0});
+  bool b_answered = b.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  bool c_answered = c.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  cluster.broker.resume();
+  CHECK(b_answered);
+  CHECK(c_answered);
+  if (b_answered) CHECK_FALSE(b.get().ok());
+  auto d = producer->send({.topic = "jobs", .value = "d", .partition = 0}).get();
+  INFO(d.status().to_string());
+  CHECK(d.ok());
 }
