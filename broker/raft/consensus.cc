@@ -57,7 +57,13 @@ Status Consensus::start() {
   }
   applied_index_ = commit_index_;
   reset_election_deadline();
+  if (campaigns_first()) election_deadline_ms_ = now_ms();
   return failure_;
+}
+
+bool Consensus::campaigns_first() const {
+  bool group_never_ran = term_ == Term(0) && log_.last_index() < log_.first_index();
+  return options_.campaign_first && group_never_ran && membership().is_voter(options_.self);
 }
 
 const Progress* Consensus::progress(NodeId id) const {
@@ -157,6 +163,10 @@ void Consensus::reset_election_deadline() {
   // timeouts with every standard library (the simulator replays seeds).
   uint64_t span = options_.election_timeout_max_ms - options_.election_timeout_min_ms;
   election_deadline_ms_ = now_ms() + options_.election_timeout_min_ms + int64_t(random_() % span);
+  // Until the group's first term, its intended first leader campaigns
+  // again every heartbeat interval: peers that have not created the group
+  // yet dropped its requests, and the others wait out a whole timeout.
+  if (campaigns_first()) election_deadline_ms_ = now_ms() + options_.heartbeat_interval_ms;
 }
 
 void Consensus::become_follower(Term term, std::optional<NodeId> leader) {

@@ -136,6 +136,8 @@ class Consensus {
   // Campaigns: a voter not repairing its log.
   bool may_elect() const { return membership().is_voter(options_.self) && !repairing(); }
   bool in_leader_lease() const;
+  // RaftOptions::campaign_first applies: the group never ran here.
+  bool campaigns_first() const;
   void reset_election_deadline();
   void tick_leader();
   void set_term(Term term);

@@ -180,6 +180,27 @@ TEST_CASE("raft.TheOnlyVoterDoesNotWaitForARepairNoOneCanMake", "[raft][election
   CHECK(cluster.wait_for_leader() == 1);
 }
 
+TEST_CASE("raft.ANewGroupIsFirstLedByTheFounderThatCampaignsFirst", "[raft][election]") {
+  for (int first = 1; first <= 3; ++first) {
+    INFO("campaigning first: node " << first);
+    TestCluster cluster(3, [first](RaftOptions& o) { o.campaign_first = o.self == NodeId(first); });
+    // Before anyone's election timeout (at least election_timeout_min_ms).
+    cluster.advance_ms(100);
+    CHECK(cluster.leader() == first);
+    CHECK(cluster.raft(first).term() == Term(1));
+  }
+}
+
+TEST_CASE("raft.ANodeThatSawATermDoesNotCampaignFirst", "[raft][election]") {
+  TestCluster cluster(3, [](RaftOptions& o) { o.campaign_first = o.self == NodeId(1); });
+  cluster.advance_ms(100);
+  REQUIRE(cluster.leader() == 1);
+  cluster.crash(1);
+  cluster.start(1);  // term 1 saved: an ordinary follower now
+  // Its first campaign waits for an election timeout, as anyone's.
+  CHECK(cluster.raft(1).next_tick_ms() >= cluster.node(1).clock.now_ms() + 500);
+}
+
 TEST_CASE("raft.LeaderStepsDownOnHigherTerm", "[raft][election]") {
   TestCluster cluster(3);
   cluster.campaign(1);

@@ -45,6 +45,14 @@ struct RaftOptions {
   // Backpressure: propose() fails with resource_exhausted while the leader
   // holds more than this many uncommitted indices. Default 100,000.
   int64_t max_uncommitted_indices = 100'000;
+  // A brand-new group's intended first leader: with this set, a founding
+  // voter campaigns at its first tick instead of after an election timeout,
+  // if it never saw a term and its log is empty (the group's first start),
+  // so it normally wins the group's first election. Kafka and Redpanda give
+  // a new partition's leadership to its preferred replica; without this a
+  // random founder wins and hands it over seconds later, a failover for
+  // every producer that started meanwhile. Default off.
+  bool campaign_first = false;
   // Pre-vote (§9.6): a node that cannot win does not bump terms. Default on.
   bool pre_vote = true;
   // Check-quorum: a leader that has not heard from a majority within

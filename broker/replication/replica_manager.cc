@@ -54,6 +54,8 @@ ReplicaSetup ReplicaManager::setup_for(const TopicPartition& tp, const std::vect
   setup.transport = transport_.for_group(tp, topic_id);
   setup.io = &io_;
   if (!voters.empty()) setup.preferred_leader = voters.front();
+  // A new partition is led by its preferred replica from the start.
+  setup.raft.campaign_first = setup.preferred_leader == options_.self;
   return setup;
 }
 

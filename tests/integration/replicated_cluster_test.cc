@@ -762,6 +762,25 @@ TEST_CASE("PartitionsOnOtherBrokersAreFoundFromAnyOne", "[integration][cluster]"
   }
 }
 
+// A new topic's partitions are led by their preferred replicas (the first
+// of each) from their first election, as Kafka's and Redpanda's are: not by
+// whichever replica's election timer fired first, handing leadership over
+// seconds later, a failover for every producer that started meanwhile.
+TEST_CASE("ANewTopicIsLedByItsPreferredReplicasFromItsFirstElection", "[integration][cluster]") {
+  LocalCluster cluster;
+  cluster.create_topic("fresh", 6, 3);
+  // Long before a leader hands over to the preferred replica (5 s after
+  // its election).
+  auto leaders = cluster.wait_for_leaders("fresh");
+  auto described = LocalCluster::describe(cluster.broker(1), "fresh");
+  REQUIRE(described);
+  REQUIRE(described->partitions_size() == 6);
+  for (const auto& p : described->partitions()) {
+    INFO("partition " << p.partition() << ": replicas " << fmt::format("{}", fmt::join(p.replicas(), ",")));
+    CHECK(leaders.at(static_cast<size_t>(p.partition())) == p.replicas(0));
+  }
+}
+
 TEST_CASE("AConsumerSeeksATopicWhoseLeadersAreStillBeingElected", "[integration][cluster]") {
   LocalCluster cluster;
   // No wait for leaders: the seek must ride through their election.
