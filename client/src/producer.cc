@@ -252,7 +252,7 @@ class ProducerImpl final : public Producer {
     }
     std::unique_lock lock(queues_mutex_);
     auto& slot = queues_[tp];
-    if (!slot) slot = std::make_shared<PartitionQueue>();
+    if (!slot) slot = std::make_shared<PartitionQueue>(tp);
     return slot;
   }
 
@@ -313,7 +313,13 @@ class ProducerImpl final : public Producer {
   // send; returns when the sender should look again if nothing was ready.
   std::vector<PartitionSend> collect_ready(int64_t now, int64_t* next_wake) {
     std::vector<PartitionSend> sends;
+    std::set<std::string> full = brokers_at_request_limit();
     for (auto& queue : all_queues()) {
+      // Its batches wait for an answer to free a slot (the answer wakes the
+      // sender): taken now, they would hold the sender up in send_request
+      // and with it every other broker's partitions, for as long as a hung
+      // broker takes to be given up on.
+      if (!full.empty() && leads_on_one_of(full, queue->tp)) continue;
       PartitionSend send = take_sendable(*queue, now, next_wake);
       if (send.batches.empty()) continue;
       encode(send);
@@ -330,6 +336,21 @@ class ProducerImpl final : public Producer {
       }
     }
     return sends;
+  }
+
+  // The brokers with max_in_flight_requests unanswered.
+  std::set<std::string> brokers_at_request_limit() {
+    std::set<std::string> full;
+    std::lock_guard lock(requests_mutex_);
+    for (const auto& [address, count] : in_flight_per_broker_) {
+      if (count >= options_.max_in_flight_requests) full.insert(address);
+    }
+    return full;
+  }
+
+  bool leads_on_one_of(const std::set<std::string>& brokers, const TopicPartition& tp) {
+    auto leader = cluster_.leader(tp);
+    return leader.ok() && brokers.contains((*leader)->address);
   }
 
   // The sendable batches at the front of a queue, at most
@@ -494,10 +515,10 @@ class ProducerImpl final : public Producer {
     queue.next_sequence = next;
   }
 
-  // A batch stamped in `generation` failed for good or was proven
-  // unwritten: unless the identity changed since, its epoch ends (the next
-  // batches of every partition start again at sequence 0), or, out of
-  // epochs, its producer id.
+  // A batch stamped in `generation` failed for good (not proven written)
+  // or was proven unwritten: unless the identity changed since, its epoch
+  // ends (the next batches of every partition start again at sequence 0),
+  // or, out of epochs, its producer id.
   void end_generation(uint64_t generation) {
     std::lock_guard lock(identity_mutex_);
     if (identity_.generation != generation) return;
@@ -639,14 +660,24 @@ class ProducerImpl final : public Producer {
     // only). This thread is also the one that gives up on a hung broker's
     // requests, which may be the ones waited for: it keeps doing so.
     auto below_limit = [&] { return in_flight_per_broker_[address] < options_.max_in_flight_requests; };
+    bool waited = !below_limit();
     while (!in_flight_changed_.wait_for(lock, std::chrono::milliseconds(100), below_limit)) {
       lock.unlock();
       cancel_stalled_streams(steady_ms());
       lock.lock();
     }
+    auto& stream = streams_[address];
+    if (waited && (!stream || stream->done())) {
+      // The stream ended while this request waited for it (given up on, or
+      // lost): the partitions' leaders may have moved, so the sends go back
+      // to be routed again after a metadata refresh.
+      lock.unlock();
+      settle_all(std::move(sends), error(ErrorCode::broker_unavailable,
+                                         "the stream to {} ended while a request waited for it", address));
+      return;
+    }
     uint64_t id = ++next_request_id_;
     request->set_request_id(id);
-    auto& stream = streams_[address];
     if (!stream || stream->done()) {
       if (stream) dead_streams_.push_back(std::move(stream));
       auto connection = cluster_.leader(sends.front().tp);
@@ -802,8 +833,10 @@ class ProducerImpl final : public Producer {
   // that landed; of the others, those before the last that landed fail
   // (unless idempotent: they landed too, and are retried to learn where),
   // the rest are retried while their error is retriable and their delivery
-  // timeout allows; then, if it `ends_settling`, the partition may send
-  // again.
+  // timeout allows. A stamped batch that fails for good ends its stamp
+  // generation (a gap in its sequences), unless it is proven written: it
+  // fails as duplicate_sequence. Then, if it `ends_settling`, the
+  // partition may send again.
   void settle(PartitionSend send, const std::vector<Result<Offset>>& outcomes, bool ends_settling) {
     CAIRN_ASSERT(outcomes.size() == send.batches.size());
     size_t landed_end = 0;  // one past the last batch that landed
@@ -822,19 +855,25 @@ class ProducerImpl final : public Producer {
       Status status = outcomes[i].status();
       bool unwritten = idempotent_ && batch->stamped && proven_unwritten(status.code());
       // An idempotent batch before one that landed landed too (the broker
-      // takes a producer's batches in sequence): its retry is answered with
-      // where. Any other would land after the later records.
-      bool landed_before = i < landed_end && idempotent_ && batch->stamped && !unwritten;
+      // takes a producer's batches in sequence), as did one the broker says
+      // it wrote before (duplicate_sequence): its retry is answered with
+      // where. Any other batch before one that landed would land after the
+      // later records.
+      if (unwritten) {
+        batch->proven_written = false;  // lost since: acks=leader across a failover
+      } else if (idempotent_ && batch->stamped &&
+                 (i < landed_end || status.code() == ErrorCode::duplicate_sequence)) {
+        batch->proven_written = true;
+      }
       bool in_time = now < batch->deadline_ms && !closing_;
-      if (i < landed_end && !landed_before) {
+      if (i < landed_end && !batch->proven_written) {
         fail(std::move(batch), error(status.code(), "{} (not retried: later records of {} were written)",
                                      status.message(), send.tp));
-      } else if (landed_before && !(in_time && is_retriable(status.code()))) {
+      } else if (batch->proven_written && !(in_time && is_retriable(status.code()))) {
         // In the log under its stamp, so the stamps go on: no new epoch.
-        fail(std::move(batch), error(ErrorCode::duplicate_sequence,
-                                     "written to {} (a later batch was written after it), but the "
-                                     "delivery timeout passed before a broker confirmed its offsets: {}",
-                                     send.tp, status.message()));
+        std::string_view why = in_time ? "not retriable" : closing_ ? "the producer closed" : "the delivery timeout passed";
+        fail(std::move(batch), error(ErrorCode::duplicate_sequence, "written to {} at offsets not learned ({}): {}",
+                                     send.tp, why, status.message()));
       } else if (unwritten && in_time) {
         // Stamped anew (renumber_locked) and sent again.
         end_generation(batch->generation);

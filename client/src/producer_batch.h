@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cairn/producer.h"
@@ -42,6 +43,10 @@ struct Batch {
   // invalid_producer_epoch): it may be in the log under its stamp, so
   // every retry must carry that stamp unchanged.
   bool maybe_written = false;
+  // Proven in the log under its stamp (before a batch that landed, or so
+  // the broker said): if it fails, it fails as duplicate_sequence, and
+  // the stamps after it stand.
+  bool proven_written = false;
 
   int32_t record_count() const { return static_cast<int32_t>(callbacks.size()); }
 };
@@ -117,6 +122,8 @@ size_t request_bytes(const PartitionSend& send);
 inline constexpr uint64_t kNoGeneration = ~uint64_t{0};
 
 struct PartitionQueue {
+  explicit PartitionQueue(TopicPartition partition) : tp(std::move(partition)) {}
+  const TopicPartition tp;
   std::mutex mutex;
   std::deque<std::unique_ptr<Batch>> batches;
   std::vector<uint64_t> in_flight;      // the sends taken and not finished, oldest first

@@ -781,6 +781,40 @@ TEST_CASE("ANewTopicIsLedByItsPreferredReplicasFromItsFirstElection", "[integrat
   }
 }
 
+// A producer allowed one request per broker, with that request stuck at a
+// paused broker, still sends to the other brokers at once: it does not
+// wait for the paused one's slot (which frees only once the request is
+// given up on, a request timeout later).
+TEST_CASE("AHungBrokerAtItsRequestLimitHoldsUpOnlyItsOwnPartitions", "[integration][cluster]") {
+  LocalCluster cluster;
+  cluster.create_topic("solo", 3, 1);  // one replica each: every broker leads one partition
+  auto leaders = cluster.wait_for_leaders("solo");
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.client.request_timeout_ms = 5'000;
+  options.linger_ms = 0;
+  options.max_in_flight_requests = 1;
+  auto producer = std::move(Producer::create(options)).value();
+  for (int32_t p = 0; p < 3; ++p) {
+    REQUIRE(producer->send({.topic = "solo", .value = "warm", .partition = p}).get().ok());
+  }
+  BrokerProcess& hung = cluster.broker(leaders.at(0));
+  hung.pause();
+  auto first = producer->send({.topic = "solo", .value = "a", .partition = 0});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in flight: the broker's one slot
+  auto second = producer->send({.topic = "solo", .value = "b", .partition = 0});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto started = std::chrono::steady_clock::now();
+  auto other = producer->send({.topic = "solo", .value = "c", .partition = 1}).get();
+  auto waited = std::chrono::steady_clock::now() - started;
+  hung.resume();
+  INFO(other.status().to_string());
+  REQUIRE(other.ok());
+  CHECK(waited < std::chrono::seconds(2));
+  CHECK(first.get().ok());
+  CHECK(second.get().ok());
+}
+
 TEST_CASE("AConsumerSeeksATopicWhoseLeadersAreStillBeingElected", "[integration][cluster]") {
   LocalCluster cluster;
   // No wait for leaders: the seek must ride through their election.

@@ -34,7 +34,8 @@ struct ProducerOptions {
   // for up to max_block_ms, then fails with resource_exhausted. Default 64 MiB.
   int64_t buffer_bytes = 64LL << 20;
   int32_t max_block_ms = 60'000;
-  // Produce requests in flight per broker. Default 16.
+  // Produce requests in flight per broker. Default 16. A broker at the
+  // limit holds up only the partitions it leads.
   int32_t max_in_flight_requests = 16;
   // A record not acknowledged within this many ms of send() fails with its
   // last error. Until then failures that may pass — the broker unreachable
