@@ -56,14 +56,18 @@ Status Consensus::start() {
     commit_index_ = std::clamp(*options_.known_committed, commit_index_, log_.last_index());
   }
   applied_index_ = commit_index_;
+  campaign_first_until_ms_ = now_ms() + 2 * options_.election_timeout_max_ms;
   reset_election_deadline();
   if (campaigns_first()) election_deadline_ms_ = now_ms();
   return failure_;
 }
 
+// Bounded in time: peers that never come up would be asked every
+// heartbeat for good.
 bool Consensus::campaigns_first() const {
   bool group_never_ran = term_ == Term(0) && log_.last_index() < log_.first_index();
-  return options_.campaign_first && group_never_ran && membership().is_voter(options_.self);
+  return options_.campaign_first && group_never_ran && membership().is_voter(options_.self) &&
+         now_ms() < campaign_first_until_ms_;
 }
 
 const Progress* Consensus::progress(NodeId id) const {

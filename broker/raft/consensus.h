@@ -208,6 +208,7 @@ class Consensus {
   int64_t heartbeat_deadline_ms_ = 0;
   int64_t quorum_check_deadline_ms_ = 0;
   int64_t last_leader_contact_ms_ = INT64_MIN / 2;
+  int64_t campaign_first_until_ms_ = 0;  // RaftOptions::campaign_first applies until then
 
   // Candidate: voters that granted the (pre-)vote of this round.
   std::vector<NodeId> votes_granted_;

@@ -193,12 +193,24 @@ TEST_CASE("raft.ANewGroupIsFirstLedByTheFounderThatCampaignsFirst", "[raft][elec
 
 TEST_CASE("raft.ANodeThatSawATermDoesNotCampaignFirst", "[raft][election]") {
   TestCluster cluster(3, [](RaftOptions& o) { o.campaign_first = o.self == NodeId(1); });
-  cluster.advance_ms(100);
-  REQUIRE(cluster.leader() == 1);
-  cluster.crash(1);
-  cluster.start(1);  // term 1 saved: an ordinary follower now
+  cluster.restart_with_log(1, {}, Term(1));  // an empty log, but it voted in term 1
   // Its first campaign waits for an election timeout, as anyone's.
   CHECK(cluster.raft(1).next_tick_ms() >= cluster.node(1).clock.now_ms() + 500);
+}
+
+TEST_CASE("raft.AFounderCampaignsFirstOnlyForAWhile", "[raft][election]") {
+  TestCluster cluster(3, [](RaftOptions& o) { o.campaign_first = o.self == NodeId(1); });
+  // Its peers never hear it: it keeps asking, every heartbeat at first.
+  cluster.isolate(1);
+  auto& node = cluster.node(1);
+  int late_requests = 0;  // sent after two election timeouts (1,000 ms at most each)
+  node.transport.on_send = [&](NodeId, const Message& m) {
+    if (std::holds_alternative<VoteRequest>(m) && node.clock.now_ms() >= 2'500) ++late_requests;
+  };
+  cluster.advance_ms(3'500);
+  // A round to each of 2 peers per election timeout (>= 500 ms), not per
+  // heartbeat (100 ms, 20 requests in that second).
+  CHECK(late_requests <= 6);
 }
 
 TEST_CASE("raft.LeaderStepsDownOnHigherTerm", "[raft][election]") {

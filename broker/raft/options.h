@@ -48,7 +48,9 @@ struct RaftOptions {
   // A brand-new group's intended first leader: with this set, a founding
   // voter campaigns at its first tick instead of after an election timeout,
   // if it never saw a term and its log is empty (the group's first start),
-  // so it normally wins the group's first election. Kafka and Redpanda give
+  // and again every heartbeat interval while that holds, for up to two
+  // election timeouts (peers that have not created the group yet drop its
+  // requests), so it normally wins the group's first election. Kafka and Redpanda give
   // a new partition's leadership to its preferred replica; without this a
   // random founder wins and hands it over seconds later, a failover for
   // every producer that started meanwhile. Default off.
