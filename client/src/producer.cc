@@ -64,8 +64,8 @@ v1::Acks to_proto(Acks acks) {
   return v1::ACKS_ALL;
 }
 
-// Locks (never two at once except as noted): a partition queue's mutex, then
-// sticky_mutex_ inside it; requests_mutex_ for requests in flight and the
+// Locks (never two at once): a partition queue's mutex; sticky_mutex_;
+// requests_mutex_ for requests in flight and the
 // streams, with the Cluster's own lock inside it; sender_mutex_ and
 // drain_mutex_ only around condition waits.
 class ProducerImpl final : public Producer {
@@ -129,7 +129,7 @@ class ProducerImpl final : public Producer {
       batch.timestamps.push_back(timestamp_ms);
       batch.reserved_bytes += bytes;
       if (batch.builder.size_bytes() >= batch_limit) {
-        close_batch(batch);
+        batch.closed = true;
         wake = true;
       }
     }
@@ -217,12 +217,19 @@ class ProducerImpl final : public Producer {
       return *record.partition;
     }
     if (record.key) return partition_for_key(*record.key, *count);
+    // Keyless: one partition until batch_bytes of records went to it, then
+    // another at random (Kafka's uniform sticky partitioner, KIP-794).
+    // Moving on when a batch is sent instead (KIP-480) spreads a stream
+    // sent with linger_ms 0 over every partition in batches of a record or
+    // two: more requests, more Raft rounds, and a higher latency.
     std::lock_guard lock(sticky_mutex_);
-    auto it = sticky_.find(record.topic);
-    if (it == sticky_.end() || it->second >= *count) {
-      it = sticky_.insert_or_assign(record.topic, static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count))).first;
+    Sticky& sticky = sticky_[record.topic];
+    if (sticky.partition < 0 || sticky.partition >= *count || sticky.bytes >= options_.batch_bytes) {
+      sticky.partition = static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count));
+      sticky.bytes = 0;
     }
-    return it->second;
+    sticky.bytes += record_bytes(record);
+    return sticky.partition;
   }
 
   // Waits (up to max_block_ms) until `bytes` fit in the buffer, then takes them.
@@ -271,7 +278,7 @@ class ProducerImpl final : public Producer {
     auto& batches = queue.batches;
     if (!batches.empty() && !batches.back()->closed &&
         batches.back()->builder.size_bytes() + static_cast<size_t>(incoming_bytes) > batch_limit) {
-      close_batch(*batches.back());
+      batches.back()->closed = true;
       *wake = true;
     }
     if (batches.empty() || batches.back()->closed) {
@@ -285,15 +292,6 @@ class ProducerImpl final : public Producer {
       *wake = true;
     }
     return *batches.back();
-  }
-
-  // Called with the batch's queue locked.
-  void close_batch(Batch& batch) {
-    batch.closed = true;
-    // Keyless records move on to another partition once a batch is full.
-    std::lock_guard lock(sticky_mutex_);
-    auto it = sticky_.find(batch.tp.topic);
-    if (it != sticky_.end() && it->second == batch.tp.partition) sticky_.erase(it);
   }
 
   bool sendable(const Batch& batch, int64_t now) const {
@@ -369,7 +367,7 @@ class ProducerImpl final : public Producer {
                                               : front.created_ms + options_.linger_ms);
         break;
       }
-      if (!front.closed) close_batch(front);
+      front.closed = true;
       send.tp = front.tp;
       send.batches.push_back(std::move(queue.batches.front()));
       queue.batches.pop_front();
@@ -947,8 +945,13 @@ class ProducerImpl final : public Producer {
   std::shared_mutex queues_mutex_;  // the map; each queue has its own lock
   std::map<TopicPartition, std::shared_ptr<PartitionQueue>> queues_;
 
+  // Where a topic's keyless records go, and their bytes sent there so far.
+  struct Sticky {
+    int32_t partition = -1;
+    int64_t bytes = 0;
+  };
   std::mutex sticky_mutex_;
-  std::map<std::string, int32_t> sticky_;  // topic -> partition for keyless records
+  std::map<std::string, Sticky> sticky_;  // by topic
   std::mt19937 rng_;
 
   std::mutex requests_mutex_;

@@ -3,6 +3,8 @@
 
 #include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "cluster_fixture.h"
@@ -102,4 +104,48 @@ TEST_CASE("RecordBeyondTheBrokersRequestLimitFailsAtOnceAndTheRestFits", "[integ
   CHECK_NO_OFF_THREAD_FAILURES(acks.failures);
   std::lock_guard lock(acks.mutex);
   CHECK(acks.offset_of.size() == 40);
+}
+
+// Keyless records stick to one partition until a batch's worth of bytes
+// went there (Kafka's uniform sticky partitioner), even when each record
+// leaves at once (linger 0): switching whenever a batch was sent spread a
+// trickle over every partition in batches of one record.
+TEST_CASE("KeylessRecordsStayOnOnePartitionForABatchsWorthOfBytes", "[integration][producer]") {
+  SingleBroker cluster;
+  cluster.create_topic("spread", 6);
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.linger_ms = 0;
+  options.batch_bytes = 16 * 1024;
+  auto producer = std::move(Producer::create(options)).value();
+  constexpr int kSent = 400;
+  const std::string value(1'000, 'v');
+  std::mutex mutex;
+  std::vector<int32_t> partition_of(kSent, -1);
+  OffThreadFailures failures;
+  for (int i = 0; i < kSent; ++i) {
+    producer->send({.topic = "spread", .value = value}, [&, i](const Result<RecordMetadata>& sent) {
+      if (!failures.expect_ok(sent.status(), "send")) return;
+      std::lock_guard lock(mutex);
+      partition_of[static_cast<size_t>(i)] = sent->partition;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // each record sent on its own
+  }
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+
+  // Runs of records on one partition, in send order: each but the last
+  // holds at least the 15 records of ~1,030 bytes that fill 16 KiB.
+  std::vector<int> runs{1};
+  for (size_t i = 1; i < partition_of.size(); ++i) {
+    if (partition_of[i] == partition_of[i - 1]) {
+      ++runs.back();
+    } else {
+      runs.push_back(1);
+    }
+  }
+  INFO("runs: " << fmt::format("{}", fmt::join(runs, ",")));
+  for (size_t r = 0; r + 1 < runs.size(); ++r) CHECK(runs[r] >= 15);
+  std::set<int32_t> used(partition_of.begin(), partition_of.end());
+  CHECK(used.size() >= 4);  // spread over the partitions all the same
 }

@@ -55,7 +55,8 @@ struct ProducerOptions {
 //   ProducerRecord{.topic = "orders", .key = id, .value = json}
 // Without a partition, records with a key go to murmur2(key) % partitions
 // (Kafka's default partitioner); records without a key stick to one
-// partition until its batch is sent. A null value is a tombstone. (The {}
+// partition until batch_bytes of them went there, then to another, at
+// random (Kafka's uniform sticky partitioner). A null value is a tombstone. (The {}
 // let -Wextra builds leave fields out without a warning.)
 struct ProducerRecord {
   std::string topic{};
