@@ -18,6 +18,7 @@
 #include "broker/metrics/scrub_collector.h"
 #include "broker/metrics/share_collector.h"
 #include "proto/grpc_callback_queue.h"
+#include "proto/thread_name.h"
 #include "storage/power_loss_journal.h"
 #include "storage/slow_sync_env.h"
 
@@ -160,7 +161,10 @@ Status Server::open_components() {
   });
 
   for (int i = 0; i < std::max(1, c.io_threads); ++i) {
-    io_threads_.emplace_back([this] { io_.run(); });
+    io_threads_.emplace_back([this] {
+      name_this_thread("cairn-io");
+      io_.run();
+    });
   }
   if (voters_) {
     Controller::Options options;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/thread_name.h"
 #include "storage/partition_log.h"
 
 namespace cairn::storage {
@@ -30,6 +31,7 @@ void Flusher::request(std::shared_ptr<PartitionLog> log) {
 }
 
 void Flusher::run() {
+  name_this_thread("cairn-flush");
   auto next_tick = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   while (!stopping_) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proto/assert.h"
+#include "proto/thread_name.h"
 
 namespace cairn::storage {
 
@@ -30,7 +31,10 @@ void Scrubber::stop() {
 void Scrubber::start() {
   if (options_.bytes_per_second <= 0) return;
   CAIRN_ASSERT(!thread_.joinable());
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cairn-scrub");
+    loop();
+  });
 }
 
 ScrubStats Scrubber::stats() const {

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/thread_name.h"
+
 namespace cairn::storage {
 
 constexpr const char* kIndexFolder = ".index";
@@ -22,7 +24,10 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   store->flusher_ = std::make_unique<Flusher>(o.flush_check_interval_ms,
                                               [raw](Flusher& flusher) { raw->request_due_flushes(flusher); });
   if (o.retention_check_interval_ms > 0) {
-    store->retention_thread_ = std::thread([raw] { raw->retention_loop(); });
+    store->retention_thread_ = std::thread([raw] {
+      name_this_thread("cairn-retention");
+      raw->retention_loop();
+    });
   }
   store->scrubber_ = std::make_unique<Scrubber>([raw] { return raw->open_logs(); }, o.scrub);
   store->scrubber_->start();

@@ -15,6 +15,7 @@
 #include "proto/assert.h"
 #include "proto/byte_io.h"
 #include "proto/rpc_error.h"
+#include "proto/thread_name.h"
 #include "storage/clock.h"
 
 namespace cairn::broker {
@@ -66,8 +67,14 @@ Result<std::unique_ptr<Controller>> Controller::start(Options options, storage::
   if (!partition.ok()) return partition.status();
   store.verify_soon(served);
   controller->partition_ = std::move(*partition);
-  controller->applier_ = std::thread([c = controller.get()] { c->run(); });
-  controller->maintainer_ = std::thread([c = controller.get()] { c->maintain(); });
+  controller->applier_ = std::thread([c = controller.get()] {
+    name_this_thread("cairn-metadata");
+    c->run();
+  });
+  controller->maintainer_ = std::thread([c = controller.get()] {
+    name_this_thread("cairn-ctl-maint");
+    c->maintain();
+  });
   return controller;
 }
 

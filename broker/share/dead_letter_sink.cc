@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/thread_name.h"
+
 namespace cairn::broker {
 
 namespace {
@@ -13,7 +15,10 @@ constexpr int32_t kDeliveryTimeoutMs = 10'000;
 }  // namespace
 
 DeadLetterSink::DeadLetterSink(std::function<std::vector<std::string>()> bootstrap)
-    : bootstrap_(std::move(bootstrap)), thread_([this] { run(); }) {}
+    : bootstrap_(std::move(bootstrap)), thread_([this] {
+        name_this_thread("cairn-dead-letter");
+        run();
+      }) {}
 
 DeadLetterSink::~DeadLetterSink() { close(); }
 

@@ -4,6 +4,7 @@
 
 #include "proto/group_placement.h"
 #include "proto/rpc_error.h"
+#include "proto/thread_name.h"
 #include "proto/topic_partitions.h"
 #include "retry_backoff.h"
 
@@ -12,7 +13,10 @@ namespace cairn::client {
 GroupMembership::GroupMembership(Cluster& cluster, Reachability& reachability,
                                  MembershipOptions options)
     : cluster_(cluster), reachability_(reachability), options_(std::move(options)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cairn-group");
+    run();
+  });
 }
 
 GroupMembership::~GroupMembership() { leave(); }

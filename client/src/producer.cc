@@ -20,6 +20,7 @@
 #include "proto/byte_io.h"
 #include "proto/record_batch_format.h"
 #include "proto/rpc_error.h"
+#include "proto/thread_name.h"
 #include "retry_backoff.h"
 
 namespace cairn {
@@ -75,7 +76,10 @@ class ProducerImpl final : public Producer {
         idempotent_(options_.enable_idempotence && options_.acks != Acks::none),
         cluster_(options_.client, client::Cluster::TopicCreation::on_first_use),
         rng_(std::random_device{}()) {
-    sender_ = std::thread([this] { run(); });
+    sender_ = std::thread([this] {
+      name_this_thread("cairn-producer");
+      run();
+    });
   }
 
   ~ProducerImpl() override { close(); }
