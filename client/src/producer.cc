@@ -91,13 +91,13 @@ class ProducerImpl final : public Producer {
       callback(error(ErrorCode::shutting_down, "the producer is closed"));
       return;
     }
-    auto partition = choose_partition(record);
+    int64_t bytes = record_bytes(record);
+    auto partition = choose_partition(record, bytes);
     if (!partition.ok()) {
       callback(partition.status());
       return;
     }
     TopicPartition tp{record.topic, *partition};
-    int64_t bytes = record_bytes(record);
     size_t max_batch = max_batch_bytes(tp);
     if (batch_format::kHeaderSize + static_cast<size_t>(bytes) > max_batch) {
       // Sent, it would end the stream (the broker refuses the message).
@@ -210,7 +210,8 @@ class ProducerImpl final : public Producer {
     return request_budget() - kEntryOverheadBytes - tp.topic.size();
   }
 
-  Result<int32_t> choose_partition(const ProducerRecord& record) {
+  // `bytes`: the record's, as record_bytes() counts them.
+  Result<int32_t> choose_partition(const ProducerRecord& record, int64_t bytes) {
     auto count = cluster_.partition_count(record.topic);
     if (!count.ok()) return count.status();
     if (record.partition) {
@@ -232,7 +233,7 @@ class ProducerImpl final : public Producer {
       sticky.partition = static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count));
       sticky.bytes = 0;
     }
-    sticky.bytes += record_bytes(record);
+    sticky.bytes += bytes;
     return sticky.partition;
   }
 

@@ -117,6 +117,17 @@ Outcome send_through_lost_acknowledgements(bool idempotent, Load load = {}) {
   return outcome;
 }
 
+// A producer that gives up on a silent broker quickly: a request
+// unanswered for 500 ms (plus a second), a record after `delivery_timeout_ms`.
+ProducerOptions impatient(const SingleBroker& cluster, int32_t delivery_timeout_ms) {
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.client.request_timeout_ms = 500;
+  options.delivery_timeout_ms = delivery_timeout_ms;
+  options.linger_ms = 0;
+  return options;
+}
+
 size_t duplicated(const Outcome& outcome) {
   size_t extra = 0;
   for (const auto& [value, copies] : outcome.copies) extra += static_cast<size_t>(copies - 1);
@@ -193,12 +204,7 @@ TEST_CASE("WithoutIdempotenceTheSameLostAcknowledgementsWriteDuplicates", "[inte
 TEST_CASE("AnIdempotentProducerCarriesOnAfterABatchTimedOut", "[integration][producer][idempotence]") {
   SingleBroker cluster;
   cluster.create_topic("jobs", 1);
-  ProducerOptions options;
-  options.client = cluster.client_options();
-  options.client.request_timeout_ms = 500;
-  options.delivery_timeout_ms = 1'500;
-  options.linger_ms = 0;
-  auto producer = std::move(Producer::create(options)).value();
+  auto producer = std::move(Producer::create(impatient(cluster, 1'500))).value();
   auto a = producer->send({.topic = "jobs", .value = "a", .partition = 0}).get();
   REQUIRE(a.ok());
 
@@ -231,11 +237,7 @@ TEST_CASE("AnIdempotentProducerCarriesOnAfterABatchTimedOut", "[integration][pro
 TEST_CASE("AProducerAtItsRequestLimitStillGivesUpOnAHungBroker", "[integration][producer][idempotence]") {
   SingleBroker cluster;
   cluster.create_topic("jobs", 1);
-  ProducerOptions options;
-  options.client = cluster.client_options();
-  options.client.request_timeout_ms = 500;
-  options.delivery_timeout_ms = 3'000;
-  options.linger_ms = 0;
+  ProducerOptions options = impatient(cluster, 3'000);
   options.max_in_flight_requests = 1;
   auto producer = std::move(Producer::create(options)).value();
   REQUIRE(producer->send({.topic = "jobs", .value = "a", .partition = 0}).get().ok());
