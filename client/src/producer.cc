@@ -387,11 +387,14 @@ class ProducerImpl final : public Producer {
   // Whether another send of a partition may join those in flight: only
   // for an idempotent producer, below kMaxSendsInFlight counting the sends
   // that wait for an older one (so a retry is of one of the broker's last
-  // kBatchesRemembered batches), and only with
+  // kBatchesRemembered batches), beyond kMaxSendsInFlightAnySize only as a
+  // full send, and only with
   // batches never sent, stamped in the generation of those in flight (the
   // next sequences). Retries go alone.
   bool may_send_beside(const PartitionQueue& queue) {
-    return idempotent_ && queue.in_flight.size() + queue.finished.size() < kMaxSendsInFlight &&
+    size_t sends = queue.in_flight.size() + queue.finished.size();
+    return idempotent_ && sends < kMaxSendsInFlight &&
+           (sends < kMaxSendsInFlightAnySize || queue.batches.size() > kMaxBatchesPerSend) &&
            !queue.batches.empty() &&
            !queue.batches.front()->stamped &&
            queue.generation == queue.in_flight_generation &&

@@ -149,11 +149,11 @@ TEST_CASE("AnIdempotentProducerRetriesLostAcknowledgementsWithoutDuplicates", "[
   CHECK(outcome.acknowledged_where_stored == kRecords);
 }
 
-// Batches of four records, a backlog of hundreds per partition: two
-// requests of a partition are in flight at once (kMaxSendsInFlight), and
-// lost answers hit the first, the second or both. Nothing is written twice
-// or out of order, and every acknowledgement names where its record is.
-TEST_CASE("TwoRequestsOfAPartitionInFlightKeepOrderThroughLostAcknowledgements",
+// Batches of four records, a backlog of hundreds per partition: up to four
+// full requests of a partition are in flight at once (kMaxSendsInFlight),
+// and lost answers hit any of them. Nothing is written twice or out of
+// order, and every acknowledgement names where its record is.
+TEST_CASE("RequestsOfAPartitionInFlightKeepOrderThroughLostAcknowledgements",
           "[integration][producer][idempotence]") {
   Load load{.rounds = 3, .per_round = 2'000, .batch_bytes = 1'024, .value_bytes = 200};
   Outcome outcome = send_through_lost_acknowledgements(true, load);
