@@ -20,6 +20,8 @@
 
 #include "cairn/v1/broker.grpc.pb.h"
 #include "cluster_fixture.h"
+#include "proto/byte_io.h"
+#include "proto/record_batch.h"
 
 namespace cairn::testing {
 
@@ -241,6 +243,44 @@ struct LocalCluster {
       if (next >= fetched.high_watermark()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return out;
+  }
+
+  // The producer epochs that a replica's committed batches carry (batch
+  // headers only; not the brokers' own control batches), with how many
+  // batches each.
+  static std::map<int16_t, int> producer_epochs(const BrokerProcess& broker, const std::string& topic,
+                                                int32_t partition) {
+    auto stub = v1::Broker::NewStub(
+        grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
+    std::map<int16_t, int> epochs;
+    int64_t next = 0;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < give_up) {
+      v1::FetchRequest request;
+      auto* p = request.add_partitions();
+      p->set_topic(topic);
+      p->set_partition(partition);
+      p->set_offset(next);
+      p->set_max_bytes(1 << 20);
+      v1::FetchResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      if (!stub->Fetch(&context, request, &response).ok() || response.partitions_size() != 1 ||
+          response.partitions(0).error().code() != v1::NONE) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      auto bytes = as_bytes(response.partitions(0).batches());
+      while (!bytes.empty()) {
+        auto header = parse_batch_header(bytes, bytes.size());
+        REQUIRE(header.ok());
+        if (header->next_offset().value > next && !header->is_control()) ++epochs[header->producer_epoch];
+        next = std::max(next, header->next_offset().value);
+        bytes = bytes.subspan(header->size_bytes());
+      }
+      if (next >= response.partitions(0).high_watermark()) break;
+    }
+    return epochs;
   }
 };
 

@@ -1159,6 +1159,95 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
   producer->flush();
   CHECK_NO_OFF_THREAD_FAILURES(failures);
   CHECK(acknowledged > 60);
+  // Nothing failed, so the producer never had to start a new epoch: each
+  // leader change kept its sequences going (a send that reached a new
+  // leader ahead of an older one left with the old leader is retried
+  // behind it, not renumbered).
+  for (int32_t partition = 0; partition < 6; ++partition) {
+    auto epochs = LocalCluster::producer_epochs(cluster.broker(1), "steady", partition);
+    INFO("partition " << partition << ": batches per epoch " << fmt::format("{}", epochs));
+    CHECK(epochs.size() == 1);
+    CHECK(epochs.begin()->first == 0);
+  }
+}
+
+// A producer with a backlog has several sends of a partition in flight
+// when its leader dies or hangs. Every record still lands once and in
+// order, and the producer keeps its epoch: a send that reached the new
+// leader ahead of an older one is retried behind it, not renumbered (a new
+// epoch would restart every partition's sequences).
+TEST_CASE("LeaderChangesWithSendsInFlightKeepTheProducersEpoch", "[integration][cluster]") {
+  LocalCluster cluster;
+  cluster.create_topic("backlog", 3, 3);
+  cluster.wait_for_leaders("backlog");
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.client.request_timeout_ms = 1'500;  // a hung leader's sends are given up on while it hangs
+  options.batch_bytes = 1'024;
+  options.linger_ms = 0;
+  options.buffer_bytes = 256 * 1024;
+  auto created = Producer::create(options);
+  REQUIRE(created.ok());
+  auto producer = std::move(*created);
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  std::atomic<bool> stopping{false};
+  std::thread sender([&] {
+    for (int i = 0; !stopping; ++i) {
+      std::string value = fmt::format("{:08}-{}", i, std::string(200, 'v'));
+      producer->send({.topic = "backlog", .value = value, .partition = i % 3},
+                     [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
+    }
+  });
+  struct JoinAtExit {
+    std::atomic<bool>& stopping;
+    std::thread& thread;
+    ~JoinAtExit() {
+      stopping = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join_at_exit{stopping, sender};
+  for (int round = 0; round < 4; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
+    int32_t leader = cluster.wait_for_leaders("backlog")[static_cast<size_t>(round % 3)];
+    if (round % 2 == 0) {
+      cluster.broker(leader).pause();  // past the election timeout
+      std::this_thread::sleep_for(std::chrono::milliseconds(2'500));
+      cluster.broker(leader).resume();
+    } else {
+      cluster.broker(leader).kill();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
+      REQUIRE(cluster.broker(leader).start().ok());
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
+  stopping = true;
+  sender.join();
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  size_t total = 0;
+  for (const auto& [partition, by_offset] : records) total += by_offset.size();
+  INFO(total << " records acknowledged");
+  REQUIRE(total > 10'000);
+  auto leaders = cluster.wait_for_leaders("backlog");
+  for (int32_t partition = 0; partition < 3; ++partition) {
+    const auto& by_offset = records[partition];
+    auto& broker = cluster.broker(leaders[static_cast<size_t>(partition)]);
+    auto stored = LocalCluster::read_replica(broker, "backlog", partition, by_offset.rbegin()->first + 1);
+    std::vector<std::string> values;  // in log order; each value starts with its send number
+    for (const auto& [offset, value] : stored) values.push_back(value);
+    INFO("partition " << partition << ": " << stored.size() << " records stored");
+    CHECK(std::is_sorted(values.begin(), values.end()));
+    CHECK(std::adjacent_find(values.begin(), values.end()) == values.end());
+    size_t misplaced = 0;
+    for (const auto& [offset, value] : by_offset) misplaced += stored[offset] != value;
+    CHECK(misplaced == 0);
+    auto epochs = LocalCluster::producer_epochs(broker, "backlog", partition);
+    INFO("batches per producer epoch " << fmt::format("{}", epochs));
+    CHECK(epochs.size() == 1);
+    CHECK(epochs.begin()->first == 0);
+  }
 }
 
 TEST_CASE("AProducersFirstUseCreatesAReplicatedTopicThroughTheController", "[integration][cluster]") {
