@@ -1,6 +1,7 @@
 #include "broker/produce_handler.h"
 
 #include <limits>
+#include <numeric>
 
 #include <spdlog/spdlog.h>
 
@@ -104,7 +105,7 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     metrics_.produce_answered(*response, std::chrono::steady_clock::now() - arrived);
     done();
   });
-  bool wait_durable = request.acks() == v1::ACKS_ALL;
+  Answer answer{op, request.acks() == v1::ACKS_ALL, abandoned};
   response->set_request_id(request.request_id());
   response->mutable_results()->Reserve(request.partitions_size());
   for (const auto& data : request.partitions()) {
@@ -113,34 +114,101 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     result->set_partition(data.partition());
     result->set_base_offset(-1);
     result->set_last_offset(-1);
-    if (Status refused = refuse_if_internal(data.topic(), "produce to"); !refused.ok()) {
-      to_proto(refused, result->mutable_error());
-      continue;
-    }
-    auto partition = partition_for_produce({data.topic(), data.partition()});
-    if (!partition) {
-      to_proto(topics_.why_no_partition({data.topic(), data.partition()}), result->mutable_error());
-      continue;
-    }
-    auto appended = append(*partition, data, abandoned);
-    if (!appended.ok()) {
-      to_proto(appended.status(), result->mutable_error());
-      continue;
-    }
-    metrics_.appended(data.topic(), appended->last_offset - appended->base_offset + 1,
-                      static_cast<int64_t>(data.has_records() ? data.records().ByteSizeLong() : data.batches().size()));
-    result->set_base_offset(appended->base_offset.value);
-    result->set_last_offset(appended->last_offset.value);
-    result->set_append_time_ms(appended->append_time_ms);
-    result->set_log_start_offset(partition->log_start().value);
-    if (!wait_durable) continue;
-    op->expect(result);
-    partition->when_committed(*appended,
-                              [op, result](Status s) { op->complete(result, s); });
+  }
+  const auto& entries = request.partitions();
+  for (int first = 0; first < entries.size();) {
+    int end = first + 1;
+    while (end < entries.size() && same_partition_batches(entries[first], entries[end])) ++end;
+    answer_run(request, first, end, *response, answer);
+    first = end;
   }
   int32_t timeout_ms = request.timeout_ms() > 0 ? request.timeout_ms() : kDefaultProduceTimeoutMs;
   op->arm(io_, timeout_ms);
   return true;
+}
+
+bool ProduceHandler::same_partition_batches(const v1::PartitionProduce& a, const v1::PartitionProduce& b) {
+  return a.has_batches() && b.has_batches() && a.partition() == b.partition() && a.topic() == b.topic();
+}
+
+void ProduceHandler::answer_run(const v1::ProduceRequest& request, int first, int end,
+                                v1::ProduceResponse& response, const Answer& answer) {
+  const auto& data = request.partitions(first);
+  TopicPartition tp{data.topic(), data.partition()};
+  Status refused = refuse_if_internal(tp.topic, "produce to");
+  auto partition = refused.ok() ? partition_for_produce(tp) : nullptr;
+  if (refused.ok() && !partition) refused = topics_.why_no_partition(tp);
+  if (!refused.ok()) {
+    for (int i = first; i < end; ++i) to_proto(refused, response.mutable_results(i)->mutable_error());
+    return;
+  }
+  if (end - first > 1 && append_together(*partition, request, first, end, response, answer)) return;
+  for (int i = first; i < end; ++i) {
+    const auto& entry = request.partitions(i);
+    auto appended = append(*partition, entry, answer.abandoned);
+    int64_t bytes = static_cast<int64_t>(entry.has_records() ? entry.records().ByteSizeLong() : entry.batches().size());
+    v1::PartitionProduceResult* result = response.mutable_results(i);
+    answer_appended(*partition, appended, bytes, {&result, 1}, answer);
+  }
+}
+
+bool ProduceHandler::append_together(Partition& partition, const v1::ProduceRequest& request, int first,
+                                     int end, v1::ProduceResponse& response, const Answer& answer) {
+  std::vector<std::span<const std::byte>> batches;
+  std::vector<int64_t> records;  // per entry
+  int64_t bytes = 0;
+  for (int i = first; i < end; ++i) {
+    auto split = split_batches(as_bytes(request.partitions(i).batches()));
+    if (!split.ok()) return false;
+    int64_t count = 0;
+    for (auto batch : *split) count += parse_batch_header(batch, batch.size())->last_offset_delta + 1;
+    records.push_back(count);
+    bytes += static_cast<int64_t>(request.partitions(i).batches().size());
+    batches.insert(batches.end(), split->begin(), split->end());
+  }
+  auto appended = partition.append(batches, answer.abandoned);
+  // Entry by entry, each with the reason that applies to it alone.
+  if (!appended.ok()) return false;
+  // Written now, the batches follow one another in the log; answered as a
+  // retry, they do only if their first attempts did. Otherwise nothing was
+  // written, and each entry learns its own offsets alone.
+  int64_t total = std::accumulate(records.begin(), records.end(), int64_t{0});
+  if (appended->last_offset.value - appended->base_offset.value + 1 != total) return false;
+  std::vector<v1::PartitionProduceResult*> results;
+  Offset base = appended->base_offset;
+  for (int i = first; i < end; ++i) {
+    auto* result = response.mutable_results(i);
+    result->set_base_offset(base.value);
+    base = base + records[static_cast<size_t>(i - first)];
+    result->set_last_offset(base.value - 1);
+    results.push_back(result);
+  }
+  answer_appended(partition, appended, bytes, results, answer);
+  return true;
+}
+
+void ProduceHandler::answer_appended(Partition& partition, const Result<storage::AppendResult>& appended,
+                                     int64_t bytes, std::span<v1::PartitionProduceResult* const> results,
+                                     const Answer& answer) {
+  if (!appended.ok()) {
+    for (auto* result : results) to_proto(appended.status(), result->mutable_error());
+    return;
+  }
+  metrics_.appended(results.front()->topic(), appended->last_offset - appended->base_offset + 1, bytes);
+  for (auto* result : results) {
+    if (results.size() == 1) {
+      result->set_base_offset(appended->base_offset.value);
+      result->set_last_offset(appended->last_offset.value);
+    }
+    result->set_append_time_ms(appended->append_time_ms);
+    result->set_log_start_offset(partition.log_start().value);
+    if (answer.wait_durable) answer.op->expect(result);
+  }
+  if (!answer.wait_durable) return;
+  std::vector<v1::PartitionProduceResult*> waiting(results.begin(), results.end());
+  partition.when_committed(*appended, [op = answer.op, waiting = std::move(waiting)](Status s) {
+    for (auto* result : waiting) op->complete(result, s);
+  });
 }
 
 }  // namespace cairn::broker

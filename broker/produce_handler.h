@@ -5,8 +5,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "broker/broker_config.h"
+#include "broker/produce_operation.h"
 #include "broker/metrics/broker_metrics.h"
 #include "broker/topic_manager.h"
 #include "cairn/v1/broker.pb.h"
@@ -40,9 +42,30 @@ class ProduceHandler {
   BrokerMetrics& metrics() { return metrics_; }
 
  private:
+  // How one request's appends are answered.
+  struct Answer {
+    std::shared_ptr<ProduceOperation> op;
+    bool wait_durable;  // acks=all: answered once committed
+    const std::function<bool()>& abandoned;
+  };
+
   std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
+  static bool same_partition_batches(const v1::PartitionProduce& a, const v1::PartitionProduce& b);
+  // Answers entries [first, end) of `request`, all of one partition.
+  void answer_run(const v1::ProduceRequest& request, int first, int end, v1::ProduceResponse& response,
+                  const Answer& answer);
+  // A producer sends each batch as its own entry; a partition's entries in
+  // one request are appended as one (one write, one producer check) when
+  // that can answer each: false, nothing written, when it cannot.
+  bool append_together(Partition& partition, const v1::ProduceRequest& request, int first, int end,
+                       v1::ProduceResponse& response, const Answer& answer);
   Result<storage::AppendResult> append(Partition& partition, const v1::PartitionProduce& data,
                                        const std::function<bool()>& abandoned);
+  // Fills the results of what one append wrote (or why it failed) and,
+  // for acks=all, completes them once it is committed. A single result
+  // takes the append's offsets; several have theirs already.
+  void answer_appended(Partition& partition, const Result<storage::AppendResult>& appended, int64_t bytes,
+                       std::span<v1::PartitionProduceResult* const> results, const Answer& answer);
 
   const BrokerConfig& config_;
   TopicManager& topics_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cluster_fixture.h"
+#include "raw_broker.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -255,4 +256,76 @@ TEST_CASE("AProducerAtItsRequestLimitStillGivesUpOnAHungBroker", "[integration][
   auto d = producer->send({.topic = "jobs", .value = "d", .partition = 0}).get();
   INFO(d.status().to_string());
   CHECK(d.ok());
+}
+
+namespace {
+
+// `count` records "<tag>-<i>" of producer `id`, its first sequence `sequence`.
+std::string sequenced_batch(int64_t id, int32_t sequence, int count, const std::string& tag) {
+  RecordBatchBuilder builder;
+  for (int i = 0; i < count; ++i) builder.add(std::nullopt, tag + "-" + std::to_string(i), {}, 1'000 + i);
+  builder.set_producer(id, 0, sequence);
+  return std::move(builder.build()).value();
+}
+
+// One acks=all request with an entry per batch, all to partition 0 of
+// `topic`; the [base, last] offsets each entry was answered with.
+std::vector<std::pair<int64_t, int64_t>> produce_entries(v1::Broker::Stub& stub, const std::string& topic,
+                                                         const std::vector<std::string>& batches) {
+  v1::ProduceRequest request;
+  request.set_acks(v1::ACKS_ALL);
+  for (const auto& batch : batches) {
+    auto* entry = request.add_partitions();
+    entry->set_topic(topic);
+    entry->set_partition(0);
+    entry->set_batches(batch);
+  }
+  grpc::ClientContext context;
+  v1::ProduceResponse response;
+  REQUIRE(stub.Produce(&context, request, &response).ok());
+  REQUIRE(response.results_size() == static_cast<int>(batches.size()));
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+  for (const auto& result : response.results()) {
+    INFO(result.error().message());
+    REQUIRE(result.error().code() == v1::NONE);
+    offsets.emplace_back(result.base_offset(), result.last_offset());
+  }
+  return offsets;
+}
+
+using Offsets = std::vector<std::pair<int64_t, int64_t>>;
+
+}  // namespace
+
+// A producer sends each batch as its own entry, and the broker appends a
+// partition's entries of one request together. Each entry is still
+// answered with its own offsets: new ones, retries of batches first
+// written apart (another producer's between them), and a retry followed by
+// new batches; nothing is written twice.
+TEST_CASE("APartitionsEntriesInOneRequestAreEachAnsweredWithTheirOwnOffsets", "[integration][idempotence]") {
+  SingleBroker cluster;
+  cluster.create_topic("entries", 1);
+  auto stub = raw_stub(cluster);
+  const int64_t p = 7, q = 8;  // two producers
+  std::string a = sequenced_batch(p, 0, 3, "a"), b = sequenced_batch(p, 3, 2, "b");
+  std::string c = sequenced_batch(p, 5, 2, "c"), d = sequenced_batch(p, 7, 1, "d");
+  std::string e = sequenced_batch(p, 8, 2, "e");
+  CHECK(produce_entries(*stub, "entries", {a, b}) == Offsets{{0, 2}, {3, 4}});
+  CHECK(produce_entries(*stub, "entries", {sequenced_batch(q, 0, 1, "x")}) == Offsets{{5, 5}});
+  CHECK(produce_entries(*stub, "entries", {c, d}) == Offsets{{6, 7}, {8, 8}});
+  CHECK(produce_entries(*stub, "entries", {b, c}) == Offsets{{3, 4}, {6, 7}});  // apart in the log
+  CHECK(produce_entries(*stub, "entries", {c, d}) == Offsets{{6, 7}, {8, 8}});  // together
+  CHECK(produce_entries(*stub, "entries", {d, e}) == Offsets{{8, 8}, {9, 10}});  // a retry, then new
+  CHECK(produce_entries(*stub, "entries", {batch_of(2), batch_of(1)}) == Offsets{{11, 12}, {13, 13}});
+
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"entries", 0}}).ok());
+  std::vector<std::string> values;
+  for (int polls = 0; polls < 50 && values.size() < 14; ++polls) {
+    auto records = consumer->poll(std::chrono::milliseconds(100));
+    REQUIRE(records.ok());
+    for (const auto& record : *records) values.push_back(record.value().value_or(""));
+  }
+  CHECK(values == std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "x-0", "c-0", "c-1", "d-0",
+                                           "e-0", "e-1", "v", "v", "v"});
 }
