@@ -2,11 +2,11 @@
 
 namespace cairn::client {
 
-ProduceStreamClient::ProduceStreamClient(v1::Broker::Stub* stub,
+ProduceStreamClient::ProduceStreamClient(const std::shared_ptr<grpc::Channel>& channel,
                                          std::function<void(v1::ProduceResponse&)> on_response,
                                          std::function<void(const grpc::Status&)> on_done)
-    : on_response_(std::move(on_response)), on_done_(std::move(on_done)) {
-  stub->async()->ProduceStream(&context_, this);
+    : stub_(channel), on_response_(std::move(on_response)), on_done_(std::move(on_done)) {
+  stub_.PrepareBidiStreamingCall(&context_, "/cairn.v1.Broker/ProduceStream", grpc::StubOptions(), this);
   // Writes start from the producer's thread, outside any reaction: the hold
   // keeps the call alive until the write side is finished with.
   AddHold();
@@ -14,7 +14,7 @@ ProduceStreamClient::ProduceStreamClient(v1::Broker::Stub* stub,
   StartCall();
 }
 
-bool ProduceStreamClient::send(std::unique_ptr<v1::ProduceRequest>& request) {
+bool ProduceStreamClient::send(std::unique_ptr<grpc::ByteBuffer>& request) {
   std::unique_lock lock(mutex_);
   if (ended_ || closing_) return false;
   queue_.push_back(std::move(request));
@@ -33,7 +33,7 @@ void ProduceStreamClient::write_next_locked(std::unique_lock<std::mutex>& lock) 
   if (writing_ || write_failed_ || ended_) return;
   if (!queue_.empty()) {
     writing_ = true;
-    const v1::ProduceRequest* next = queue_.front().get();
+    const grpc::ByteBuffer* next = queue_.front().get();
     lock.unlock();
     StartWrite(next);
     lock.lock();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -8,7 +9,7 @@
 #include <memory>
 #include <mutex>
 
-#include "cairn/v1/broker.grpc.pb.h"
+#include "cairn/v1/broker.grpc.pb.h"  // also protobuf messages' gRPC serialisation
 
 namespace cairn::client {
 
@@ -16,16 +17,20 @@ namespace cairn::client {
 // and writes them one at a time in order; hands each response to
 // `on_response` and the final status to `on_done` (both on gRPC threads).
 // After on_done returns, done() turns true and the owner may delete it.
+//
+// Requests go as their wire bytes (ProduceRequestBuffer), through gRPC's
+// generic stub: the generated one would serialise a ProduceRequest, copying
+// every batch once more.
 class ProduceStreamClient final
-    : public grpc::ClientBidiReactor<v1::ProduceRequest, v1::ProduceResponse> {
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, v1::ProduceResponse> {
  public:
-  ProduceStreamClient(v1::Broker::Stub* stub,
+  ProduceStreamClient(const std::shared_ptr<grpc::Channel>& channel,
                       std::function<void(v1::ProduceResponse&)> on_response,
                       std::function<void(const grpc::Status&)> on_done);
 
-  // Queues a request; false if the stream already ended (the request was
-  // not taken: send it elsewhere).
-  bool send(std::unique_ptr<v1::ProduceRequest>& request);
+  // Queues a request (a serialised cairn.v1.ProduceRequest); false if the
+  // stream already ended (the request was not taken: send it elsewhere).
+  bool send(std::unique_ptr<grpc::ByteBuffer>& request);
   // No more requests: half-closes once the queue is written. No-op once ended.
   void close();
   bool done() const { return done_.load(); }
@@ -43,12 +48,13 @@ class ProduceStreamClient final
   // Drops the hold taken at construction, once; returns unlocked.
   void release_hold(std::unique_lock<std::mutex>& lock);
 
+  grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ProduceResponse> stub_;
   grpc::ClientContext context_;
   v1::ProduceResponse response_;
   std::function<void(v1::ProduceResponse&)> on_response_;
   std::function<void(const grpc::Status&)> on_done_;
   std::mutex mutex_;
-  std::deque<std::unique_ptr<v1::ProduceRequest>> queue_;
+  std::deque<std::unique_ptr<grpc::ByteBuffer>> queue_;
   bool writing_ = false;
   bool closing_ = false;
   bool write_failed_ = false;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cluster.h"
+#include "produce_request_buffer.h"
 #include "produce_stream_client.h"
 #include "producer_batch.h"
 #include "proto/assert.h"
@@ -406,13 +407,13 @@ class ProducerImpl final : public Producer {
   void encode(PartitionSend& send) {
     std::vector<std::unique_ptr<Batch>> encoded;
     for (auto& batch : send.batches) {
-      if (batch->encoded.empty()) {
+      if (!batch->encoded) {
         auto built = batch->builder.build();
         if (!built.ok()) {
           fail(std::move(batch), built.status());
           continue;
         }
-        batch->encoded = std::move(*built);
+        batch->encoded = std::make_shared<std::string>(std::move(*built));
         batch->builder.reset();
       }
       encoded.push_back(std::move(batch));
@@ -427,7 +428,7 @@ class ProducerImpl final : public Producer {
   void fit_one_request(PartitionQueue& queue, PartitionSend& send) {
     size_t budget = request_budget();
     while (!send.batches.empty() && entry_bytes(*send.batches.front()) > budget) {
-      size_t size = send.batches.front()->encoded.size();
+      size_t size = send.batches.front()->encoded->size();
       fail(std::move(send.batches.front()),
            error(ErrorCode::record_too_large, "a batch of {} bytes for {} cannot fit in a produce "
                  "request of at most {} bytes", size, send.tp, budget + kRequestOverheadBytes));
@@ -469,7 +470,8 @@ class ProducerImpl final : public Producer {
           queue.generation = identity.generation;
           queue.next_sequence = 0;
         }
-        stamp_producer(as_writable_bytes(batch.encoded), identity.producer_id, identity.epoch,
+        if (batch.encoded.use_count() > 1) batch.encoded = std::make_shared<std::string>(*batch.encoded);
+        stamp_producer(as_writable_bytes(*batch.encoded), identity.producer_id, identity.epoch,
                        queue.next_sequence);
         batch.stamped = true;
         batch.generation = identity.generation;
@@ -637,30 +639,29 @@ class ProducerImpl final : public Producer {
     for (auto& [address, to_send] : by_broker) {
       size_t next = 0;
       while (next < to_send.size()) {
-        auto request = std::make_unique<v1::ProduceRequest>();
-        request->set_acks(to_proto(options_.acks));
-        request->set_timeout_ms(options_.client.request_timeout_ms);
         std::vector<PartitionSend> in_request;
         size_t bytes = 0;  // each send fits alone (fit_one_request)
         while (next < to_send.size() &&
                (in_request.empty() || bytes + request_bytes(to_send[next]) <= budget)) {
           bytes += request_bytes(to_send[next]);
-          for (const auto& batch : to_send[next].batches) {
-            batch->maybe_written = true;
-            auto* p = request->add_partitions();
-            p->set_topic(batch->tp.topic);
-            p->set_partition(batch->tp.partition);
-            p->set_batches(batch->encoded);
-          }
+          for (const auto& batch : to_send[next].batches) batch->maybe_written = true;
           in_request.push_back(std::move(to_send[next++]));
         }
-        send_request(address, std::move(request), std::move(in_request));
+        send_request(address, std::move(in_request));
       }
     }
   }
 
-  void send_request(const std::string& address, std::unique_ptr<v1::ProduceRequest> request,
-                    std::vector<PartitionSend> sends) {
+  // One request (its wire bytes: ProduceRequestBuffer) of every batch of `sends`.
+  std::unique_ptr<grpc::ByteBuffer> encode_request(uint64_t id, const std::vector<PartitionSend>& sends) const {
+    client::ProduceRequestBuffer request(to_proto(options_.acks), options_.client.request_timeout_ms, id);
+    for (const auto& send : sends) {
+      for (const auto& batch : send.batches) request.add(batch->tp, batch->encoded);
+    }
+    return std::make_unique<grpc::ByteBuffer>(std::move(request).build());
+  }
+
+  void send_request(const std::string& address, std::vector<PartitionSend> sends) {
     std::unique_lock lock(requests_mutex_);
     // Bound requests in flight per broker: wait for answers (sender thread
     // only). This thread is also the one that gives up on a hung broker's
@@ -683,18 +684,18 @@ class ProducerImpl final : public Producer {
       return;
     }
     uint64_t id = ++next_request_id_;
-    request->set_request_id(id);
+    auto request = encode_request(id, sends);
     if (!stream || stream->done()) {
       if (stream) dead_streams_.push_back(std::move(stream));
       auto connection = cluster_.leader(sends.front().tp);
-      v1::Broker::Stub* stub = connection.ok() ? (*connection)->broker.get() : nullptr;
-      if (!stub) {
+      std::shared_ptr<grpc::Channel> channel = connection.ok() ? (*connection)->channel : nullptr;
+      if (!channel) {
         lock.unlock();
         settle_all(std::move(sends), connection.status());
         return;
       }
       stream = std::make_unique<client::ProduceStreamClient>(
-          stub, [this](v1::ProduceResponse& r) { on_response(r); },
+          channel, [this](v1::ProduceResponse& r) { on_response(r); },
           [this, address](const grpc::Status& s) { on_stream_done(address, s); });
     }
     if (!stream->send(request)) {

@@ -12,7 +12,7 @@ int64_t record_bytes(const ProducerRecord& record) {
 }
 
 size_t entry_bytes(const Batch& batch) {
-  return batch.encoded.size() + batch.tp.topic.size() + kEntryOverheadBytes;
+  return (batch.encoded ? batch.encoded->size() : 0) + batch.tp.topic.size() + kEntryOverheadBytes;
 }
 
 size_t request_bytes(const PartitionSend& send) {

@@ -25,7 +25,9 @@ struct Batch {
   RecordBatchBuilder builder;
   std::vector<SendCallback> callbacks;
   std::vector<int64_t> timestamps;
-  std::string encoded;    // built at the first send, reused by retries
+  // Built at the first send, reused by retries. Requests in flight share
+  // it (ProduceRequestBuffer): stamping a shared one copies it first.
+  std::shared_ptr<std::string> encoded;
   int64_t created_ms = 0;   // steady clock
   int64_t deadline_ms = 0;  // steady clock: delivery timeout
   int64_t retry_at_ms = 0;
