@@ -92,6 +92,10 @@ struct BrokerConfig {
   // ProduceStream response is never sent, though its records were
   // appended (a lost acknowledgement). Default 0: none.
   int32_t test_drop_produce_responses_every = 0;
+  // --test-refuse-produce-every: for fault tests only: every Nth produce
+  // request is refused whole with not_leader, nothing appended (a leader
+  // that stepped down as it arrived). Default 0: none.
+  int32_t test_refuse_produce_every = 0;
   // --test-peer-route ID=HOST:PORT: for fault tests only: Raft traffic to
   // broker ID goes to HOST:PORT (a proxy the test controls) instead of its
   // address in --controller-voters.

@@ -148,6 +148,11 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "For fault tests only: record in this file what each file and folder sync made "
                  "durable, so that a test can cut the power of the broker after killing it")
       ->group("Testing");
+  app.add_option("--test-refuse-produce-every", c.test_refuse_produce_every,
+                 "For fault tests only: refuse every Nth produce request whole with not_leader, "
+                 "appending nothing (a leader that stepped down as it arrived)")
+      ->group("Testing")
+      ->check(CLI::Range(0, 1'000'000));
   app.add_option("--test-drop-produce-responses-every", c.test_drop_produce_responses_every,
                  "For fault tests only: never send every Nth ProduceStream response, though its "
                  "records were appended (a lost acknowledgement)")

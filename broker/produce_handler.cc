@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -84,6 +85,11 @@ Result<storage::AppendResult> ProduceHandler::append(Partition& partition,
   return partition.append(*batches, abandoned);
 }
 
+bool ProduceHandler::refuse_request() {
+  int32_t every = config_.test_refuse_produce_every;
+  return every > 0 && ++requests_ % every == 0;
+}
+
 bool ProduceHandler::drop_response() {
   int32_t every = config_.test_drop_produce_responses_every;
   if (every <= 0 || ++responses_ % every != 0) return false;
@@ -114,6 +120,13 @@ bool ProduceHandler::handle(const v1::ProduceRequest& request, v1::ProduceRespon
     result->set_partition(data.partition());
     result->set_base_offset(-1);
     result->set_last_offset(-1);
+  }
+  if (refuse_request()) {
+    Status refused = error(ErrorCode::not_leader, "refused on purpose (--test-refuse-produce-every {})",
+                           config_.test_refuse_produce_every);
+    for (auto& result : *response->mutable_results()) to_proto(refused, result.mutable_error());
+    op->arm(io_, kDefaultProduceTimeoutMs);
+    return true;
   }
   const auto& entries = request.partitions();
   for (int first = 0; first < entries.size();) {
@@ -157,11 +170,22 @@ bool ProduceHandler::append_together(Partition& partition, const v1::ProduceRequ
   std::vector<std::span<const std::byte>> batches;
   std::vector<int64_t> records;  // per entry
   int64_t bytes = 0;
+  std::optional<int64_t> producer;
   for (int i = first; i < end; ++i) {
     auto split = split_batches(as_bytes(request.partitions(i).batches()));
     if (!split.ok()) return false;
     int64_t count = 0;
-    for (auto batch : *split) count += parse_batch_header(batch, batch.size())->last_offset_delta + 1;
+    for (auto batch : *split) {
+      auto header = parse_batch_header(batch, batch.size());
+      if (!header.ok()) return false;
+      // One producer's batches of one append follow its sequences (else
+      // refused), so its retries' first attempts are in this order: they
+      // lie together exactly when their span holds them all. Several
+      // producers' retries could fill a span out of order.
+      if (producer.value_or(header->producer_id) != header->producer_id) return false;
+      producer = header->producer_id;
+      count += header->last_offset_delta + 1;
+    }
     records.push_back(count);
     bytes += static_cast<int64_t>(request.partitions(i).batches().size());
     batches.insert(batches.end(), split->begin(), split->end());

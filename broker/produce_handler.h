@@ -50,6 +50,8 @@ class ProduceHandler {
   };
 
   std::shared_ptr<Partition> partition_for_produce(const TopicPartition& tp);
+  // Whether to refuse the request now due (--test-refuse-produce-every).
+  bool refuse_request();
   static bool same_partition_batches(const v1::PartitionProduce& a, const v1::PartitionProduce& b);
   // Answers entries [first, end) of `request`, all of one partition.
   void answer_run(const v1::ProduceRequest& request, int first, int end, v1::ProduceResponse& response,
@@ -73,6 +75,7 @@ class ProduceHandler {
   BrokerMetrics& metrics_;
   std::atomic<int64_t> inflight_bytes_{0};
   std::atomic<int64_t> responses_{0};
+  std::atomic<int64_t> requests_{0};
 };
 
 }  // namespace cairn::broker

@@ -87,6 +87,10 @@ Status Server::open_components() {
   options.data_dir = c.data_dir;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
   options.scrub = {.bytes_per_second = c.scrub_bytes_per_second, .interval_ms = c.scrub_interval_ms};
+  if (c.test_refuse_produce_every > 0) {
+    spdlog::warn("--test-refuse-produce-every {}: produce requests are refused on purpose (for fault "
+                 "tests only)", c.test_refuse_produce_every);
+  }
   if (c.test_drop_produce_responses_every > 0) {
     spdlog::warn("--test-drop-produce-responses-every {}: produce acknowledgements are lost on "
                  "purpose (for fault tests only)", c.test_drop_produce_responses_every);

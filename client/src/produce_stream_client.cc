@@ -6,7 +6,9 @@ ProduceStreamClient::ProduceStreamClient(const std::shared_ptr<grpc::Channel>& c
                                          std::function<void(v1::ProduceResponse&)> on_response,
                                          std::function<void(const grpc::Status&)> on_done)
     : stub_(channel), on_response_(std::move(on_response)), on_done_(std::move(on_done)) {
-  stub_.PrepareBidiStreamingCall(&context_, "/cairn.v1.Broker/ProduceStream", grpc::StubOptions(), this);
+  // gRPC keeps a pointer to the method's name: it must outlive the call.
+  static const std::string kMethod = "/cairn.v1.Broker/ProduceStream";
+  stub_.PrepareBidiStreamingCall(&context_, kMethod, grpc::StubOptions(), this);
   // Writes start from the producer's thread, outside any reaction: the hold
   // keeps the call alive until the write side is finished with.
   AddHold();

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <shared_mutex>
@@ -394,6 +395,7 @@ class ProducerImpl final : public Producer {
   // next sequences). Retries go alone.
   bool may_send_beside(const PartitionQueue& queue) {
     size_t sends = queue.in_flight.size() + queue.finished.size();
+    // (More than a send's worth queued: the last batch may still be open.)
     return idempotent_ && sends < kMaxSendsInFlight &&
            (sends < kMaxSendsInFlightAnySize || queue.batches.size() > kMaxBatchesPerSend) &&
            !queue.batches.empty() &&
@@ -470,7 +472,11 @@ class ProducerImpl final : public Producer {
           queue.generation = identity.generation;
           queue.next_sequence = 0;
         }
+        // Requests given up on may still share the bytes: stamp a copy. A
+        // sole owner is ordered after the last gRPC read by the fence
+        // (shared_ptr releases its count with release semantics).
         if (batch.encoded.use_count() > 1) batch.encoded = std::make_shared<std::string>(*batch.encoded);
+        std::atomic_thread_fence(std::memory_order_acquire);
         stamp_producer(as_writable_bytes(*batch.encoded), identity.producer_id, identity.epoch,
                        queue.next_sequence);
         batch.stamped = true;
@@ -853,6 +859,11 @@ class ProducerImpl final : public Producer {
     int64_t now = steady_ms();
     std::vector<std::unique_ptr<Batch>> retry;
     bool renumber = false;
+    // The stamp generation of an earlier batch of this settle that may be
+    // unwritten and goes again under its stamp: a later batch of it that a
+    // leader refused as out of order may only have arrived first (sent to
+    // a new leader while the earlier one was with the old).
+    std::optional<uint64_t> retried_unsure;
     for (size_t i = 0; i < outcomes.size(); ++i) {
       auto& batch = send.batches[i];
       if (outcomes[i].ok()) {
@@ -881,6 +892,12 @@ class ProducerImpl final : public Producer {
         std::string_view why = in_time ? "not retriable" : closing_ ? "the producer closed" : "the delivery timeout passed";
         fail(std::move(batch), error(ErrorCode::duplicate_sequence, "written to {} at offsets not learned ({}): {}",
                                      send.tp, why, status.message()));
+      } else if (unwritten && in_time && status.code() == ErrorCode::out_of_order_sequence &&
+                 retried_unsure == batch->generation) {
+        // Sent again behind that batch, under the same stamp: no new epoch.
+        batch->maybe_written = false;
+        batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
+        retry.push_back(std::move(batch));
       } else if (unwritten && in_time) {
         // Stamped anew (renumber_locked) and sent again.
         end_generation(batch->generation);
@@ -894,6 +911,7 @@ class ProducerImpl final : public Producer {
             status.code() == ErrorCode::broker_unavailable || status.code() == ErrorCode::io_error) {
           cluster_.invalidate(send.tp.topic);
         }
+        if (idempotent_ && batch->stamped && !batch->proven_written) retried_unsure = batch->generation;
         batch->retry_at_ms = now + retry_backoff(options_.client, ++batch->attempts).count();
         retry.push_back(std::move(batch));
       } else {

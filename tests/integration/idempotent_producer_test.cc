@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cluster_fixture.h"
+#include "local_cluster.h"
 #include "raw_broker.h"
 
 using namespace cairn;
@@ -328,4 +329,45 @@ TEST_CASE("APartitionsEntriesInOneRequestAreEachAnsweredWithTheirOwnOffsets", "[
   }
   CHECK(values == std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "x-0", "c-0", "c-1", "d-0",
                                            "e-0", "e-1", "v", "v", "v"});
+}
+
+// A request refused whole, nothing written (a leader that stepped down as
+// it arrived), while later ones of the partition are in flight: those are
+// refused as out of order, and go again behind it under their own stamps.
+// Every record lands once and in order, and the producer keeps its epoch:
+// a new one would restart every partition's sequences.
+TEST_CASE("RequestsRefusedBehindARefusedOneGoAgainWithoutANewEpoch", "[integration][producer][idempotence]") {
+  SingleBroker cluster({"--test-refuse-produce-every", "7"});
+  cluster.create_topic("refused", 1);
+  OffThreadFailures failures;  // before the producer, which calls back into it
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.batch_bytes = 1'024;  // many requests of a partition in flight
+  options.linger_ms = 0;
+  auto created = Producer::create(options);
+  REQUIRE(created.ok());
+  auto producer = std::move(*created);
+  constexpr int kSent = 20'000;
+  for (int i = 0; i < kSent; ++i) {
+    producer->send({.topic = "refused", .value = fmt::format("{:08}-{}", i, std::string(200, 'v')), .partition = 0},
+                   [&failures](const Result<RecordMetadata>& sent) { failures.expect_ok(sent.status(), "send"); });
+  }
+  producer->flush();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+
+  auto consumer = cluster.consumer();
+  REQUIRE(consumer->assign({{"refused", 0}}).ok());
+  std::vector<std::string> values;
+  for (int polls = 0; polls < 200 && values.size() < kSent; ++polls) {
+    auto records = consumer->poll(std::chrono::milliseconds(100));
+    REQUIRE(records.ok());
+    for (const auto& record : *records) values.push_back(record.value().value_or(""));
+  }
+  CHECK(values.size() == kSent);
+  CHECK(std::is_sorted(values.begin(), values.end()));
+  CHECK(std::adjacent_find(values.begin(), values.end()) == values.end());
+  auto epochs = LocalCluster::producer_epochs(cluster.broker, "refused", 0);
+  INFO("batches per producer epoch " << fmt::format("{}", epochs));
+  REQUIRE(epochs.size() == 1);
+  CHECK(epochs.begin()->first == 0);
 }
