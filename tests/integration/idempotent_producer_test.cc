@@ -270,9 +270,9 @@ std::string sequenced_batch(int64_t id, int32_t sequence, int count, const std::
 }
 
 // One acks=all request with an entry per batch, all to partition 0 of
-// `topic`; the [base, last] offsets each entry was answered with.
-std::vector<std::pair<int64_t, int64_t>> produce_entries(v1::Broker::Stub& stub, const std::string& topic,
-                                                         const std::vector<std::string>& batches) {
+// `topic`, and its answer.
+v1::ProduceResponse answer_to_entries(v1::Broker::Stub& stub, const std::string& topic,
+                                      const std::vector<std::string>& batches) {
   v1::ProduceRequest request;
   request.set_acks(v1::ACKS_ALL);
   for (const auto& batch : batches) {
@@ -285,6 +285,13 @@ std::vector<std::pair<int64_t, int64_t>> produce_entries(v1::Broker::Stub& stub,
   v1::ProduceResponse response;
   REQUIRE(stub.Produce(&context, request, &response).ok());
   REQUIRE(response.results_size() == static_cast<int>(batches.size()));
+  return response;
+}
+
+// The same, all written: the [base, last] offsets each entry was answered with.
+std::vector<std::pair<int64_t, int64_t>> produce_entries(v1::Broker::Stub& stub, const std::string& topic,
+                                                         const std::vector<std::string>& batches) {
+  v1::ProduceResponse response = answer_to_entries(stub, topic, batches);
   std::vector<std::pair<int64_t, int64_t>> offsets;
   for (const auto& result : response.results()) {
     INFO(result.error().message());
@@ -329,6 +336,24 @@ TEST_CASE("APartitionsEntriesInOneRequestAreEachAnsweredWithTheirOwnOffsets", "[
   }
   CHECK(values == std::vector<std::string>{"a-0", "a-1", "a-2", "b-0", "b-1", "x-0", "c-0", "c-1", "d-0",
                                            "e-0", "e-1", "v", "v", "v"});
+}
+
+// A damaged batch among a partition's entries of one request is refused
+// alone: the entries around it are written, each at its own offsets, as
+// if each had been sent alone.
+TEST_CASE("ADamagedEntryAmongAPartitionsEntriesIsRefusedAlone", "[integration][idempotence]") {
+  SingleBroker cluster;
+  cluster.create_topic("damaged", 1);
+  auto stub = raw_stub(cluster);
+  std::string damaged = batch_of(2);
+  damaged.back() ^= 0x01;  // its CRC no longer matches
+  auto response = answer_to_entries(*stub, "damaged", {batch_of(1), damaged, batch_of(3)});
+  CHECK(response.results(0).error().code() == v1::NONE);
+  CHECK(response.results(0).base_offset() == 0);
+  CHECK(response.results(1).error().code() == v1::CORRUPT_BATCH);
+  CHECK(response.results(2).error().code() == v1::NONE);
+  CHECK(response.results(2).base_offset() == 1);
+  CHECK(response.results(2).last_offset() == 3);
 }
 
 // A request refused whole, nothing written (a leader that stepped down as
