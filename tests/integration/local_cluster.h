@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -209,6 +210,28 @@ struct LocalCluster {
     return out;
   }
 
+  // One raw fetch of up to 1 MiB from `offset`; nullopt (after a pause, to
+  // be tried again) if the broker did not answer it without an error.
+  static std::optional<v1::FetchedPartition> fetch_once(v1::Broker::Stub& stub, const std::string& topic,
+                                                        int32_t partition, int64_t offset, bool as_records) {
+    v1::FetchRequest request;
+    request.set_as_records(as_records);
+    auto* p = request.add_partitions();
+    p->set_topic(topic);
+    p->set_partition(partition);
+    p->set_offset(offset);
+    p->set_max_bytes(1 << 20);
+    v1::FetchResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!stub.Fetch(&context, request, &response).ok() || response.partitions_size() != 1 ||
+        response.partitions(0).error().code() != v1::NONE) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return std::nullopt;
+    }
+    return std::move(*response.mutable_partitions(0));
+  }
+
   // Every record of a partition below the high watermark of one broker's
   // replica, by offset, read with raw fetches from that broker (whether it
   // leads or not); waits until that high watermark reaches `at_least`.
@@ -221,22 +244,9 @@ struct LocalCluster {
     int64_t next = 0;
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < give_up) {
-      v1::FetchRequest request;
-      request.set_as_records(true);
-      auto* p = request.add_partitions();
-      p->set_topic(topic);
-      p->set_partition(partition);
-      p->set_offset(next);
-      p->set_max_bytes(1 << 20);
-      v1::FetchResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      if (!stub->Fetch(&context, request, &response).ok() || response.partitions_size() != 1 ||
-          response.partitions(0).error().code() != v1::NONE) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      const auto& fetched = response.partitions(0);
+      auto answer = fetch_once(*stub, topic, partition, next, /*as_records=*/true);
+      if (!answer) continue;
+      const auto& fetched = *answer;
       for (const auto& record : fetched.records()) out[record.offset()] = record.value();
       next = std::max(next, fetched.next_offset());
       if (next >= fetched.high_watermark() && fetched.high_watermark() >= at_least) break;
@@ -256,21 +266,9 @@ struct LocalCluster {
     int64_t next = 0;
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < give_up) {
-      v1::FetchRequest request;
-      auto* p = request.add_partitions();
-      p->set_topic(topic);
-      p->set_partition(partition);
-      p->set_offset(next);
-      p->set_max_bytes(1 << 20);
-      v1::FetchResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      if (!stub->Fetch(&context, request, &response).ok() || response.partitions_size() != 1 ||
-          response.partitions(0).error().code() != v1::NONE) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      auto bytes = as_bytes(response.partitions(0).batches());
+      auto fetched = fetch_once(*stub, topic, partition, next, /*as_records=*/false);
+      if (!fetched) continue;
+      auto bytes = as_bytes(fetched->batches());
       while (!bytes.empty()) {
         auto header = parse_batch_header(bytes, bytes.size());
         REQUIRE(header.ok());
@@ -278,7 +276,7 @@ struct LocalCluster {
         next = std::max(next, header->next_offset().value);
         bytes = bytes.subspan(header->size_bytes());
       }
-      if (next >= response.partitions(0).high_watermark()) break;
+      if (next >= fetched->high_watermark()) break;
     }
     return epochs;
   }

@@ -61,6 +61,17 @@ void produce_until(Producer& producer, const std::string& topic, int32_t partiti
   }
 }
 
+// Stops and joins a test's sending thread when the test ends, also after
+// a failed REQUIRE (a joinable thread's destruction would terminate).
+struct StopAndJoinAtExit {
+  std::atomic<bool>& stopping;
+  std::thread& thread;
+  ~StopAndJoinAtExit() {
+    stopping = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
 // Whether a broker's log has a line with `text` (lines come a little
 // after what they report: wait for them).
 bool log_mentions(const BrokerProcess& broker, const std::string& text) {
@@ -1096,14 +1107,7 @@ TEST_CASE("ARollingRestartMovesLeadershipsFirstAndProducersSeeNoErrors", "[integ
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
-  struct JoinAtExit {  // a failed REQUIRE must not leave the thread joinable
-    std::atomic<bool>& stopping;
-    std::thread& thread;
-    ~JoinAtExit() {
-      stopping = true;
-      if (thread.joinable()) thread.join();
-    }
-  } join_at_exit{stopping, sender};
+  StopAndJoinAtExit join_at_exit{stopping, sender};
   std::string last_seen;  // which replicas each partition's leader counted caught up, last time asked
   auto all_caught_up = [&] {
     auto topic = cluster.admin->describe_topic("steady");
@@ -1199,14 +1203,7 @@ TEST_CASE("LeaderChangesWithSendsInFlightKeepTheProducersEpoch", "[integration][
                      [&acked, value](const Result<RecordMetadata>& sent) { acked.add(sent, value); });
     }
   });
-  struct JoinAtExit {
-    std::atomic<bool>& stopping;
-    std::thread& thread;
-    ~JoinAtExit() {
-      stopping = true;
-      if (thread.joinable()) thread.join();
-    }
-  } join_at_exit{stopping, sender};
+  StopAndJoinAtExit join_at_exit{stopping, sender};
   for (int round = 0; round < 4; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
     int32_t leader = cluster.wait_for_leaders("backlog")[static_cast<size_t>(round % 3)];
