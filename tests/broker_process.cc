@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +13,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -31,20 +34,62 @@ BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extr
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)),
       log_path_(data_dir_ + ".log"), port_(port) {}
 
-int pick_free_port() {
+namespace {
+
+// The kernel's range for the local ports of outgoing connections: a port
+// picked inside it can be taken by any connection in the meantime.
+std::pair<int, int> ephemeral_port_range() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool bindable_on_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   ::close(fd);
-  return port;
+  return bound;
+}
+
+// Test processes run side by side (ctest -j): each holds an flock on a
+// file per port it picked until it exits, so no two of them hand out the
+// same port, even while a broker that owns it is down between restarts.
+// Returns the lock's descriptor, or -1 when another process holds the port.
+int reserve_for_this_process(int port) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "cairn-test-ports";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  int fd = ::open((dir / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int pick_free_port() {
+  static std::mutex mutex;
+  static std::minstd_rand random(static_cast<unsigned>(::getpid()) ^
+                                 static_cast<unsigned>(std::random_device()()));
+  std::lock_guard lock(mutex);
+  auto [low, high] = ephemeral_port_range();
+  constexpr int kFirst = 10000, kLast = 65535;
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    int port = std::uniform_int_distribution<int>(kFirst, kLast)(random);
+    if (port >= low && port <= high) continue;
+    int lock = reserve_for_this_process(port);
+    if (lock < 0) continue;
+    if (bindable_on_loopback(port)) return port;  // the lock stays held until this process exits
+    ::close(lock);
+  }
+  return 0;
 }
 
 BrokerProcess::~BrokerProcess() {

@@ -51,8 +51,10 @@ class BrokerProcess {
   int port_ = 0;
 };
 
-// A port free on 127.0.0.1 right now (the kernel's pick), for brokers that
-// must know each other's ports before they start.
+// A port free on 127.0.0.1 for brokers that must know each other's ports
+// before they start: outside the kernel's range for outgoing connections
+// (which could take it before the broker binds it), and never handed out
+// twice while this process lives, nor to another test process.
 int pick_free_port();
 
 // Path of a program built next to the tests (build/bin).
