@@ -65,6 +65,9 @@ TEST_CASE("FlushedDataSurvivesCrashesAndTornTailsNeverCorrupt", "[crash]") {
 TEST_CASE("ConcurrentAppendsShareSyncs", "[crash]") {
   StoreFixture f(kModelPowerLoss);
   auto log = f.log();  // on_append: every acknowledged append is durable
+  // A sync that takes as long as a disk's: appends arriving meanwhile wait
+  // for the next one, however the threads are scheduled.
+  f.env.set_sync_delay(std::chrono::microseconds(500));
   constexpr int kThreads = 8;
   constexpr int kAppendsPerThread = 100;
   int64_t syncs_before = f.env.sync_count();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace cairn::storage {
 
@@ -38,6 +39,7 @@ class MemFileHandle final : public File {
       image = file_->data;
     }
     env_.hold_if_asked();
+    env_.delay_sync();
     env_.count_sync();
     std::lock_guard lock(file_->mutex);
     file_->durable = std::move(image);
@@ -201,6 +203,20 @@ void FaultInjectionEnv::short_write_next_append() {
 void FaultInjectionEnv::set_disk_full(bool full) {
   std::lock_guard lock(mutex_);
   disk_full_ = full;
+}
+
+void FaultInjectionEnv::set_sync_delay(std::chrono::microseconds delay) {
+  std::lock_guard lock(mutex_);
+  sync_delay_ = delay;
+}
+
+void FaultInjectionEnv::delay_sync() {
+  std::chrono::microseconds delay;
+  {
+    std::lock_guard lock(mutex_);
+    delay = sync_delay_;
+  }
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
 }
 
 int64_t FaultInjectionEnv::sync_count() {

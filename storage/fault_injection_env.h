@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -58,6 +59,10 @@ class FaultInjectionEnv final : public Env {
   void wait_for_held_sync();
   void release_held_sync();
 
+  // From now on each file sync takes `delay` after taking its image, as a
+  // disk's does: group-commit tests then do not hang on the scheduler.
+  void set_sync_delay(std::chrono::microseconds delay);
+
   // The next `count` syncs fail with io_error (and make nothing durable).
   void fail_next_syncs(int count);
   // The next append writes only half its bytes, then fails with io_error.
@@ -87,6 +92,7 @@ class FaultInjectionEnv final : public Env {
   Status before_sync();
   void count_sync();
   void hold_if_asked();
+  void delay_sync();
 
   std::mutex mutex_;
   std::condition_variable held_changed_;
@@ -97,6 +103,7 @@ class FaultInjectionEnv final : public Env {
   std::map<std::string, bool> dirs_;
   int failing_syncs_ = 0;
   int64_t syncs_ = 0;
+  std::chrono::microseconds sync_delay_{0};
   bool short_write_ = false;
   bool disk_full_ = false;
   enum class Hold { none, armed, holding } hold_ = Hold::none;
