@@ -1,24 +1,28 @@
 #include "storage/flusher.h"
 
-#include <chrono>
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 
+#include "proto/assert.h"
 #include "proto/thread_name.h"
 #include "storage/partition_log.h"
 
 namespace cairn::storage {
 
-Flusher::Flusher(int64_t tick_ms, std::function<void(Flusher&)> on_tick)
-    : tick_ms_(tick_ms), on_tick_(std::move(on_tick)), thread_([this] { run(); }) {}
+Flusher::Flusher(int threads, int64_t tick_ms, std::function<void(Flusher&)> on_tick)
+    : tick_(tick_ms), on_tick_(std::move(on_tick)), next_tick_(std::chrono::steady_clock::now()) {
+  CAIRN_ASSERT(threads >= 1);
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+}
 
 Flusher::~Flusher() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
-  thread_.join();
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
 }
 
 void Flusher::request(std::shared_ptr<PartitionLog> log) {
@@ -30,31 +34,44 @@ void Flusher::request(std::shared_ptr<PartitionLog> log) {
   wake_.notify_one();
 }
 
+std::shared_ptr<PartitionLog> Flusher::take_locked() {
+  auto it = std::find_if(queue_.begin(), queue_.end(),
+                         [this](const auto& log) { return !syncing_.count(log.get()); });
+  if (it == queue_.end()) return nullptr;
+  std::shared_ptr<PartitionLog> log = std::move(*it);
+  queue_.erase(it);
+  queued_.erase(log.get());
+  return log;
+}
+
 void Flusher::run() {
   name_this_thread("cairn-flush");
-  auto next_tick = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    if (queue_.empty()) {
-      wake_.wait_until(lock, next_tick, [this] { return stopping_ || !queue_.empty(); });
-    }
-    if (stopping_) break;
-    if (std::chrono::steady_clock::now() >= next_tick) {
-      next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick_) {
+      next_tick_ = now + tick_;
       lock.unlock();
       on_tick_(*this);
       lock.lock();
       continue;
     }
-    auto log = std::move(queue_.front());
-    queue_.pop_front();
-    queued_.erase(log.get());
+    std::shared_ptr<PartitionLog> log = take_locked();
+    if (!log) {
+      // A partition requested again while it syncs is taken by the thread
+      // syncing it, when that sync is done.
+      wake_.wait_until(lock, next_tick_);
+      continue;
+    }
+    const PartitionLog* raw = log.get();
+    syncing_.insert(raw);
     lock.unlock();
     // Failures reach the waiters through their callbacks; the log stops itself.
     Status status = log->flush_now();
     if (!status.ok()) spdlog::error("flush of {} failed: {}", log->topic_partition(), status.to_string());
     log.reset();
     lock.lock();
+    syncing_.erase(raw);
   }
 }
 

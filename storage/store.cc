@@ -21,7 +21,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (!index.ok()) return index.status();
   store->index_ = std::move(*index);
   Store* raw = store.get();
-  store->flusher_ = std::make_unique<Flusher>(o.flush_check_interval_ms,
+  store->flusher_ = std::make_unique<Flusher>(o.flush_threads, o.flush_check_interval_ms,
                                               [raw](Flusher& flusher) { raw->request_due_flushes(flusher); });
   if (o.retention_check_interval_ms > 0) {
     store->retention_thread_ = std::thread([raw] {

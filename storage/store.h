@@ -35,6 +35,8 @@ struct StoreOptions {
   int64_t retention_check_interval_ms = 300'000;
   // How often the interval flush policy is checked, in ms. Default 50.
   int64_t flush_check_interval_ms = 50;
+  // Partitions synced at once (Flusher). Default 4.
+  int flush_threads = 4;
   // Background verification of stored bytes; off unless a rate is set.
   ScrubOptions scrub;
 };
