@@ -27,7 +27,8 @@ struct FetchLimits {
 // then complete (the RPC layer sends it; fuzz tests inspect it).
 //
 // Reads run on the calling gRPC thread the first time and on the io_context
-// afterwards (never on the flusher thread that wakes it). Bounded: a response
+// afterwards (not on the flusher thread that wakes it, but for the last
+// attempt when the broker shuts down). Bounded: a response
 // holds at most min(request max_bytes, FetchLimits::max_bytes), except that
 // the first partition with data always gets its first batch so readers
 // progress; it never exceeds the send limit (a first batch that alone would

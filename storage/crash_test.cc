@@ -65,9 +65,9 @@ TEST_CASE("FlushedDataSurvivesCrashesAndTornTailsNeverCorrupt", "[crash]") {
 TEST_CASE("ConcurrentAppendsShareSyncs", "[crash]") {
   StoreFixture f(kModelPowerLoss);
   auto log = f.log();  // on_append: every acknowledged append is durable
-  // A sync that takes as long as a disk's: appends arriving meanwhile wait
-  // for the next one, however the threads are scheduled.
-  f.env.set_sync_delay(std::chrono::microseconds(500));
+  // A sync as slow as a slow disk's: appends arriving meanwhile wait for
+  // the next one, even with the threads scheduled apart on a busy machine.
+  f.env.set_sync_delay(std::chrono::milliseconds(5));
   constexpr int kThreads = 8;
   constexpr int kAppendsPerThread = 100;
   int64_t syncs_before = f.env.sync_count();

@@ -49,29 +49,34 @@ void Flusher::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     auto now = std::chrono::steady_clock::now();
-    if (now >= next_tick_) {
-      next_tick_ = now + tick_;
+    // One tick at a time: a slow one must not pull every thread in.
+    if (now >= next_tick_ && !ticking_) {
+      ticking_ = true;
       lock.unlock();
       on_tick_(*this);
       lock.lock();
+      ticking_ = false;
+      next_tick_ = std::chrono::steady_clock::now() + tick_;
       continue;
     }
     std::shared_ptr<PartitionLog> log = take_locked();
     if (!log) {
-      // A partition requested again while it syncs is taken by the thread
-      // syncing it, when that sync is done.
-      wake_.wait_until(lock, next_tick_);
+      auto until = ticking_ ? now + tick_ : next_tick_;
+      wake_.wait_until(lock, until);
       continue;
     }
-    const PartitionLog* raw = log.get();
-    syncing_.insert(raw);
+    syncing_.insert(log.get());
     lock.unlock();
     // Failures reach the waiters through their callbacks; the log stops itself.
     Status status = log->flush_now();
     if (!status.ok()) spdlog::error("flush of {} failed: {}", log->topic_partition(), status.to_string());
-    log.reset();
     lock.lock();
-    syncing_.erase(raw);
+    syncing_.erase(log.get());
+    // It may have been requested again meanwhile: any idle thread may take it.
+    if (!queue_.empty()) wake_.notify_one();
+    lock.unlock();
+    log.reset();  // the last reference may close the log: not under the mutex
+    lock.lock();
   }
 }
 

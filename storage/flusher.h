@@ -22,7 +22,7 @@ class PartitionLog;
 // (and the filesystem's journal) take concurrent syncs together. A
 // partition is never synced by two threads at once. Every `tick_ms` one
 // thread also runs `on_tick` (the store checks the interval flush policy
-// there).
+// there), never two at once.
 //
 // Thread-safe.
 class Flusher {
@@ -46,6 +46,7 @@ class Flusher {
   std::set<const PartitionLog*> queued_;   // no partition twice in the queue
   std::set<const PartitionLog*> syncing_;  // taken by a thread, not done yet
   std::chrono::steady_clock::time_point next_tick_;
+  bool ticking_ = false;  // a thread runs on_tick
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

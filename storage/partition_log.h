@@ -188,8 +188,9 @@ class PartitionLog {
   // on_append policy, or flush.bytes reached. The store points it at its
   // flusher. Set before the log is shared between threads.
   void set_flush_hook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
-  // Called (without locks held, on the flushing thread) each time the flushed
-  // offset advances, with its new value: long-polling readers wake on it.
+  // Called on the flushing thread, holding only the log's sync lock (so not
+  // one a truncation may wait for), each time the flushed offset advances,
+  // with its new value: long-polling readers wake on it.
   // Set before the log is shared between threads.
   void set_flushed_listener(std::function<void(Offset)> listener) {
     flushed_listener_ = std::move(listener);

@@ -14,6 +14,9 @@ Store::Store(StoreOptions options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (options.data_dir.empty()) return error(ErrorCode::invalid_config, "a data folder is required");
+  if (options.flush_threads < 1) {
+    return error(ErrorCode::invalid_config, "flush_threads must be at least 1, not {}", options.flush_threads);
+  }
   std::unique_ptr<Store> store(new Store(std::move(options)));
   const StoreOptions& o = store->options_;
   CAIRN_RETURN_IF_ERROR(o.env->create_dirs(o.data_dir));

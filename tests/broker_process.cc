@@ -9,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -47,6 +50,7 @@ std::pair<int, int> ephemeral_port_range() {
 
 bool bindable_on_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -61,15 +65,36 @@ bool bindable_on_loopback(int port) {
 // same port, even while a broker that owns it is down between restarts.
 // Returns the lock's descriptor, or -1 when another process holds the port.
 int reserve_for_this_process(int port) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "cairn-test-ports";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  int fd = ::open((dir / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  static const std::filesystem::path dir = [] {
+    auto path = std::filesystem::temp_directory_path() / fmt::format("cairn-test-ports-{}", ::getuid());
+    std::filesystem::create_directories(path);
+    return path;
+  }();
+  std::string path = (dir / std::to_string(port)).string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::fprintf(stderr, "cannot open %s to reserve a port: %s\n", path.c_str(), std::strerror(errno));
+    std::abort();
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return -1;
   }
   return fd;
+}
+
+// Picks among [first, last] outside [avoid_low, avoid_high]; 0 if none is free.
+int pick_port_among(std::minstd_rand& random, int first, int last, int avoid_low, int avoid_high) {
+  if (first > last) return 0;
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    int port = std::uniform_int_distribution<int>(first, last)(random);
+    if (port >= avoid_low && port <= avoid_high) continue;
+    int lock = reserve_for_this_process(port);
+    if (lock < 0) continue;
+    if (bindable_on_loopback(port)) return port;  // the lock stays held until this process exits
+    ::close(lock);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -80,16 +105,15 @@ int pick_free_port() {
                                  static_cast<unsigned>(std::random_device()()));
   std::lock_guard lock(mutex);
   auto [low, high] = ephemeral_port_range();
-  constexpr int kFirst = 10000, kLast = 65535;
-  for (int attempt = 0; attempt < 10000; ++attempt) {
-    int port = std::uniform_int_distribution<int>(kFirst, kLast)(random);
-    if (port >= low && port <= high) continue;
-    int lock = reserve_for_this_process(port);
-    if (lock < 0) continue;
-    if (bindable_on_loopback(port)) return port;  // the lock stays held until this process exits
-    ::close(lock);
+  int port = pick_port_among(random, 10000, 65535, low, high);
+  // A range covering nearly every port leaves only ports inside it: still
+  // never handed out twice, though an outgoing connection may take one.
+  if (port == 0) port = pick_port_among(random, 1024, 65535, 0, 0);
+  if (port == 0) {
+    std::fprintf(stderr, "no free port on 127.0.0.1 for a test broker\n");
+    std::abort();
   }
-  return 0;
+  return port;
 }
 
 BrokerProcess::~BrokerProcess() {

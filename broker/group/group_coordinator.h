@@ -63,8 +63,9 @@ struct GroupCoordinatorOptions {
 //
 // Thread-safe: one mutex over all groups, taken after TopicManager's
 // changes_mutex_ and before its lookup mutex (the order is written down in
-// topic_manager.h). Callbacks run on the flusher's thread (commits), on the
-// thread deleting a topic, or on the io_context (sweeps).
+// topic_manager.h). Callbacks run on a flusher thread (commits: those of
+// different offsets partitions at once), on the thread deleting a topic, or
+// on the io_context (sweeps).
 class GroupCoordinator {
  public:
   static constexpr const char* kOffsetsTopic = cairn::kOffsetsTopic;

@@ -130,8 +130,8 @@ struct ShareStart {
 //
 // Thread-safe: one mutex over all groups, taken after TopicManager's
 // changes_mutex_ and before its lookup mutex, so it never creates or
-// removes topics while held. Callbacks run on the flusher's thread, on the
-// io_context, or on the calling thread.
+// removes topics while held. Callbacks run on a flusher thread (those of
+// different partitions at once), on the io_context, or on the calling thread.
 class ShareCoordinator {
  public:
   static Result<std::unique_ptr<ShareCoordinator>> open(TopicManager& topics, asio::io_context& io,
