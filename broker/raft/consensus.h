@@ -92,7 +92,7 @@ class Consensus {
   [[nodiscard]] Status transfer_leadership(NodeId target);
   // Leader only, one change at a time, after the leader has committed an
   // entry of its term: adds `id` as a learner; promotes a learner that has
-  // caught up (match >= commit index) to voter; removes a voter or learner.
+  // caught up (learner_caught_up) to voter; removes a voter or learner.
   [[nodiscard]] Status add_learner(NodeId id);
   [[nodiscard]] Status promote_learner(NodeId id);
   [[nodiscard]] Status remove_member(NodeId id);
@@ -133,6 +133,14 @@ class Consensus {
   void handle_vote_response(const VoteResponse& response);
   void handle_timeout_now(const TimeoutNow& message);
   bool log_is_up_to_date(Offset last_index, Term last_term) const;
+  // A learner may become a voter: it holds everything committed, or it
+  // finished a catch-up round (Raft thesis §4.2.1) within
+  // election_timeout_min_ms. A round ends once the learner holds the log as
+  // it was when the round began; one that fast shows that it keeps up, at
+  // most that long's entries behind. Called again while it is not, it
+  // starts the next round. (A learner slower than the voters under a
+  // steady load never holds everything committed at one instant.)
+  bool learner_caught_up(Progress& learner);
   // Campaigns: a voter not repairing its log.
   bool may_elect() const { return membership().is_voter(options_.self) && !repairing(); }
   bool in_leader_lease() const;

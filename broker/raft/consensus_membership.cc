@@ -35,15 +35,29 @@ Status Consensus::add_learner(NodeId id) {
 Status Consensus::promote_learner(NodeId id) {
   CAIRN_RETURN_IF_ERROR(check_can_change_membership());
   if (!membership().is_learner(id)) return error(ErrorCode::invalid_request, "node {} is not a learner", id);
-  const Progress* learner = progress(id);
-  if (learner == nullptr || learner->match_index < commit_index_) {
+  auto learner = progress_.find(id);
+  if (learner == progress_.end() || !learner_caught_up(learner->second)) {
     return error(ErrorCode::resource_exhausted, "learner {} has not caught up (match {} < commit {})", id,
-                 learner ? learner->match_index : Offset(-1), commit_index_);
+                 learner != progress_.end() ? learner->second.match_index : Offset(-1), commit_index_);
   }
   Membership next = membership();
   std::erase(next.learners, id);
   next.voters.insert(std::upper_bound(next.voters.begin(), next.voters.end(), id), id);
   return propose_membership(std::move(next));
+}
+
+bool Consensus::learner_caught_up(Progress& learner) {
+  if (learner.match_index >= commit_index_) return true;
+  int64_t now = now_ms();
+  if (learner.round_started_ms >= 0 && learner.match_index >= learner.round_end) {
+    if (now - learner.round_started_ms <= options_.election_timeout_min_ms) return true;
+    learner.round_started_ms = -1;  // too slow: another round
+  }
+  if (learner.round_started_ms < 0) {
+    learner.round_end = log_.last_index();
+    learner.round_started_ms = now;
+  }
+  return false;
 }
 
 Status Consensus::remove_member(NodeId id) {

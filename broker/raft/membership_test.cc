@@ -55,6 +55,39 @@ TEST_CASE("raft.LearnerCatchesUpBeforeItVotes", "[raft][membership]") {
   CHECK(cluster.raft(4).membership().is_voter(NodeId(4)));
 }
 
+// Under a steady load a learner slower than the voters never holds
+// everything committed at one instant; it becomes a voter once it finishes a
+// catch-up round within an election timeout, not after a slower round.
+TEST_CASE("raft.ALearnerBehindTheVotersUnderASteadyLoadIsPromotedAfterAQuickRound", "[raft][membership]") {
+  TestCluster cluster = cluster_with_spare();
+  cluster.campaign(1);
+  REQUIRE(cluster.raft(1).add_learner(NodeId(4)).ok());
+  cluster.deliver();
+  cluster.node(4).auto_flush = false;  // it syncs one proposal late, or not at all
+  auto next_proposal = [&](bool learner_syncs) {
+    if (learner_syncs) cluster.flush(4);
+    REQUIRE(cluster.raft(1).propose("p", 2).ok());
+    cluster.deliver();
+    for (int id = 1; id <= 4; ++id) cluster.node(id).clock.advance_ms(10);
+    REQUIRE(cluster.raft(1).progress(NodeId(4))->match_index < cluster.raft(1).commit_index());
+  };
+  // A round that takes longer than an election timeout (500 ms) does not count.
+  next_proposal(true);
+  CHECK(cluster.raft(1).promote_learner(NodeId(4)).code() == ErrorCode::resource_exhausted);
+  for (int i = 0; i < 60; ++i) next_proposal(false);
+  next_proposal(true);
+  CHECK(cluster.raft(1).promote_learner(NodeId(4)).code() == ErrorCode::resource_exhausted);
+  // The next round ends two proposals later.
+  next_proposal(true);
+  next_proposal(true);
+  REQUIRE(cluster.raft(1).promote_learner(NodeId(4)).ok());
+  cluster.node(4).auto_flush = true;
+  cluster.flush(4);
+  cluster.deliver();
+  CHECK(cluster.raft(1).membership().voters.size() == 4);
+  CHECK(cluster.raft(4).membership().is_voter(NodeId(4)));
+}
+
 TEST_CASE("raft.OneMembershipChangeAtATime", "[raft][membership]") {
   TestCluster cluster = cluster_with_spare();
   cluster.campaign(1, [](int, int, const Message& m) { return std::holds_alternative<AppendRequest>(m); });

@@ -31,6 +31,10 @@ struct Progress {
   bool recently_active = false;   // heard from since the last check-quorum round
   int64_t last_heard_ms = -1;     // when it last answered an append (never: -1)
   bool progressed = false;        // acknowledged something since the last heartbeat
+  // A learner's catch-up round (Consensus::promote_learner): it ends once
+  // match_index reaches round_end; -1: no round started.
+  Offset round_end{-1};
+  int64_t round_started_ms = -1;
 
   void become_probe() {
     mode = Mode::probe;

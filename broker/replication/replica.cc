@@ -440,8 +440,9 @@ void Replica::move_toward_target_locked(raft::Consensus& consensus) {
   for (raft::NodeId id : members.learners) {
     auto broker = static_cast<int32_t>(id.value);
     if (!contains(target_, id)) return changed(consensus.remove_member(id), "removing learner", broker);
-    // Promoted once it holds everything committed: it counts towards quorums from then on.
-    if (caught_up(consensus, broker)) return changed(consensus.promote_learner(id), "promoting", broker);
+    // Promoted once it keeps up (Consensus::learner_caught_up): it counts
+    // towards quorums from then on. Each try may start a catch-up round.
+    if (consensus.heard_from_recently(id)) changed(consensus.promote_learner(id), "promoting", broker);
     return;
   }
   for (raft::NodeId id : members.voters) {

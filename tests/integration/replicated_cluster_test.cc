@@ -577,6 +577,52 @@ TEST_CASE("DecommissioningAndAddingABrokerMoveReplicasWhileProducersRun", "[inte
   check_every_replica(cluster, "moves", records);
 }
 
+// A broker added under a steady load, with a disk slower than the voters':
+// its replicas never hold everything committed at one instant, and become
+// voters once they keep up (Raft's catch-up rounds), so the move finishes.
+TEST_CASE("ABrokerWithASlowerDiskJoinsPartitionsUnderASteadyLoad", "[integration][cluster]") {
+  LocalCluster cluster({}, 4, [](int32_t id, const std::vector<int>&) {
+    return id == 4 ? std::vector<std::string>{"--test-sync-delay-ms", "20"} : std::vector<std::string>{};
+  });
+  // Once the controller has heard from every broker (it refuses before).
+  Status decommissioned = error(ErrorCode::unknown, "not asked");
+  bool off = eventually([&] { return (decommissioned = cluster.admin->decommission_broker(4).status()).ok(); },
+                        std::chrono::seconds(30));
+  INFO(decommissioned.to_string());
+  REQUIRE(off);
+  REQUIRE(wait_until_moved(*cluster.admin, "__consumer_offsets"));
+  // 8 × 3 replicas with 8 × 3 of the offsets topic: broker 4's share, 12,
+  // takes at least 4 of these.
+  cluster.create_topic("steady", 8, 3);
+  cluster.wait_for_leaders("steady");
+  REQUIRE(replicas_per_broker(*cluster.admin, "steady").count(4) == 0);
+  auto producer = cluster.producer();
+  OffThreadFailures failures;
+  Acknowledged acked(failures);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] { produce_until(*producer, "steady", 8, stop, acked); });
+  StopAndJoinAtExit stop_writer{stop, writer};
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  auto added = cluster.admin->add_broker(4);
+  INFO(added.status().to_string());
+  REQUIRE(added.ok());
+  bool joins_steady = std::any_of(added->begin(), added->end(),
+                                  [](const PartitionMove& m) { return m.topic == "steady"; });
+  REQUIRE(joins_steady);
+  bool moved = wait_until_moved(*cluster.admin, "steady");
+  INFO(cluster.log_tails());
+  REQUIRE(moved);
+  CHECK(replicas_per_broker(*cluster.admin, "steady")[4] > 0);
+
+  stop = true;
+  writer.join();
+  CHECK_NO_OFF_THREAD_FAILURES(failures);
+  auto records = acked.snapshot();
+  REQUIRE(!records.empty());
+  check_every_replica(cluster, "steady", records);
+}
+
 TEST_CASE("ABrokerDecommissionedWhileDownDropsItsReplicasFromAPeersImage", "[integration][cluster]") {
   // Broker 4 dies; its replicas move away meanwhile, and the metadata log
   // drops those moves. Back, it learns them from a peer's image and removes
