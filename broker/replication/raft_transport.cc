@@ -18,7 +18,10 @@ namespace cairn::broker {
 // (a partition, a power cut) in seconds rather than at TCP's timeout.
 constexpr int kKeepaliveTimeMs = 5'000;
 constexpr int kKeepaliveTimeoutMs = 3'000;
-constexpr int kReconnectBackoffMs = 1'000;
+// gRPC's own backoff between connection attempts of a channel: from
+// kFirstReconnectMs, growing to kMaxReconnectMs.
+constexpr int kFirstReconnectMs = 100;
+constexpr int kMaxReconnectMs = 1'000;
 
 // The stream to one peer: a queue, at most one frame being written, and the
 // redial after a failure. Owned by the transport (shared with its timers).
@@ -100,10 +103,14 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
       // gRPC's default reconnect backoff grows to 2 minutes: a broker whose
       // peer was down a while (killed, restarted, killed again) would not
       // reconnect to it for up to that long after it is back, and its
-      // replicas fall behind meanwhile. A peer is retried every second.
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
+      // replicas fall behind meanwhile. A peer is retried at least every
+      // second; one that was refused once (a cluster's brokers starting
+      // together) again after 100 ms, not after a second: the new cluster's
+      // controller is elected on its preferred broker's first campaigns,
+      // which last two election timeouts, not after a handover seconds later.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kFirstReconnectMs);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kFirstReconnectMs);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectMs);
       stub_ = v1::Raft::NewStub(
           grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
     }

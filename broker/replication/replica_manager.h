@@ -45,10 +45,9 @@ class ReplicaManager {
   ~ReplicaManager();  // stops the ticker
 
   // What a replica of `tp` on this broker needs, with `voters` (broker ids,
-  // this one among them) as the group's founding members.
-  // `voters` (broker ids, this one among them) as the group's founding
-  // members, the first its preferred leader; `topic_id` the incarnation of
-  // the topic (RaftGroupId.topic_id).
+  // this one among them) as the group's founding members, the first its
+  // preferred leader; `topic_id` the incarnation of the topic
+  // (RaftGroupId.topic_id).
   ReplicaSetup setup_for(const TopicPartition& tp, const std::vector<int32_t>& voters,
                          std::unique_ptr<raft::DurableState> durable, int64_t topic_id = 0);
   // Streams to a broker at `address` from now on (a new peer, or one that moved).

@@ -841,6 +841,21 @@ TEST_CASE("ANewTopicIsLedByItsPreferredReplicasFromItsFirstElection", "[integrat
   }
 }
 
+// A new cluster's controller is elected on its preferred broker (the first
+// voter) by that broker's first campaigns, which go on while its peers are
+// still starting, and is not handed over to it seconds later.
+TEST_CASE("ANewClustersControllerIsElectedOnItsPreferredBrokerWithoutAHandover", "[integration][cluster]") {
+  LocalCluster cluster;
+  CHECK(cluster.wait_for_controller() == 1);
+  // Past when a leader hands over to the preferred one (5 s after its election).
+  std::this_thread::sleep_for(std::chrono::seconds(7));
+  CHECK(cluster.wait_for_controller() == 1);
+  for (const auto& broker : cluster.brokers) {
+    INFO(broker->log_path());
+    CHECK_FALSE(log_mentions(*broker, "__cluster_metadata/0: handing leadership"));
+  }
+}
+
 // A producer allowed one request per broker, with that request stuck at a
 // paused broker, still sends to the other brokers at once: it does not
 // wait for the paused one's slot (which frees only once the request is
