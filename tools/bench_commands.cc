@@ -37,6 +37,7 @@ struct BenchOptions {
   bool no_idempotence = false;
   int32_t producers = 1;
   double rate_mb = 20;  // e2e only
+  double warmup_seconds = 2;  // e2e only
   int32_t workers = 4;  // queue only
   std::string group;    // queue only; empty: a new one per run
   bool json = false;
@@ -315,7 +316,9 @@ int bench_e2e(const BenchOptions& o) {
       int64_t now_us = micros_since(origin);
       for (const auto& r : *got) {
         if (!r.record.value || r.record.value->size() < 8) continue;
-        latency.record(now_us - load_be<int64_t>(reinterpret_cast<const std::byte*>(r.record.value->data())));
+        int64_t sent_us = load_be<int64_t>(reinterpret_cast<const std::byte*>(r.record.value->data()));
+        if (sent_us < 0) continue;  // a warm-up record
+        latency.record(now_us - sent_us);
         bytes += static_cast<int64_t>(r.record.value->size());
         ++received;
       }
@@ -324,22 +327,28 @@ int bench_e2e(const BenchOptions& o) {
   });
   std::string value = payload(std::max(o.record_size, 8));
   double interval_us = static_cast<double>(o.record_size) / (o.rate_mb * 1e6) * 1e6;
+  // The first records also wait for connections, metadata and a producer
+  // id: a warm-up at the same rate, not measured, comes first. Its records
+  // carry a negative send time, which the reader skips.
+  auto warmup = static_cast<int64_t>(o.warmup_seconds * 1e6 / interval_us);
   {
     Progress progress("e2e", received, bytes, o.json);
-    for (int64_t i = 0; i < o.records; ++i) {
+    for (int64_t i = 0; i < warmup + o.records; ++i) {
       auto due = origin + std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(i) * interval_us));
       std::this_thread::sleep_until(due);
+      bool measured = i >= warmup;
       int64_t sent_us = micros_since(origin);
-      store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), sent_us);
+      store_be<int64_t>(reinterpret_cast<std::byte*>(value.data()), measured ? sent_us : -1);
       (*producer)->send({.topic = o.topic, .value = value},
-                        [&acknowledged, origin, sent_us](const Result<RecordMetadata>& sent) {
-                          if (sent.ok()) acknowledged.record(micros_since(origin) - sent_us);
+                        [&acknowledged, origin, sent_us, measured](const Result<RecordMetadata>& sent) {
+                          if (sent.ok() && measured) acknowledged.record(micros_since(origin) - sent_us);
                         });
     }
     (*producer)->flush();
     reader.join();
   }
-  double seconds = static_cast<double>(micros_since(origin)) / 1e6;
+  // Rates over the measured records only.
+  double seconds = (static_cast<double>(micros_since(origin)) - static_cast<double>(warmup) * interval_us) / 1e6;
   print_summary({"e2e", received.load(), bytes.load(), seconds, &latency, o.records - received.load()}, o.json);
   print_summary({"e2e-acknowledged", acknowledged.count(), bytes.load(), seconds, &acknowledged,
                  o.records - acknowledged.count()},
@@ -402,6 +411,9 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
              "Example: cairn bench e2e --records 200000 --record-size 1000 --rate-mb 20 --acks all");
   add_common(*e2e, *e, true);
   e2e->add_option("--rate-mb", e->rate_mb, "MB/s to produce")->capture_default_str();
+  e2e->add_option("--warmup-seconds", e->warmup_seconds,
+                  "produce at the rate this long first, unmeasured (connections, metadata, producer id)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   e2e->callback([e, &exit_code] { exit_code = bench_e2e(*e); });
 }
 

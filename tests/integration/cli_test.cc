@@ -275,6 +275,20 @@ TEST_CASE("CliEveryCommandsHelpHasAnExample", "[integration][cli]") {
              !Catch::Contains("--partitions"));
 }
 
+TEST_CASE("BenchE2eMeasuresOnlyTheRecordsAfterItsWarmUp", "[integration][cli]") {
+  SingleBroker cluster;
+  // 1,000 records/s: half a second of warm-up is 500 records, then 300 measured.
+  auto bench = cairn_cli(cluster, "bench e2e --topic lat --records 300 --record-size 100 --rate-mb 0.1 "
+                                  "--warmup-seconds 0.5 --acks all --json");
+  INFO(bench.output);
+  REQUIRE(bench.exit_code == 0);
+  CHECK_THAT(bench.output, Catch::Contains(R"({"test":"e2e","records":300,"bytes":30000,)"));
+  CHECK_THAT(bench.output, Catch::Contains(R"({"test":"e2e-acknowledged","records":300,)"));
+  CHECK_THAT(bench.output, Catch::Contains(R"("errors":0,"latency_ms":)"));
+  // The warm-up's records were sent (and read) too.
+  CHECK(cluster.admin->list_offset("lat", 0, OffsetSpec::latest()).value() == Offset(800));
+}
+
 TEST_CASE("CliProducesHeadersAndFilesAndConsumesAsJson", "[integration][cli]") {
   SingleBroker cluster;
   cluster.create_topic("events", 1);
