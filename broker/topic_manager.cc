@@ -156,7 +156,7 @@ TopicRegistry TopicManager::image() const {
 
 Status TopicManager::save_registry() const {
   if (registry_path_.empty()) return {};
-  return save_topics(registry_path_, image());
+  return save_topics(store_.env(), registry_path_, image());
 }
 
 Offset TopicManager::metadata_applied() const {

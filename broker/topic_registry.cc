@@ -1,30 +1,14 @@
 #include "broker/topic_registry.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "cairn/v1/cluster.pb.h"
+#include "storage/durable_file.h"
 
 namespace cairn::broker {
 
 namespace {
-
-Status write_synced(const std::string& path, const std::string& bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return error(ErrorCode::io_error, "cannot create {}: {}", path, std::strerror(errno));
-  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-            ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) return error(ErrorCode::io_error, "cannot write {}: {}", path, std::strerror(err));
-  return {};
-}
 
 std::vector<std::vector<int32_t>> from_proto(
     const google::protobuf::RepeatedPtrField<v1::ReplicaAssignment>& assignments) {
@@ -97,19 +81,8 @@ Result<TopicRegistry> load_topics(const std::string& path) {
   return registry;
 }
 
-Status save_topics(const std::string& path, const TopicRegistry& registry) {
-  std::string tmp = path + ".tmp";
-  CAIRN_RETURN_IF_ERROR(write_synced(tmp, encode_topics(registry)));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return error(ErrorCode::io_error, "cannot replace {}: {}", path, std::strerror(errno));
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  return {};
+Status save_topics(storage::Env& env, const std::string& path, const TopicRegistry& registry) {
+  return storage::replace_file_durably(env, path, encode_topics(registry));
 }
 
 }  // namespace cairn::broker

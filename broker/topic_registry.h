@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proto/status.h"
+#include "storage/env.h"
 
 namespace cairn::broker {
 
@@ -47,6 +48,6 @@ Result<TopicRegistry> decode_topics(const std::string& bytes);
 // Replaced atomically: written to a temporary file, synced, renamed over
 // the old one, folder synced. A missing file is an empty registry.
 Result<TopicRegistry> load_topics(const std::string& path);
-Status save_topics(const std::string& path, const TopicRegistry& registry);
+Status save_topics(storage::Env& env, const std::string& path, const TopicRegistry& registry);
 
 }  // namespace cairn::broker

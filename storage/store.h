@@ -82,6 +82,7 @@ class Store {
 
   IndexStore& index() { return *index_; }
   const std::string& data_dir() const { return options_.data_dir; }
+  Env& env() const { return *options_.env; }
   std::string partition_dir(const TopicPartition& tp) const;
 
  private:

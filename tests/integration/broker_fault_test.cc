@@ -214,6 +214,30 @@ TEST_CASE("AcknowledgedRecordsSurviveAKillOrAPowerCutMidStream", "[integration]"
   CHECK(total > 100);
 }
 
+TEST_CASE("TopicsCreatedAlteredAndDeletedStaySoThroughAPowerCut", "[integration]") {
+  // A power cut keeps only what was synced (--test-sync-journal): the topic
+  // list is replaced durably before each change is answered.
+  TempFolder journal;
+  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs"});
+  cluster.create_topic("kept", 3, {{"retention.ms", "3600000"}});
+  REQUIRE(cluster.admin->alter_topic_configs("kept", {{"segment.bytes", "1048576"}}).ok());
+  cluster.create_topic("gone", 1);
+  REQUIRE(cluster.admin->delete_topic("gone").ok());
+  cluster.broker.kill();
+  auto cut = storage::cut_power(journal.path() + "/syncs");
+  INFO(cut.status().to_string());
+  REQUIRE(cut.ok());
+  REQUIRE(cluster.broker.start().ok());
+
+  auto kept = cluster.admin->describe_topic("kept");
+  INFO(kept.status().to_string());
+  REQUIRE(kept.ok());
+  CHECK(kept->partitions.size() == 3);
+  CHECK(kept->configs["retention.ms"] == "3600000");
+  CHECK(kept->configs["segment.bytes"] == "1048576");
+  CHECK(cluster.admin->describe_topic("gone").status().code() == ErrorCode::unknown_topic_or_partition);
+}
+
 TEST_CASE("RetentionMovesTheEarliestOffsetAndConsumersStartThere", "[integration]") {
   SingleBroker cluster({"--retention-check-interval-ms", "200"});
   cluster.create_topic("short", 1, {{"segment.ms", "300"}, {"retention.ms", "600"}});
