@@ -10,7 +10,6 @@
 #include "proto/byte_io.h"
 #include "proto/control_batch.h"
 #include "proto/record_batch_format.h"
-#include "storage/power_loss_journal.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -156,12 +155,12 @@ TEST_CASE("LongPollAnswersWhenDataArrivesOrAfterMaxWait", "[integration]") {
 
 TEST_CASE("AcknowledgedRecordsSurviveAKillOrAPowerCutMidStream", "[integration]") {
   // SIGKILL keeps what the page cache holds; a power cut keeps only what
-  // was synced (the journal tells what, storage::cut_power takes the rest).
+  // was synced.
   // Syncs take 20 ms, so records are always appended and not yet synced.
   auto power_cut = GENERATE(false, true);
   CAPTURE(power_cut);
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs", "--test-sync-delay-ms", "20"});
+  SyncJournal journal;
+  SingleBroker cluster(journal.broker_args(/*sync_delay_ms=*/20));
   cluster.create_topic("durable", 2);
   std::atomic<bool> stop{false};
   std::mutex mutex;
@@ -184,12 +183,7 @@ TEST_CASE("AcknowledgedRecordsSurviveAKillOrAPowerCutMidStream", "[integration]"
   cluster.broker.kill();
   stop = true;
   sender.join();
-  if (power_cut) {
-    auto cut = storage::cut_power(journal.path() + "/syncs");
-    INFO(cut.status().to_string());
-    REQUIRE(cut.ok());
-    CHECK(cut->bytes_dropped > 0);  // the cut took records a SIGKILL keeps
-  }
+  if (power_cut) CHECK(journal.cut().bytes_dropped > 0);  // the cut took records a SIGKILL keeps
   REQUIRE(cluster.broker.start().ok());
 
   std::lock_guard lock(mutex);
@@ -217,16 +211,14 @@ TEST_CASE("AcknowledgedRecordsSurviveAKillOrAPowerCutMidStream", "[integration]"
 TEST_CASE("TopicsCreatedAlteredAndDeletedStaySoThroughAPowerCut", "[integration]") {
   // A power cut keeps only what was synced (--test-sync-journal): the topic
   // list is replaced durably before each change is answered.
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs"});
+  SyncJournal journal;
+  SingleBroker cluster(journal.broker_args());
   cluster.create_topic("kept", 3, {{"retention.ms", "3600000"}});
   REQUIRE(cluster.admin->alter_topic_configs("kept", {{"segment.bytes", "1048576"}}).ok());
   cluster.create_topic("gone", 1);
   REQUIRE(cluster.admin->delete_topic("gone").ok());
   cluster.broker.kill();
-  auto cut = storage::cut_power(journal.path() + "/syncs");
-  INFO(cut.status().to_string());
-  REQUIRE(cut.ok());
+  journal.cut();
   REQUIRE(cluster.broker.start().ok());
 
   auto kept = cluster.admin->describe_topic("kept");

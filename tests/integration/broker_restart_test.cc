@@ -12,7 +12,6 @@
 
 #include "cluster_fixture.h"
 #include "run_command.h"
-#include "storage/power_loss_journal.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -65,8 +64,8 @@ TEST_CASE("ProducersAndConsumersRideOutABrokerRestart", "[integration][restart]"
   enum class End { stop, kill, power_cut };
   auto end = GENERATE(End::kill, End::stop, End::power_cut);
   CAPTURE(static_cast<int>(end));
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs", "--test-sync-delay-ms", "20"});
+  SyncJournal journal;
+  SingleBroker cluster(journal.broker_args(/*sync_delay_ms=*/20));
   cluster.create_topic("steady", 2);
   OffThreadFailures failures;
 
@@ -114,12 +113,7 @@ TEST_CASE("ProducersAndConsumersRideOutABrokerRestart", "[integration][restart]"
         auto cpu_before = process_cpu_time();
         std::this_thread::sleep_for(std::chrono::seconds(1));  // down for a while
         cpu_while_down = process_cpu_time() - cpu_before;
-        if (end == End::power_cut) {
-          auto cut = storage::cut_power(journal.path() + "/syncs");
-          INFO(cut.status().to_string());
-          REQUIRE(cut.ok());
-          CHECK(cut->bytes_dropped > 0);  // the cut took records a SIGKILL keeps
-        }
+        if (end == End::power_cut) CHECK(journal.cut().bytes_dropped > 0);  // took what a SIGKILL keeps
         REQUIRE(cluster.broker.start().ok());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -20,6 +20,7 @@
 #include "cairn/producer.h"
 #include "proto/strong_int.h"
 #include "proto/topic_partition.h"
+#include "storage/power_loss_journal.h"
 
 namespace cairn::testing {
 
@@ -39,6 +40,31 @@ class TempFolder {
 
  private:
   std::string path_;
+};
+
+// Power cuts of a broker alone. The broker, started with broker_args(),
+// records what each of its syncs made durable; once it is killed, cut()
+// takes its files back to what a power loss leaves: only synced bytes and
+// folder entries (storage::cut_power). A SIGKILL alone keeps the page cache.
+class SyncJournal {
+ public:
+  // cairnd's arguments; each sync slowed by `sync_delay_ms`, so that
+  // appended, unsynced bytes are there for a cut to take.
+  std::vector<std::string> broker_args(int sync_delay_ms = 0) const {
+    std::vector<std::string> args{"--test-sync-journal", path()};
+    if (sync_delay_ms > 0) args.insert(args.end(), {"--test-sync-delay-ms", std::to_string(sync_delay_ms)});
+    return args;
+  }
+  storage::PowerCut cut() const {
+    auto cut = storage::cut_power(path());
+    INFO(cut.status().to_string());
+    REQUIRE(cut.ok());
+    return *cut;
+  }
+
+ private:
+  std::string path() const { return folder_.path() + "/syncs"; }
+  TempFolder folder_;
 };
 
 struct SingleBroker {

@@ -13,7 +13,6 @@
 
 #include "cairn/v1/groups.grpc.pb.h"
 #include "cluster_fixture.h"
-#include "storage/power_loss_journal.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -188,8 +187,8 @@ TEST_CASE("CommittedOffsetsSurviveRestartsAndConsumersResume", "[integration][gr
   enum class End { stop, kill, power_cut };
   auto end = GENERATE(End::stop, End::kill, End::power_cut);
   CAPTURE(static_cast<int>(end));
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs", "--test-sync-delay-ms", "300"});
+  SyncJournal journal;
+  SingleBroker cluster(journal.broker_args(/*sync_delay_ms=*/300));
   cluster.create_topic("ledger", 2);
   produce_n(cluster, "ledger", 200);
   {
@@ -204,11 +203,7 @@ TEST_CASE("CommittedOffsetsSurviveRestartsAndConsumersResume", "[integration][gr
   } else {
     cluster.broker.kill();
   }
-  if (end == End::power_cut) {
-    auto cut = storage::cut_power(journal.path() + "/syncs");
-    INFO(cut.status().to_string());
-    REQUIRE(cut.ok());
-  }
+  if (end == End::power_cut) journal.cut();
   REQUIRE(cluster.broker.start().ok());
   produce_n(cluster, "ledger", 50, "late");
   auto consumer = group_consumer(cluster, "auditors");

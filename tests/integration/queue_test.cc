@@ -20,7 +20,6 @@
 #include "local_cluster.h"
 #include "proto/group_placement.h"
 #include "run_command.h"
-#include "storage/power_loss_journal.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -334,11 +333,11 @@ TEST_CASE("APoisonRecordIsDeadLetteredAfterFiveAttemptsAndRedriveBringsItBack", 
 
 TEST_CASE("ABrokerKilledWithRecordsHeldRedeliversOnlyWhatWasNotAccepted", "[integration][queues]") {
   // SIGKILL keeps what the page cache holds; a power cut keeps only what
-  // was synced (the journal tells what, storage::cut_power takes the rest).
+  // was synced.
   auto power_cut = GENERATE(false, true);
   CAPTURE(power_cut);
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs"});
+  SyncJournal journal;
+  SingleBroker cluster(journal.broker_args());
   cluster.create_topic("jobs", 1);
   produce_values(cluster, "jobs", 100);
   // Kept until the broker is back: closing it now would wait out a request
@@ -351,11 +350,7 @@ TEST_CASE("ABrokerKilledWithRecordsHeldRedeliversOnlyWhatWasNotAccepted", "[inte
   }
   REQUIRE(first->commit().ok());  // durable once answered
   cluster.broker.kill();
-  if (power_cut) {
-    auto cut = storage::cut_power(journal.path() + "/syncs");
-    INFO(cut.status().to_string());
-    REQUIRE(cut.ok());
-  }
+  if (power_cut) journal.cut();
   REQUIRE(cluster.broker.start().ok());
   auto consumer = share_consumer(cluster, "workers", "jobs");
   auto again = take(*consumer, 100, std::chrono::seconds(3));
@@ -470,18 +465,17 @@ TEST_CASE("ADeliveryIsCountedDurablyBeforeTheRecordIsHandedOut", "[integration][
   // cut the moment the fetch is answered: had the fetch been answered before
   // the sync that counts its deliveries, the restarted broker would not know
   // they happened and would deliver every record a second time.
-  TempFolder journal;
-  SingleBroker cluster({"--test-sync-journal", journal.path() + "/syncs", "--test-sync-delay-ms", "1000",
-                        "--share-max-delivery-attempts", "1"});
+  SyncJournal journal;
+  auto args = journal.broker_args(/*sync_delay_ms=*/1000);
+  args.insert(args.end(), {"--share-max-delivery-attempts", "1"});
+  SingleBroker cluster(args);
   cluster.create_topic("jobs", 1);
   produce_values(cluster, "jobs", 10);
   auto first = share_consumer(cluster, "workers", "jobs");
   auto held = take(*first, 10);
   REQUIRE(held.size() == 10);
   cluster.broker.kill();
-  auto cut = storage::cut_power(journal.path() + "/syncs");
-  INFO(cut.status().to_string());
-  REQUIRE(cut.ok());
+  journal.cut();
   REQUIRE(cluster.broker.start().ok());
 
   // The restart ended each record's only allowed delivery: dead letters, not jobs again.
