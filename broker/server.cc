@@ -330,12 +330,14 @@ void Server::shutdown() {
 // controller if it is here, move to caught-up followers while this broker
 // still answers, so each is without a leader for one transfer rather than
 // for an election timeout after it stops. Transfers that time out are
-// retried; bounded by kHandOffWait.
+// retried; bounded by kHandOffWait, and by kNoTakerWait once no follower
+// is caught up to take one.
 // Then its replicas stop taking part: leadership handed back to this broker
 // (the preferred leader of some partitions) or an election it won during
 // the grace period would strand those partitions when it exits.
 void Server::hand_off_leadership() {
   constexpr auto kHandOffWait = std::chrono::seconds(5);
+  constexpr auto kNoTakerWait = std::chrono::seconds(1);
   auto led_here = [&] {
     std::vector<std::shared_ptr<Replica>> out;
     for (const auto& topic : topics_->topics()) {
@@ -348,13 +350,23 @@ void Server::hand_off_leadership() {
   };
   auto led = led_here();
   if (!led.empty()) spdlog::info("shutting down: handing leadership of {} group(s) to followers", led.size());
-  auto give_up = std::chrono::steady_clock::now() + kHandOffWait;
-  while (!led.empty() && std::chrono::steady_clock::now() < give_up) {
+  auto now = std::chrono::steady_clock::now();
+  auto give_up = now + kHandOffWait;
+  // A follower may be a moment short of caught up (its acknowledgement of
+  // the last appends on the way, or a transfer to it just ended): only
+  // after kNoTakerWait without any transfer under way is none coming.
+  auto no_taker_until = now + kNoTakerWait;
+  while (!led.empty() && now < give_up) {
     bool moving = false;
     for (const auto& replica : led) moving = replica->hand_off() || moving;
-    if (!moving) break;  // no caught-up follower to hand any of them to
+    if (moving) {
+      no_taker_until = now + kNoTakerWait;
+    } else if (now >= no_taker_until) {
+      break;  // no caught-up follower to hand any of them to
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     led = led_here();
+    now = std::chrono::steady_clock::now();
   }
   if (!led.empty()) {
     spdlog::warn("shutting down: {} group(s) still led here (no caught-up follower took them); they "
