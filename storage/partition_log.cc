@@ -197,13 +197,40 @@ Status PartitionLog::persist_index_if_full_locked() {
   return full ? persist_index_locked(/*clean=*/false, /*sync=*/false) : Status();
 }
 
+namespace {
+
+// The last of `entries` (ascending by offset) at or below `offset`.
+template <typename Entries>
+std::optional<OffsetEntry> floor_in(const Entries& entries, Offset offset) {
+  auto after = std::upper_bound(entries.begin(), entries.end(), offset,
+                                [](Offset o, const OffsetEntry& e) { return o < e.offset; });
+  if (after == entries.begin()) return std::nullopt;
+  return *std::prev(after);
+}
+
+}  // namespace
+
 std::optional<OffsetEntry> PartitionLog::floor_entry_locked(Offset offset) const {
-  // Pending entries are newer than any in RocksDB.
-  const auto& pending = pending_index_.offset_entries;
-  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-    if (it->offset <= offset) return *it;
+  // Pending entries are newer than any in RocksDB, and the recent ones are
+  // its newest (a suffix): only a read below both needs a lookup.
+  if (auto pending = floor_in(pending_index_.offset_entries, offset)) return pending;
+  if (!recent_offset_entries_.empty() && recent_offset_entries_.front().offset <= offset) {
+    return floor_in(recent_offset_entries_, offset);
   }
   return index_.floor_offset_entry(tp_, offset);
+}
+
+void PartitionLog::remember_written_entries_locked(const std::vector<OffsetEntry>& written) {
+  CAIRN_ASSERT(written.empty() || recent_offset_entries_.empty() ||
+               recent_offset_entries_.back().offset < written.front().offset);
+  recent_offset_entries_.insert(recent_offset_entries_.end(), written.begin(), written.end());
+  while (recent_offset_entries_.size() > kRecentOffsetEntries) recent_offset_entries_.pop_front();
+}
+
+void PartitionLog::forget_recent_entries_below_locked(Offset offset) {
+  while (!recent_offset_entries_.empty() && recent_offset_entries_.front().offset < offset) {
+    recent_offset_entries_.pop_front();
+  }
 }
 
 std::optional<TimeEntry> PartitionLog::time_entry_before_locked(int64_t timestamp_ms) const {
@@ -235,7 +262,10 @@ Status PartitionLog::persist_index_locked(
   update.meta = meta_locked(clean);
   if (epochs_dirty_) update.epochs = epochs_;
   Status written = index_.write(tp_, update, sync);
-  if (written.ok()) epochs_dirty_ = false;
+  if (written.ok()) {
+    epochs_dirty_ = false;
+    remember_written_entries_locked(update.offset_entries);
+  }
   if (!written.ok()) {
     // Nothing was applied: the entries stay pending for the next write.
     pending_index_.offset_entries = std::move(update.offset_entries);
@@ -537,6 +567,7 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
     CAIRN_RETURN_IF_ERROR(index_.delete_summary(tp_, keep->base_offset));
     CAIRN_RETURN_IF_ERROR(index_.delete_entries_from(tp_, offset));
     std::erase_if(pending_index_.offset_entries, [&](const OffsetEntry& e) { return e.offset >= offset; });
+    std::erase_if(recent_offset_entries_, [&](const OffsetEntry& e) { return e.offset >= offset; });
     std::erase_if(pending_index_.time_entries, [&](const TimeEntry& e) { return e.offset >= offset; });
     drop_epochs_from_locked(offset);
     auto running = last_time_entry_below_locked(offset);
@@ -590,6 +621,7 @@ Status PartitionLog::advance_start(Offset offset) {
       segments_.erase(segments_.begin());
     }
     first_kept = segments_.begin()->first;
+    forget_recent_entries_below_locked(first_kept);
     CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/true));
   }
   owner.reset();  // the owner's reads no longer reach what goes below
@@ -668,6 +700,7 @@ Status PartitionLog::restart_locked(Offset start, Term base_term,
   }
   unsynced_.clear();
   pending_index_ = {};
+  recent_offset_entries_.clear();
   log_start_ = log_end_ = flushed_ = compacted_end_ = start;
   unflushed_bytes_ = 0;
   ++truncations_;
@@ -715,6 +748,7 @@ Result<size_t> PartitionLog::apply_retention() {
     }
     if (removed.empty()) return size_t{0};
     first_kept = segments_.begin()->first;
+    forget_recent_entries_below_locked(first_kept);
     log_start_ = std::max(log_start_, first_kept);
     trim_epochs_below_start_locked();
     std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset < first_kept; });

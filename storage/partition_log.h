@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -292,6 +293,10 @@ class PartitionLog {
   // Adds the batch's entries to pending_index_ (no I/O).
   void index_batch_locked(Segment& segment, const BatchHeader& header, uint64_t position);
   SegmentPtr segment_for_locked(Offset offset) const;
+  // Keeps what persist_index_locked wrote in recent_offset_entries_.
+  void remember_written_entries_locked(const std::vector<OffsetEntry>& written);
+  // Drops the recent entries below `offset` (the index lost or rewrote them).
+  void forget_recent_entries_below_locked(Offset offset);
   // The batch holding `offset` (its header and where it starts), found by
   // reading headers only, from `floor` (the index entry at or below it)
   // when it lies in this segment.
@@ -361,6 +366,13 @@ class PartitionLog {
   // with each group commit (so the append path costs no index I/O), at a
   // roll (before the summary) and when kMaxPendingIndexEntries pile up.
   IndexUpdate pending_index_;
+  // The newest offset entries written to RocksDB, oldest first, at most
+  // kRecentOffsetEntries. Invariant: every entry RocksDB holds at or above
+  // the first of them is here too (a suffix of the index), so a read at or
+  // past it — a follower replicating, a consumer at the tail — finds its
+  // position in memory instead of seeking RocksDB. Whatever deletes or
+  // rewrites entries in RocksDB drops the ones here it touches.
+  std::deque<OffsetEntry> recent_offset_entries_;
   std::multimap<Offset, FlushCallback> flush_waiters_;  // by offset_end
   RecoveryReport recovery_;
   std::function<void()> flush_hook_;

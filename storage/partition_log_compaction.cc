@@ -147,6 +147,9 @@ Result<bool> PartitionLog::swap_in_cleaned(const CompactionPlan& plan, size_t in
   it->second = segment;
   // The cleaned file was synced before the rename; the old one needs no more.
   std::erase(unsynced_, old);
+  // The cleaned segment's entries replace the old ones: the recent entries
+  // stay a suffix of the index only from its end on.
+  forget_recent_entries_below_locked(old->next_offset);
   IndexUpdate update;
   update.cleared_offsets = std::pair(old->base_offset, old->next_offset);
   update.offset_entries = cleaned.offset_entries;

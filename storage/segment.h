@@ -17,6 +17,9 @@ constexpr uint64_t kIndexIntervalBytes = 4096;
 // Index entries a partition buffers in memory before writing them out even
 // without a group commit (bounds memory under the interval flush policy).
 constexpr size_t kMaxPendingIndexEntries = 1024;
+// Offset entries a partition keeps in memory after writing them (its tail's
+// positions, at 4 KiB apart about 1 MiB of log).
+constexpr size_t kRecentOffsetEntries = 256;
 
 // One segment file of a partition's log: record batches back to back, named
 // by the base offset of its first batch ("00000000000000001234.log").
