@@ -17,7 +17,7 @@
 #include "broker/metrics/partition_collector.h"
 #include "broker/metrics/scrub_collector.h"
 #include "broker/metrics/share_collector.h"
-#include "proto/grpc_callback_queue.h"
+#include "proto/grpc_process.h"
 #include "proto/thread_name.h"
 #include "storage/power_loss_journal.h"
 #include "storage/slow_sync_env.h"
@@ -44,7 +44,7 @@ Server::Server(BrokerConfig config, std::optional<ControllerVoters> voters)
     : config_(std::move(config)), voters_(std::move(voters)), work_(io_.get_executor()) {}
 
 Result<std::unique_ptr<Server>> Server::start(BrokerConfig config) {
-  pin_grpc_callback_queue();
+  prepare_grpc_process();
   // Checked before anything is touched: a bad address or a taken port must
   // not cost a recovery of every partition first.
   auto address = parse_listen_address(config.listen);

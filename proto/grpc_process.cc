@@ -1,5 +1,6 @@
-#include "proto/grpc_callback_queue.h"
+#include "proto/grpc_process.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -29,10 +30,14 @@ struct Pin {
 
 }  // namespace
 
-void pin_grpc_callback_queue() {
-  // Reachable from a static for the process's life: not a leak.
-  static Pin* pin = new Pin();
-  (void)pin;
+void prepare_grpc_process() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+    // Reachable from a static for the process's life: not a leak.
+    static Pin* pin = new Pin();
+    (void)pin;
+  });
 }
 
 }  // namespace cairn

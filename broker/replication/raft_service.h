@@ -10,7 +10,7 @@
 
 #include "broker/raft/messages.h"
 #include "cairn/v1/raft.grpc.pb.h"
-#include "proto/grpc_callback_queue.h"
+#include "proto/grpc_process.h"
 #include "proto/topic_partition.h"
 
 namespace cairn::broker {
@@ -49,7 +49,7 @@ class RaftService final : public v1::Raft::CallbackService {
   // `cluster_id` empty: frames are not checked for one (tests).
   RaftService(int32_t self, Deliver deliver, std::string cluster_id = {})
       : self_(self), deliver_(std::move(deliver)), cluster_id_(std::move(cluster_id)) {
-    pin_grpc_callback_queue();
+    prepare_grpc_process();
   }
 
   grpc::ServerReadReactor<v1::RaftFrame>* Send(grpc::CallbackServerContext* context,

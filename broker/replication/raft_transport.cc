@@ -10,7 +10,7 @@
 #include "broker/replication/raft_codec.h"
 #include "cairn/v1/raft.grpc.pb.h"
 #include "proto/assert.h"
-#include "proto/grpc_callback_queue.h"
+#include "proto/grpc_process.h"
 
 namespace cairn::broker {
 
@@ -241,7 +241,7 @@ class GroupTransport final : public raft::Transport {
 
 RaftTransport::RaftTransport(int32_t self, asio::io_context& io, Options options)
     : self_(self), io_(io), options_(options) {
-  pin_grpc_callback_queue();
+  prepare_grpc_process();
 }
 
 RaftTransport::~RaftTransport() {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "proto/group_placement.h"
-#include "proto/grpc_callback_queue.h"
+#include "proto/grpc_process.h"
 #include "proto/rpc_error.h"
 
 namespace cairn::client {
@@ -23,7 +23,7 @@ std::string address_of(const v1::BrokerInfo& broker) {
 
 Cluster::Cluster(ClientOptions options, TopicCreation creation)
     : options_(std::move(options)), creation_(creation) {
-  pin_grpc_callback_queue();  // producers and consumers come and go
+  prepare_grpc_process();  // producers and consumers come and go
 }
 
 std::unique_ptr<grpc::ClientContext> Cluster::context(std::chrono::steady_clock::time_point not_after) const {
