@@ -33,6 +33,7 @@ struct BenchOptions {
   std::string acks = "1";
   int32_t batch_bytes = 64 * 1024;
   int32_t linger_ms = 5;
+  int32_t sticky_partition_ms = ProducerOptions{}.sticky_partition_ms;
   std::string compression = "none";
   bool no_idempotence = false;
   int32_t producers = 1;
@@ -130,6 +131,7 @@ Result<ProducerOptions> producer_options(const BenchOptions& o) {
   options.acks = parse_acks(o.acks);
   options.batch_bytes = o.batch_bytes;
   options.linger_ms = o.linger_ms;
+  options.sticky_partition_ms = o.sticky_partition_ms;
   options.enable_idempotence = !o.no_idempotence;
   auto codec = parse_compression(o.compression);
   if (!codec.ok()) return codec.status();
@@ -368,6 +370,9 @@ void add_common(CLI::App& cmd, BenchOptions& o, bool producing) {
   cmd.add_option("--acks", o.acks, "0, 1 or all")->capture_default_str()->check(CLI::IsMember({"0", "1", "all"}));
   cmd.add_option("--batch-bytes", o.batch_bytes, "producer batch size")->capture_default_str();
   cmd.add_option("--linger-ms", o.linger_ms, "producer linger")->capture_default_str();
+  cmd.add_option("--sticky-partition-ms", o.sticky_partition_ms,
+                 "keyless records stay on a partition at least this long (and for a batch's bytes)")
+      ->capture_default_str();
   cmd.add_option("--compression", o.compression, "none, lz4 or zstd")->capture_default_str();
   cmd.add_flag("--no-idempotence", o.no_idempotence,
                "send without producer ids and sequence numbers (as a producer with idempotence off)");

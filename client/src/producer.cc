@@ -228,12 +228,16 @@ class ProducerImpl final : public Producer {
     // another at random (Kafka's uniform sticky partitioner, KIP-794).
     // Moving on when a batch is sent instead (KIP-480) spreads a stream
     // sent with linger_ms 0 over every partition in batches of a record or
-    // two: more requests, more Raft rounds, and a higher latency.
+    // two: more requests, more Raft rounds, and a higher latency. For the
+    // same reason a fast stream also stays sticky_partition_ms.
+    int64_t now = steady_ms();
     std::lock_guard lock(sticky_mutex_);
     Sticky& sticky = sticky_[record.topic];
-    if (sticky.partition < 0 || sticky.partition >= *count || sticky.bytes >= options_.batch_bytes) {
+    bool done_here = sticky.bytes >= options_.batch_bytes && now - sticky.since_ms >= options_.sticky_partition_ms;
+    if (sticky.partition < 0 || sticky.partition >= *count || done_here) {
       sticky.partition = static_cast<int32_t>(rng_() % static_cast<uint32_t>(*count));
       sticky.bytes = 0;
+      sticky.since_ms = now;
     }
     sticky.bytes += bytes;
     return sticky.partition;
@@ -975,7 +979,8 @@ class ProducerImpl final : public Producer {
   // Where a topic's keyless records go, and their bytes sent there so far.
   struct Sticky {
     int32_t partition = -1;
-    int64_t bytes = 0;
+    int64_t bytes = 0;     // sent to `partition` since the move
+    int64_t since_ms = 0;  // steady_ms() of the move
   };
   std::mutex sticky_mutex_;
   std::map<std::string, Sticky> sticky_;  // by topic
@@ -1012,11 +1017,11 @@ class ProducerImpl final : public Producer {
 
 Result<std::unique_ptr<Producer>> Producer::create(ProducerOptions options) {
   CAIRN_RETURN_IF_ERROR(client::check_client_options(options.client));
-  if (options.batch_bytes < 1024 || options.linger_ms < 0 || options.buffer_bytes < options.batch_bytes ||
-      options.max_in_flight_requests < 1) {
+  if (options.batch_bytes < 1024 || options.linger_ms < 0 || options.sticky_partition_ms < 0 ||
+      options.buffer_bytes < options.batch_bytes || options.max_in_flight_requests < 1) {
     return error(ErrorCode::invalid_config,
-                 "batch_bytes >= 1024, linger_ms >= 0, buffer_bytes >= batch_bytes and "
-                 "max_in_flight_requests >= 1 are required");
+                 "batch_bytes >= 1024, linger_ms >= 0, sticky_partition_ms >= 0, buffer_bytes >= "
+                 "batch_bytes and max_in_flight_requests >= 1 are required");
   }
   return std::unique_ptr<Producer>(new ProducerImpl(std::move(options)));
 }

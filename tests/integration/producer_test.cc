@@ -149,3 +149,27 @@ TEST_CASE("KeylessRecordsStayOnOnePartitionForABatchsWorthOfBytes", "[integratio
   std::set<int32_t> used(partition_of.begin(), partition_of.end());
   CHECK(used.size() >= 4);  // spread over the partitions all the same
 }
+
+// A fast stream fills a batch's worth of bytes in a few ms; moving to
+// another partition that often restarts each partition's requests from
+// small ones. The records also stay sticky_partition_ms on a partition.
+TEST_CASE("KeylessRecordsAlsoStayOnOnePartitionForStickyPartitionMs", "[integration][producer]") {
+  SingleBroker cluster;
+  cluster.create_topic("sticky", 6);
+  // The partitions a burst of 50 records (each over batch_bytes) goes to.
+  auto partitions_used = [&](int32_t sticky_partition_ms) {
+    ProducerOptions options;
+    options.client = cluster.client_options();
+    options.linger_ms = 0;
+    options.batch_bytes = 1024;
+    options.sticky_partition_ms = sticky_partition_ms;
+    auto producer = std::move(Producer::create(options)).value();
+    std::vector<std::future<Result<RecordMetadata>>> sent;
+    for (int i = 0; i < 50; ++i) sent.push_back(producer->send({.topic = "sticky", .value = std::string(1'100, 'v')}));
+    std::set<int32_t> used;
+    for (auto& s : sent) used.insert(s.get().value().partition);
+    return used.size();
+  };
+  CHECK(partitions_used(60'000) == 1);
+  CHECK(partitions_used(0) >= 4);  // the bytes alone move them after each record
+}
