@@ -265,8 +265,7 @@ Status PartitionLog::persist_index_locked(
   if (written.ok()) {
     epochs_dirty_ = false;
     remember_written_entries_locked(update.offset_entries);
-  }
-  if (!written.ok()) {
+  } else {
     // Nothing was applied: the entries stay pending for the next write.
     pending_index_.offset_entries = std::move(update.offset_entries);
     pending_index_.time_entries = std::move(update.time_entries);
