@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cluster_fixture.h"
+#include "metrics_scrape.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -172,4 +173,57 @@ TEST_CASE("KeylessRecordsAlsoStayOnOnePartitionForStickyPartitionMs", "[integrat
   };
   CHECK(partitions_used(60'000) == 1);
   CHECK(partitions_used(0) >= 4);  // the bytes alone move them after each record
+}
+
+// As Nagle's rule keeps one small segment unacknowledged: while a
+// partition's request waits for its (slow) sync, records that fill no
+// batch wait too, and leave together in one request; a full batch goes at
+// once. The broker's log end shows what arrived before the first answer.
+TEST_CASE("APartitionHasOneRequestInFlightUntilABatchIsFull", "[integration][producer]") {
+  using namespace std::chrono_literals;
+  int port = pick_free_port();
+  SingleBroker cluster({"--test-sync-delay-ms", "1500", "--metrics-listen", fmt::format("127.0.0.1:{}", port)});
+  cluster.create_topic("nagle", 1);
+  auto metric = [&](const std::string& series) {
+    auto text = scrape_metrics(port, 5s);
+    return text ? metric_sample(*text, series) : -2;
+  };
+  const std::string log_end = R"(cairn_partition_log_end_offset{topic="nagle",partition="0"})";
+  const std::string requests = "cairn_produce_request_seconds_count";
+  ProducerOptions options;
+  options.client = cluster.client_options();
+  options.linger_ms = 0;
+  options.batch_bytes = 64 * 1024;
+  auto producer = std::move(Producer::create(options)).value();
+  auto send = [&](size_t bytes) { return producer->send({.topic = "nagle", .value = std::string(bytes, 'n'), .partition = 0}); };
+
+  REQUIRE(send(100).get().ok());  // the producer has its id and the partition's leader
+
+  // Small records behind an unanswered request wait for it.
+  double requests_before = metric(requests);
+  auto first = send(100);
+  std::this_thread::sleep_for(200ms);  // it is at the broker, waiting for its sync
+  std::vector<std::future<Result<RecordMetadata>>> small;
+  for (int i = 0; i < 20; ++i) small.push_back(send(100));
+  std::this_thread::sleep_for(500ms);
+  CHECK(first.wait_for(0s) == std::future_status::timeout);
+  CHECK(metric(log_end) == 2);  // only the first arrived
+  REQUIRE(first.get().ok());
+  for (auto& s : small) REQUIRE(s.get().ok());
+  CHECK(metric(requests) - requests_before == 2);
+
+  // A full batch does not wait.
+  first = send(100);
+  std::this_thread::sleep_for(200ms);
+  std::vector<std::future<Result<RecordMetadata>>> large;
+  for (int i = 0; i < 70; ++i) large.push_back(send(1000));  // over a batch's 64 KiB
+  bool arrived = false;
+  for (int i = 0; i < 50 && !arrived; ++i) {
+    arrived = metric(log_end) > 23 + 60;  // a full batch's 60-odd records beside the first
+    if (!arrived) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(arrived);
+  CHECK(first.wait_for(0s) == std::future_status::timeout);
+  REQUIRE(first.get().ok());
+  for (auto& l : large) REQUIRE(l.get().ok());
 }
