@@ -24,9 +24,9 @@ inline constexpr size_t kMaxBatchesPerSend = 20;
 //   group commit 1,486 MB/s).
 // - At a rate that never fills a batch within a round trip, a second send
 //   only makes more, smaller requests: each costs every replica a message
-//   and a sync. Replication 3 at 20 MB/s: 5,000 requests instead of 7,000
-//   a run, the brokers' CPU 125-130% -> 108-111% of a core, end to end
-//   p50 2.7-3.0 -> 2.3-2.7 ms (docs/idempotence.md).
+//   and a sync. Replication 3 at 20 MB/s: 3,900-5,200 requests a run
+//   instead of 6,200-7,400, the brokers' CPU 121-132% -> 107-111% of a
+//   core, end-to-end p50 2.8-3.9 -> 2.3-3.1 ms (docs/idempotence.md).
 inline constexpr size_t kMaxSendsInFlightOfFullBatches = 2;
 inline constexpr size_t kMaxSendsInFlight = 4;
 
