@@ -393,13 +393,16 @@ class ProducerImpl final : public Producer {
   // Whether another send of a partition may join those in flight: only
   // for an idempotent producer, below kMaxSendsInFlight counting the sends
   // that wait for an older one (so a retry is of one of the broker's last
-  // kBatchesRemembered batches), as a full batch (kMaxSendsInFlightOfFullBatches)
-  // or beyond as a full send, and only with batches never sent, stamped in
-  // the generation of those in flight (the next sequences). Retries go alone.
+  // kBatchesRemembered batches), with a full batch queued up to
+  // kMaxSendsInFlightOfFullBatches and with a full send's worth beyond, and
+  // only with batches never sent, stamped in the generation of those in
+  // flight (the next sequences). Retries go alone.
   bool may_send_beside(const PartitionQueue& queue) {
     size_t sends = queue.in_flight.size() + queue.finished.size();
-    // A batch is full once a later one opened; the last may still be open.
-    size_t full_batches = queue.batches.empty() ? 0 : queue.batches.size() - 1;
+    // A queued batch is closed once full (or put back after it was taken);
+    // only the last may still be open.
+    size_t full_batches = queue.batches.size();
+    if (full_batches > 0 && !queue.batches.back()->closed) --full_batches;
     bool enough = sends < kMaxSendsInFlightOfFullBatches ? full_batches >= 1
                                                          : full_batches >= kMaxBatchesPerSend;
     return idempotent_ && sends < kMaxSendsInFlight && enough &&

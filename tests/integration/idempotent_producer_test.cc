@@ -234,20 +234,22 @@ TEST_CASE("AnIdempotentProducerCarriesOnAfterABatchTimedOut", "[integration][pro
 }
 
 // A producer allowed one request per broker keeps two of a partition's
-// sends ready: the second waits for the first's answer, which a paused
-// broker never sends. Giving up on the hung broker must not wait behind it.
+// sends ready (the second carries a full batch, so it may go beside the
+// first): the second waits for the first's answer, which a paused broker
+// never sends. Giving up on the hung broker must not wait behind it.
 TEST_CASE("AProducerAtItsRequestLimitStillGivesUpOnAHungBroker", "[integration][producer][idempotence]") {
   SingleBroker cluster;
   cluster.create_topic("jobs", 1);
   ProducerOptions options = impatient(cluster, 3'000);
   options.max_in_flight_requests = 1;
+  options.batch_bytes = 1024;
   auto producer = std::move(Producer::create(options)).value();
   REQUIRE(producer->send({.topic = "jobs", .value = "a", .partition = 0}).get().ok());
 
   cluster.broker.pause();
   auto b = producer->send({.topic = "jobs", .value = "b", .partition = 0});
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // b is in flight
-  auto c = producer->send({.topic = "jobs", .value = "c", .partition = 0});
+  auto c = producer->send({.topic = "jobs", .value = std::string(2'000, 'c'), .partition = 0});
   bool b_answered = b.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
   bool c_answered = c.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
   cluster.broker.resume();

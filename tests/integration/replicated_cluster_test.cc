@@ -869,6 +869,7 @@ TEST_CASE("AHungBrokerAtItsRequestLimitHoldsUpOnlyItsOwnPartitions", "[integrati
   options.client.request_timeout_ms = 5'000;
   options.linger_ms = 0;
   options.max_in_flight_requests = 1;
+  options.batch_bytes = 1024;  // `second` is a full batch: it may go beside `first`
   auto producer = std::move(Producer::create(options)).value();
   for (int32_t p = 0; p < 3; ++p) {
     REQUIRE(producer->send({.topic = "solo", .value = "warm", .partition = p}).get().ok());
@@ -877,7 +878,7 @@ TEST_CASE("AHungBrokerAtItsRequestLimitHoldsUpOnlyItsOwnPartitions", "[integrati
   hung.pause();
   auto first = producer->send({.topic = "solo", .value = "a", .partition = 0});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in flight: the broker's one slot
-  auto second = producer->send({.topic = "solo", .value = "b", .partition = 0});
+  auto second = producer->send({.topic = "solo", .value = std::string(2'000, 'b'), .partition = 0});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto started = std::chrono::steady_clock::now();
   auto other = producer->send({.topic = "solo", .value = "c", .partition = 1}).get();

@@ -26,7 +26,11 @@ struct ProducerOptions {
   Acks acks = Acks::all;
   // A partition's batch is sent when it reaches this many bytes... Default 64 KiB.
   int32_t batch_bytes = 64 * 1024;
-  // ...or when its first record is this old, in ms. Default 5.
+  // ...or when its first record is this old, in ms. Default 5. While a
+  // request of the partition is unanswered, an idempotent producer sends
+  // another only with a full batch in it (as Nagle's rule keeps one small
+  // segment unacknowledged): at a rate that fills no batch within a round
+  // trip, records wait for that answer and leave together.
   int32_t linger_ms = 5;
   // Records without a key or partition stay on one partition until
   // batch_bytes of them went there and at least this many ms passed since
@@ -112,7 +116,8 @@ class Producer {
   virtual void send(ProducerRecord record, SendCallback callback) = 0;
   std::future<Result<RecordMetadata>> send(ProducerRecord record);
 
-  // Sends everything buffered now and waits until it is acknowledged or failed.
+  // Sends everything buffered now (as soon as the rules above let each
+  // partition send) and waits until it is acknowledged or failed.
   virtual void flush() = 0;
   // flush(), then stops the I/O thread. Sends after close fail.
   virtual void close() = 0;
