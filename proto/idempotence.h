@@ -24,8 +24,8 @@ inline constexpr size_t kMaxBatchesPerSend = 20;
 //   group commit 1,486 MB/s).
 // - At a rate that never fills a batch within a round trip, a second send
 //   only makes more, smaller requests: each costs every replica a message
-//   and a sync. Replication 3 at 20 MB/s: 3,900-5,200 requests a run
-//   instead of 6,200-7,400, the brokers' CPU 121-132% -> 107-111% of a
+//   and a sync. Replication 3 at 20 MB/s: 3,600-5,200 requests a run
+//   instead of 5,200-7,200, the brokers' CPU 119-132% -> 106-111% of a
 //   core; end to end, median p50 3.3 -> 2.6 ms and p99 6.9 -> 5.1 ms with
 //   6 partitions, 3.1 -> 3.0 and 5.6 -> 5.4 ms with 1 (docs/idempotence.md).
 inline constexpr size_t kMaxSendsInFlightOfFullBatches = 2;
