@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "proto/byte_io.h"
 #include "proto/record_batch_format.h"
@@ -40,6 +41,38 @@ std::span<const std::byte> BatchScanner::buffered(size_t size) const {
   return {buffer_.get() + (position_ - buffer_start_), size};
 }
 
+Result<std::optional<uint64_t>> BatchScanner::first_nonzero_from(uint64_t at) const {
+  std::vector<std::byte> chunk(64 * 1024);
+  while (at < end_) {
+    auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end_ - at));
+    auto n = file_.read(at, std::span<std::byte>(chunk.data(), want));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;  // the file is shorter than the range
+    auto read = std::span<const std::byte>(chunk.data(), *n);
+    auto other = std::find_if(read.begin(), read.end(), [](std::byte b) { return b != std::byte{0}; });
+    if (other != read.end()) return std::optional<uint64_t>(at + static_cast<uint64_t>(other - read.begin()));
+    at += *n;
+  }
+  return std::optional<uint64_t>();
+}
+
+Result<bool> BatchScanner::at_end() {
+  if (position_ >= end_) return true;
+  // No batch header is all zeros: its length and magic never are.
+  auto head = static_cast<size_t>(std::min<uint64_t>(batch_format::kHeaderSize, end_ - position_));
+  CAIRN_RETURN_IF_ERROR(fill(head));
+  auto bytes = buffered(head);
+  if (std::any_of(bytes.begin(), bytes.end(), [](std::byte b) { return b != std::byte{0}; })) return false;
+  auto other = first_nonzero_from(position_ + head);
+  if (!other.ok()) return other.status();
+  if (*other) {
+    return error(ErrorCode::corrupt_batch, "at position {}: zeros, then other bytes at position {}",
+                 position_, **other);
+  }
+  zeroed_tail_bytes_ = end_ - position_;
+  return true;
+}
+
 Result<BatchHeader> BatchScanner::header_here() {
   uint64_t remaining = end_ - position_;
   if (remaining < batch_format::kHeaderSize) {
@@ -65,7 +98,9 @@ Result<BatchHeader> BatchScanner::header_here() {
 }
 
 Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
-  if (position_ >= end_) return std::optional<ScannedBatch>();
+  auto end = at_end();
+  if (!end.ok()) return end.status();
+  if (*end) return std::optional<ScannedBatch>();
   auto header = header_here();
   if (!header.ok()) return header.status();
   size_t size = header->size_bytes();
@@ -74,6 +109,10 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
   if (verify) {
     auto valid = check_batch_integrity(last_, size);
     if (!valid.ok()) {
+      // A write cut short in space written ahead: the batch's bytes end in
+      // zeros, and nothing but zeros follows it.
+      auto after = first_nonzero_from(position_ + size);
+      torn_ = last_.back() == std::byte{0} && after.ok() && !*after;
       return error(ErrorCode::corrupt_batch, "at position {}: {}", position_,
                    valid.status().message());
     }
@@ -85,7 +124,9 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
 
 Result<std::optional<ScannedBatch>> BatchScanner::next_header() {
   last_ = {};
-  if (position_ >= end_) return std::optional<ScannedBatch>();
+  auto end = at_end();
+  if (!end.ok()) return end.status();
+  if (*end) return std::optional<ScannedBatch>();
   auto header = header_here();
   if (!header.ok()) return header.status();
   ScannedBatch batch{*header, position_};
@@ -94,7 +135,9 @@ Result<std::optional<ScannedBatch>> BatchScanner::next_header() {
 }
 
 Result<std::optional<BatchHeader>> BatchScanner::peek_header() {
-  if (position_ >= end_) return std::optional<BatchHeader>();
+  auto end = at_end();
+  if (!end.ok()) return end.status();
+  if (*end) return std::optional<BatchHeader>();
   auto header = header_here();
   if (!header.ok()) return header.status();
   return std::optional<BatchHeader>(*header);

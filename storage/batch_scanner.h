@@ -30,8 +30,10 @@ class BatchScanner {
   BatchScanner(const File& file, uint64_t position, uint64_t end_position,
                size_t read_ahead = kDefaultReadAhead);
 
-  // The next batch, its CRC verified when `verify`; nullopt at the clean end;
-  // a corrupt_batch error at a torn or damaged batch (position() is its start).
+  // The next batch, its CRC verified when `verify`; nullopt at the clean end,
+  // which is the range's end or zeros up to it (space written ahead,
+  // File::zero_ahead); a corrupt_batch error at a torn or damaged batch
+  // (position() is its start).
   Result<std::optional<ScannedBatch>> next(bool verify);
   // As next(), but reads only the header and steps over the rest: for
   // finding a batch, not reading it. last_batch_bytes() is then empty.
@@ -47,9 +49,16 @@ class BatchScanner {
   // After an error: whether it was a batch cut short by the end of the
   // range (a write a crash interrupted), rather than bytes that are wrong.
   bool stopped_at_torn_tail() const { return torn_; }
+  // At the clean end: how many bytes of zeros written ahead it stepped over.
+  uint64_t zeroed_tail_bytes() const { return zeroed_tail_bytes_; }
 
  private:
   Status fill(size_t bytes_needed);
+  // Whether the data ends here: at end_, or zeros from here to end_. A
+  // header of zeros with other bytes later is damage, an error.
+  Result<bool> at_end();
+  // Where the first byte other than zero is in [at, end_), if any.
+  Result<std::optional<uint64_t>> first_nonzero_from(uint64_t at) const;
   // The header at position_, checked to fit in what remains; its size in bytes.
   Result<BatchHeader> header_here();
   std::span<const std::byte> buffered(size_t size) const;
@@ -66,6 +75,7 @@ class BatchScanner {
   uint64_t buffer_start_ = 0;
   std::span<const std::byte> last_;
   bool torn_ = false;
+  uint64_t zeroed_tail_bytes_ = 0;
 };
 
 }  // namespace cairn::storage

@@ -108,6 +108,34 @@ TEST_CASE("PowerLossKeepsOnlyTheSyncedPrefix", "[durability]") {
   CHECK(tags_of(*log) == std::vector<std::string>{"kept0-0", "kept1-0", "kept2-0"});
 }
 
+TEST_CASE("PowerLossAmidZerosWrittenAheadKeepsTheSyncedPrefix", "[durability]") {
+  // Appends after the last sync land over zeros a sync made durable; a power
+  // loss leaves any prefix of them, then those zeros.
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    CAPTURE(seed);
+    StoreFixture f(kModelPowerLoss);
+    {
+      auto log = f.log(manual_flush_config());
+      for (int i = 0; i < 3; ++i) append(*log, batch_of("kept" + std::to_string(i)));
+      REQUIRE(log->flush_now().ok());
+      for (int i = 0; i < 6; ++i) append(*log, batch_of("maybe" + std::to_string(i)));
+    }
+    std::mt19937_64 rng(seed);
+    f.crash(CrashMode::power_loss, &rng);
+    auto log = f.log(manual_flush_config());
+    CHECK(log->recovery_report().lost.empty());
+    std::vector<std::string> expected{"kept0-0", "kept1-0", "kept2-0"};
+    std::vector<std::string> tags = tags_of(*log);
+    REQUIRE(tags.size() >= expected.size());
+    for (size_t i = expected.size(); i < tags.size(); ++i) expected.push_back("maybe" + std::to_string(i - 3) + "-0");
+    CHECK(tags == expected);
+    // The log goes on where the surviving batches end.
+    Offset end = log->log_end();
+    CHECK(append(*log, batch_of("after")).base_offset == end);
+    CHECK(tags_of(*log).back() == "after-0");
+  }
+}
+
 TEST_CASE("LostDurableRecordsAreReportedAndLaterSegmentsKept", "[durability]") {
   // A disk that loses acknowledged bytes of a closed segment: recovery names
   // the lost offsets and keeps the intact segments after them.

@@ -16,9 +16,11 @@ namespace cairn::storage {
 constexpr uint64_t kCachedTailBytes = 64ull << 20;
 
 // A file the store appends to and reads from. Implementations never throw;
-// every failure is a Status. Thread-safety: append/truncate/sync are called
-// by one thread at a time (the partition's owner or its flusher), while read
-// and size may run concurrently with them from any thread.
+// every failure is a Status. Thread-safety: append, zero_ahead and truncate
+// are called by one thread at a time (the partition's owner), and so is
+// sync (its flusher), which may run beside them and covers the bytes written
+// before it began; a truncate below what a sync may cover waits for it.
+// read and size may run concurrently with all of them from any thread.
 class File {
  public:
   virtual ~File() = default;
@@ -32,7 +34,17 @@ class File {
   // then drops the cached copies of synced bytes before the last
   // kCachedTailBytes.
   virtual Status sync() = 0;
+  // Sets the file's length, dropping zeros written ahead past it too.
   virtual Status truncate(uint64_t size) = 0;
+  // Writes zeros from the end of the appended bytes up to position `until`
+  // without moving size(): later appends overwrite them. A sync of appends
+  // into space whose zeros a sync already made durable changes no file
+  // metadata, so fdatasync needs no filesystem journal commit
+  // (docs/storage.md, "Zeroed space ahead"). Whoever opens the file next
+  // finds the zeros in it (its size counts them): a reader of a log's tail
+  // takes an all-zero tail for the end of its data. Called like append.
+  virtual Status zero_ahead(uint64_t until) = 0;
+  // The length of what was appended (zeros written ahead not counted).
   virtual uint64_t size() const = 0;
 };
 

@@ -6,10 +6,13 @@
 
 namespace cairn::storage {
 
+// A handle keeps its own length, as a file descriptor's owner does: zeros
+// written ahead are in the file's data but not in the size of the handle
+// that wrote them, while a handle opened later counts them.
 class MemFileHandle final : public File {
  public:
   MemFileHandle(FaultInjectionEnv& env, std::shared_ptr<FaultInjectionEnv::MemFile> file)
-      : env_(env), file_(std::move(file)) {}
+      : env_(env), file_(std::move(file)), size_(file_->data.size()) {}
 
   using File::append;
 
@@ -19,7 +22,10 @@ class MemFileHandle final : public File {
     size_t n = data.size();
     Status status = env_.before_append(n);
     std::lock_guard lock(file_->mutex);
-    file_->data.append(data, 0, n);
+    if (file_->data.size() < size_ + n) file_->data.resize(size_ + n);
+    file_->data.replace(size_, n, data, 0, n);
+    size_ += n;
+    file_->appended_end = std::max(file_->appended_end, size_);
     return status;
   }
 
@@ -49,17 +55,26 @@ class MemFileHandle final : public File {
   Status truncate(uint64_t size) override {
     std::lock_guard lock(file_->mutex);
     file_->data.resize(std::min<size_t>(size, file_->data.size()));
+    size_ = file_->data.size();
+    file_->appended_end = std::min(file_->appended_end, size_);
+    return {};
+  }
+
+  Status zero_ahead(uint64_t until) override {
+    std::lock_guard lock(file_->mutex);
+    if (until > file_->data.size()) file_->data.resize(until, '\0');
     return {};
   }
 
   uint64_t size() const override {
     std::lock_guard lock(file_->mutex);
-    return file_->data.size();
+    return size_;
   }
 
  private:
   FaultInjectionEnv& env_;
   std::shared_ptr<FaultInjectionEnv::MemFile> file_;
+  size_t size_;  // guarded by file_->mutex
 };
 
 namespace {
@@ -155,14 +170,18 @@ void FaultInjectionEnv::crash(CrashMode mode, std::mt19937_64* rng) {
   for (auto& [path, file] : files_) {
     std::lock_guard file_lock(file->mutex);
     std::string survivor = file->durable;
-    // Unsynced appends may reach the disk in part: keep a random prefix of
-    // whatever extends the durable image.
-    if (rng && file->data.size() > survivor.size() && file->data.starts_with(survivor)) {
-      size_t extra = file->data.size() - survivor.size();
-      survivor = file->data.substr(0, survivor.size() + (*rng)() % (extra + 1));
+    // Unsynced writes may reach the disk in part: of whatever changed or
+    // extended the durable image (appends over zeros written ahead, or past
+    // its end), a random prefix lands.
+    if (rng && file->data.size() >= survivor.size()) {
+      auto changed = std::mismatch(survivor.begin(), survivor.end(), file->data.begin()).first;
+      size_t from = static_cast<size_t>(changed - survivor.begin());
+      size_t cut = from + (*rng)() % (file->data.size() - from + 1);
+      survivor = file->data.substr(0, cut) + survivor.substr(std::min(cut, survivor.size()));
     }
     file->data = survivor;
     file->durable = survivor;
+    file->appended_end = std::min(file->appended_end, survivor.size());
   }
 }
 
@@ -244,8 +263,9 @@ bool FaultInjectionEnv::flip_byte(const std::string& path, uint64_t from_end) {
     file = it->second;
   }
   std::lock_guard lock(file->mutex);
-  if (from_end >= file->data.size()) return false;
-  size_t at = file->data.size() - 1 - from_end;
+  size_t end = std::min(file->appended_end, file->data.size());
+  if (from_end >= end) return false;
+  size_t at = end - 1 - from_end;
   file->data[at] = static_cast<char>(~file->data[at]);
   if (at < file->durable.size()) file->durable[at] = file->data[at];
   return true;

@@ -47,8 +47,10 @@ class FaultInjectionEnv final : public Env {
 
   // Simulates a crash. A power loss reverts every folder to its durable
   // entries and every file to its durable image plus, when `rng` is given, a
-  // random prefix of what was appended after it (a torn write); a process
-  // crash loses nothing. Files must not be in use (destroy the store first).
+  // random prefix of what was written after it (a torn write); a process
+  // crash loses nothing. Either way zeros written ahead of a file's end stay
+  // in it, as they do on a disk. Files must not be in use (destroy the store
+  // first).
   void crash(CrashMode mode, std::mt19937_64* rng = nullptr);
 
   // Holds the next file sync after it has taken its durable image and before
@@ -75,15 +77,17 @@ class FaultInjectionEnv final : public Env {
 
   // Direct access to a file's bytes, for corruption tests. Null if absent.
   std::string* contents(const std::string& path);
-  // Flips the bits of the byte `from_end` bytes before the end of the file
-  // (written and durable copies alike: damage on the disk), safely while
-  // others read it. False if there is no such byte.
+  // Flips the bits of the byte `from_end` bytes before the end of what was
+  // appended to the file (zeros written ahead do not count), in the written
+  // and durable copies alike (damage on the disk), safely while others read
+  // it. False if there is no such byte.
   bool flip_byte(const std::string& path, uint64_t from_end);
 
   struct MemFile {
     std::mutex mutex;
-    std::string data;
-    std::string durable;
+    std::string data;     // as on the disk: zeros written ahead included
+    std::string durable;  // data as of the last sync
+    size_t appended_end = 0;  // where the appended bytes end, for flip_byte
   };
 
  private:

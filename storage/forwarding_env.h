@@ -18,6 +18,7 @@ class ForwardingFile : public File {
   Result<size_t> read(uint64_t offset, std::span<std::byte> dst) const override { return base_->read(offset, dst); }
   Status sync() override { return base_->sync(); }
   Status truncate(uint64_t size) override { return base_->truncate(size); }
+  Status zero_ahead(uint64_t until) override { return base_->zero_ahead(until); }
   uint64_t size() const override { return base_->size(); }
 
  protected:

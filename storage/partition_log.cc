@@ -112,6 +112,7 @@ Result<AppendResult> PartitionLog::append_batches(
   if (!written.ok()) {
     // Cut any partial write so the segment still ends on a batch boundary.
     Status cut = active.file->truncate(position);
+    active.zeroed_until = position;
     if (!cut.ok()) {
       closed_ = true;
       spdlog::error("partition {}: cannot undo a failed append ({}); closing it", tp_,
@@ -129,6 +130,7 @@ Result<AppendResult> PartitionLog::append_batches(
   active.size_bytes = position;
   active.next_offset = next;
   log_end_ = next;
+  zero_ahead_locked(active);
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = now_ms;
   unflushed_bytes_ += total_bytes;
   *want_flush = config_.flush_policy == FlushPolicy::on_append ||
@@ -291,10 +293,30 @@ Status PartitionLog::roll() {
   return roll_locked();
 }
 
+void PartitionLog::zero_ahead_locked(Segment& active) {
+  if (active.zeroed_until >= active.size_bytes + kZeroAheadRefillBytes) return;
+  uint64_t until = std::min(active.size_bytes + kZeroAheadBytes, static_cast<uint64_t>(config_.segment_bytes));
+  if (until <= active.zeroed_until) return;
+  // Only a speed-up: when it fails (a full disk), appends extend the file as
+  // without it. Zeros it did write are cut with the rest at the roll.
+  (void)active.file->zero_ahead(until);
+  active.zeroed_until = until;
+}
+
+Status PartitionLog::cut_zeroed_tail_locked(Segment& segment) {
+  if (segment.zeroed_until <= segment.size_bytes) return {};
+  CAIRN_RETURN_IF_ERROR(segment.file->truncate(segment.size_bytes));
+  segment.zeroed_until = segment.size_bytes;
+  return {};
+}
+
 Status PartitionLog::roll_locked() {
   SegmentPtr active = segments_.rbegin()->second;
   if (active->empty()) return {};
-  // Its summary waits for the sync that covers it (flush_now).
+  // A closed segment ends at its last batch. Its summary waits for a sync
+  // that covers its batches (flush_now); should a power loss undo this cut,
+  // the file no longer matches the summary and recovery scans it.
+  CAIRN_RETURN_IF_ERROR(cut_zeroed_tail_locked(*active));
   CAIRN_RETURN_IF_ERROR(persist_index_locked(/*clean=*/false, /*sync=*/false));
   unsynced_.push_back(active);
   auto created = create_segment(log_end_);
@@ -559,6 +581,7 @@ Status PartitionLog::truncate_locked(Offset offset, std::vector<SegmentPtr>& rem
     }
     std::erase_if(unsynced_, [&](const SegmentPtr& s) { return s->base_offset >= keep->base_offset; });
     CAIRN_RETURN_IF_ERROR(keep->file->truncate(cut));
+    keep->zeroed_until = cut;
     CAIRN_RETURN_IF_ERROR(keep->file->sync());
     keep->size_bytes = cut;
     keep->next_offset = offset;
@@ -874,10 +897,17 @@ Status PartitionLog::close() {
     closed_ = true;  // no append from here on, so the sync below covers all
   }
   CAIRN_RETURN_IF_ERROR(flush_now());
+  std::lock_guard sync_lock(sync_mutex_);
   std::lock_guard lock(mutex_);
   CAIRN_ASSERT(unsynced_.empty() && flushed_ == log_end_);
-  return persist_index_locked(/*clean=*/true, /*sync=*/true,
-                              {summary_entry(*segments_.rbegin()->second)});
+  // The file on disk ends where the log does, as the clean mark says: the
+  // next open trusts the summary instead of scanning.
+  Segment& active = *segments_.rbegin()->second;
+  if (active.zeroed_until > active.size_bytes) {
+    CAIRN_RETURN_IF_ERROR(cut_zeroed_tail_locked(active));
+    CAIRN_RETURN_IF_ERROR(active.file->sync());
+  }
+  return persist_index_locked(/*clean=*/true, /*sync=*/true, {summary_entry(active)});
 }
 
 bool PartitionLog::stopped() const {

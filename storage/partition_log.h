@@ -56,7 +56,8 @@ struct CompactionResult {
 struct RecoveryReport {
   size_t segments = 0;
   size_t batches_scanned = 0;
-  uint64_t bytes_truncated = 0;
+  uint64_t bytes_truncated = 0;  // damaged or torn bytes cut
+  uint64_t zeroed_bytes_cut = 0;  // zeros written ahead, cut as no damage
   size_t segments_dropped = 0;   // whole segments after a corrupt point
   bool scan_skipped = false;     // clean shutdown: nothing to verify
   std::string truncation_reason; // empty when nothing was cut
@@ -286,6 +287,10 @@ class PartitionLog {
 
   Result<SegmentPtr> create_segment(Offset base);
   Status roll_locked();
+  // Tops up the zeros written ahead of the active segment's end (kZeroAheadBytes).
+  void zero_ahead_locked(Segment& active);
+  // Cuts a segment's file back to its batches, dropping zeros written ahead.
+  Status cut_zeroed_tail_locked(Segment& segment);
   // truncate_suffix under mutex_; the segments it drops from the log go to
   // `removed`, whose files the caller deletes.
   Status truncate_locked(Offset offset, std::vector<SegmentPtr>& removed);

@@ -291,7 +291,9 @@ Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_posit
   }
   segment->max_timestamp_ms = running_max_ts_;
   if (segment->size_bytes < file_size) {
-    recovery_.bytes_truncated += file_size - segment->size_bytes;
+    // Zeros written ahead are cut as no damage: appends write them again.
+    uint64_t cut = file_size - segment->size_bytes;
+    (scanner.zeroed_tail_bytes() == cut ? recovery_.zeroed_bytes_cut : recovery_.bytes_truncated) += cut;
     CAIRN_RETURN_IF_ERROR(segment->file->truncate(segment->size_bytes));
     CAIRN_RETURN_IF_ERROR(segment->file->sync());
   }

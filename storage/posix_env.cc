@@ -3,6 +3,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <algorithm>
 #include <climits>
@@ -27,7 +28,8 @@ class PosixFile final : public File {
  public:
   using File::append;
 
-  PosixFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  PosixFile(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size), zeroed_end_(size) {}
   ~PosixFile() override { ::close(fd_); }
 
   Status append(std::span<const std::span<const std::byte>> parts) override {
@@ -90,7 +92,26 @@ class PosixFile final : public File {
       return io_error("cannot truncate", path_, errno);
     }
     size_.store(size, std::memory_order_release);
-    dropped_until_ = std::min(dropped_until_, size);
+    zeroed_end_ = size;
+    if (size < dropped_until_.load(std::memory_order_relaxed)) {
+      dropped_until_.store(size, std::memory_order_relaxed);
+    }
+    return {};
+  }
+
+  Status zero_ahead(uint64_t until) override {
+    static constexpr std::array<std::byte, 64 * 1024> kZeros{};
+    uint64_t at = std::max(zeroed_end_, size_.load(std::memory_order_relaxed));
+    while (at < until) {
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(until - at, kZeros.size()));
+      ssize_t n = ::pwrite(fd_, kZeros.data(), chunk, static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("cannot write zeros ahead in", path_, errno);
+      }
+      at += static_cast<uint64_t>(n);
+      zeroed_end_ = at;
+    }
     return {};
   }
 
@@ -105,10 +126,10 @@ class PosixFile final : public File {
   void drop_cached_pages_before(uint64_t synced) {
     if (synced < kCachedTailBytes) return;
     uint64_t until = (synced - kCachedTailBytes) & ~uint64_t{kPageBytes - 1};
-    if (until <= dropped_until_) return;
-    ::posix_fadvise(fd_, static_cast<off_t>(dropped_until_),
-                    static_cast<off_t>(until - dropped_until_), POSIX_FADV_DONTNEED);
-    dropped_until_ = until;
+    uint64_t from = dropped_until_.load(std::memory_order_relaxed);
+    if (until <= from) return;
+    ::posix_fadvise(fd_, static_cast<off_t>(from), static_cast<off_t>(until - from), POSIX_FADV_DONTNEED);
+    dropped_until_.store(until, std::memory_order_relaxed);
   }
 
   static constexpr uint64_t kPageBytes = 4096;
@@ -116,7 +137,10 @@ class PosixFile final : public File {
   int fd_;
   std::string path_;
   std::atomic<uint64_t> size_;
-  uint64_t dropped_until_ = 0;  // guarded like append: one thread at a time
+  uint64_t zeroed_end_;  // zeros written up to here (guarded like append)
+  // Moved by sync, and back by a truncate below it (which comes only with
+  // no sync running); a roll's cut of zeros past size_ may run beside a sync.
+  std::atomic<uint64_t> dropped_until_{0};
 };
 
 class PosixEnv final : public Env {

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <vector>
 
@@ -62,6 +63,41 @@ TEST_CASE("PosixFile.SyncHandsBackTheCacheOfBytesFarBehindTheEnd", "[env]") {
     REQUIRE(read.ok());
     CHECK(*read == chunk);
     CHECK(head == bytes);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("PosixFile.ZerosWrittenAheadStayOutOfItsSizeUntilReopened", "[env]") {
+  auto dir = std::filesystem::current_path() / ("cairn-posix-zeros-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "segment.log").string();
+  const std::vector<std::byte> data(1000, std::byte{0x5a});
+  {
+    auto file = Env::posix().open_file(path, true);
+    REQUIRE(file.ok());
+    REQUIRE((*file)->append(data).ok());
+    REQUIRE((*file)->zero_ahead(300'000).ok());
+    CHECK((*file)->size() == 1000);
+    CHECK(std::filesystem::file_size(path) == 300'000);
+    // Appends overwrite the zeros; the file does not grow.
+    REQUIRE((*file)->append(data).ok());
+    REQUIRE((*file)->sync().ok());
+    CHECK((*file)->size() == 2000);
+    CHECK(std::filesystem::file_size(path) == 300'000);
+    // Zeros already written are not written again over appended bytes.
+    REQUIRE((*file)->zero_ahead(200'000).ok());
+    std::vector<std::byte> back(2001);
+    REQUIRE(*(*file)->read(0, back) == 2001);
+    CHECK(std::count(back.begin(), back.end(), std::byte{0x5a}) == 2000);
+    CHECK(back.back() == std::byte{0});
+  }
+  {
+    // Whoever opens it next counts the zeros; a truncate cuts them.
+    auto file = Env::posix().open_file(path, false);
+    REQUIRE(file.ok());
+    CHECK((*file)->size() == 300'000);
+    REQUIRE((*file)->truncate(2000).ok());
+    CHECK(std::filesystem::file_size(path) == 2000);
   }
   std::filesystem::remove_all(dir);
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -27,17 +28,35 @@ class JournaledFile final : public ForwardingFile {
   JournaledFile(std::unique_ptr<File> base, PowerLossJournalEnv& env, std::string path)
       : ForwardingFile(std::move(base)), env_(env), path_(std::move(path)) {}
 
-  // A sync covers what was appended before it began, as fdatasync does.
+  // A sync covers what was written before it began, as fdatasync does: the
+  // appended bytes, then zeros up to where zeros were written ahead.
   Status sync() override {
     uint64_t covered = base().size();
+    uint64_t zeroed = std::max(covered, zeroed_end_.load(std::memory_order_acquire));
     CAIRN_RETURN_IF_ERROR(base().sync());
-    env_.record("sync\t" + std::to_string(covered) + "\t" + path_);
+    env_.record("sync\t" + std::to_string(covered) + "\t" + std::to_string(zeroed) + "\t" + path_);
+    return {};
+  }
+
+  Status zero_ahead(uint64_t until) override {
+    CAIRN_RETURN_IF_ERROR(base().zero_ahead(until));
+    if (until > zeroed_end_.load(std::memory_order_relaxed)) {
+      zeroed_end_.store(until, std::memory_order_release);
+    }
+    return {};
+  }
+
+  Status truncate(uint64_t size) override {
+    CAIRN_RETURN_IF_ERROR(base().truncate(size));
+    zeroed_end_.store(size, std::memory_order_release);
     return {};
   }
 
  private:
   PowerLossJournalEnv& env_;
   const std::string path_;
+  // Where zeros written ahead end; read by a sync beside zero_ahead.
+  std::atomic<uint64_t> zeroed_end_{0};
 };
 
 std::vector<std::string> split_fields(const std::string& line) {
@@ -50,7 +69,8 @@ std::vector<std::string> split_fields(const std::string& line) {
 // What the journal says survives of one file created through the Env.
 struct Survivor {
   bool named = false;   // a folder sync listed it since it was created
-  uint64_t synced = 0;  // bytes its last sync covered
+  uint64_t synced = 0;  // appended bytes its last sync covered
+  uint64_t zeroed = 0;  // where the zeros that sync covered end (>= synced)
 };
 
 }  // namespace
@@ -128,9 +148,12 @@ Result<PowerCut> cut_power(const std::string& journal_path) {
     const std::string& kind = f[0];
     if (kind == "create") {
       files[f[1]] = Survivor{};
-    } else if (kind == "sync" && f.size() == 3) {
-      auto it = files.find(f[2]);
-      if (it != files.end()) it->second.synced = std::stoull(f[1]);
+    } else if (kind == "sync" && f.size() == 4) {
+      auto it = files.find(f[3]);
+      if (it != files.end()) {
+        it->second.synced = std::stoull(f[1]);
+        it->second.zeroed = std::stoull(f[2]);
+      }
     } else if (kind == "dir") {
       std::set<std::string> names(f.begin() + 2, f.end());
       for (auto& [path, survivor] : files) {
@@ -169,7 +192,10 @@ Result<PowerCut> cut_power(const std::string& journal_path) {
     uint64_t size = fs::file_size(path, ec);
     if (ec) return error(ErrorCode::io_error, "cannot stat {}: {}", path, ec.message());
     if (size <= survivor.synced) continue;
+    // Unsynced appends over synced zeros leave those zeros: cutting at the
+    // synced bytes and growing back (a hole reads as zeros) restores them.
     fs::resize_file(path, survivor.synced, ec);
+    if (!ec && survivor.zeroed > survivor.synced) fs::resize_file(path, survivor.zeroed, ec);
     if (ec) return error(ErrorCode::io_error, "cannot truncate {}: {}", path, ec.message());
     ++cut.files_truncated;
     cut.bytes_dropped += size - survivor.synced;

@@ -18,7 +18,8 @@ namespace cairn::storage {
 // the files back to what a power loss at that instant may leave, as
 // FaultInjectionEnv does in memory:
 // - a file written through the Env keeps only the bytes its last sync
-//   covered (what was appended before that sync began);
+//   covered (what was appended before that sync began, then zeros up to
+//   where that sync found zeros written ahead: appends over them are lost);
 // - a file created through the Env is removed unless a later sync of its
 //   folder named it.
 //
@@ -54,7 +55,7 @@ class PowerLossJournalEnv final : public ForwardingEnv {
 // What cut_power() took away.
 struct PowerCut {
   int files_truncated = 0;
-  uint64_t bytes_dropped = 0;
+  uint64_t bytes_dropped = 0;  // past the synced appends, zeros written ahead included
   int files_removed = 0;
 };
 

@@ -129,3 +129,25 @@ TEST_CASE("ALineTornByTheKillIsIgnored", "[unit][power-loss]") {
   REQUIRE(cut_power(journal).ok());
   CHECK(read_all(path) == "0123456789");
 }
+
+TEST_CASE("APowerCutTurnsUnsyncedAppendsOverSyncedZerosBackToZeros", "[unit][power-loss]") {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string journal = dir.path() + "/journal";
+  REQUIRE(Env::posix().create_dirs(data).ok());
+  {
+    auto env = journal_env(journal);
+    auto file = env->open_file(data + "/segment", true);
+    REQUIRE(file.ok());
+    REQUIRE(env->sync_dir(data).ok());
+    append(**file, "synced");
+    REQUIRE((*file)->zero_ahead(64).ok());
+    REQUIRE((*file)->sync().ok());
+    append(**file, "+lost");       // over the synced zeros
+    REQUIRE((*file)->zero_ahead(128).ok());  // zeros no sync covered
+  }
+  auto cut = cut_power(journal);
+  REQUIRE(cut.ok());
+  CHECK(read_all(data + "/segment") == "synced" + std::string(64 - 6, '\0'));
+  CHECK(cut->files_truncated == 1);
+}

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "proto/record_batch_format.h"
+#include "storage/segment_check.h"
 #include "storage/test_util.h"
 
 using namespace cairn;
@@ -41,10 +42,122 @@ TEST_CASE("TornLastBatchIsCutAtEveryBytePosition", "[recovery]") {
     auto log = f.log(manual_flush_config());
     CHECK(log->log_end() == Offset(4));
     CHECK(log->size_bytes() == prefix_size);
-    CHECK(log->recovery_report().bytes_truncated == cut - prefix_size);
+    // A cut inside the base offset leaves only zeros of the header, which
+    // look like zeros written ahead: cut as well, but not as damage.
+    const RecoveryReport& report = log->recovery_report();
+    CHECK(report.bytes_truncated + report.zeroed_bytes_cut == cut - prefix_size);
     CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "b-0", "b-1"});
     CHECK(append(*log, make_batch(1, 1000, "d")).base_offset == Offset(4));
   }
+}
+
+TEST_CASE("ZerosWrittenAheadAreCutAtRecoveryAsNoDamage", "[recovery]") {
+  StoreFixture f;
+  const std::string path = f.segment_path(Offset(0));
+  uint64_t batches = 0;
+  uint64_t file_size = 0;
+  {
+    auto log = f.log(manual_flush_config());
+    append(*log, make_batch(2, 1000, "a"));
+    append(*log, make_batch(2, 1000, "b"));
+    REQUIRE(log->flush_now().ok());
+    batches = log->size_bytes();
+    const std::string& bytes = *f.env.contents(path);
+    file_size = bytes.size();
+    REQUIRE(file_size >= batches + kZeroAheadRefillBytes);
+    CHECK(bytes.find_first_not_of('\0', batches) == std::string::npos);
+  }
+  f.crash(CrashMode::process);
+  auto log = f.log(manual_flush_config());
+  const RecoveryReport& report = log->recovery_report();
+  CHECK(report.zeroed_bytes_cut == file_size - batches);
+  CHECK(report.bytes_truncated == 0);
+  CHECK(report.truncation_reason.empty());
+  CHECK(report.lost.empty());
+  CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "b-0", "b-1"});
+  // Appends go where the batches end, not after the zeros.
+  CHECK(append(*log, make_batch(1, 1000, "c")).base_offset == Offset(4));
+  CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1", "b-0", "b-1", "c-0"});
+}
+
+TEST_CASE("ARollCutsTheZerosWrittenAheadOfTheClosedSegment", "[recovery]") {
+  StoreFixture f;
+  auto log = f.log(manual_flush_config({{"segment.bytes", "50000"}}));
+  for (int i = 0; i < 100; ++i) append(*log, make_batch(5, 1000, "r", 300));
+  auto paths = f.segment_paths();
+  REQUIRE(paths.size() >= 3);
+  for (const auto& path : paths) {
+    CAPTURE(path);
+    auto check = check_segment(f.env, path);
+    REQUIRE(check.ok());
+    CHECK(check->problem.empty());
+    CHECK(check->valid_bytes + check->zeroed_tail_bytes == check->file_bytes);
+    if (path == paths.back()) {
+      CHECK(check->zeroed_tail_bytes > 0);
+      CHECK(check->file_bytes <= 50000);  // no zeros past where it rolls
+    } else {
+      CHECK(check->zeroed_tail_bytes == 0);
+    }
+  }
+}
+
+TEST_CASE("ZerosWrittenAheadWithOtherBytesAfterThemAreDamage", "[recovery]") {
+  StoreFixture f;
+  const std::string path = f.segment_path(Offset(0));
+  uint64_t batches = 0;
+  {
+    auto log = f.log(manual_flush_config());
+    append(*log, make_batch(2, 1000, "a"));
+    REQUIRE(log->flush_now().ok());
+    batches = log->size_bytes();
+  }
+  std::string& bytes = *f.env.contents(path);
+  REQUIRE(bytes.size() > batches + 1000);
+  bytes[batches + 1000] = 'x';  // a stray write far past the last batch
+  const uint64_t file_size = bytes.size();
+  auto check = check_segment(f.env, path);
+  REQUIRE(check.ok());
+  CHECK_THAT(check->problem, Catch::Contains("zeros, then other bytes at position " +
+                                             std::to_string(batches + 1000)));
+  CHECK(check->problem_position == batches);
+  CHECK_FALSE(check->torn_tail);
+
+  f.crash(CrashMode::process);
+  auto log = f.log(manual_flush_config());
+  CHECK(log->recovery_report().bytes_truncated == file_size - batches);
+  CHECK(log->recovery_report().zeroed_bytes_cut == 0);
+  CHECK_THAT(log->recovery_report().truncation_reason, Catch::Contains("zeros, then other bytes"));
+  CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1"});
+}
+
+TEST_CASE("ABatchCutShortInZeroedSpaceIsATornTail", "[recovery]") {
+  StoreFixture f;
+  const std::string path = f.segment_path(Offset(0));
+  uint64_t flushed = 0;
+  uint64_t all = 0;
+  {
+    auto log = f.log(manual_flush_config());
+    append(*log, make_batch(2, 1000, "a"));
+    REQUIRE(log->flush_now().ok());
+    flushed = log->size_bytes();
+    append(*log, make_batch(3, 1000, "b"));
+    all = log->size_bytes();
+  }
+  // The last batch's first half reached the disk, the rest is still zeros.
+  std::string& bytes = *f.env.contents(path);
+  std::fill(bytes.begin() + static_cast<ptrdiff_t>((flushed + all) / 2),
+            bytes.begin() + static_cast<ptrdiff_t>(all), '\0');
+  const uint64_t file_size = bytes.size();
+  auto check = check_segment(f.env, path);
+  REQUIRE(check.ok());
+  CHECK(check->valid_bytes == flushed);
+  CHECK(check->torn_tail);
+
+  f.crash(CrashMode::process);
+  auto log = f.log(manual_flush_config());
+  CHECK(log->recovery_report().bytes_truncated == file_size - flushed);
+  CHECK(log->recovery_report().lost.empty());
+  CHECK(values_of(*log) == std::vector<std::string>{"a-0", "a-1"});
 }
 
 TEST_CASE("FlippedByteInUnflushedBatchesCutsTheLogThere", "[recovery]") {
@@ -225,6 +338,8 @@ TEST_CASE("CleanShutdownSkipsTheScan", "[recovery]") {
     auto log = f.log();
     for (int i = 0; i < 10; ++i) append(*log, make_batch(3, 1000));
     REQUIRE(f.store->close().ok());
+    // Closing cut the zeros written ahead: the file ends with the log.
+    CHECK(f.env.contents(f.segment_path(Offset(0)))->size() == log->size_bytes());
   }
   f.reopen();
   auto log = f.log();

@@ -21,7 +21,10 @@ Result<SegmentCheck> check_segment(
       check.torn_tail = scanner.stopped_at_torn_tail();
       break;
     }
-    if (!batch->has_value()) break;
+    if (!batch->has_value()) {
+      check.zeroed_tail_bytes = scanner.zeroed_tail_bytes();
+      break;
+    }
     const BatchHeader& h = (*batch)->header;
     // Compaction may leave gaps between batches, never overlaps.
     if (check.next_offset && h.base_offset < *check.next_offset) {

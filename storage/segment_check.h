@@ -22,7 +22,10 @@ struct SegmentCheck {
   std::optional<Offset> next_offset;    // after the last valid batch
   std::string problem;                  // empty when the whole file is valid; names its position
   uint64_t problem_position = 0;
-  bool torn_tail = false;               // the problem is a last batch cut short by the file's end
+  // The problem is a last batch cut short by the file's end or by zeros
+  // written ahead (File::zero_ahead).
+  bool torn_tail = false;
+  uint64_t zeroed_tail_bytes = 0;       // zeros written ahead after the batches: no problem
 };
 
 // Walks every batch of a segment file, verifying lengths, CRC-32C and that

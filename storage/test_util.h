@@ -3,6 +3,7 @@
 // Helpers shared by the storage tests: batches, temp folders, a store over a
 // fault-injecting Env with a manual clock.
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -133,6 +134,18 @@ struct StoreFixture {
 
   std::string segment_path(Offset base) const {
     return fmt::format("{}/{}/{}/{}", dir.path(), tp.topic, tp.partition, segment_file_name(base));
+  }
+  // The partition's segment files, oldest first.
+  std::vector<std::string> segment_paths() {
+    std::vector<std::string> out;
+    std::string folder = fmt::format("{}/{}/{}", dir.path(), tp.topic, tp.partition);
+    auto names = env.list_dir(folder);
+    REQUIRE(names.ok());
+    for (const auto& name : *names) {
+      if (parse_segment_file_name(name)) out.push_back(folder + "/" + name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 };
 

@@ -91,8 +91,11 @@ int dump_file(const std::string& path, bool with_records) {
     fmt::print(stderr, "error: {}\n", check.status().to_string());
     return 1;
   }
-  fmt::print("{}: {} batches, {} records, {} bytes\n", path, check->batches, check->records,
-             check->file_bytes);
+  fmt::print("{}: {} batches, {} records, {} bytes{}\n", path, check->batches, check->records,
+             check->file_bytes,
+             check->zeroed_tail_bytes == 0
+                 ? std::string()
+                 : fmt::format(" (the last {} zeros written ahead for appends)", check->zeroed_tail_bytes));
   if (!check->problem.empty()) {
     fmt::print("  {}: {} ({} bytes from there not shown)\n", check->torn_tail ? kTornTail : "CORRUPT",
                check->problem, check->file_bytes - check->problem_position);

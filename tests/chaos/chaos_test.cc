@@ -145,7 +145,7 @@ class ChaosCluster {
     broker(id).kill();
     for (int32_t p = 0; p < kPartitions; ++p) {
       std::filesystem::path newest = LocalCluster::newest_segment(broker(id), kTopic, p);
-      auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
+      auto size = newest.empty() ? 0 : LocalCluster::batch_bytes(newest);
       if (size == 0) continue;
       if (flip) {
         LocalCluster::flip_byte(newest, last_byte_of_batch_at(newest, size * 2 / 3));
@@ -161,7 +161,7 @@ class ChaosCluster {
   // disk does): the next read of them must find it, and the replica repair.
   void damage_running(int32_t id, int32_t partition) {
     std::filesystem::path newest = LocalCluster::newest_segment(broker(id), kTopic, partition);
-    auto size = newest.empty() ? 0 : std::filesystem::file_size(newest);
+    auto size = newest.empty() ? 0 : LocalCluster::batch_bytes(newest);
     if (size < 8) return;
     LocalCluster::flip_byte(newest, size - 5);  // inside the last batch's records, under its CRC
     ++damaged_replicas_;

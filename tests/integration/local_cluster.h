@@ -23,6 +23,7 @@
 #include "cluster_fixture.h"
 #include "proto/byte_io.h"
 #include "proto/record_batch.h"
+#include "storage/segment_check.h"
 
 namespace cairn::testing {
 
@@ -187,6 +188,13 @@ struct LocalCluster {
                                               int32_t partition) {
     auto all = segments(broker, topic, partition);
     return all.empty() ? std::filesystem::path() : all.back();
+  }
+  // How many bytes of a segment file its batches take: its size less the
+  // zeros written ahead of the active segment's end (or less what follows
+  // the first damaged batch).
+  static uint64_t batch_bytes(const std::filesystem::path& path) {
+    auto check = storage::check_segment(storage::Env::posix(), path.string());
+    return check.ok() ? check->valid_bytes : 0;
   }
   // A byte of a file goes bad on the disk; written through the page cache,
   // so a broker running over the file sees it as it would a failing disk.

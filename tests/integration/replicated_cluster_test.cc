@@ -254,7 +254,7 @@ TEST_CASE("AReplicaWhoseDiskLostAcknowledgedRecordsElectsNoLeaderWithoutThemAndI
   for (int32_t id : {damaged, other}) (void)LocalCluster::read_replica(cluster.broker(id), "ledger", 0, 200);
   const auto segment = LocalCluster::newest_segment(cluster.broker(damaged), "ledger", 0);
   REQUIRE_FALSE(segment.empty());
-  const auto size_before = std::filesystem::file_size(segment);
+  const auto size_before = LocalCluster::batch_bytes(segment);
 
   // Acknowledged by the leader and `damaged` alone; then `damaged` loses
   // them to its disk (synced bytes gone: not a power cut, damage), and the
@@ -324,7 +324,7 @@ TEST_CASE("AByteGoneBadInOldDataOfAFollowerIsFoundByTheScrubAndRepaired", "[inte
   (void)LocalCluster::read_replica(cluster.broker(follower), "ledger", 0, 300);
   auto segments = LocalCluster::segments(cluster.broker(follower), "ledger", 0);
   REQUIRE(segments.size() > 3);
-  LocalCluster::flip_byte(segments.front(), std::filesystem::file_size(segments.front()) - 5);
+  LocalCluster::flip_byte(segments.front(), LocalCluster::batch_bytes(segments.front()) - 5);
 
   CHECK(eventually([&] { return log_mentions(cluster.broker(follower), "the log is damaged from offset"); },
                    std::chrono::seconds(15)));
