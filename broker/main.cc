@@ -139,7 +139,7 @@ void add_options(CLI::App& app, BrokerConfig& c, std::vector<std::string>& topic
                  "KEY=VALUE default for every topic's config, repeatable: retention.ms, "
                  "retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.policy "
                  "(on_append|interval), flush.ms, flush.bytes, cleanup.policy (delete|compact|compact,delete), "
-                 "delete.retention.ms");
+                 "delete.retention.ms, preallocate.bytes (0 on btrfs or ZFS)");
   app.add_option("--test-sync-delay-ms", c.test_sync_delay_ms,
                  "For fault tests only: slow every segment file sync down by this much")
       ->group("Testing")

@@ -13,8 +13,8 @@ namespace cairn::storage {
 constexpr size_t kMaxPlausibleBatchBytes = size_t{1} << 30;
 
 BatchScanner::BatchScanner(const File& file, uint64_t position, uint64_t end_position,
-                           size_t read_ahead)
-    : file_(file), position_(position), end_(end_position), read_ahead_(read_ahead),
+                           size_t read_ahead, Zeros zeros)
+    : file_(file), position_(position), end_(end_position), read_ahead_(read_ahead), zeros_(zeros),
       buffer_start_(position) {}
 
 Status BatchScanner::fill(size_t bytes_needed) {
@@ -56,8 +56,23 @@ Result<std::optional<uint64_t>> BatchScanner::first_nonzero_from(uint64_t at) co
   return std::optional<uint64_t>();
 }
 
+bool BatchScanner::cut_short_in_zeros(size_t size) const {
+  // A write lands on the disk in whole sectors: the batch's bytes are zeros
+  // from a sector boundary on, and zeros follow it. (A flipped bit in a
+  // batch that happens to end in zeros is not that.)
+  constexpr uint64_t kSectorBytes = 512;
+  auto nonzero = [](std::byte b) { return b != std::byte{0}; };
+  auto last = std::find_if(last_.rbegin(), last_.rend(), nonzero);
+  uint64_t zeros_from = position_ + static_cast<uint64_t>(last_.rend() - last);
+  uint64_t sector = (zeros_from + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+  if (sector >= position_ + size || position_ + size >= end_) return false;
+  auto after = first_nonzero_from(position_ + size);
+  return after.ok() && !*after;
+}
+
 Result<bool> BatchScanner::at_end() {
   if (position_ >= end_) return true;
+  if (zeros_ == Zeros::damage) return false;
   // No batch header is all zeros: its length and magic never are.
   auto head = static_cast<size_t>(std::min<uint64_t>(batch_format::kHeaderSize, end_ - position_));
   CAIRN_RETURN_IF_ERROR(fill(head));
@@ -109,10 +124,7 @@ Result<std::optional<ScannedBatch>> BatchScanner::next(bool verify) {
   if (verify) {
     auto valid = check_batch_integrity(last_, size);
     if (!valid.ok()) {
-      // A write cut short in space written ahead: the batch's bytes end in
-      // zeros, and nothing but zeros follows it.
-      auto after = first_nonzero_from(position_ + size);
-      torn_ = last_.back() == std::byte{0} && after.ok() && !*after;
+      torn_ = zeros_ == Zeros::end_of_data && cut_short_in_zeros(size);
       return error(ErrorCode::corrupt_batch, "at position {}: {}", position_,
                    valid.status().message());
     }

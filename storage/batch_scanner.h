@@ -27,13 +27,16 @@ class BatchScanner {
   // `end_position`): large for walks over whole batches, the header size
   // for header-only walks.
   static constexpr size_t kDefaultReadAhead = 256 * 1024;
+  // What zeros where a batch should start are. Only a scan to the end of
+  // the file may find zeros written ahead (File::zero_ahead); inside the
+  // bytes a log holds, zeros are damage (a lost write).
+  enum class Zeros { damage, end_of_data };
   BatchScanner(const File& file, uint64_t position, uint64_t end_position,
-               size_t read_ahead = kDefaultReadAhead);
+               size_t read_ahead = kDefaultReadAhead, Zeros zeros = Zeros::damage);
 
   // The next batch, its CRC verified when `verify`; nullopt at the clean end,
-  // which is the range's end or zeros up to it (space written ahead,
-  // File::zero_ahead); a corrupt_batch error at a torn or damaged batch
-  // (position() is its start).
+  // which is the range's end or, with Zeros::end_of_data, zeros up to it; a
+  // corrupt_batch error at a torn or damaged batch (position() is its start).
   Result<std::optional<ScannedBatch>> next(bool verify);
   // As next(), but reads only the header and steps over the rest: for
   // finding a batch, not reading it. last_batch_bytes() is then empty.
@@ -57,6 +60,9 @@ class BatchScanner {
   // Whether the data ends here: at end_, or zeros from here to end_. A
   // header of zeros with other bytes later is damage, an error.
   Result<bool> at_end();
+  // Whether the batch of `size` bytes at position_, which failed its CRC,
+  // is a write that a crash cut short in space written ahead.
+  bool cut_short_in_zeros(size_t size) const;
   // Where the first byte other than zero is in [at, end_), if any.
   Result<std::optional<uint64_t>> first_nonzero_from(uint64_t at) const;
   // The header at position_, checked to fit in what remains; its size in bytes.
@@ -67,6 +73,7 @@ class BatchScanner {
   uint64_t position_;
   uint64_t end_;
   size_t read_ahead_;
+  Zeros zeros_;
   // File bytes [buffer_start_, buffer_start_ + buffer_size_); never
   // zero-filled before a read overwrites it.
   std::unique_ptr<std::byte[]> buffer_;

@@ -12,7 +12,10 @@ namespace cairn::storage {
 class MemFileHandle final : public File {
  public:
   MemFileHandle(FaultInjectionEnv& env, std::shared_ptr<FaultInjectionEnv::MemFile> file)
-      : env_(env), file_(std::move(file)), size_(file_->data.size()) {}
+      : env_(env), file_(std::move(file)) {
+    std::lock_guard lock(file_->mutex);
+    size_ = file_->data.size();
+  }
 
   using File::append;
 
@@ -78,6 +81,20 @@ class MemFileHandle final : public File {
 };
 
 namespace {
+
+// Where `data` differs from `durable`: [first, last + 1) of the bytes that
+// differ, where a byte past the end of either side counts as a zero (a cut
+// or an extension of zeros changes nothing a reader sees). Empty (from ==
+// to) when nothing differs.
+std::pair<size_t, size_t> unsynced_span(const std::string& data, const std::string& durable) {
+  auto at = [](const std::string& s, size_t i) { return i < s.size() ? s[i] : '\0'; };
+  size_t end = std::max(data.size(), durable.size());
+  size_t from = 0;
+  while (from < end && at(data, from) == at(durable, from)) ++from;
+  size_t to = end;
+  while (to > from && at(data, to - 1) == at(durable, to - 1)) --to;
+  return {from, to};
+}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
@@ -170,14 +187,16 @@ void FaultInjectionEnv::crash(CrashMode mode, std::mt19937_64* rng) {
   for (auto& [path, file] : files_) {
     std::lock_guard file_lock(file->mutex);
     std::string survivor = file->durable;
-    // Unsynced writes may reach the disk in part: of whatever changed or
-    // extended the durable image (appends over zeros written ahead, or past
-    // its end), a random prefix lands.
-    if (rng && file->data.size() >= survivor.size()) {
-      auto changed = std::mismatch(survivor.begin(), survivor.end(), file->data.begin()).first;
-      size_t from = static_cast<size_t>(changed - survivor.begin());
-      size_t cut = from + (*rng)() % (file->data.size() - from + 1);
-      survivor = file->data.substr(0, cut) + survivor.substr(std::min(cut, survivor.size()));
+    // Unsynced writes may reach the disk in part: of the span where the
+    // written data differs from the durable image (appends over zeros
+    // written ahead or past its end; a cut not yet synced), a random prefix
+    // lands, and the durable image shows past it.
+    if (rng) {
+      auto [from, to] = unsynced_span(file->data, survivor);
+      size_t cut = from + (*rng)() % (to - from + 1);
+      std::string landed = file->data.substr(0, cut);
+      landed.resize(cut, '\0');  // past a cut the data's end: zeros, as it reads
+      survivor = landed + survivor.substr(std::min(cut, survivor.size()));
     }
     file->data = survivor;
     file->durable = survivor;

@@ -24,6 +24,7 @@ constexpr Field kIntFields[] = {
     {"flush.ms", &LogConfig::flush_ms, 1},
     {"flush.bytes", &LogConfig::flush_bytes, 1},
     {"delete.retention.ms", &LogConfig::delete_retention_ms, 0},
+    {"preallocate.bytes", &LogConfig::preallocate_bytes, 0},
 };
 
 std::string_view policy_name(FlushPolicy policy) {

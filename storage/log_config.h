@@ -61,6 +61,11 @@ struct LogConfig {
   // a null value) survives, counted from the newest timestamp of the segment
   // that holds it. Default 1 day.
   int64_t delete_retention_ms = 24LL * 3600 * 1000;
+  // preallocate.bytes: zeros the active segment keeps written ahead of its
+  // end, so that a sync of appends changes no file metadata (docs/storage.md,
+  // "Zeroed space ahead"). 0 turns it off: on btrfs or ZFS, which copy on
+  // write, the zeros only double the writes. Default 256 KiB.
+  int64_t preallocate_bytes = 256 << 10;
 
   // Returns a copy with `overrides` applied ("retention.ms" -> "60000", ...).
   // Unknown keys and invalid values are an invalid_config error that names them.

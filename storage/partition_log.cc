@@ -294,8 +294,10 @@ Status PartitionLog::roll() {
 }
 
 void PartitionLog::zero_ahead_locked(Segment& active) {
-  if (active.zeroed_until >= active.size_bytes + kZeroAheadRefillBytes) return;
-  uint64_t until = std::min(active.size_bytes + kZeroAheadBytes, static_cast<uint64_t>(config_.segment_bytes));
+  // Topped up once a quarter is left: a write of zeros per 3/4 of it.
+  auto ahead = static_cast<uint64_t>(config_.preallocate_bytes);
+  if (active.zeroed_until >= active.size_bytes + ahead / 4) return;
+  uint64_t until = std::min(active.size_bytes + ahead, static_cast<uint64_t>(config_.segment_bytes));
   if (until <= active.zeroed_until) return;
   // Only a speed-up: when it fails (a full disk), appends extend the file as
   // without it. Zeros it did write are cut with the rest at the roll.

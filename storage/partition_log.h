@@ -287,7 +287,7 @@ class PartitionLog {
 
   Result<SegmentPtr> create_segment(Offset base);
   Status roll_locked();
-  // Tops up the zeros written ahead of the active segment's end (kZeroAheadBytes).
+  // Tops up the zeros written ahead of the active segment's end (preallocate.bytes).
   void zero_ahead_locked(Segment& active);
   // Cuts a segment's file back to its batches, dropping zeros written ahead.
   Status cut_zeroed_tail_locked(Segment& segment);

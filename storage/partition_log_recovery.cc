@@ -263,7 +263,8 @@ Status PartitionLog::scan_segment(const SegmentPtr& segment, uint64_t from_posit
   // A scan from an index entry re-creates that entry; one from the start
   // begins a fresh interval, as appends do.
   segment->bytes_since_index_entry = from_position == 0 ? 0 : kIndexIntervalBytes;
-  BatchScanner scanner(*segment->file, from_position, file_size);
+  BatchScanner scanner(*segment->file, from_position, file_size, BatchScanner::kDefaultReadAhead,
+                       BatchScanner::Zeros::end_of_data);
   while (true) {
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) {

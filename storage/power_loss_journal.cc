@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -72,6 +73,23 @@ struct Survivor {
   uint64_t synced = 0;  // appended bytes its last sync covered
   uint64_t zeroed = 0;  // where the zeros that sync covered end (>= synced)
 };
+
+// How many bytes of [from, to) of a file are not zero: the unsynced data a
+// power cut takes, as opposed to zeros written ahead.
+uint64_t nonzero_bytes(const std::string& path, uint64_t from, uint64_t to) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(from));
+  std::vector<char> chunk(64 * 1024);
+  uint64_t count = 0;
+  while (from < to && in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(std::min<uint64_t>(chunk.size(), to - from)));
+    auto n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    count += static_cast<uint64_t>(n - static_cast<size_t>(std::count(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(n), '\0')));
+    from += n;
+  }
+  return count;
+}
 
 }  // namespace
 
@@ -192,13 +210,15 @@ Result<PowerCut> cut_power(const std::string& journal_path) {
     uint64_t size = fs::file_size(path, ec);
     if (ec) return error(ErrorCode::io_error, "cannot stat {}: {}", path, ec.message());
     if (size <= survivor.synced) continue;
+    uint64_t dropped = nonzero_bytes(path, survivor.synced, size);
     // Unsynced appends over synced zeros leave those zeros: cutting at the
     // synced bytes and growing back (a hole reads as zeros) restores them.
     fs::resize_file(path, survivor.synced, ec);
     if (!ec && survivor.zeroed > survivor.synced) fs::resize_file(path, survivor.zeroed, ec);
     if (ec) return error(ErrorCode::io_error, "cannot truncate {}: {}", path, ec.message());
+    if (dropped == 0) continue;  // only zeros written ahead went
     ++cut.files_truncated;
-    cut.bytes_dropped += size - survivor.synced;
+    cut.bytes_dropped += dropped;
   }
   return cut;
 }

@@ -55,7 +55,7 @@ class PowerLossJournalEnv final : public ForwardingEnv {
 // What cut_power() took away.
 struct PowerCut {
   int files_truncated = 0;
-  uint64_t bytes_dropped = 0;  // past the synced appends, zeros written ahead included
+  uint64_t bytes_dropped = 0;  // unsynced bytes taken, zeros not counted
   int files_removed = 0;
 };
 

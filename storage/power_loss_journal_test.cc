@@ -150,4 +150,5 @@ TEST_CASE("APowerCutTurnsUnsyncedAppendsOverSyncedZerosBackToZeros", "[unit][pow
   REQUIRE(cut.ok());
   CHECK(read_all(data + "/segment") == "synced" + std::string(64 - 6, '\0'));
   CHECK(cut->files_truncated == 1);
+  CHECK(cut->bytes_dropped == std::string("+lost").size());
 }

@@ -64,7 +64,7 @@ TEST_CASE("ZerosWrittenAheadAreCutAtRecoveryAsNoDamage", "[recovery]") {
     batches = log->size_bytes();
     const std::string& bytes = *f.env.contents(path);
     file_size = bytes.size();
-    REQUIRE(file_size >= batches + kZeroAheadRefillBytes);
+    REQUIRE(file_size >= batches + LogConfig().preallocate_bytes / 4);
     CHECK(bytes.find_first_not_of('\0', batches) == std::string::npos);
   }
   f.crash(CrashMode::process);
@@ -99,6 +99,41 @@ TEST_CASE("ARollCutsTheZerosWrittenAheadOfTheClosedSegment", "[recovery]") {
       CHECK(check->zeroed_tail_bytes == 0);
     }
   }
+}
+
+TEST_CASE("PreallocateBytesZeroWritesNoZerosAhead", "[recovery]") {
+  CHECK(LogConfig().to_map().at("preallocate.bytes") == "262144");
+  StoreFixture f;
+  auto log = f.log(manual_flush_config({{"preallocate.bytes", "0"}}));
+  append(*log, make_batch(2, 1000, "a"));
+  REQUIRE(log->flush_now().ok());
+  CHECK(f.env.contents(f.segment_path(Offset(0)))->size() == log->size_bytes());
+}
+
+TEST_CASE("ZerosAreTheEndOfTheDataOnlyToAScanOfTheWholeFile", "[recovery]") {
+  // Readers of the bytes a log holds (fetch, compaction, producer state)
+  // must not take zeros there, a lost write, for the end of the segment.
+  FaultInjectionEnv env;
+  REQUIRE(env.create_dirs("/data").ok());
+  auto file = env.open_file("/data/segment.log", true);
+  REQUIRE(file.ok());
+  const std::string batch = make_batch(2, 1000, "a");
+  REQUIRE((*file)->append(as_bytes(batch)).ok());
+  REQUIRE((*file)->zero_ahead(batch.size() + 4096).ok());
+  const uint64_t end = batch.size() + 1000;
+
+  BatchScanner held(**file, 0, end);
+  REQUIRE(held.next(/*verify=*/true).ok());
+  auto zeros = held.next(/*verify=*/true);
+  REQUIRE_FALSE(zeros.ok());
+  CHECK(zeros.status().code() == ErrorCode::corrupt_batch);
+
+  BatchScanner whole(**file, 0, end, BatchScanner::kDefaultReadAhead, BatchScanner::Zeros::end_of_data);
+  REQUIRE(whole.next(/*verify=*/true).ok());
+  auto tail = whole.next(/*verify=*/true);
+  REQUIRE(tail.ok());
+  CHECK_FALSE(tail->has_value());
+  CHECK(whole.zeroed_tail_bytes() == 1000);
 }
 
 TEST_CASE("ZerosWrittenAheadWithOtherBytesAfterThemAreDamage", "[recovery]") {
@@ -140,18 +175,27 @@ TEST_CASE("ABatchCutShortInZeroedSpaceIsATornTail", "[recovery]") {
     append(*log, make_batch(2, 1000, "a"));
     REQUIRE(log->flush_now().ok());
     flushed = log->size_bytes();
-    append(*log, make_batch(3, 1000, "b"));
+    append(*log, make_batch(3, 1000, "b", 600));
     all = log->size_bytes();
   }
-  // The last batch's first half reached the disk, the rest is still zeros.
   std::string& bytes = *f.env.contents(path);
-  std::fill(bytes.begin() + static_cast<ptrdiff_t>((flushed + all) / 2),
-            bytes.begin() + static_cast<ptrdiff_t>(all), '\0');
+  SECTION("its sectors from one on are still zeros: a torn tail") {
+    const uint64_t sector = (flushed / 512 + 1) * 512;
+    REQUIRE(sector + 100 < all);
+    std::fill(bytes.begin() + static_cast<ptrdiff_t>(sector), bytes.begin() + static_cast<ptrdiff_t>(all), '\0');
+    auto check = check_segment(f.env, path);
+    REQUIRE(check.ok());
+    CHECK(check->valid_bytes == flushed);
+    CHECK(check->torn_tail);
+  }
+  SECTION("a flipped byte in it, however it ends: damage") {
+    bytes[(flushed + all) / 2] ^= 0x10;
+    auto check = check_segment(f.env, path);
+    REQUIRE(check.ok());
+    CHECK(check->valid_bytes == flushed);
+    CHECK_FALSE(check->torn_tail);
+  }
   const uint64_t file_size = bytes.size();
-  auto check = check_segment(f.env, path);
-  REQUIRE(check.ok());
-  CHECK(check->valid_bytes == flushed);
-  CHECK(check->torn_tail);
 
   f.crash(CrashMode::process);
   auto log = f.log(manual_flush_config());

@@ -17,12 +17,6 @@ constexpr uint64_t kIndexIntervalBytes = 4096;
 // Index entries a partition buffers in memory before writing them out even
 // without a group commit (bounds memory under the interval flush policy).
 constexpr size_t kMaxPendingIndexEntries = 1024;
-// The active segment keeps zeros written this far ahead of its end
-// (File::zero_ahead), topped up once fewer than kZeroAheadRefillBytes are
-// left: a sync of appends then mostly changes no metadata, so fdatasync
-// needs no filesystem journal commit (docs/storage.md, "Zeroed space ahead").
-constexpr uint64_t kZeroAheadBytes = 256 * 1024;
-constexpr uint64_t kZeroAheadRefillBytes = 64 * 1024;
 // Offset entries a partition keeps in memory after writing them (its tail's
 // positions, at 4 KiB apart about 1 MiB of log).
 constexpr size_t kRecentOffsetEntries = 256;

@@ -12,7 +12,8 @@ Result<SegmentCheck> check_segment(
   SegmentCheck check;
   check.path = path;
   check.file_bytes = (*file)->size();
-  BatchScanner scanner(**file, 0, check.file_bytes);
+  BatchScanner scanner(**file, 0, check.file_bytes, BatchScanner::kDefaultReadAhead,
+                       BatchScanner::Zeros::end_of_data);
   while (true) {
     auto batch = scanner.next(/*verify=*/true);
     if (!batch.ok()) {

@@ -144,7 +144,7 @@ constexpr const char* kConfigHelp =
     "retention.bytes (-1), segment.bytes (1073741824), segment.ms (604800000), "
     "max.message.bytes (1048576), flush.policy (on_append|interval), flush.ms (1000), "
     "flush.bytes (16777216), cleanup.policy (delete|compact|compact,delete), "
-    "delete.retention.ms (86400000)";
+    "delete.retention.ms (86400000), preallocate.bytes (262144; 0 on btrfs or ZFS)";
 
 }  // namespace
 
