@@ -130,7 +130,7 @@ Result<AppendResult> PartitionLog::append_batches(
   active.size_bytes = position;
   active.next_offset = next;
   log_end_ = next;
-  zero_ahead_locked(active);
+  zero_ahead_locked(active, total_bytes);
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = now_ms;
   unflushed_bytes_ += total_bytes;
   *want_flush = config_.flush_policy == FlushPolicy::on_append ||
@@ -293,9 +293,14 @@ Status PartitionLog::roll() {
   return roll_locked();
 }
 
-void PartitionLog::zero_ahead_locked(Segment& active) {
-  // Topped up once a quarter is left: a write of zeros per 3/4 of it.
+void PartitionLog::zero_ahead_locked(Segment& active, uint64_t appended) {
   auto ahead = static_cast<uint64_t>(config_.preallocate_bytes);
+  // Appends of a quarter of it or more (a backlog's full requests) would
+  // overwrite the zeros before most syncs, which are then few and large, each
+  // carrying its metadata commit over much data: zeros would only double
+  // the writes.
+  if (appended >= ahead / 4) return;
+  // Topped up once a quarter is left: a write of zeros per 3/4 of it.
   if (active.zeroed_until >= active.size_bytes + ahead / 4) return;
   uint64_t until = std::min(active.size_bytes + ahead, static_cast<uint64_t>(config_.segment_bytes));
   if (until <= active.zeroed_until) return;

@@ -287,8 +287,9 @@ class PartitionLog {
 
   Result<SegmentPtr> create_segment(Offset base);
   Status roll_locked();
-  // Tops up the zeros written ahead of the active segment's end (preallocate.bytes).
-  void zero_ahead_locked(Segment& active);
+  // Tops up the zeros written ahead of the active segment's end
+  // (preallocate.bytes) after an append of `appended` bytes.
+  void zero_ahead_locked(Segment& active, uint64_t appended);
   // Cuts a segment's file back to its batches, dropping zeros written ahead.
   Status cut_zeroed_tail_locked(Segment& segment);
   // truncate_suffix under mutex_; the segments it drops from the log go to

@@ -110,6 +110,18 @@ TEST_CASE("PreallocateBytesZeroWritesNoZerosAhead", "[recovery]") {
   CHECK(f.env.contents(f.segment_path(Offset(0)))->size() == log->size_bytes());
 }
 
+TEST_CASE("LargeAppendsWriteNoZerosAhead", "[recovery]") {
+  // A quarter of preallocate.bytes or more per append: the zeros would be
+  // overwritten before most syncs, and only double the writes.
+  StoreFixture f;
+  auto log = f.log(manual_flush_config());
+  const std::string path = f.segment_path(Offset(0));
+  append(*log, make_batch(1, 1000, "big", LogConfig().preallocate_bytes / 4));
+  CHECK(f.env.contents(path)->size() == log->size_bytes());
+  append(*log, make_batch(1, 1000, "small"));
+  CHECK(f.env.contents(path)->size() > log->size_bytes());
+}
+
 TEST_CASE("ZerosAreTheEndOfTheDataOnlyToAScanOfTheWholeFile", "[recovery]") {
   // Readers of the bytes a log holds (fetch, compaction, producer state)
   // must not take zeros there, a lost write, for the end of the segment.
